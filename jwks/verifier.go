@@ -1,0 +1,266 @@
+package jwks
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+)
+
+// Leeway bounds for VerifierOptions.Leeway.
+const (
+	DefaultLeeway = 30 * time.Second
+	MaxLeeway     = 60 * time.Second
+)
+
+// Issuer describes one accepted token issuer.
+type Issuer struct {
+	// Issuer is the exact iss. "" means iss is not checked; only allowed
+	// when it is the verifier's single Issuer (single-purpose verifiers
+	// such as custom-step verification tokens).
+	Issuer string
+	// Audiences: aud must contain one of these. Empty: aud not checked.
+	Audiences []string
+	// Keys verify this issuer's tokens, and only its tokens.
+	Keys KeySource
+	// Algorithms is the allow-list of header alg values, asymmetric only
+	// (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA). Default
+	// ["ES256"]. none and HS* are refused by NewVerifier.
+	Algorithms []string
+	// Types are the accepted typ values, compared case-insensitively with
+	// an optional "application/" prefix, e.g. ["at+jwt"]. Empty: typ must
+	// be absent or "JWT".
+	Types []string
+}
+
+// VerifierOptions configures a Verifier.
+type VerifierOptions struct {
+	Issuers []Issuer
+	// Leeway applied to exp, nbf and iat. Default 30s, at most 60s.
+	Leeway time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// CacheSize is the number of verified tokens remembered (until their
+	// exp). 0 turns the cache off.
+	CacheSize int
+}
+
+// Verifier checks tokens against a fixed list of issuers. It is safe for
+// concurrent use.
+type Verifier struct {
+	byIssuer  map[string]*issuerPolicy
+	anyIssuer *issuerPolicy // set when the single Issuer has Issuer ""
+	leeway    time.Duration
+	now       func() time.Time
+	cache     *tokenCache
+}
+
+// issuerPolicy is an Issuer with its lists validated and normalised.
+type issuerPolicy struct {
+	issuer    string
+	audiences []string
+	keys      KeySource
+	algs      []string
+	types     []string // normalised; empty means absent or "jwt"
+}
+
+// NewVerifier validates opts and returns a Verifier.
+func NewVerifier(opts VerifierOptions) (*Verifier, error) {
+	if len(opts.Issuers) == 0 {
+		return nil, errors.New("jwks: verifier needs at least one issuer")
+	}
+	v := &Verifier{byIssuer: make(map[string]*issuerPolicy, len(opts.Issuers)), leeway: opts.Leeway, now: opts.Now}
+	switch {
+	case v.leeway == 0:
+		v.leeway = DefaultLeeway
+	case v.leeway < 0 || v.leeway > MaxLeeway:
+		return nil, fmt.Errorf("jwks: leeway must be between 0 and %s", MaxLeeway)
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if opts.CacheSize < 0 {
+		return nil, errors.New("jwks: cache size must not be negative")
+	}
+	if opts.CacheSize > 0 {
+		v.cache = newTokenCache(opts.CacheSize)
+	}
+	for i, is := range opts.Issuers {
+		p, err := newIssuerPolicy(is)
+		if err != nil {
+			return nil, fmt.Errorf("jwks: issuer %d (%q): %w", i, is.Issuer, err)
+		}
+		if is.Issuer == "" {
+			if len(opts.Issuers) != 1 {
+				return nil, errors.New(`jwks: an issuer "" (iss not checked) must be the only issuer`)
+			}
+			v.anyIssuer = p
+			continue
+		}
+		if _, dup := v.byIssuer[is.Issuer]; dup {
+			return nil, fmt.Errorf("jwks: issuer %q listed twice", is.Issuer)
+		}
+		v.byIssuer[is.Issuer] = p
+	}
+	return v, nil
+}
+
+func newIssuerPolicy(is Issuer) (*issuerPolicy, error) {
+	if is.Keys == nil {
+		return nil, errors.New("no key source")
+	}
+	p := &issuerPolicy{issuer: is.Issuer, audiences: slices.Clone(is.Audiences), keys: is.Keys}
+	p.algs = slices.Clone(is.Algorithms)
+	if len(p.algs) == 0 {
+		p.algs = []string{"ES256"}
+	}
+	for _, a := range p.algs {
+		if _, ok := asymmetricAlgs[a]; !ok {
+			return nil, fmt.Errorf("algorithm %q not allowed (asymmetric signature algorithms only)", a)
+		}
+	}
+	for _, t := range is.Types {
+		if t == "" {
+			return nil, errors.New("empty typ in Types")
+		}
+		p.types = append(p.types, normaliseMediaType(t))
+	}
+	return p, nil
+}
+
+// Verify checks raw and returns its claims. Every problem with the token is
+// an error wrapping ErrInvalidToken; ErrUnavailable means the issuer's keys
+// could not be loaded. The returned Claims may be shared with the cache and
+// other callers: do not modify them.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
+	if len(raw) == 0 {
+		return nil, errEmpty
+	}
+	if len(raw) > MaxTokenBytes {
+		return nil, errOversize
+	}
+	now := v.now()
+	if v.cache == nil {
+		return v.verify(ctx, raw, now)
+	}
+	key := sha256.Sum256([]byte(raw))
+	if c, ok := v.cache.get(&key, now); ok {
+		return c, nil
+	}
+	c, err := v.verify(ctx, raw, now)
+	if err != nil {
+		return nil, err
+	}
+	// An entry never outlives the token's exp (the leeway is not extended
+	// to cached entries).
+	if now.Before(c.ExpiresAt) {
+		v.cache.put(&key, c, c.ExpiresAt)
+	}
+	return c, nil
+}
+
+// verify does the full check. Cheap checks come before the key lookup (which
+// may fetch) and the signature (the expensive part).
+func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Claims, error) {
+	hdrSeg, paySeg, sigSeg, inputEnd, err := splitCompact(raw)
+	if err != nil {
+		return nil, err
+	}
+	hdrJSON, err := b64.DecodeString(hdrSeg)
+	if err != nil {
+		return nil, errBase64
+	}
+	h, err := parseHeader(hdrJSON)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := b64.DecodeString(paySeg)
+	if err != nil {
+		return nil, errBase64
+	}
+	sig, err := b64.DecodeString(sigSeg)
+	if err != nil {
+		return nil, errBase64
+	}
+	c, err := decodeClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+
+	// Pick the issuer by the (still unverified) iss, then verify only with
+	// its keys: a key of one issuer can never vouch for another's iss.
+	p := v.anyIssuer
+	if p == nil {
+		if p = v.byIssuer[c.Issuer]; p == nil {
+			return nil, errIssuer
+		}
+	}
+	if !slices.Contains(p.algs, h.alg) {
+		return nil, errAlg
+	}
+	if !p.typeAccepted(h) {
+		return nil, errTyp
+	}
+	if err := v.checkTimes(c, now); err != nil {
+		return nil, err
+	}
+	if len(p.audiences) > 0 && !intersects(c.Audience, p.audiences) {
+		return nil, errAudience
+	}
+
+	key, err := p.keys.LookupKey(ctx, h.kid)
+	if err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("jwks: invalid token: no key for kid: %w", ErrInvalidToken)
+	}
+	if !key.allows(h.alg) {
+		return nil, errKeyAlg
+	}
+	// jwsbb checks ECDSA signatures are exactly 2×curve size and Go's
+	// crypto range-checks r and s; asymmetricAlgs excludes HMAC and none.
+	if err := jwsbb.Verify(key.Public, h.alg, []byte(raw[:inputEnd]), sig); err != nil {
+		return nil, errSignature
+	}
+	return c, nil
+}
+
+// typeAccepted applies Issuer.Types to the header typ.
+func (p *issuerPolicy) typeAccepted(h joseHeader) bool {
+	if len(p.types) == 0 {
+		return !h.hasTyp || normaliseMediaType(h.typ) == "jwt"
+	}
+	if !h.hasTyp {
+		return false
+	}
+	return slices.Contains(p.types, normaliseMediaType(h.typ))
+}
+
+// checkTimes applies exp (required), nbf and iat with the leeway.
+func (v *Verifier) checkTimes(c *Claims, now time.Time) error {
+	if !now.Before(c.ExpiresAt.Add(v.leeway)) {
+		return errExpired
+	}
+	latest := now.Add(v.leeway)
+	if !c.NotBefore.IsZero() && c.NotBefore.After(latest) {
+		return errNotYetValid
+	}
+	if !c.IssuedAt.IsZero() && c.IssuedAt.After(latest) {
+		return errNotYetValid
+	}
+	return nil
+}
+
+func intersects(have, want []string) bool {
+	for _, h := range have {
+		if slices.Contains(want, h) {
+			return true
+		}
+	}
+	return false
+}
