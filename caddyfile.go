@@ -1,0 +1,350 @@
+package caddystepup
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("stepup", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("stepup", parseStepupDirective)
+	httpcaddyfile.RegisterDirectiveOrder("stepup", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterHandlerDirective("stepup_session", parseSessionDirective)
+	httpcaddyfile.RegisterDirectiveOrder("stepup_session", httpcaddyfile.Before, "reverse_proxy")
+}
+
+// parseGlobalOption turns the `stepup` global option into the stepup app.
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "stepup", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from Caddyfile tokens. Placeholders
+// such as {env.SECRET} are kept as written and resolved at Provision.
+// Syntax:
+//
+//	stepup {
+//		issuer            <url>
+//		audience          <aud>
+//		signing_key       <pem-file>
+//		access_token_ttl  <duration>
+//		refresh_token_ttl <duration>
+//		leeway            <duration>
+//		token_cache       <entries>|off
+//		trust <issuer> {
+//			jwks_url         <url>
+//			audience         <aud...>
+//			algorithms       <alg...>
+//			typ              <typ...>
+//			refresh_interval <duration>
+//		}
+//		scope <name> {
+//			delegated <hook-url>
+//			direct {
+//				step        <key> [<expiration>]
+//				granted_for <duration>
+//				grant_mode  single-use|session-bound
+//			}
+//			block
+//		}
+//	}
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		option := d.Val()
+		switch option {
+		case "issuer", "audience", "signing_key":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			target := map[string]*string{"issuer": &a.Issuer, "audience": &a.Audience, "signing_key": &a.SigningKey}[option]
+			if *target != "" {
+				return d.Errf("%s already specified", option)
+			}
+			*target = v
+		case "access_token_ttl", "refresh_token_ttl", "leeway":
+			target := map[string]*caddy.Duration{"access_token_ttl": &a.AccessTokenTTL, "refresh_token_ttl": &a.RefreshTokenTTL, "leeway": &a.Leeway}[option]
+			if *target != 0 {
+				return d.Errf("%s already specified", option)
+			}
+			if err := durationArg(d, target); err != nil {
+				return err
+			}
+		case "token_cache":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			if v == "off" {
+				a.DisableTokenCache = true
+				break
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("token_cache: %q is neither a positive number of entries nor off", v)
+			}
+			a.TokenCacheSize = n
+		case "trust":
+			t, err := parseTrust(d)
+			if err != nil {
+				return err
+			}
+			a.Trust = append(a.Trust, t)
+		case "scope":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			name := d.Val()
+			if _, dup := a.Scopes[name]; dup {
+				return d.Errf("scope %s already specified", name)
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s, err := parseScope(d)
+			if err != nil {
+				return err
+			}
+			if a.Scopes == nil {
+				a.Scopes = make(map[string]*Scope)
+			}
+			a.Scopes[name] = s
+		default:
+			return d.Errf("unrecognized stepup option '%s'", option)
+		}
+	}
+	return nil
+}
+
+func parseTrust(d *caddyfile.Dispenser) (*Trust, error) {
+	t := new(Trust)
+	if !d.NextArg() {
+		return nil, d.Err("trust needs the issuer it accepts tokens from")
+	}
+	t.Issuer = d.Val()
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "jwks_url":
+			if t.JWKSURL != "" {
+				return nil, d.Err("jwks_url already specified")
+			}
+			if err := oneArg(d, &t.JWKSURL); err != nil {
+				return nil, err
+			}
+		case "audience":
+			t.Audience = append(t.Audience, d.RemainingArgs()...)
+			if len(t.Audience) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "algorithms":
+			t.Algorithms = append(t.Algorithms, d.RemainingArgs()...)
+			if len(t.Algorithms) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "typ":
+			t.Types = append(t.Types, d.RemainingArgs()...)
+			if len(t.Types) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "refresh_interval":
+			if err := durationArg(d, &t.RefreshInterval); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, d.Errf("unrecognized trust option '%s'", d.Val())
+		}
+	}
+	if t.JWKSURL == "" {
+		return nil, d.Errf("trust %s: jwks_url is required", t.Issuer)
+	}
+	return t, nil
+}
+
+func parseScope(d *caddyfile.Dispenser) (*Scope, error) {
+	s := new(Scope)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "delegated":
+			if err := oneArg(d, &s.Delegated); err != nil {
+				return nil, err
+			}
+		case "block":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			s.Block = true
+		case "direct":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			direct, err := parseDirect(d)
+			if err != nil {
+				return nil, err
+			}
+			s.Direct = direct
+		default:
+			return nil, d.Errf("unrecognized scope option '%s'", d.Val())
+		}
+	}
+	if err := validateScope("x", s); err != nil {
+		return nil, d.Err(err.Error())
+	}
+	return s, nil
+}
+
+func parseDirect(d *caddyfile.Dispenser) (*DirectScope, error) {
+	direct := new(DirectScope)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "step":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return nil, d.Err("step <key> [<expiration>]")
+			}
+			st := DirectStep{Key: args[0]}
+			if len(args) == 2 {
+				dur, err := caddy.ParseDuration(args[1])
+				if err != nil {
+					return nil, d.Errf("step %s: expiration: %v", args[0], err)
+				}
+				st.Expiration = caddy.Duration(dur)
+			}
+			direct.Steps = append(direct.Steps, st)
+		case "granted_for":
+			if err := durationArg(d, &direct.GrantedFor); err != nil {
+				return nil, err
+			}
+		case "grant_mode":
+			if err := oneArg(d, &direct.GrantMode); err != nil {
+				return nil, err
+			}
+			if direct.GrantMode != grantSingleUse && direct.GrantMode != grantSessionBound {
+				return nil, d.Errf("grant_mode must be %s or %s", grantSingleUse, grantSessionBound)
+			}
+		default:
+			return nil, d.Errf("unrecognized direct option '%s'", d.Val())
+		}
+	}
+	if len(direct.Steps) == 0 {
+		return nil, d.Err("direct needs at least one step")
+	}
+	return direct, nil
+}
+
+// parseStepupDirective parses the `stepup` directive.
+func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(Handler)
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return handler, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	stepup [<matcher>] [<scope...>] {
+//		any
+//		realm  <realm>
+//		header sub|scope|sid|grant <header-name>
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	h.Scopes = append(h.Scopes, d.RemainingArgs()...)
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "any":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Any = true
+		case "realm":
+			if err := oneArg(d, &h.Realm); err != nil {
+				return err
+			}
+		case "header":
+			var field, name string
+			if !d.Args(&field, &name) || d.NextArg() {
+				return d.Err("header sub|scope|sid|grant <header-name>")
+			}
+			if h.Headers == nil {
+				h.Headers = new(IdentityHeaders)
+			}
+			target := map[string]*string{"sub": &h.Headers.Subject, "scope": &h.Headers.Scope, "sid": &h.Headers.Session, "grant": &h.Headers.Grant}[field]
+			if target == nil {
+				return d.Errf("header: unknown field '%s' (want sub, scope, sid or grant)", field)
+			}
+			*target = name
+		default:
+			return d.Errf("unrecognized stepup option '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+// parseSessionDirective parses the `stepup_session` directive.
+func parseSessionDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(SessionHandler)
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return handler, err
+}
+
+// UnmarshalCaddyfile sets up the session handler. Syntax:
+//
+//	stepup_session
+func (s *SessionHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		return d.Errf("unrecognized stepup_session option '%s'", d.Val())
+	}
+	return nil
+}
+
+// oneArg reads exactly one argument into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// durationArg reads exactly one duration argument into dst.
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	option := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil {
+		return d.Errf("%s: %v", option, err)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddyfile.Unmarshaler = (*App)(nil)
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler = (*SessionHandler)(nil)
+)

@@ -1,0 +1,484 @@
+// Package caddystepup is a Caddy plugin that puts step-up authentication in
+// front of existing APIs without changing their code.
+//
+// It registers three modules:
+//
+//   - the `stepup` app (Caddyfile: the `stepup` global option), which holds
+//     what every route shares: the issuers whose access tokens are trusted, the
+//     gateway's own signing key, the scopes that can be stepped up;
+//   - the `http.handlers.stepup` handler (directive `stepup`), which verifies
+//     the access token of each request and enforces the scopes its route
+//     requires;
+//   - the `http.handlers.stepup_session` handler (directive
+//     `stepup_session`), which serves the gateway's own endpoints (its JWKS,
+//     and the session API the Prelude web SDK speaks).
+//
+// The Caddy side is a thin shell: keys and token verification live in the
+// plain-Go package jwks, the engine in stepup.
+package caddystepup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-stepup/caddy-stepup/jwks"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// Defaults of the app's settings.
+const (
+	defaultAccessTokenTTL  = 15 * time.Minute
+	defaultRefreshTokenTTL = 720 * time.Hour
+	defaultLeeway          = 30 * time.Second
+	maxLeeway              = 60 * time.Second
+	defaultTokenCacheSize  = 10000
+	defaultJWKSRefresh     = 15 * time.Minute
+)
+
+// App is the `stepup` app: the settings every `stepup` and `stepup_session`
+// handler of a Caddy instance shares. It is configured with the `stepup`
+// global option of the Caddyfile, or under `apps.stepup` in JSON.
+//
+// A request's access token is accepted when it was minted by this gateway
+// (`issuer`, verified with the gateway's own key) or by one of the `trust`ed
+// issuers (verified with the keys of that issuer's JWKS only).
+type App struct {
+	// The `iss` of the access tokens this gateway mints, and the issuer it
+	// accepts its own tokens from. An absolute URL, e.g.
+	// `https://api.example.com`. Required when a `stepup_session` handler is
+	// used; optional otherwise.
+	Issuer string `json:"issuer,omitempty"`
+
+	// The `aud` of the access tokens this gateway mints and requires of its
+	// own tokens. Default: the issuer.
+	Audience string `json:"audience,omitempty"`
+
+	// Path to a PEM file holding the gateway's ECDSA P-256 private key
+	// (PKCS#8 or SEC1), used to sign access and challenge tokens and
+	// webhooks. Default: a key generated once and kept in Caddy's storage
+	// (`stepup/signing_key.pem`), so that every instance sharing the storage
+	// uses the same key.
+	SigningKey string `json:"signing_key,omitempty"`
+
+	// Lifetime of the access tokens the gateway mints. Default: 15m.
+	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
+
+	// Lifetime of a session and its refresh tokens. Default: 720h (30 days).
+	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
+
+	// Clock leeway for `exp`, `nbf` and `iat`. Default: 30s; at most 60s.
+	Leeway caddy.Duration `json:"leeway,omitempty"`
+
+	// Number of verified access tokens remembered so that a token presented
+	// again skips signature verification. Entries are keyed by a hash of the
+	// token, never outlive its `exp`, and failures are never cached.
+	// Default: 10000.
+	TokenCacheSize int `json:"token_cache_size,omitempty"`
+
+	// Turns the verified-token cache off: every request verifies its token's
+	// signature. Default: false.
+	DisableTokenCache bool `json:"disable_token_cache,omitempty"`
+
+	// External issuers whose access tokens are also accepted, each with its
+	// own key set. A token is only ever checked against the keys of the
+	// issuer named in its `iss`.
+	Trust []*Trust `json:"trust,omitempty"`
+
+	// Scopes that can be stepped up, by name. A route that requires a scope
+	// listed here answers a missing scope with 401
+	// `insufficient_user_authentication` (a step-up challenge); a scope not
+	// listed here is answered with 403 `insufficient_scope`.
+	Scopes map[string]*Scope `json:"scopes,omitempty"`
+
+	logger  *zap.Logger
+	signer  *jwks.Signer
+	tokens  *jwks.Verifier
+	remotes []string // pool keys of the remote key sets this app acquired
+}
+
+// Trust accepts access tokens issued by an external identity provider.
+type Trust struct {
+	// The exact `iss` of the provider's tokens. Required.
+	Issuer string `json:"issuer,omitempty"`
+
+	// Where the provider publishes its public keys (RFC 7517 JWKS). Must be
+	// https, except on loopback addresses. Required.
+	JWKSURL string `json:"jwks_url,omitempty"`
+
+	// Accepted `aud` values: a token must name one of them. Default: none
+	// required (every audience is accepted), which is only safe when the
+	// provider issues tokens for this API alone.
+	Audience []string `json:"audience,omitempty"`
+
+	// Signature algorithms accepted from this provider; asymmetric only.
+	// Default: ["RS256", "ES256"].
+	Algorithms []string `json:"algorithms,omitempty"`
+
+	// Accepted `typ` header values besides `at+jwt` (RFC 9068). Some
+	// providers issue `JWT`; list it here to accept their tokens.
+	// Default: none.
+	Types []string `json:"types,omitempty"`
+
+	// How often the key set is fetched again. Unknown key IDs trigger an
+	// early fetch, at most once a minute. Default: 15m.
+	RefreshInterval caddy.Duration `json:"refresh_interval,omitempty"`
+}
+
+// Scope declares how a scope is stepped up. Exactly one of Delegated,
+// Direct and Block is set.
+type Scope struct {
+	// URL of the delegation hook that decides, per request, whether the
+	// scope is granted, refused, or needs steps (Prelude's hook protocol).
+	Delegated string `json:"delegated,omitempty"`
+
+	// Fixed steps and grant, decided by the configuration alone.
+	Direct *DirectScope `json:"direct,omitempty"`
+
+	// Refuse every step-up request for this scope.
+	Block bool `json:"block,omitempty"`
+}
+
+// DirectScope is a step-up policy written in the configuration.
+type DirectScope struct {
+	// The steps the user completes, in order.
+	Steps []DirectStep `json:"steps,omitempty"`
+
+	// How long the grant lasts once the steps are done. Default: 5m.
+	GrantedFor caddy.Duration `json:"granted_for,omitempty"`
+
+	// `single-use` (one request through `stepup`) or `session-bound` (kept in
+	// the session's tokens until granted_for ends). Default: single-use.
+	GrantMode string `json:"grant_mode,omitempty"`
+}
+
+// DirectStep is one step of a direct scope.
+type DirectStep struct {
+	// Step key: `verify_sms`, `verify_email` or a configured custom step.
+	Key string `json:"key,omitempty"`
+	// How long the user has to complete the step. Default: 5m.
+	Expiration caddy.Duration `json:"expiration,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "stepup",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision sets defaults, loads the signing key and builds the token
+// verifier.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+
+	a.Issuer = repl.ReplaceKnown(a.Issuer, "")
+	a.Audience = repl.ReplaceKnown(a.Audience, "")
+	a.SigningKey = repl.ReplaceKnown(a.SigningKey, "")
+	if a.Audience == "" {
+		a.Audience = a.Issuer
+	}
+	if a.AccessTokenTTL == 0 {
+		a.AccessTokenTTL = caddy.Duration(defaultAccessTokenTTL)
+	}
+	if a.RefreshTokenTTL == 0 {
+		a.RefreshTokenTTL = caddy.Duration(defaultRefreshTokenTTL)
+	}
+	if a.Leeway == 0 {
+		a.Leeway = caddy.Duration(defaultLeeway)
+	}
+	if a.TokenCacheSize == 0 {
+		a.TokenCacheSize = defaultTokenCacheSize
+	}
+	for _, t := range a.Trust {
+		t.Issuer = repl.ReplaceKnown(t.Issuer, "")
+		t.JWKSURL = repl.ReplaceKnown(t.JWKSURL, "")
+		if len(t.Algorithms) == 0 {
+			t.Algorithms = []string{"RS256", "ES256"}
+		}
+		if t.RefreshInterval == 0 {
+			t.RefreshInterval = caddy.Duration(defaultJWKSRefresh)
+		}
+	}
+	for _, s := range a.Scopes {
+		if s != nil && s.Direct != nil {
+			s.Direct.setDefaults()
+		}
+	}
+
+	signer, err := loadSigningKey(ctx, a.SigningKey)
+	if err != nil {
+		return fmt.Errorf("loading signing_key: %v", err)
+	}
+	a.signer = signer
+
+	issuers, err := a.issuers()
+	if err != nil {
+		return err
+	}
+	cacheSize := a.TokenCacheSize
+	if a.DisableTokenCache {
+		cacheSize = 0
+	}
+	a.tokens, err = jwks.NewVerifier(jwks.VerifierOptions{
+		Issuers:   issuers,
+		Leeway:    time.Duration(a.Leeway),
+		CacheSize: cacheSize,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up token verification: %v", err)
+	}
+	return nil
+}
+
+// issuers lists the token issuers this app accepts, acquiring a shared
+// remote key set for each trusted issuer.
+func (a *App) issuers() ([]jwks.Issuer, error) {
+	var issuers []jwks.Issuer
+	if a.Issuer != "" {
+		issuers = append(issuers, jwks.Issuer{
+			Issuer:     a.Issuer,
+			Audiences:  []string{a.Audience},
+			Keys:       a.signer.KeySource(),
+			Algorithms: []string{"ES256"},
+			Types:      []string{accessTokenType},
+		})
+	}
+	for _, t := range a.Trust {
+		remote, key, err := acquireRemoteKeys(t, a.logger)
+		if err != nil {
+			return nil, fmt.Errorf("trust %s: %v", t.Issuer, err)
+		}
+		a.remotes = append(a.remotes, key)
+		issuers = append(issuers, jwks.Issuer{
+			Issuer:     t.Issuer,
+			Audiences:  t.Audience,
+			Keys:       remote,
+			Algorithms: t.Algorithms,
+			Types:      append([]string{accessTokenType}, t.Types...),
+		})
+	}
+	return issuers, nil
+}
+
+// Validate checks the settings; it changes nothing.
+func (a *App) Validate() error {
+	if a.Issuer != "" {
+		if err := checkIssuerURL(a.Issuer); err != nil {
+			return fmt.Errorf("issuer: %v", err)
+		}
+	}
+	if time.Duration(a.Leeway) < 0 || time.Duration(a.Leeway) > maxLeeway {
+		return fmt.Errorf("leeway must be between 0 and %s", maxLeeway)
+	}
+	if a.AccessTokenTTL < 0 || a.RefreshTokenTTL < 0 {
+		return errors.New("access_token_ttl and refresh_token_ttl must be positive")
+	}
+	if a.TokenCacheSize < 0 {
+		return errors.New("token_cache_size must not be negative")
+	}
+	seen := map[string]bool{a.Issuer: a.Issuer != ""}
+	for i, t := range a.Trust {
+		if t == nil || t.Issuer == "" {
+			return fmt.Errorf("trust %d: issuer is required", i)
+		}
+		if seen[t.Issuer] {
+			return fmt.Errorf("trust %s: issuer is configured twice", t.Issuer)
+		}
+		seen[t.Issuer] = true
+		if err := checkJWKSURL(t.JWKSURL); err != nil {
+			return fmt.Errorf("trust %s: jwks_url: %v", t.Issuer, err)
+		}
+		for _, alg := range t.Algorithms {
+			if !slices.Contains(asymmetricAlgorithms, alg) {
+				return fmt.Errorf("trust %s: algorithm %q is not an asymmetric JWS algorithm", t.Issuer, alg)
+			}
+		}
+	}
+	for name, s := range a.Scopes {
+		if err := validateScope(name, s); err != nil {
+			return fmt.Errorf("scope %s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+// Cleanup releases the shared key sets this app acquired.
+func (a *App) Cleanup() error {
+	for _, key := range a.remotes {
+		releaseRemoteKeys(key, a.logger)
+	}
+	a.remotes = nil
+	return nil
+}
+
+// Start is part of caddy.App; the app's work happens in its handlers.
+func (a *App) Start() error { return nil }
+
+// Stop is part of caddy.App.
+func (a *App) Stop() error { return nil }
+
+// canStepUp reports whether scope has a `scope` block.
+func (a *App) canStepUp(scope string) bool {
+	_, ok := a.Scopes[scope]
+	return ok
+}
+
+// accessTokenType is the `typ` of access tokens (RFC 9068).
+const accessTokenType = "at+jwt"
+
+// asymmetricAlgorithms are the JWS algorithms a key source may allow.
+var asymmetricAlgorithms = []string{
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512", "EdDSA",
+}
+
+func checkIssuerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", s)
+	}
+	return nil
+}
+
+// checkJWKSURL requires https, except for loopback hosts (tests, sidecars).
+func checkJWKSURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", s)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q must use https (plain http is allowed on loopback only)", s)
+	default:
+		return fmt.Errorf("%q must use https", s)
+	}
+}
+
+func isLoopbackHost(h string) bool {
+	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+}
+
+func validateScope(name string, s *Scope) error {
+	if !validScopeName(name) {
+		return errors.New("scope names are made of letters, digits and . _ : -")
+	}
+	if s == nil {
+		return errors.New("one of delegated, direct or block is required")
+	}
+	set := 0
+	if s.Delegated != "" {
+		set++
+		if _, err := url.Parse(s.Delegated); err != nil {
+			return fmt.Errorf("delegated: %v", err)
+		}
+	}
+	if s.Direct != nil {
+		set++
+		if err := s.Direct.validate(); err != nil {
+			return fmt.Errorf("direct: %v", err)
+		}
+	}
+	if s.Block {
+		set++
+	}
+	if set != 1 {
+		return errors.New("exactly one of delegated, direct or block is required")
+	}
+	return nil
+}
+
+func (d *DirectScope) setDefaults() {
+	if d.GrantedFor == 0 {
+		d.GrantedFor = caddy.Duration(5 * time.Minute)
+	}
+	if d.GrantMode == "" {
+		d.GrantMode = grantSingleUse
+	}
+	for i := range d.Steps {
+		if d.Steps[i].Expiration == 0 {
+			d.Steps[i].Expiration = caddy.Duration(5 * time.Minute)
+		}
+	}
+}
+
+func (d *DirectScope) validate() error {
+	if len(d.Steps) == 0 {
+		return errors.New("at least one step is required")
+	}
+	for _, st := range d.Steps {
+		if !validScopeName(st.Key) {
+			return fmt.Errorf("step key %q: letters, digits and . _ : - only", st.Key)
+		}
+		if st.Expiration < 0 || time.Duration(st.Expiration) > 24*time.Hour {
+			return fmt.Errorf("step %s: expiration must be between 0 and 24h", st.Key)
+		}
+	}
+	if d.GrantedFor < 0 || time.Duration(d.GrantedFor) > 24*time.Hour {
+		return errors.New("granted_for must be between 0 and 24h")
+	}
+	if d.GrantMode != "" && d.GrantMode != grantSingleUse && d.GrantMode != grantSessionBound {
+		return fmt.Errorf("grant_mode must be %s or %s", grantSingleUse, grantSessionBound)
+	}
+	return nil
+}
+
+// Grant modes.
+const (
+	grantSingleUse    = "single-use"
+	grantSessionBound = "session-bound"
+)
+
+// validScopeName matches Prelude's `[a-zA-Z0-9._:-]+`.
+func validScopeName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// appFrom loads the stepup app (an empty one when it is not configured).
+func appFrom(ctx caddy.Context) (*App, error) {
+	v, err := ctx.App("stepup")
+	if err != nil {
+		return nil, err
+	}
+	return v.(*App), nil
+}
+
+// withTimeout bounds work a handler does on behalf of a request.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)
