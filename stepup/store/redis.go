@@ -1,0 +1,222 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultKeyPrefix is put before every key when NewRedis gets an empty prefix.
+const DefaultKeyPrefix = "stepup:"
+
+// Redis is a Store in Redis, shared by every gateway instance that uses the
+// same deployment and prefix. Every operation touches one key (Delete
+// deletes key by key), so all of them work on Redis Cluster; operations
+// that read and write run as one Lua script, so they are atomic. It needs
+// Redis 6.2 or later (GETDEL).
+type Redis struct {
+	conn   *RedisConn
+	prefix string
+}
+
+var _ Store = (*Redis)(nil)
+
+// NewRedis returns a store over conn whose keys all start with keyPrefix
+// (DefaultKeyPrefix when empty). The prefix must not contain '{' or '}', so
+// that the hash tags in callers' keys decide the Cluster slot. The store
+// never closes conn.
+func NewRedis(conn *RedisConn, keyPrefix string) *Redis {
+	if keyPrefix == "" {
+		keyPrefix = DefaultKeyPrefix
+	}
+	return &Redis{conn: conn, prefix: keyPrefix}
+}
+
+// The Lua scripts. Each touches only KEYS[1], so it runs on Cluster.
+var (
+	// swapScript: 0 = absent, 1 = different value, 2 = swapped.
+	swapScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == false then return 0 end
+if v ~= ARGV[1] then return 1 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 2`)
+
+	// incrScript sets the expiry only on a key that has none, i.e. a new
+	// counter (PEXPIRE ... NX would need Redis 7).
+	incrScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n`)
+
+	// addMemberScript extends the expiry to max(current, ttl); a new set
+	// has PTTL -1, so it always gets ttl.
+	addMemberScript = redis.NewScript(`
+redis.call('SADD', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if redis.call('PTTL', KEYS[1]) < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return 1`)
+)
+
+// op derives the per-operation context carrying the deadline.
+func (r *Redis) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.conn.timeout)
+}
+
+// key prefixes k.
+func (r *Redis) key(k string) string { return r.prefix + k }
+
+// millis is ttl in whole milliseconds, at least 1, for PX and PEXPIRE.
+func millis(ttl time.Duration) int64 {
+	return max(1, int64((ttl+time.Millisecond-1)/time.Millisecond))
+}
+
+// Get returns the value stored under key.
+func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	v, err := r.conn.client.Get(ctx, r.key(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, r.conn.fail(err)
+	}
+	return v, nil
+}
+
+// Set stores value under key for ttl (SET PX).
+func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	return r.conn.fail(r.conn.client.Do(ctx, "SET", r.key(key), value, "PX", millis(ttl)).Err())
+}
+
+// Create stores value under key for ttl only if key is absent (SET NX PX).
+func (r *Redis) Create(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	err := r.conn.client.Do(ctx, "SET", r.key(key), value, "PX", millis(ttl), "NX").Err()
+	if errors.Is(err, redis.Nil) { // NX not met: the key exists
+		return ErrExists
+	}
+	return r.conn.fail(err)
+}
+
+// Swap replaces the value under key, and resets its expiry, if the current
+// value equals old (a Lua GET-compare-SET).
+func (r *Redis) Swap(ctx context.Context, key string, old, value []byte, ttl time.Duration) error {
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	res, err := swapScript.Run(ctx, r.conn.client, []string{r.key(key)}, old, value, millis(ttl)).Int64()
+	if err != nil {
+		return r.conn.fail(err)
+	}
+	switch res {
+	case 0:
+		return ErrNotFound
+	case 1:
+		return ErrConflict
+	default:
+		return nil
+	}
+}
+
+// Take returns the value under key and deletes it (GETDEL).
+func (r *Redis) Take(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	v, err := r.conn.client.GetDel(ctx, r.key(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, r.conn.fail(err)
+	}
+	return v, nil
+}
+
+// Incr adds one to the counter at key; a new counter expires after ttl.
+func (r *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	if err := checkTTL(ttl); err != nil {
+		return 0, err
+	}
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	n, err := incrScript.Run(ctx, r.conn.client, []string{r.key(key)}, millis(ttl)).Int64()
+	if err != nil {
+		return 0, r.conn.fail(err)
+	}
+	return n, nil
+}
+
+// Delete removes the keys, one DEL per key in a pipeline so that keys in
+// different Cluster slots can be deleted together (not atomically).
+func (r *Redis) Delete(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	_, err := r.conn.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Del(ctx, r.key(k))
+		}
+		return nil
+	})
+	return r.conn.fail(err)
+}
+
+// AddMember adds member to the set at key and extends its expiry to at
+// least ttl from now (a Lua SADD plus PEXPIRE).
+func (r *Redis) AddMember(ctx context.Context, key, member string, ttl time.Duration) error {
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	return r.conn.fail(addMemberScript.Run(ctx, r.conn.client, []string{r.key(key)}, member, millis(ttl)).Err())
+}
+
+// RemoveMember removes member from the set at key (SREM).
+func (r *Redis) RemoveMember(ctx context.Context, key, member string) error {
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	return r.conn.fail(r.conn.client.SRem(ctx, r.key(key), member).Err())
+}
+
+// Members lists the set at key in sorted order (empty when absent).
+func (r *Redis) Members(ctx context.Context, key string) ([]string, error) {
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	m, err := r.conn.client.SMembers(ctx, r.key(key)).Result()
+	if err != nil {
+		return nil, r.conn.fail(err)
+	}
+	slices.Sort(m)
+	if m == nil {
+		m = []string{}
+	}
+	return m, nil
+}
+
+// Ping checks that Redis answers within the deadline.
+func (r *Redis) Ping(ctx context.Context) error {
+	return r.conn.Ping(ctx)
+}
