@@ -2,8 +2,8 @@ package jwks
 
 import (
 	"context"
-	"encoding/base64"
 	"crypto/elliptic"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"

@@ -2,7 +2,6 @@ package jwks
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -147,7 +146,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if v.cache == nil {
 		return v.verify(ctx, raw, now)
 	}
-	key := sha256.Sum256([]byte(raw))
+	key := tokenHash(raw)
 	if c, ok := v.cache.get(&key, now); ok {
 		return c, nil
 	}

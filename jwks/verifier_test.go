@@ -2,7 +2,7 @@ package jwks
 
 import (
 	"context"
-		"crypto/elliptic"
+	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -145,7 +145,9 @@ func TestVerifyRefusesAttacks(t *testing.T) {
 		}
 		return base64.RawURLEncoding.EncodeToString(der)
 	}()
-	withSig := func(b []byte) string { return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(b) }
+	withSig := func(b []byte) string {
+		return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(b)
+	}
 
 	tests := []struct {
 		name  string

@@ -1,0 +1,149 @@
+package jwks
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestCacheServesSameClaimsUntilExp(t *testing.T) {
+	s, err := GenerateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock(testNow)
+	v, err := NewVerifier(VerifierOptions{Issuers: []Issuer{{Issuer: gwIssuer, Keys: s.KeySource()}}, Now: clock.Now, CacheSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Sign("", gwClaims("exp", testNow.Add(time.Minute).Unix()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second {
+		t.Error("second Verify did not return the cached claims")
+	}
+	key := sha256.Sum256([]byte(tok))
+	if _, ok := v.cache.get(&key, clock.Now()); !ok {
+		t.Fatal("token not cached under its SHA-256")
+	}
+
+	// Past exp but within the leeway: the cached entry is not served (it
+	// never outlives exp); full verification still accepts, without caching.
+	clock.Advance(time.Minute + 10*time.Second)
+	if _, ok := v.cache.get(&key, clock.Now()); ok {
+		t.Fatal("cache served an entry past the token's exp")
+	}
+	third, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatalf("within leeway: %v", err)
+	}
+	if third == first {
+		t.Error("expired cache entry was served")
+	}
+	if v.cache.len() != 0 {
+		t.Errorf("cache holds %d entries past exp, want 0", v.cache.len())
+	}
+	// Beyond the leeway the token is refused.
+	clock.Advance(time.Minute)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("expired token: %v", err)
+	}
+}
+
+func TestCacheNeverStoresFailures(t *testing.T) {
+	f := newFixture(t, 64)
+	bad := []string{
+		"a.b.c",
+		forge(t, "ES256", f.gw.priv, f.gwHeader(), gwClaims("aud", "other")),
+		forge(t, "ES256", mustECKey(t, f.gw.priv.Curve), f.gwHeader(), gwClaims()),
+	}
+	for _, tok := range bad {
+		for range 3 {
+			if _, err := f.verifier.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("err = %v", err)
+			}
+		}
+	}
+	if n := f.verifier.cache.len(); n != 0 {
+		t.Fatalf("cache holds %d entries after failures, want 0", n)
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	s, err := GenerateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 20
+	v, err := NewVerifier(VerifierOptions{Issuers: []Issuer{{Issuer: gwIssuer, Keys: s.KeySource()}}, Now: func() time.Time { return testNow }, CacheSize: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			tok, err := s.Sign("", gwClaims("jti", fmt.Sprint(i)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c, err := v.Verify(context.Background(), tok)
+			if err != nil || c.ID != fmt.Sprint(i) {
+				t.Errorf("Verify %d = %+v, %v", i, c, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := v.cache.len(); n == 0 || n > size {
+		t.Fatalf("cache holds %d entries, want 1..%d", n, size)
+	}
+}
+
+func TestTokenCacheEvictionKeepsIndexConsistent(t *testing.T) {
+	c := newTokenCache(3)
+	exp := testNow.Add(time.Hour)
+	keys := make([][32]byte, 10)
+	for i := range keys {
+		keys[i] = sha256.Sum256([]byte{byte(i)})
+		c.put(&keys[i], &Claims{ID: fmt.Sprint(i)}, exp)
+		for si := range c.shards {
+			sh := &c.shards[si]
+			if len(sh.order) != len(sh.entries) || len(sh.order) > sh.max {
+				t.Fatalf("shard %d: %d ordered, %d mapped, max %d", si, len(sh.order), len(sh.entries), sh.max)
+			}
+			for idx, e := range sh.order {
+				if e.index != idx || sh.entries[e.key] != e {
+					t.Fatalf("shard %d: entry at %d has index %d", si, idx, e.index)
+				}
+			}
+		}
+	}
+	if n := c.len(); n != 3 {
+		t.Fatalf("len = %d, want 3", n)
+	}
+	// The last key put is always present (eviction happens before insert).
+	if got, ok := c.get(&keys[9], testNow); !ok || got.ID != "9" {
+		t.Fatalf("latest entry missing: %v %v", got, ok)
+	}
+}
+
+func TestTokenHashIsSHA256(t *testing.T) {
+	for _, in := range []string{"", "a", string(make([]byte, 511)), string(make([]byte, 512)), string(make([]byte, MaxTokenBytes))} {
+		if got, want := tokenHash(in), sha256.Sum256([]byte(in)); got != want {
+			t.Fatalf("tokenHash(len %d) differs from sha256", len(in))
+		}
+	}
+}
