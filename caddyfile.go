@@ -10,12 +10,18 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
+// Directive order: both run in the authentication stage, right after
+// forward_auth, so that no handler that answers by itself (respond,
+// file_server, reverse_proxy, ...) ever runs before the token is checked.
+// stepup_session comes first: it answers only its own paths, which must
+// stay reachable without a scope. Each registration inserts right after
+// forward_auth, so the later one ends up first.
 func init() {
 	httpcaddyfile.RegisterGlobalOption("stepup", parseGlobalOption)
 	httpcaddyfile.RegisterHandlerDirective("stepup", parseStepupDirective)
-	httpcaddyfile.RegisterDirectiveOrder("stepup", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterDirectiveOrder("stepup", httpcaddyfile.After, "forward_auth")
 	httpcaddyfile.RegisterHandlerDirective("stepup_session", parseSessionDirective)
-	httpcaddyfile.RegisterDirectiveOrder("stepup_session", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterDirectiveOrder("stepup_session", httpcaddyfile.After, "forward_auth")
 }
 
 // parseGlobalOption turns the `stepup` global option into the stepup app.

@@ -149,7 +149,7 @@ func (h *Handler) Validate() error {
 	if strings.ContainsAny(h.Realm, "\"\\\r\n") {
 		return errors.New("realm must not contain quotes, backslashes or line breaks")
 	}
-	if h.app != nil && h.app.Issuer == "" && len(h.app.Trust) == 0 {
+	if h.app != nil && h.app.tokens == nil {
 		return errors.New("the stepup app trusts no issuer: set `issuer` or add a `trust` block in the stepup global option")
 	}
 	return nil
