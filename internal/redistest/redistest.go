@@ -8,6 +8,7 @@
 package redistest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -111,8 +112,9 @@ func launch(t testing.TB, dir string, port int, args []string) (*Server, error) 
 	deadline := time.Now().Add(startTimeout)
 	for {
 		reply, err := Do(s.Addr, "PING")
-		if err == nil && reply == "PONG" {
-			return s, nil
+		var replyErr ReplyError
+		if (err == nil && reply == "PONG") || errors.As(err, &replyErr) {
+			return s, nil // an error reply (NOAUTH with --requirepass) means it is up
 		}
 		select {
 		case <-s.exited:

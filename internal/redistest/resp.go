@@ -14,7 +14,7 @@ import (
 // Do sends one command to the server at addr on a fresh connection and
 // returns the reply as a string: the text of a simple or bulk string, the
 // decimal form of an integer, and "" for a nil. Array replies are joined with
-// newlines. An error reply is returned as an error. It is a tiny RESP2
+// newlines. An error reply is returned as a ReplyError. It is a tiny RESP2
 // client so that this package needs no Redis library.
 func Do(addr string, args ...string) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
@@ -35,6 +35,13 @@ func Do(addr string, args ...string) (string, error) {
 	return readReply(bufio.NewReader(conn))
 }
 
+// ReplyError is an error reply from the server ("-ERR ...", "-NOAUTH ..."),
+// as opposed to a network failure: the server is up and answered.
+type ReplyError string
+
+// Error returns the reply text.
+func (e ReplyError) Error() string { return string(e) }
+
 // readReply reads one RESP2 reply.
 func readReply(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
@@ -50,7 +57,7 @@ func readReply(r *bufio.Reader) (string, error) {
 	case '+', ':':
 		return body, nil
 	case '-':
-		return "", errors.New(body)
+		return "", ReplyError(body)
 	case '$':
 		n, err := strconv.Atoi(body)
 		if err != nil || n < 0 {

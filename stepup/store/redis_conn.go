@@ -55,6 +55,7 @@ func DialRedis(opts RedisOptions) (*RedisConn, error) {
 		}
 		c.applyTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout)
 		o.ContextTimeoutEnabled = true
+		o.DialerRetries = dialAttempts
 		o.MaintNotificationsConfig = noMaintNotifications()
 		c.client = redis.NewClient(o)
 		return c, nil
@@ -72,6 +73,7 @@ func DialRedis(opts RedisOptions) (*RedisConn, error) {
 		TLSConfig:                opts.TLS,
 		PoolSize:                 opts.PoolSize,
 		ContextTimeoutEnabled:    true,
+		DialerRetries:            dialAttempts,
 		MaintNotificationsConfig: noMaintNotifications(),
 	}
 	c.applyTimeouts(&u.DialTimeout, &u.ReadTimeout, &u.WriteTimeout, &u.PoolTimeout)
@@ -82,6 +84,12 @@ func DialRedis(opts RedisOptions) (*RedisConn, error) {
 	c.client = redis.NewUniversalClient(u)
 	return c, nil
 }
+
+// dialAttempts is how many times one operation tries to open a connection.
+// go-redis defaults to 5 with backoff, which only burns the operation's
+// deadline: a store that refuses connections is unavailable now, and the
+// next request dials again.
+const dialAttempts = 1
 
 // parseRedisURL accepts only redis:// and rediss:// URLs.
 func parseRedisURL(raw string) (*redis.Options, error) {
