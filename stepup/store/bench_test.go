@@ -79,12 +79,12 @@ func benchOps(b *testing.B, s Store) {
 	})
 	b.Run("AddMember", func(b *testing.B) {
 		for b.Loop() {
-			must(s.AddMember(ctx, "set", "ses_0123456789abcdef", ttl))
+			must(s.AddMember(ctx, "addmember", "ses_0123456789abcdef", ttl))
 		}
 	})
 	b.Run("RemoveMember", func(b *testing.B) {
 		for b.Loop() {
-			must(s.RemoveMember(ctx, "set", "absent"))
+			must(s.RemoveMember(ctx, "addmember", "absent"))
 		}
 	})
 	b.Run("Members", func(b *testing.B) {
