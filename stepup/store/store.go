@@ -31,7 +31,10 @@ var (
 
 // Store is the small set of atomic operations the engine is built on. Keys
 // are given without the configured prefix; implementations add it. Every
-// write takes a TTL, which must be positive.
+// write takes a TTL, which must be positive: a zero or negative TTL returns
+// ErrInvalidTTL and writes nothing. An operation on a key holding the other
+// kind of value (a set where a string is expected, or the reverse) fails
+// with ErrUnavailable, like any backend error.
 type Store interface {
 	// Get returns the value stored under key.
 	Get(ctx context.Context, key string) ([]byte, error)
@@ -57,7 +60,7 @@ type Store interface {
 	AddMember(ctx context.Context, key, member string, ttl time.Duration) error
 	// RemoveMember removes member from the set at key.
 	RemoveMember(ctx context.Context, key, member string) error
-	// Members lists the set at key (empty when absent).
+	// Members lists the set at key, sorted (empty, not nil, when absent).
 	Members(ctx context.Context, key string) ([]string, error)
 	// Ping checks that the backend answers (used at start-up).
 	Ping(ctx context.Context) error
