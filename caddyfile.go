@@ -2,6 +2,7 @@ package caddystepup
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -52,6 +53,37 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			typ              <typ...>
 //			refresh_interval <duration>
 //		}
+//		store memory
+//		store redis [<url>] {
+//			cluster [<addr...>]
+//			addrs    <addr...>
+//			sentinel <master>
+//			username <user>
+//			password <password>
+//			db       <n>
+//			tls
+//			key_prefix <prefix>
+//			timeout  <duration>
+//		}
+//		login otp phone_number|email_address...
+//		otp {
+//			sender log
+//			sender webhook <url> { secret <secret>; timeout <d> }
+//			sender smtp <host:port> { from <addr>; username <u>; password <p>; tls starttls|tls|none; subject <text> }
+//			digits <6-8>
+//			ttl <duration>
+//			max_attempts <n>
+//			resend_cooldown <duration>
+//			max_resends <n>
+//			max_per_hour <n>
+//		}
+//		custom_steps {
+//			jwks_url   <url>
+//			keys       <key...>
+//			algorithms <alg...>
+//		}
+//		cors <origin...>
+//		external_url <origin>
 //		scope <name> {
 //			delegated <hook-url>
 //			direct {
@@ -127,11 +159,281 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.Scopes = make(map[string]*Scope)
 			}
 			a.Scopes[name] = s
+		case "store":
+			if a.Store != nil {
+				return d.Err("store already specified")
+			}
+			st, err := parseStore(d)
+			if err != nil {
+				return err
+			}
+			a.Store = st
+		case "login":
+			var method string
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			method = d.Val()
+			if method != "otp" {
+				return d.Errf("login: unknown method '%s' (want otp)", method)
+			}
+			if a.Login == nil {
+				a.Login = new(LoginConfig)
+			}
+			a.Login.OTP = append(a.Login.OTP, d.RemainingArgs()...)
+			if len(a.Login.OTP) == 0 {
+				return d.Err("login otp needs identifier types: phone_number, email_address")
+			}
+			for _, typ := range a.Login.OTP {
+				if typ != "phone_number" && typ != "email_address" {
+					return d.Errf("login otp: unknown identifier type '%s' (want phone_number or email_address)", typ)
+				}
+			}
+		case "otp":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			o, err := parseOTP(d)
+			if err != nil {
+				return err
+			}
+			a.OTP = o
+		case "custom_steps":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			cs, err := parseCustomSteps(d)
+			if err != nil {
+				return err
+			}
+			a.CustomSteps = cs
+		case "cors":
+			a.CORS = append(a.CORS, d.RemainingArgs()...)
+			if len(a.CORS) == 0 {
+				return d.ArgErr()
+			}
+		case "external_url":
+			if err := oneArg(d, &a.ExternalURL); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized stepup option '%s'", option)
 		}
 	}
 	return nil
+}
+
+// parseStore parses `store memory` or `store redis [<url>] { ... }`.
+func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
+	st := new(StoreConfig)
+	if !d.NextArg() {
+		return nil, d.Err("store memory | redis [<url>]")
+	}
+	st.Backend = d.Val()
+	switch st.Backend {
+	case "memory":
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+		if d.NextBlock(d.Nesting()) {
+			return nil, d.Err("store memory takes no options")
+		}
+		return st, nil
+	case "redis":
+	default:
+		return nil, d.Errf("store: unknown backend '%s' (want memory or redis)", st.Backend)
+	}
+	if d.NextArg() {
+		st.URL = d.Val()
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "cluster":
+			st.Cluster = true
+			st.Addrs = append(st.Addrs, d.RemainingArgs()...)
+		case "addrs":
+			st.Addrs = append(st.Addrs, d.RemainingArgs()...)
+		case "sentinel":
+			if err := oneArg(d, &st.SentinelMaster); err != nil {
+				return nil, err
+			}
+		case "username":
+			if err := oneArg(d, &st.Username); err != nil {
+				return nil, err
+			}
+		case "password":
+			if err := oneArg(d, &st.Password); err != nil {
+				return nil, err
+			}
+		case "db":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, d.Errf("db: %q is not a database number", v)
+			}
+			st.DB = n
+		case "tls":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			st.TLS = true
+		case "key_prefix":
+			if err := oneArg(d, &st.KeyPrefix); err != nil {
+				return nil, err
+			}
+		case "timeout":
+			if err := durationArg(d, &st.Timeout); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, d.Errf("unrecognized store option '%s'", d.Val())
+		}
+	}
+	if st.URL == "" && len(st.Addrs) == 0 {
+		return nil, d.Err("store redis needs a URL or addrs")
+	}
+	if st.URL != "" && len(st.Addrs) > 0 {
+		return nil, d.Err("store redis takes a URL or addrs, not both")
+	}
+	return st, nil
+}
+
+// parseOTP parses the `otp { sender ...; digits; ttl; ... }` block.
+func parseOTP(d *caddyfile.Dispenser) (*OTPConfig, error) {
+	o := new(OTPConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		switch option {
+		case "sender":
+			if o.Sender != nil {
+				return nil, d.Err("sender already specified")
+			}
+			sc, err := parseSender(d)
+			if err != nil {
+				return nil, err
+			}
+			o.Sender = sc
+		case "digits", "max_attempts", "max_resends", "max_per_hour":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return nil, d.Errf("%s: %q is not a positive number", option, v)
+			}
+			*map[string]*int{"digits": &o.Digits, "max_attempts": &o.MaxAttempts, "max_resends": &o.MaxResends, "max_per_hour": &o.MaxPerHour}[option] = n
+		case "ttl":
+			if err := durationArg(d, &o.TTL); err != nil {
+				return nil, err
+			}
+		case "resend_cooldown":
+			if err := durationArg(d, &o.ResendCooldown); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, d.Errf("unrecognized otp option '%s'", option)
+		}
+	}
+	return o, nil
+}
+
+// parseSender parses `sender log`, `sender webhook <url> { secret; timeout }`
+// or `sender smtp <host:port> { from; username; password; tls; subject; timeout }`.
+func parseSender(d *caddyfile.Dispenser) (*SenderConfig, error) {
+	sc := new(SenderConfig)
+	if !d.NextArg() {
+		return nil, d.Err("sender log | webhook <url> | smtp <host:port>")
+	}
+	sc.Kind = d.Val()
+	switch sc.Kind {
+	case "log":
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+		return sc, nil
+	case "webhook":
+		if !d.NextArg() {
+			return nil, d.Err("sender webhook needs a URL")
+		}
+		sc.URL = d.Val()
+	case "smtp":
+		if !d.NextArg() {
+			return nil, d.Err("sender smtp needs host:port")
+		}
+		sc.Addr = d.Val()
+	default:
+		return nil, d.Errf("unknown sender '%s' (want log, webhook or smtp)", sc.Kind)
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		switch {
+		case option == "timeout":
+			if err := durationArg(d, &sc.Timeout); err != nil {
+				return nil, err
+			}
+		case option == "secret" && sc.Kind == "webhook":
+			if err := oneArg(d, &sc.Secret); err != nil {
+				return nil, err
+			}
+		case sc.Kind == "smtp" && (option == "from" || option == "username" || option == "password" || option == "tls" || option == "subject"):
+			target := map[string]*string{"from": &sc.From, "username": &sc.Username, "password": &sc.Password, "tls": &sc.TLS, "subject": &sc.Subject}[option]
+			if option == "subject" {
+				*target = strings.Join(d.RemainingArgs(), " ")
+				if *target == "" {
+					return nil, d.ArgErr()
+				}
+				break
+			}
+			if err := oneArg(d, target); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, d.Errf("unrecognized %s sender option '%s'", sc.Kind, option)
+		}
+	}
+	if sc.Kind == "smtp" && sc.From == "" {
+		return nil, d.Err("sender smtp needs `from`")
+	}
+	return sc, nil
+}
+
+// parseCustomSteps parses `custom_steps { jwks_url; keys; algorithms }`.
+func parseCustomSteps(d *caddyfile.Dispenser) (*CustomStepsConfig, error) {
+	cs := new(CustomStepsConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "jwks_url":
+			if err := oneArg(d, &cs.JWKSURL); err != nil {
+				return nil, err
+			}
+		case "keys":
+			cs.Keys = append(cs.Keys, d.RemainingArgs()...)
+			if len(cs.Keys) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "algorithms":
+			cs.Algorithms = append(cs.Algorithms, d.RemainingArgs()...)
+			if len(cs.Algorithms) == 0 {
+				return nil, d.ArgErr()
+			}
+		default:
+			return nil, d.Errf("unrecognized custom_steps option '%s'", d.Val())
+		}
+	}
+	if cs.JWKSURL == "" {
+		return nil, d.Err("custom_steps needs jwks_url")
+	}
+	return cs, nil
 }
 
 func parseTrust(d *caddyfile.Dispenser) (*Trust, error) {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 func init() {
@@ -316,6 +317,48 @@ func (er *enforcementResponses) write(w http.ResponseWriter, resp *response) err
 	}
 	writeJSON(w, resp.status, resp.body)
 	return nil
+}
+
+// sessionStatus is the HTTP status of each kind of session API error
+// (prelude-protocol.md §4: 401 only for missing or invalid credentials,
+// since a 401 makes the SDK refresh and retry).
+func sessionStatus(k stepup.Kind) int {
+	switch k {
+	case stepup.KindBadRequest:
+		return http.StatusBadRequest
+	case stepup.KindUnauthorized:
+		return http.StatusUnauthorized
+	case stepup.KindForbidden:
+		return http.StatusForbidden
+	case stepup.KindNotFound:
+		return http.StatusNotFound
+	case stepup.KindConflict:
+		return http.StatusConflict
+	case stepup.KindRateLimited:
+		return http.StatusTooManyRequests
+	case kindMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusServiceUnavailable
+}
+
+// errorType is the `type` member of error bodies.
+func errorType(k stepup.Kind) string {
+	switch k {
+	case stepup.KindBadRequest, kindMethodNotAllowed:
+		return "bad_request"
+	case stepup.KindUnauthorized:
+		return "unauthorized"
+	case stepup.KindForbidden:
+		return "forbidden"
+	case stepup.KindNotFound:
+		return "not_found"
+	case stepup.KindConflict:
+		return "conflict"
+	case stepup.KindRateLimited:
+		return "rate_limited"
+	}
+	return "internal"
 }
 
 // Interface guards

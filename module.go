@@ -28,6 +28,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 )
 
 func init() {
@@ -99,10 +101,51 @@ type App struct {
 	// listed here is answered with 403 `insufficient_scope`.
 	Scopes map[string]*Scope `json:"scopes,omitempty"`
 
-	logger  *zap.Logger
-	signer  *jwks.Signer
-	tokens  *jwks.Verifier
-	remotes []string // pool keys of the remote key sets this app acquired
+	// Where challenges, codes, sessions, grants and replay markers live.
+	// Default: memory (one instance only).
+	Store *StoreConfig `json:"store,omitempty"`
+
+	// Login methods offered to the SDK. Default: none.
+	Login *LoginConfig `json:"login,omitempty"`
+
+	// One-time codes: their sender and limits.
+	OTP *OTPConfig `json:"otp,omitempty"`
+
+	// Custom steps, completed by your backend and proven with a
+	// verification token it signs.
+	CustomSteps *CustomStepsConfig `json:"custom_steps,omitempty"`
+
+	// Origins (scheme://host[:port]) of web apps on other origins allowed
+	// to call the session API with credentials. Default: none (same-origin
+	// use needs no CORS).
+	CORS []string `json:"cors,omitempty"`
+
+	// The origin clients use to reach the session API (scheme://host[:port]),
+	// which DPoP proofs must name. Default: the origin of issuer.
+	ExternalURL string `json:"external_url,omitempty"`
+
+	logger         *zap.Logger
+	signer         *jwks.Signer
+	tokens         *jwks.Verifier
+	engine         *stepup.Engine
+	nonces         *dpop.Nonces
+	externalOrigin string
+	remotes        []string // pool keys of the remote key sets this app acquired
+	storeKey       string   // pool key of the store this app acquired
+}
+
+// CustomStepsConfig declares custom steps: steps your backend runs (a KYC
+// review, a call-back...) and proves with a verification token.
+type CustomStepsConfig struct {
+	// Where your backend publishes the public keys that sign verification
+	// tokens. Required.
+	JWKSURL string `json:"jwks_url,omitempty"`
+
+	// The custom step keys a hook or a direct scope may use.
+	Keys []string `json:"keys,omitempty"`
+
+	// Accepted signature algorithms. Default: ["RS256"].
+	Algorithms []string `json:"algorithms,omitempty"`
 }
 
 // Trust accepts access tokens issued by an external identity provider.
@@ -226,6 +269,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.Issuer != "" {
+		if err := a.provisionEngine(ctx); err != nil {
+			return err
+		}
+	}
 	if len(issuers) == 0 {
 		return nil // nothing to verify; handlers that need tokens refuse to load
 	}
@@ -317,6 +365,7 @@ func (a *App) Cleanup() error {
 		releaseRemoteKeys(key, a.logger)
 	}
 	a.remotes = nil
+	a.releaseStore()
 	return nil
 }
 

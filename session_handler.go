@@ -1,12 +1,16 @@
 package caddystepup
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 )
 
 func init() {
@@ -14,14 +18,25 @@ func init() {
 }
 
 // SessionHandler (`http.handlers.stepup_session`) serves the gateway's own
-// endpoints: its public keys at `/.well-known/jwks.json` (also at
-// `/.well-known/step-up-jwks.json`, the path Prelude documents for step-up
-// tokens), so that upstreams and other services can verify the tokens it
-// mints. Requests for other paths go to the next handler.
+// endpoints:
+//
+//   - under `/v1/session/`, the session and step-up API that the Prelude web
+//     SDK (`@prelude.so/js-sdk` 0.6.0) speaks: OTP login, DPoP-bound refresh,
+//     logout, the session list, step-up requests, OTP and custom steps;
+//   - its public keys at `/.well-known/jwks.json` (also at
+//     `/.well-known/step-up-jwks.json`, the path Prelude documents for
+//     step-up tokens), so that upstreams can verify the tokens it mints.
+//
+// Requests for other paths go to the next handler. Errors are JSON
+// `{"code","message","type"}`, never HTML. The settings live in the
+// `stepup` app (global options).
 type SessionHandler struct {
 	app    *App
+	engine *stepup.Engine
 	logger *zap.Logger
 	jwks   []byte
+	proofs *dpop.Verifier
+	nonces *dpop.Nonces
 }
 
 // CaddyModule returns the Caddy module information.
@@ -41,11 +56,25 @@ func (s *SessionHandler) Provision(ctx caddy.Context) error {
 	}
 	s.app = app
 	s.jwks = app.signer.PublicJWKS()
+	s.engine = app.engine
+	s.proofs = &dpop.Verifier{}
+	s.nonces = app.nonces
+	return nil
+}
+
+// Validate checks that the app can mint tokens.
+func (s *SessionHandler) Validate() error {
+	if s.app != nil && s.app.Issuer == "" {
+		return errors.New("stepup_session needs `issuer` in the stepup global option")
+	}
 	return nil
 }
 
 // ServeHTTP answers the gateway's own endpoints.
 func (s *SessionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if endpoint, ok := sessionPath(r.URL.Path); ok {
+		return s.serveSessionAPI(w, r, endpoint)
+	}
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/.well-known/jwks.json"),
 		strings.HasSuffix(r.URL.Path, "/.well-known/step-up-jwks.json"):
@@ -57,8 +86,7 @@ func (s *SessionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next 
 func (s *SessionHandler) serveJWKS(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody("bad_request", "Use GET.", "bad_request", nil))
-		return nil
+		return s.fail(w, r, errMethod)
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/jwk-set+json")
@@ -73,5 +101,6 @@ func (s *SessionHandler) serveJWKS(w http.ResponseWriter, r *http.Request) error
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*SessionHandler)(nil)
+	_ caddy.Validator             = (*SessionHandler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*SessionHandler)(nil)
 )

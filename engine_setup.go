@@ -1,0 +1,110 @@
+package caddystepup
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
+)
+
+// provisionEngine builds the session and step-up engine over the store.
+func (a *App) provisionEngine(ctx caddy.Context) error {
+	repl := caddy.NewReplacer()
+	a.ExternalURL = repl.ReplaceKnown(a.ExternalURL, "")
+	origin := a.ExternalURL
+	if origin == "" {
+		origin = a.Issuer
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("external_url: %q is not an absolute URL", origin)
+	}
+	a.externalOrigin = u.Scheme + "://" + u.Host
+
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	sender, err := a.newSender()
+	if err != nil {
+		return err
+	}
+	cfg := stepup.Config{
+		Issuer:          a.Issuer,
+		Audience:        a.Audience,
+		Signer:          a.signer,
+		Store:           st,
+		Sender:          sender,
+		Logger:          a.logger,
+		AccessTokenTTL:  time.Duration(a.AccessTokenTTL),
+		RefreshTokenTTL: time.Duration(a.RefreshTokenTTL),
+		HookSigner:      a.signer,
+	}
+	if a.Login != nil {
+		cfg.LoginIdentifiers = a.Login.OTP
+	}
+	if o := a.OTP; o != nil {
+		cfg.OTP = stepup.OTPPolicy{Digits: o.Digits, TTL: time.Duration(o.TTL), MaxAttempts: o.MaxAttempts,
+			ResendCooldown: time.Duration(o.ResendCooldown), MaxResends: o.MaxResends, MaxPerHour: o.MaxPerHour}
+	}
+	if len(a.Scopes) > 0 {
+		cfg.Scopes = make(map[string]stepup.ScopePolicy, len(a.Scopes))
+		for name, s := range a.Scopes {
+			cfg.Scopes[name] = scopePolicy(s, repl)
+		}
+		cfg.ChallengeVerifier, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
+			Issuer: a.Issuer, Audiences: []string{a.Issuer}, Keys: a.signer.KeySource(),
+			Algorithms: []string{"ES256"}, Types: []string{stepup.ChallengeTokenType},
+		}}, Leeway: time.Duration(a.Leeway)})
+		if err != nil {
+			return fmt.Errorf("setting up challenge tokens: %v", err)
+		}
+	}
+	if cs := a.CustomSteps; cs != nil {
+		cfg.CustomStepKeys = cs.Keys
+		remote, key, err := acquireRemoteKeys(&Trust{Issuer: "custom_steps", JWKSURL: repl.ReplaceKnown(cs.JWKSURL, ""),
+			RefreshInterval: caddy.Duration(defaultJWKSRefresh)}, a.logger)
+		if err != nil {
+			return fmt.Errorf("custom_steps: %v", err)
+		}
+		a.remotes = append(a.remotes, key)
+		algs := cs.Algorithms
+		if len(algs) == 0 {
+			algs = []string{"RS256"}
+		}
+		cfg.Verifications, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
+			Keys: remote, Algorithms: algs,
+		}}, Leeway: time.Duration(a.Leeway)})
+		if err != nil {
+			return fmt.Errorf("custom_steps: %v", err)
+		}
+	}
+	a.engine, err = stepup.New(cfg)
+	if err != nil {
+		return err
+	}
+	a.nonces = dpop.NewNonces(a.signer.DeriveSecret("dpop-nonce"), 0)
+	return nil
+}
+
+// scopePolicy turns a scope block into the engine's policy.
+func scopePolicy(s *Scope, repl *caddy.Replacer) stepup.ScopePolicy {
+	switch {
+	case s.Block:
+		return stepup.ScopePolicy{Block: true}
+	case s.Direct != nil:
+		d := &stepup.Decision{Status: stepup.StatusReview, GrantMode: s.Direct.GrantMode,
+			GrantedFor: int(time.Duration(s.Direct.GrantedFor) / time.Second)}
+		for i, st := range s.Direct.Steps {
+			d.Steps = append(d.Steps, stepup.Step{Order: i + 1, Key: st.Key,
+				ExpirationDuration: int(time.Duration(st.Expiration) / time.Second)})
+		}
+		return stepup.ScopePolicy{Direct: d}
+	}
+	return stepup.ScopePolicy{HookURL: repl.ReplaceKnown(s.Delegated, "")}
+}

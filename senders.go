@@ -1,0 +1,109 @@
+package caddystepup
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
+)
+
+// LoginConfig turns on login methods for the SDK.
+type LoginConfig struct {
+	// Identifier types accepted by OTP login (the SDK's startOTPLogin):
+	// `phone_number`, `email_address`. Users are identified by the
+	// identifier they verified; a user is created at their first login.
+	// Default: none (OTP login off).
+	OTP []string `json:"otp,omitempty"`
+}
+
+// OTPConfig sets how one-time codes are made and delivered.
+type OTPConfig struct {
+	// How codes reach users. Required for OTP login and OTP steps.
+	Sender *SenderConfig `json:"sender,omitempty"`
+
+	// Digits per code, 6 to 8. Default: 6.
+	Digits int `json:"digits,omitempty"`
+
+	// How long a code works. Default: 5m; at most 10m.
+	TTL caddy.Duration `json:"ttl,omitempty"`
+
+	// Wrong codes allowed per code. Default: 5.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+
+	// Minimum time between two sends for one login or step. Default: 30s.
+	ResendCooldown caddy.Duration `json:"resend_cooldown,omitempty"`
+
+	// Resends allowed per login or step. Default: 3.
+	MaxResends int `json:"max_resends,omitempty"`
+
+	// Codes sent to one destination per hour, at most. Default: 10.
+	MaxPerHour int `json:"max_per_hour,omitempty"`
+}
+
+// SenderConfig is one way to deliver codes.
+type SenderConfig struct {
+	// `log` (development only: writes each code to Caddy's log),
+	// `webhook` (a signed JSON POST to your backend, which sends the SMS or
+	// email) or `smtp` (email over SMTP).
+	Kind string `json:"kind,omitempty"`
+
+	// webhook: the URL that receives
+	// {"channel","to","code","purpose","expires_at","challenge_id","scope"},
+	// signed with the gateway's key (X-Webhook-Signature, verifiable with its
+	// JWKS).
+	URL string `json:"url,omitempty"`
+
+	// webhook: an optional shared secret; adds an HMAC signature header
+	// (X-Stepup-Signature). Accepts {env.*}.
+	Secret string `json:"secret,omitempty"`
+
+	// webhook and smtp: time allowed per delivery attempt. Default: 5s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// smtp: the server's host:port.
+	Addr string `json:"addr,omitempty"`
+	// smtp: the From address.
+	From string `json:"from,omitempty"`
+	// smtp: AUTH PLAIN credentials (accept {env.*}).
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// smtp: `starttls` (default), `tls` (implicit TLS) or `none` (loopback
+	// relays only).
+	TLS string `json:"tls,omitempty"`
+	// smtp: the Subject line. Default: "Your verification code".
+	Subject string `json:"subject,omitempty"`
+}
+
+// newSender builds the configured sender.
+func (a *App) newSender() (otp.Sender, error) {
+	if a.OTP == nil || a.OTP.Sender == nil {
+		return nil, nil
+	}
+	c := a.OTP.Sender
+	repl := caddy.NewReplacer()
+	switch c.Kind {
+	case "log":
+		a.logger.Warn("otp sender `log` writes every code to the log: use it for development only")
+		return otp.NewLogSender(a.logger.Named("otp")), nil
+	case "webhook":
+		return otp.NewWebhookSender(otp.WebhookOptions{
+			URL:     repl.ReplaceKnown(c.URL, ""),
+			Secret:  []byte(repl.ReplaceKnown(c.Secret, "")),
+			Signer:  a.signer,
+			Timeout: time.Duration(c.Timeout),
+		})
+	case "smtp":
+		return otp.NewSMTPSender(otp.SMTPOptions{
+			Addr:     repl.ReplaceKnown(c.Addr, ""),
+			From:     repl.ReplaceKnown(c.From, ""),
+			Username: repl.ReplaceKnown(c.Username, ""),
+			Password: repl.ReplaceKnown(c.Password, ""),
+			TLS:      c.TLS,
+			Subject:  c.Subject,
+			Timeout:  time.Duration(c.Timeout),
+		})
+	}
+	return nil, fmt.Errorf("otp sender: unknown kind %q (want log, webhook or smtp)", c.Kind)
+}

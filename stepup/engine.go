@@ -1,0 +1,199 @@
+// Package stepup is the engine of caddy-stepup: OTP login, sessions with
+// DPoP-bound rotating refresh tokens, step-up challenges and grants. It is
+// plain Go: the Caddy module turns HTTP requests into calls on Engine and
+// its results (or *Error values) into responses.
+package stepup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+)
+
+// Signer signs the tokens the gateway mints (jwks.Signer satisfies it).
+type Signer interface {
+	Sign(typ string, claims any) (string, error)
+	DeriveSecret(label string) []byte
+}
+
+// OTPPolicy bounds one-time codes (docs/security.md, "OTP and challenges").
+type OTPPolicy struct {
+	Digits          int           // default 6
+	TTL             time.Duration // default 5m, at most 10m
+	MaxAttempts     int           // wrong codes per code; default 5
+	ResendCooldown  time.Duration // default 30s
+	MaxResends      int           // per flow or challenge; default 3
+	MaxPerHour      int           // codes per destination per hour; default 10
+	MaxUserFailures int           // consecutive failures per identifier; default 100
+}
+
+func (p *OTPPolicy) setDefaults() {
+	if p.Digits == 0 {
+		p.Digits = 6
+	}
+	if p.TTL == 0 {
+		p.TTL = 5 * time.Minute
+	}
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = 5
+	}
+	if p.ResendCooldown == 0 {
+		p.ResendCooldown = 30 * time.Second
+	}
+	if p.MaxResends == 0 {
+		p.MaxResends = 3
+	}
+	if p.MaxPerHour == 0 {
+		p.MaxPerHour = 10
+	}
+	if p.MaxUserFailures == 0 {
+		p.MaxUserFailures = 100
+	}
+}
+
+// Config is what an Engine needs. Zero durations take their defaults.
+type Config struct {
+	Issuer   string
+	Audience string
+	Signer   Signer
+	Store    store.Store
+	Sender   otp.Sender // nil: OTP login and OTP steps answer not_configured
+	Logger   *zap.Logger
+
+	// LoginIdentifiers lists the identifier types OTP login accepts
+	// ("phone_number", "email_address"); empty: OTP login is off.
+	LoginIdentifiers []string
+
+	AccessTokenTTL  time.Duration // default 15m
+	RefreshTokenTTL time.Duration // default 720h
+	RefreshGrace    time.Duration // a rotated refresh token still works this long (SDK retries); default 20s
+	UserTTL         time.Duration // user records live this long after the last login; default 400 days
+	OTP             OTPPolicy
+
+	// Step-up: scopes by name, known custom step keys, the verifier of the
+	// gateway's own challenge tokens, the verifier of custom steps'
+	// verification tokens (nil: custom steps off), and the hook client.
+	Scopes            map[string]ScopePolicy
+	CustomStepKeys    []string
+	ChallengeVerifier VerificationVerifier
+	Verifications     VerificationVerifier
+	HookSigner        HookSigner
+	HookClient        *http.Client
+
+	Now func() time.Time
+}
+
+// Engine runs logins, sessions and step-ups over a Store.
+type Engine struct {
+	cfg     Config
+	codeKey []byte // HMAC key of stored OTP digests
+	log     *zap.Logger
+}
+
+// New checks cfg, applies defaults and returns an Engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Issuer == "" || cfg.Signer == nil || cfg.Store == nil {
+		return nil, errors.New("stepup: issuer, signer and store are required")
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = cfg.Issuer
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.AccessTokenTTL == 0 {
+		cfg.AccessTokenTTL = 15 * time.Minute
+	}
+	if cfg.RefreshTokenTTL == 0 {
+		cfg.RefreshTokenTTL = 720 * time.Hour
+	}
+	if cfg.RefreshGrace == 0 {
+		cfg.RefreshGrace = 20 * time.Second
+	}
+	if cfg.UserTTL == 0 {
+		cfg.UserTTL = 400 * 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HookClient == nil {
+		cfg.HookClient = &http.Client{Timeout: hookTimeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+	}
+	if len(cfg.Scopes) > 0 && (cfg.ChallengeVerifier == nil || cfg.HookSigner == nil) {
+		return nil, errors.New("stepup: scopes need a challenge verifier and a hook signer")
+	}
+	cfg.OTP.setDefaults()
+	if cfg.OTP.TTL > 10*time.Minute {
+		return nil, errors.New("stepup: OTP codes may live 10 minutes at most")
+	}
+	if cfg.OTP.Digits < otp.MinDigits || cfg.OTP.Digits > otp.MaxDigits {
+		return nil, fmt.Errorf("stepup: OTP codes have %d to %d digits", otp.MinDigits, otp.MaxDigits)
+	}
+	for _, typ := range cfg.LoginIdentifiers {
+		if typ != IdentifierPhone && typ != IdentifierEmail {
+			return nil, fmt.Errorf("stepup: unknown login identifier type %q", typ)
+		}
+	}
+	return &Engine{cfg: cfg, codeKey: cfg.Signer.DeriveSecret("otp-digest"), log: cfg.Logger}, nil
+}
+
+func (e *Engine) now() time.Time { return e.cfg.Now() }
+
+// recordVersion is written into every stored JSON value, so that instances
+// of different versions sharing a store can tell formats apart.
+const recordVersion = 1
+
+// load reads a JSON record; ErrNotFound stays distinguishable, every other
+// store failure becomes unavailable.
+func (e *Engine) load(ctx context.Context, key string, v any) ([]byte, error) {
+	raw, err := e.cfg.Store.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		return nil, unavailable(err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, unavailable(fmt.Errorf("decoding %s: %w", keyKind(key), err))
+	}
+	return raw, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("stepup: encoding a record: " + err.Error())
+	}
+	return b
+}
+
+// storeErr maps a store error on a write to the engine's errors.
+func storeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return unavailable(err)
+}
+
+// keyKind names a key's family for error messages without its identifiers.
+func keyKind(key string) string {
+	for i := 0; i < len(key); i++ {
+		if key[i] == ':' {
+			return key[:i]
+		}
+	}
+	return key
+}
+
+// jsonUnmarshal decodes a record or verified claims.
+func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }

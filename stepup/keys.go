@@ -1,0 +1,33 @@
+package stepup
+
+import "strconv"
+
+// Store keys. Every key of one entity carries the entity's ID as a Redis
+// Cluster hash tag, so multi-key operations on it stay in one slot.
+
+func flowKey(id string) string               { return "flow:{" + id + "}" }
+func flowTriesKey(id string, gen int) string { return "flow:{" + id + "}:tries:" + strconv.Itoa(gen) }
+func identKey(typ, value string) string      { return "ident:{" + typ + ":" + value + "}" }
+func identFailKey(typ, value string) string  { return "ident:{" + typ + ":" + value + "}:fail" }
+func sendsKey(value string) string           { return "sends:{" + value + "}" }
+func userKey(id string) string               { return "usr:{" + id + "}" }
+func userSessionsKey(id string) string       { return "usr:{" + id + "}:sessions" }
+func userChallengesKey(id string) string     { return "usr:{" + id + "}:challenges" }
+func sessionKey(id string) string            { return "ses:{" + id + "}" }
+func proofJTIKey(jkt, jti string) string     { return "jti:{" + jkt + "}:" + jti }
+func challengeKey(id string) string          { return "chl:{" + id + "}" }
+func challengeTriesKey(id string, gen int) string {
+	return "chl:{" + id + "}:tries:" + strconv.Itoa(gen)
+}
+func grantKey(id string) string            { return "grt:{" + id + "}" }
+func verificationJTIKey(jti string) string { return "vjti:{" + jti + "}" }
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0
+	}
+	return n
+}

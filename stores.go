@@ -1,0 +1,143 @@
+package caddystepup
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+)
+
+// StoreConfig chooses where challenges, codes, sessions, grants and replay
+// markers are kept.
+type StoreConfig struct {
+	// `memory` (one instance; the default) or `redis` (shared by every
+	// instance that uses the same Redis).
+	Backend string `json:"backend,omitempty"`
+
+	// Redis URL for a standalone server: redis://[user:password@]host:port/db
+	// or rediss:// for TLS. Accepts {env.*} placeholders.
+	URL string `json:"url,omitempty"`
+
+	// Addresses (host:port) of Redis Cluster nodes (with cluster) or of
+	// Sentinels (with sentinel_master).
+	Addrs []string `json:"addrs,omitempty"`
+
+	// Connect to a Redis Cluster. Default: false.
+	Cluster bool `json:"cluster,omitempty"`
+
+	// Name of the Sentinel master. Setting it selects Sentinel mode.
+	SentinelMaster string `json:"sentinel_master,omitempty"`
+
+	// Redis ACL user and password. Accept {env.*} placeholders; the password
+	// never appears in logs.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+
+	// Redis database number (standalone and Sentinel). Default: 0.
+	DB int `json:"db,omitempty"`
+
+	// Use TLS to reach Redis (for addrs; a rediss:// URL implies it).
+	TLS bool `json:"tls,omitempty"`
+
+	// Prefix of every key. Default: `stepup:`. Instances that must share
+	// state use the same prefix; deployments that must not, another one.
+	KeyPrefix string `json:"key_prefix,omitempty"`
+
+	// Deadline of each store operation: a slower store counts as down and
+	// requests fail closed (503). Default: 500ms.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// stores shares one store per connection identity across config reloads,
+// so a reload neither drops in-memory sessions nor reconnects to Redis.
+var stores = caddy.NewUsagePool()
+
+type pooledStore struct {
+	store.Store
+	close func() error
+}
+
+// Destruct closes the connection when the last config lets go.
+func (p pooledStore) Destruct() error { return p.close() }
+
+// openStore resolves placeholders, connects (without I/O) and pings.
+func (a *App) openStore(ctx caddy.Context) (store.Store, error) {
+	cfg := a.Store
+	if cfg == nil {
+		cfg = &StoreConfig{}
+	}
+	repl := caddy.NewReplacer()
+	switch cfg.Backend {
+	case "", "memory":
+		a.storeKey = "memory"
+		v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
+			m := store.NewMemory()
+			return pooledStore{Store: m, close: m.Close}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return v.(pooledStore).Store, nil
+	case "redis":
+	default:
+		return nil, fmt.Errorf("store: unknown backend %q (want memory or redis)", cfg.Backend)
+	}
+	opts := store.RedisOptions{
+		URL:        repl.ReplaceKnown(cfg.URL, ""),
+		Cluster:    cfg.Cluster,
+		MasterName: cfg.SentinelMaster,
+		Username:   repl.ReplaceKnown(cfg.Username, ""),
+		Password:   repl.ReplaceKnown(cfg.Password, ""),
+		DB:         cfg.DB,
+		Timeout:    time.Duration(cfg.Timeout),
+	}
+	for _, addr := range cfg.Addrs {
+		opts.Addrs = append(opts.Addrs, repl.ReplaceKnown(addr, ""))
+	}
+	if cfg.TLS {
+		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	prefix := cfg.KeyPrefix
+	if prefix == "" {
+		prefix = store.DefaultKeyPrefix
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("store: key_prefix must not contain { or }")
+	}
+	a.storeKey = "redis|" + opts.Identity() + "|" + prefix
+	v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
+		conn, err := store.DialRedis(opts)
+		if err != nil {
+			return nil, err
+		}
+		return pooledStore{Store: store.NewRedis(conn, prefix), close: conn.Close}, nil
+	})
+	if err != nil {
+		a.storeKey = ""
+		return nil, fmt.Errorf("store: %v", err)
+	}
+	s := v.(pooledStore).Store
+	// A config whose store can't be reached fails to load, saying why.
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.Ping(pingCtx); err != nil {
+		return nil, fmt.Errorf("store: redis is not reachable: %v", err)
+	}
+	return s, nil
+}
+
+func (a *App) releaseStore() {
+	if a.storeKey == "" {
+		return
+	}
+	if _, err := stores.Delete(a.storeKey); err != nil {
+		a.logger.Error("releasing store", zap.Error(err))
+	}
+	a.storeKey = ""
+}
