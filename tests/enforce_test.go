@@ -66,6 +66,7 @@ func startEnforcement(t *testing.T) *enforcementEnv {
 	admin {admin}
 	auto_https off
 	stepup {
+		issuer http://127.0.0.1:%d
 		trust https://idp.test {
 			jwks_url %s
 			audience api
@@ -93,7 +94,7 @@ http://127.0.0.1:%d {
 	}
 	respond 404
 }
-`, env.idp.jwksURL(), port, env.upstream.srv.URL, env.upstream.srv.URL, env.upstream.srv.URL),
+`, port, env.idp.jwksURL(), port, env.upstream.srv.URL, env.upstream.srv.URL, env.upstream.srv.URL),
 		WaitFor: []string{env.base + "/.well-known/jwks.json"},
 	})
 	return env
