@@ -71,6 +71,13 @@ type Handler struct {
 	// The realm named in `WWW-Authenticate`. Default: "stepup".
 	Realm string `json:"realm,omitempty"`
 
+	// Request fields that must equal the metadata a single-use grant was
+	// approved with (transaction binding): the JSON body's top-level
+	// members, e.g. ["amount", "currency"]. A grant approved for 500 USD
+	// cannot pay 5,000: the request is refused and the grant spent.
+	// Default: none.
+	Bind []string `json:"bind,omitempty"`
+
 	// Names of the headers that carry the caller's identity to the
 	// upstream. Default: X-Stepup-Sub, X-Stepup-Scope, X-Stepup-Sid,
 	// X-Stepup-Grant.
@@ -184,6 +191,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if missing := missingScopes(h.Scopes, h.Any, claims.Scope); len(missing) > 0 {
 		return h.responses.write(w, h.scopeProblem(missing))
 	}
+	grant, refusal := h.useGrant(r, claims)
+	if refusal != nil {
+		return h.responses.write(w, refusal)
+	}
 
 	scope := strings.Join(claims.Scope, " ")
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
@@ -194,6 +205,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	r.Header[h.Headers.Scope] = []string{scope}
 	if claims.SessionID != "" {
 		r.Header[h.Headers.Session] = []string{claims.SessionID}
+	}
+	if grant != nil {
+		r.Header[h.Headers.Grant] = []string{grant.ID}
+		repl.Set("http.stepup.grant", grant.ID)
 	}
 	return next.ServeHTTP(w, r)
 }
