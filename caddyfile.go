@@ -566,6 +566,7 @@ func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //	stepup [<matcher>] [<scope...>] {
 //		any
 //		realm  <realm>
+//		bind   <json-field...>
 //		header sub|scope|sid|grant <header-name>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -581,6 +582,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "realm":
 			if err := oneArg(d, &h.Realm); err != nil {
 				return err
+			}
+		case "bind":
+			h.Bind = append(h.Bind, d.RemainingArgs()...)
+			if len(h.Bind) == 0 {
+				return d.ArgErr()
 			}
 		case "header":
 			var field, name string
