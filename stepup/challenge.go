@@ -50,6 +50,7 @@ type challengeRecord struct {
 	GrantMode  string            `json:"grant_mode"`
 	GrantedFor int               `json:"granted_for"`
 	TokenJTI   string            `json:"token_jti"` // the one challenge token that is current
+	Redeemed   bool              `json:"redeemed,omitempty"`
 	Expires    int64             `json:"expires"`   // Unix s
 	// OTP of the current managed step.
 	OTPDigest   []byte `json:"otp_digest,omitempty"`
@@ -462,13 +463,39 @@ type grantRecord struct {
 	Expires   int64             `json:"expires"`
 }
 
-// redeemChallenge turns a completed challenge of this session into its
-// grant, once: a session-bound grant is added to s, a single-use grant is
-// stored and returned as scope → grant ID for the access token.
-func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token string, proof *dpop.Proof) (map[string]string, error) {
+// redemption is what a completed challenge grants.
+type redemption struct {
+	scope     string
+	end       int64  // Unix s
+	grantID   string // single-use: the stored grant
+}
+
+// apply adds the grant to the session being refreshed and returns the
+// single-use grants for the access token.
+func (rd *redemption) apply(s *sessionRecord) map[string]string {
+	if rd == nil {
+		return nil
+	}
+	if rd.grantID != "" {
+		return map[string]string{rd.scope: rd.grantID}
+	}
+	if s.Grants == nil {
+		s.Grants = map[string]int64{}
+	}
+	s.Grants[rd.scope] = rd.end
+	return nil
+}
+
+// redeemChallenge turns a completed challenge of session s into its grant,
+// once: the challenge is marked redeemed (a second redemption is
+// token_reused) and a single-use grant is stored.
+func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token string, proof *dpop.Proof) (*redemption, error) {
 	c, raw, err := e.loadChallenge(ctx, token, &Caller{UserID: s.UserID, SessionID: s.ID})
 	if err != nil {
 		return nil, err
+	}
+	if c.Redeemed {
+		return nil, ErrTokenReused
 	}
 	if !c.completed() {
 		return nil, ErrStepNotCompleted
@@ -476,31 +503,26 @@ func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token st
 	if c.JKT != "" && c.JKT != proof.Thumbprint {
 		return nil, ErrDPoPKeyMismatch
 	}
-	taken, err := e.cfg.Store.Take(ctx, challengeKey(c.ID))
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, ErrTokenReused
+	next := *c
+	next.Redeemed = true
+	if err := e.swapChallenge(ctx, c, raw, &next); err != nil {
+		if errors.Is(err, ErrInvalidChallenge) {
+			return nil, ErrTokenReused // a concurrent redemption won
 		}
-		return nil, storeErr(err)
+		return nil, err
 	}
-	if string(taken) != string(raw) {
-		return nil, ErrTokenReused
-	}
-	now := e.now()
-	end := now.Add(time.Duration(c.GrantedFor) * time.Second)
+	end := e.now().Add(time.Duration(c.GrantedFor) * time.Second)
+	rd := &redemption{scope: c.Scope, end: end.Unix()}
 	if c.GrantMode == GrantSessionBound {
-		if s.Grants == nil {
-			s.Grants = map[string]int64{}
-		}
-		s.Grants[c.Scope] = end.Unix()
-		return nil, nil
+		return rd, nil
 	}
 	g := grantRecord{V: recordVersion, ID: newID(prefixGrant), UserID: c.UserID, SessionID: c.SessionID, Scope: c.Scope,
 		Metadata: c.Metadata, Expires: end.Unix()}
 	if err := e.cfg.Store.Create(ctx, grantKey(g.ID), mustJSON(g), time.Duration(c.GrantedFor)*time.Second); err != nil {
 		return nil, storeErr(err)
 	}
-	return map[string]string{c.Scope: g.ID}, nil
+	rd.grantID = g.ID
+	return rd, nil
 }
 
 // Grant is a consumed single-use grant.

@@ -137,6 +137,7 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 	if !ok {
 		return nil, ErrUnauthorized
 	}
+	var redeemed *redemption
 	for attempt := 0; attempt < 4; attempt++ {
 		var s sessionRecord
 		raw, err := e.load(ctx, sessionKey(sid), &s)
@@ -175,13 +176,14 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 			return nil, ErrUnauthorized
 		}
 		next.Grants = liveGrants(s.Grants, now)
-		var singleUse map[string]string
-		if req.StepUpToken != "" {
-			singleUse, err = e.redeemChallenge(ctx, &next, req.StepUpToken, req.Proof)
-			if err != nil {
+		// The challenge is redeemed once, even when a concurrent refresh
+		// makes this loop run again.
+		if req.StepUpToken != "" && redeemed == nil {
+			if redeemed, err = e.redeemChallenge(ctx, &next, req.StepUpToken, req.Proof); err != nil {
 				return nil, err
 			}
 		}
+		singleUse := redeemed.apply(&next)
 		newSecretText := newSecret()
 		next.RefreshHash = hashSecret(newSecretText)
 		next.LastSeen = now.Unix()
