@@ -160,3 +160,97 @@ func parseGlobal(t *testing.T, input string) string {
 	}
 	return string(v.(httpcaddyfile.App).Value)
 }
+
+func TestGlobalOptionSessionSettings(t *testing.T) {
+	got := parseGlobal(t, `stepup {
+		issuer https://api.example.com
+		store redis redis://127.0.0.1:6379/0 {
+			password {env.REDIS_PASSWORD}
+			key_prefix gw1:
+			timeout 250ms
+		}
+		login otp phone_number email_address
+		otp {
+			sender webhook https://backend.internal/send-otp {
+				secret {env.OTP_SECRET}
+				timeout 3s
+			}
+			digits 8
+			ttl 3m
+			max_attempts 3
+			resend_cooldown 45s
+			max_resends 2
+			max_per_hour 6
+		}
+		custom_steps {
+			jwks_url https://backend.internal/.well-known/jwks.json
+			keys kyc_review call_back
+		}
+		cors https://app.example.com https://admin.example.com
+		external_url https://api.example.com
+	}`)
+	want := `{"issuer":"https://api.example.com",` +
+		`"store":{"backend":"redis","url":"redis://127.0.0.1:6379/0","password":"{env.REDIS_PASSWORD}","key_prefix":"gw1:","timeout":250000000},` +
+		`"login":{"otp":["phone_number","email_address"]},` +
+		`"otp":{"sender":{"kind":"webhook","url":"https://backend.internal/send-otp","secret":"{env.OTP_SECRET}","timeout":3000000000},"digits":8,"ttl":180000000000,"max_attempts":3,"resend_cooldown":45000000000,"max_resends":2,"max_per_hour":6},` +
+		`"custom_steps":{"jwks_url":"https://backend.internal/.well-known/jwks.json","keys":["kyc_review","call_back"]},` +
+		`"cors":["https://app.example.com","https://admin.example.com"],"external_url":"https://api.example.com"}`
+	if got != want {
+		t.Errorf("adapted JSON:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestGlobalOptionStoreForms(t *testing.T) {
+	for _, tc := range []struct{ input, want string }{
+		{"stepup {\n store memory\n}", `{"store":{"backend":"memory"}}`},
+		{"stepup {\n store redis {\n cluster 127.0.0.1:7000 127.0.0.1:7001\n }\n}", `{"store":{"backend":"redis","addrs":["127.0.0.1:7000","127.0.0.1:7001"],"cluster":true}}`},
+		{"stepup {\n store redis {\n addrs 10.0.0.1:26379 10.0.0.2:26379\n sentinel mymaster\n db 2\n tls\n }\n}", `{"store":{"backend":"redis","addrs":["10.0.0.1:26379","10.0.0.2:26379"],"sentinel_master":"mymaster","db":2,"tls":true}}`},
+		{"stepup {\n otp {\n sender log\n }\n}", `{"otp":{"sender":{"kind":"log"}}}`},
+		{"stepup {\n otp {\n sender smtp smtp.example.com:587 {\n from no-reply@example.com\n username u\n password {env.P}\n tls tls\n subject Your code\n }\n }\n}",
+			`{"otp":{"sender":{"kind":"smtp","addr":"smtp.example.com:587","from":"no-reply@example.com","username":"u","password":"{env.P}","tls":"tls","subject":"Your code"}}}`},
+	} {
+		if got := parseGlobal(t, tc.input); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.input, got, tc.want)
+		}
+	}
+}
+
+func TestGlobalOptionSessionErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, input, wantErr string
+	}{
+		{"store unknown backend", "stepup {\n store etcd\n}", "unknown backend 'etcd'"},
+		{"store redis without address", "stepup {\n store redis\n}", "needs a URL or addrs"},
+		{"store redis url and addrs", "stepup {\n store redis redis://x {\n addrs a:1\n }\n}", "not both"},
+		{"store twice", "stepup {\n store memory\n store memory\n}", "store already specified"},
+		{"store bad db", "stepup {\n store redis redis://x {\n db two\n }\n}", "not a database number"},
+		{"login unknown method", "stepup {\n login password\n}", "unknown method 'password'"},
+		{"login unknown identifier", "stepup {\n login otp username\n}", "unknown identifier type 'username'"},
+		{"login without identifiers", "stepup {\n login otp\n}", "needs identifier types"},
+		{"sender unknown", "stepup {\n otp {\n sender carrier-pigeon\n }\n}", "unknown sender 'carrier-pigeon'"},
+		{"webhook without url", "stepup {\n otp {\n sender webhook\n }\n}", "needs a URL"},
+		{"smtp without from", "stepup {\n otp {\n sender smtp mail:25\n }\n}", "needs `from`"},
+		{"secret on smtp", "stepup {\n otp {\n sender smtp mail:25 {\n from a@b.c\n secret x\n }\n }\n}", "unrecognized smtp sender option 'secret'"},
+		{"digits not a number", "stepup {\n otp {\n digits six\n }\n}", "not a positive number"},
+		{"custom steps without jwks", "stepup {\n custom_steps {\n keys a\n }\n}", "needs jwks_url"},
+		{"cors without origin", "stepup {\n cors\n}", "wrong argument count"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseGlobalOption(caddyfile.NewTestDispenser(tc.input), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestStepupDirectiveBind(t *testing.T) {
+	h, err := parseStepupDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser("stepup transfer:write {\n bind amount currency\n}")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(h)
+	if string(got) != `{"scopes":["transfer:write"],"bind":["amount","currency"]}` {
+		t.Errorf("got %s", got)
+	}
+}
