@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Benchmarks the `stepup` handler against plain Caddy, side by side in one
+# run, on loopback:
+#   (a) plain reverse_proxy, Caddy without this module
+#   (b) stepup + reverse_proxy, valid ES256 token with the scope (cache on)
+#   (c) the same with `token_cache off` (every request verifies the signature)
+#   (d) a valid token lacking the scope (the 401 step-up challenge)
+# then the memory check: DISTINCT distinct valid tokens and GARBAGE garbage
+# tokens sent to a fresh gateway, its VmRSS read before and after.
+#
+# Both Caddy binaries are built here with `go build` from this checkout's
+# go.mod (bench/plaincaddy and tests/caddy), so they link the same Caddy
+# and differ only by this module. Load comes from wrk (Debian's package,
+# installed when missing), one window per case and round, the order of the
+# cases rotated each round; the report gives medians over rounds.
+#
+# Usage: bench/run.sh            (about 6-7 minutes on 2 cores)
+# Knobs (environment): ROUNDS=5 DURATION=10 CONNS=32 THREADS=2 WARMUP=3
+#   DISTINCT=100000 GARBAGE=1000000 MEM=1 (0 skips the memory check)
+#   PROFILE=0 (1 also saves 10 s CPU profiles of (b) and (c) with pprof tops)
+# Output: bench/results/<UTC time>/ (ignored by git): report.md, the raw wrk
+# outputs and runs.tsv, caddy logs, memory.json, profiles.
+set -euo pipefail
+
+# The knobs set by the caller, for the report.
+knobs=""
+for v in ROUNDS DURATION CONNS THREADS WARMUP DISTINCT GARBAGE MEM PROFILE; do
+	if [ -n "${!v:-}" ]; then knobs+="$v=${!v} "; fi
+done
+
+ROUNDS="${ROUNDS:-5}"
+DURATION="${DURATION:-10}"
+CONNS="${CONNS:-32}"
+THREADS="${THREADS:-2}"
+WARMUP="${WARMUP:-3}"
+DISTINCT="${DISTINCT:-100000}"
+GARBAGE="${GARBAGE:-1000000}"
+MEM="${MEM:-1}"
+PROFILE="${PROFILE:-0}"
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+command_line="${knobs}bench/run.sh"
+
+if ! command -v wrk >/dev/null; then
+	echo "run.sh: installing wrk (Debian package)" >&2
+	apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+results="$repo/bench/results/$stamp"
+mkdir -p "$results"
+tmp="$(mktemp -d)"
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+# Caddy keeps its data and autosaved config here, not in $HOME.
+export XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config"
+
+echo "== building (binaries in $tmp)" >&2
+go build -o "$tmp/caddy-plain" ./bench/plaincaddy
+go build -o "$tmp/caddy-stepup" ./tests/caddy
+for tool in upstream tokens freeport memload report; do
+	go build -o "$tmp/$tool" "./bench/$tool"
+done
+
+echo "== keys and tokens" >&2
+"$tmp/tokens" -out "$tmp" -issuer https://idp.bench -scope payments:write -distinct "$DISTINCT"
+valid="$(cat "$tmp/valid.txt")"
+noscope="$(cat "$tmp/noscope.txt")"
+
+mapfile -t ports < <("$tmp/freeport" -n 9)
+p_up="${ports[0]}"
+declare -A port=([a]="${ports[1]}" [b]="${ports[2]}" [c]="${ports[3]}" [d]="${ports[2]}" [m]="${ports[4]}")
+declare -A admin=([plain]="${ports[5]}" [stepup]="${ports[6]}" [nocache]="${ports[7]}" [mem]="${ports[8]}")
+
+"$tmp/upstream" -addr "127.0.0.1:$p_up" -jwks "$tmp/jwks.json" >"$results/upstream.log" 2>&1 &
+pids+=($!)
+
+# caddyfile NAME PORT STEPUP_OPTIONS HANDLER: one gateway on loopback, plain
+# http, admin API (and /debug/pprof) on its own loopback port.
+caddyfile() {
+	local name="$1" listen="$2" options="$3" handler="$4"
+	cat >"$tmp/$name.caddyfile" <<EOF
+{
+	admin 127.0.0.1:${admin[$name]}
+	auto_https off
+	persist_config off
+	storage file_system $tmp/storage-$name
+$options
+}
+
+http://127.0.0.1:$listen {
+	bind 127.0.0.1
+	route {
+$handler
+		reverse_proxy 127.0.0.1:$p_up
+	}
+}
+EOF
+}
+
+trust_block() {
+	cat <<EOF
+	stepup {
+		trust https://idp.bench {
+			jwks_url http://127.0.0.1:$p_up/.well-known/jwks.json
+		}
+		# A scope block makes a missing payments:write a step-up challenge
+		# (401 insufficient_user_authentication) rather than a 403. The hook
+		# is never called by the enforcement path measured here.
+		scope payments:write {
+			delegated http://127.0.0.1:$p_up/hooks/stepup
+		}
+$1
+	}
+EOF
+}
+
+caddyfile plain "${port[a]}" "" ""
+caddyfile stepup "${port[b]}" "$(trust_block "")" "		stepup payments:write"
+caddyfile nocache "${port[c]}" "$(trust_block "		token_cache off")" "		stepup payments:write"
+caddyfile mem "${port[m]}" "$(trust_block "")" "		stepup payments:write"
+
+declare -A gwpid
+start_gateway() {
+	local name="$1" bin="$2"
+	"$bin" run --config "$tmp/$name.caddyfile" --adapter caddyfile >"$results/caddy-$name.log" 2>&1 &
+	gwpid[$name]=$!
+	pids+=($!)
+}
+start_gateway plain "$tmp/caddy-plain"
+start_gateway stepup "$tmp/caddy-stepup"
+start_gateway nocache "$tmp/caddy-stepup"
+declare -A gw=([a]=plain [b]=stepup [c]=nocache [d]=stepup)
+declare -A tok=([a]="$valid" [b]="$valid" [c]="$valid" [d]="$noscope")
+
+# expect CASE STATUS: the gateway answers the case's request with STATUS.
+expect() {
+	local c="$1" want="$2" got=""
+	for _ in $(seq 100); do
+		got="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${tok[$c]}" "http://127.0.0.1:${port[$c]}/pay" || true)"
+		[ "$got" = "$want" ] && return 0
+		sleep 0.1
+	done
+	echo "run.sh: case ($c) answers $got, expected $want; see $results/caddy-${gw[$c]}.log" >&2
+	exit 1
+}
+expect a 200
+expect b 200
+expect c 200
+expect d 401
+curl -s -D - -o /dev/null -H "Authorization: Bearer $noscope" "http://127.0.0.1:${port[d]}/pay" |
+	grep -qi '^www-authenticate: Bearer error="insufficient_user_authentication"' ||
+	{ echo "run.sh: case (d) is not a step-up challenge" >&2; exit 1; }
+
+cpu_ticks() { # utime+stime of a process, in clock ticks (fields 14 and 15)
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+clk_tck="$(getconf CLK_TCK)"
+
+# window ROUND POSITION CASE: one measured wrk window.
+window() {
+	local r="$1" pos="$2" c="$3" pid="${gwpid[${gw[$3]}]}"
+	local out="$results/wrk-r$r-$c.txt" before after
+	before="$(cpu_ticks "$pid")"
+	wrk -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --latency \
+		-H "Authorization: Bearer ${tok[$c]}" "http://127.0.0.1:${port[$c]}/pay" >"$out"
+	after="$(cpu_ticks "$pid")"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$pos" "$c" "$((after - before))" "$clk_tck" "$out" >>"$results/runs.tsv"
+	printf '  (%s) %s req/s\n' "$c" "$(awk '/Requests\/sec/ {print $2}' "$out")" >&2
+}
+
+echo "== warm-up, ${WARMUP}s per case" >&2
+for c in a b c d; do
+	wrk -t "$THREADS" -c "$CONNS" -d "${WARMUP}s" -H "Authorization: Bearer ${tok[$c]}" \
+		"http://127.0.0.1:${port[$c]}/pay" >/dev/null
+done
+
+cases=(a b c d)
+for r in $(seq 1 "$ROUNDS"); do
+	# Rotate the order each round, and reverse it every other round, so no
+	# case always runs first or after the same neighbour.
+	order=()
+	for i in 0 1 2 3; do order+=("${cases[$(((i + r - 1) % 4))]}"); done
+	if ((r % 2 == 0)); then order=("${order[3]}" "${order[2]}" "${order[1]}" "${order[0]}"); fi
+	echo "== round $r of $ROUNDS: ${order[*]}" >&2
+	pos=1
+	for c in "${order[@]}"; do
+		sleep 1
+		window "$r" "$pos" "$c"
+		pos=$((pos + 1))
+	done
+done
+
+if [ "$PROFILE" = 1 ]; then
+	for c in b c; do
+		echo "== CPU profile of ($c)" >&2
+		wrk -t "$THREADS" -c "$CONNS" -d 12s -H "Authorization: Bearer ${tok[$c]}" \
+			"http://127.0.0.1:${port[$c]}/pay" >/dev/null &
+		sleep 1
+		curl -s -o "$results/cpu-$c.pprof" "http://127.0.0.1:${admin[${gw[$c]}]}/debug/pprof/profile?seconds=10"
+		wait $!
+		go tool pprof -top -nodecount=40 "$tmp/caddy-stepup" "$results/cpu-$c.pprof" >"$results/cpu-$c-top.txt" 2>/dev/null
+		go tool pprof -top -cum -nodecount=40 "$tmp/caddy-stepup" "$results/cpu-$c.pprof" >"$results/cpu-$c-cum.txt" 2>/dev/null
+	done
+fi
+
+mem_args=()
+if [ "$MEM" = 1 ]; then
+	echo "== memory: $DISTINCT distinct valid tokens, $GARBAGE garbage tokens" >&2
+	# A fresh gateway, alone: the others are stopped so they do not compete.
+	for name in plain stepup nocache; do kill "${gwpid[$name]}"; wait "${gwpid[$name]}" 2>/dev/null || true; done
+	start_gateway mem "$tmp/caddy-stepup"
+	gw[m]=mem tok[m]="$valid"
+	expect m 200
+	"$tmp/memload" -url "http://127.0.0.1:${port[m]}/pay" -pid "${gwpid[mem]}" \
+		-distinct "$tmp/distinct.txt" -template "$tmp/valid.txt" -garbage "$GARBAGE" \
+		-c "$CONNS" -out "$results/memory.json" >&2
+	mem_args=(-mem "$results/memory.json")
+fi
+
+{
+	echo "### Run of $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo "- command: \`$command_line\` (rounds $ROUNDS × ${DURATION} s per case, wrk -t $THREADS -c $CONNS --latency, warm-up ${WARMUP} s per case)"
+	echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), $(uname -sr)"
+	echo "- $(go version | sed 's/^go version //'); Caddy $("$tmp/caddy-plain" version | awk '{print $1}'); wrk $(wrk -v 2>&1 | awk 'NR==1 {print $2}')"
+	echo "- wrk, the gateway, and the upstream (bench/upstream) all share the same cores: nothing is pinned."
+	echo
+	"$tmp/report" -runs "$results/runs.tsv" "${mem_args[@]}"
+} >"$results/report.md"
+cat "$results/report.md"
+echo >&2
+echo "results in $results" >&2

@@ -1,0 +1,116 @@
+// Command tokens makes the benchmark's key material and access tokens: a
+// fresh ES256 key (kept in memory only), its public JWKS, and tokens signed
+// with it. It writes, into -out:
+//
+//	jwks.json         the public key set the gateways trust
+//	valid.txt         one token with the scope the route requires
+//	noscope.txt       one token without it (the step-up challenge path)
+//	distinct.txt      -distinct tokens, each different (memory test)
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/jwks"
+)
+
+// accessClaims are the RFC 9068 claims of a benchmark token.
+type accessClaims struct {
+	Iss   string `json:"iss"`
+	Sub   string `json:"sub"`
+	Aud   string `json:"aud"`
+	Exp   int64  `json:"exp"`
+	Iat   int64  `json:"iat"`
+	Jti   string `json:"jti"`
+	Scope string `json:"scope"`
+}
+
+func main() {
+	out := flag.String("out", "", "output directory (required)")
+	issuer := flag.String("issuer", "https://idp.bench", "iss of the tokens")
+	scope := flag.String("scope", "payments:write", "scope the route requires")
+	ttl := flag.Duration("ttl", 2*time.Hour, "token lifetime")
+	distinct := flag.Int("distinct", 0, "how many distinct valid tokens to write to distinct.txt")
+	flag.Parse()
+	if *out == "" {
+		log.Fatal("tokens: -out is required")
+	}
+
+	signer, err := jwks.GenerateSigner()
+	if err != nil {
+		log.Fatalf("tokens: %v", err)
+	}
+	now := time.Now()
+	mint := func(sub, scope string) string {
+		tok, err := signer.Sign("at+jwt", accessClaims{
+			Iss: *issuer, Sub: sub, Aud: "payments-api",
+			Exp: now.Add(*ttl).Unix(), Iat: now.Unix(), Jti: randomID(), Scope: scope,
+		})
+		if err != nil {
+			log.Fatalf("tokens: %v", err)
+		}
+		return tok
+	}
+
+	write(filepath.Join(*out, "jwks.json"), signer.PublicJWKS())
+	write(filepath.Join(*out, "valid.txt"), []byte(mint("bench-user", "openid payments:read "+*scope)))
+	write(filepath.Join(*out, "noscope.txt"), []byte(mint("bench-user", "openid payments:read")))
+	if *distinct > 0 {
+		writeDistinct(filepath.Join(*out, "distinct.txt"), *distinct, func(i int) string {
+			return mint("user-"+randomID(), "openid payments:read "+*scope)
+		})
+	}
+}
+
+// writeDistinct signs n tokens on every core and writes one a line.
+func writeDistinct(path string, n int, mint func(int) string) {
+	toks := make([]string, n)
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				toks[i] = mint(i)
+			}
+		}(w)
+	}
+	wg.Wait()
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatalf("tokens: %v", err)
+	}
+	bw := bufio.NewWriter(f)
+	for _, t := range toks {
+		bw.WriteString(t)
+		bw.WriteByte('\n')
+	}
+	if err := bw.Flush(); err != nil {
+		log.Fatalf("tokens: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		log.Fatalf("tokens: %v", err)
+	}
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func write(path string, b []byte) {
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		log.Fatalf("tokens: %v", err)
+	}
+}
