@@ -19,7 +19,7 @@ fi
 cd "$here"
 XCADDY_SKIP_CLEANUP=0 xcaddy build "${CADDY_VERSION}" \
 	--output "$output" \
-	--with "github.com/caddy-stepup/caddy-stepup=$here"
+	--with "github.com/caddy-stepup/caddy-stepup@v0.0.0=$here"
 
 for id in stepup http.handlers.stepup http.handlers.stepup_session; do
 	if ! "$output" list-modules | grep -qx "$id"; then
