@@ -410,7 +410,7 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 	case v.Status != "completed":
 		return "", ErrStepNotCompleted
 	}
-	ttl := time.Until(vc.ExpiresAt) + time.Minute
+	ttl := vc.ExpiresAt.Sub(e.now()) + time.Minute
 	if err := e.cfg.Store.Create(ctx, verificationJTIKey(vc.ID), []byte("1"), ttl); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return "", ErrTokenReused
@@ -438,7 +438,7 @@ func (e *Engine) advance(ctx context.Context, c *challengeRecord, raw []byte) (s
 }
 
 func (e *Engine) swapChallenge(ctx context.Context, c *challengeRecord, raw []byte, next *challengeRecord) error {
-	ttl := time.Until(time.Unix(c.Expires, 0))
+	ttl := time.Unix(c.Expires, 0).Sub(e.now())
 	if ttl <= 0 {
 		return ErrExpiredChallenge
 	}
