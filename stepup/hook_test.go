@@ -193,10 +193,20 @@ func TestHookRefusals(t *testing.T) {
 	}{
 		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) }},
 		{"redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/elsewhere", http.StatusFound) }},
+		{"403 with a decision body", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"status":"continue",`+valid+`}`)
+		}},
+		{"302 with a decision body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", "/elsewhere")
+			w.WriteHeader(http.StatusFound)
+			io.WriteString(w, `{"status":"continue",`+valid+`}`)
+		}},
 		{"garbage", answer(`<html>not json</html>`)},
 		{"empty body", answer(``)},
 		{"trailing data", answer(`{"status":"continue",` + valid + `} {}`)},
 		{"oversize", answer(`{"status":"continue",` + valid + `,"pad":"` + strings.Repeat("x", 64<<10) + `"}`)},
+		{"oversize by trailing spaces", answer(`{"status":"continue",` + valid + `}` + strings.Repeat(" ", 64<<10))},
 		{"status invalid", answer(`{"status":"allow",` + valid + `}`)},
 		{"status missing", answer(`{` + valid + `}`)},
 		{"review without steps", answer(`{"status":"review",` + valid + `}`)},
