@@ -410,6 +410,16 @@ func TestContinueStepUpRefusals(t *testing.T) {
 		_, err := en.h.e.ContinueStepUp(ctx, en.c.caller(), en.token, en.vt, challengeProof(t, en.c, en.token))
 		wantErr(t, "after the step's end", err, ErrExpiredChallenge)
 	})
+	// Past the verifier's leeway the token itself is expired; the client
+	// must still learn that the challenge expired (prelude-protocol.md
+	// §9.13: expired_challenge_token, which the SDK maps to
+	// ExpiredChallengeTokenError). Fails today: invalid_challenge_token.
+	t.Run("long expired challenge", func(t *testing.T) {
+		en := setup(t)
+		en.h.clk.Advance(time.Hour)
+		_, err := en.h.e.ContinueStepUp(ctx, en.c.caller(), en.token, en.vt, challengeProof(t, en.c, en.token))
+		wantErr(t, "an hour after the step's end", err, ErrExpiredChallenge)
+	})
 }
 
 func TestRedeemAtRefresh(t *testing.T) {
