@@ -51,7 +51,7 @@ type challengeRecord struct {
 	GrantedFor int               `json:"granted_for"`
 	TokenJTI   string            `json:"token_jti"` // the one challenge token that is current
 	Redeemed   bool              `json:"redeemed,omitempty"`
-	Expires    int64             `json:"expires"`   // Unix s
+	Expires    int64             `json:"expires"` // Unix s
 	// OTP of the current managed step.
 	OTPDigest   []byte `json:"otp_digest,omitempty"`
 	OTPGen      int    `json:"otp_gen,omitempty"`
@@ -465,9 +465,9 @@ type grantRecord struct {
 
 // redemption is what a completed challenge grants.
 type redemption struct {
-	scope     string
-	end       int64  // Unix s
-	grantID   string // single-use: the stored grant
+	scope   string
+	end     int64  // Unix s
+	grantID string // single-use: the stored grant
 }
 
 // apply adds the grant to the session being refreshed and returns the
