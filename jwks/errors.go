@@ -15,4 +15,11 @@ var (
 	// (never fetched successfully, and the fetch keeps failing). Callers
 	// answer 503 rather than treating the token as invalid.
 	ErrUnavailable = errors.New("jwks: keys unavailable")
+
+	// ErrExpired is also matched (errors.Is) by tokens refused only
+	// because exp has passed, for callers that must say "expired" (a
+	// step-up challenge). Such errors still match ErrInvalidToken. Times
+	// are checked before the signature, so a forged expired token matches
+	// too: use it to choose a message, never to trust a token.
+	ErrExpired = errors.New("jwks: token expired")
 )

@@ -9,6 +9,9 @@ type tokenError string
 func (e tokenError) Error() string { return "jwks: invalid token: " + string(e) }
 func (e tokenError) Unwrap() error { return ErrInvalidToken }
 
+// Is lets an expiry refusal also match ErrExpired.
+func (e tokenError) Is(target error) bool { return target == ErrExpired && e == errExpired }
+
 const (
 	errEmpty           tokenError = "empty"
 	errOversize        tokenError = "larger than the size cap"

@@ -211,6 +211,9 @@ func (e *Engine) loadChallenge(ctx context.Context, token string, caller *Caller
 		if errors.Is(err, jwks.ErrUnavailable) {
 			return nil, nil, unavailable(err)
 		}
+		if errors.Is(err, jwks.ErrExpired) {
+			return nil, nil, ErrExpiredChallenge
+		}
 		return nil, nil, ErrInvalidChallenge
 	}
 	var tc challengeClaims
@@ -410,7 +413,8 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 	case v.Status != "completed":
 		return "", ErrStepNotCompleted
 	}
-	ttl := vc.ExpiresAt.Sub(e.now()) + time.Minute
+	// Long enough to outlive the token, leeway included.
+	ttl := max(vc.ExpiresAt.Sub(e.now()), 0) + 2*time.Minute
 	if err := e.cfg.Store.Create(ctx, verificationJTIKey(vc.ID), []byte("1"), ttl); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return "", ErrTokenReused
@@ -470,14 +474,14 @@ type redemption struct {
 	grantID string // single-use: the stored grant
 }
 
-// apply adds the grant to the session being refreshed and returns the
-// single-use grants for the access token.
-func (rd *redemption) apply(s *sessionRecord) map[string]string {
+// apply adds a session-bound grant to the session being refreshed, or
+// returns the single-use grant for the access token.
+func (rd *redemption) apply(s *sessionRecord) *redemption {
 	if rd == nil {
 		return nil
 	}
 	if rd.grantID != "" {
-		return map[string]string{rd.scope: rd.grantID}
+		return rd
 	}
 	if s.Grants == nil {
 		s.Grants = map[string]int64{}
@@ -518,7 +522,7 @@ func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token st
 	}
 	g := grantRecord{V: recordVersion, ID: newID(prefixGrant), UserID: c.UserID, SessionID: c.SessionID, Scope: c.Scope,
 		Metadata: c.Metadata, Expires: end.Unix()}
-	if err := e.cfg.Store.Create(ctx, grantKey(g.ID), mustJSON(g), time.Duration(c.GrantedFor)*time.Second); err != nil {
+	if err := e.cfg.Store.Create(ctx, grantKey(g.ID, g.UserID, g.SessionID, g.Scope), mustJSON(g), time.Duration(c.GrantedFor)*time.Second); err != nil {
 		return nil, storeErr(err)
 	}
 	rd.grantID = g.ID
@@ -539,7 +543,9 @@ func (e *Engine) ConsumeGrant(ctx context.Context, grantID, userID, sessionID, s
 	if !validID(prefixGrant, grantID) {
 		return nil, ErrUnauthorized
 	}
-	raw, err := e.cfg.Store.Take(ctx, grantKey(grantID))
+	// The key names the grant's user, session and scope: another caller's
+	// Take looks up another key and never touches this grant.
+	raw, err := e.cfg.Store.Take(ctx, grantKey(grantID, userID, sessionID, scope))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrUnauthorized
@@ -551,8 +557,7 @@ func (e *Engine) ConsumeGrant(ctx context.Context, grantID, userID, sessionID, s
 		return nil, unavailable(err)
 	}
 	if g.UserID != userID || g.SessionID != sessionID || g.Scope != scope || e.now().Unix() >= g.Expires {
-		// Only reachable with a token minted for this grant; fail closed.
-		return nil, ErrUnauthorized
+		return nil, ErrUnauthorized // unreachable unless the key scheme changes; fail closed
 	}
 	return &Grant{ID: g.ID, Scope: g.Scope, Metadata: g.Metadata}, nil
 }

@@ -19,7 +19,9 @@ func challengeKey(id string) string          { return "chl:{" + id + "}" }
 func challengeTriesKey(id string, gen int) string {
 	return "chl:{" + id + "}:tries:" + strconv.Itoa(gen)
 }
-func grantKey(id string) string            { return "grt:{" + id + "}" }
+func grantKey(id, userID, sessionID, scope string) string {
+	return "grt:{" + id + "}:" + userID + ":" + sessionID + ":" + scope
+}
 func verificationJTIKey(jti string) string { return "vjti:{" + jti + "}" }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -81,16 +81,17 @@ func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt string, c
 	return e.mint(&s, secret, nil)
 }
 
-// mint signs an access token for the session. Its lifetime never passes
-// the session's end nor a session-bound grant's end, so that a scope
-// disappears from the client's tokens when its grant does.
-func (e *Engine) mint(s *sessionRecord, refreshSecret string, singleUse map[string]string) (*Tokens, error) {
+// mint signs an access token for the session, with the single-use grant
+// just redeemed, if any. Its lifetime never passes the session's end nor a
+// grant's end, so that a scope disappears from the client's tokens when
+// its grant does.
+func (e *Engine) mint(s *sessionRecord, refreshSecret string, singleUse *redemption) (*Tokens, error) {
 	now := e.now()
 	exp := now.Add(e.cfg.AccessTokenTTL).Unix()
 	if s.Expires < exp {
 		exp = s.Expires
 	}
-	scopes := make([]string, 0, len(s.Grants)+len(singleUse))
+	scopes := make([]string, 0, len(s.Grants)+1)
 	for scope, end := range s.Grants {
 		if end > now.Unix() {
 			scopes = append(scopes, scope)
@@ -99,15 +100,18 @@ func (e *Engine) mint(s *sessionRecord, refreshSecret string, singleUse map[stri
 			}
 		}
 	}
-	for scope := range singleUse {
-		if !containsString(scopes, scope) {
-			scopes = append(scopes, scope)
+	var grants map[string]string
+	if singleUse != nil {
+		grants = map[string]string{singleUse.scope: singleUse.grantID}
+		if !containsString(scopes, singleUse.scope) {
+			scopes = append(scopes, singleUse.scope)
 		}
+		exp = min(exp, singleUse.end)
 	}
 	sort.Strings(scopes)
 	claims := accessClaims{
 		Iss: e.cfg.Issuer, Sub: s.UserID, Aud: e.cfg.Audience, Exp: exp, Iat: now.Unix(), Nbf: now.Unix(),
-		Jti: newID(prefixToken), Sid: s.ID, Scope: strings.Join(scopes, " "), Grant: singleUse,
+		Jti: newID(prefixToken), Sid: s.ID, Scope: strings.Join(scopes, " "), Grant: grants,
 	}
 	tok, err := e.cfg.Signer.Sign(AccessTokenType, claims)
 	if err != nil {
