@@ -65,17 +65,26 @@ func bearerToken(r *http.Request) (string, tokenProblem) {
 	return token, tokenOK
 }
 
-// isToken68 reports whether s matches RFC 7235's token68:
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+// token68Chars marks the bytes of RFC 7235's token68 before the padding:
+// ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/".
+var token68Chars = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~+/" {
+		t[c] = true
+	}
+	return t
+}()
+
+// isToken68 reports whether s matches token68: 1*( token68 char ) *"=".
 func isToken68(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			continue
-		}
-		break
+	for i < len(s) && token68Chars[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false

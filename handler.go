@@ -196,7 +196,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.responses.write(w, refusal)
 	}
 
-	scope := strings.Join(claims.Scope, " ")
+	scope := claims.ScopeText
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.auth.user.id", claims.Subject)
 	repl.Set("http.stepup.scope", scope)

@@ -22,7 +22,7 @@ const testIssuer = "https://gateway.test"
 
 // testApp is a provisioned stepup app without Caddy: the gateway's own key,
 // and optionally an external issuer whose JWKS cannot be reached.
-func testApp(t *testing.T, scopes ...string) *App {
+func testApp(t testing.TB, scopes ...string) *App {
 	t.Helper()
 	signer, err := jwks.GenerateSigner()
 	if err != nil {
@@ -47,7 +47,7 @@ func testApp(t *testing.T, scopes ...string) *App {
 	return app
 }
 
-func testHandler(t *testing.T, app *App, h *Handler) *Handler {
+func testHandler(t testing.TB, app *App, h *Handler) *Handler {
 	t.Helper()
 	h.app = app
 	h.logger = zap.NewNop()
@@ -65,7 +65,7 @@ func testHandler(t *testing.T, app *App, h *Handler) *Handler {
 	return h
 }
 
-func mintToken(t *testing.T, app *App, mutate func(map[string]any)) string {
+func mintToken(t testing.TB, app *App, mutate func(map[string]any)) string {
 	t.Helper()
 	now := time.Now()
 	claims := map[string]any{

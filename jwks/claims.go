@@ -17,7 +17,9 @@ type Claims struct {
 	Audience  []string
 	// Scope is the RFC 9068 "scope" string split on spaces; compare its
 	// entries exactly (case-sensitive).
-	Scope     []string
+	Scope []string
+	// ScopeText is the "scope" claim as it was written.
+	ScopeText string
 	ExpiresAt time.Time
 	IssuedAt  time.Time // zero when absent
 	NotBefore time.Time // zero when absent
@@ -74,6 +76,7 @@ func decodeClaims(payload []byte) (*Claims, error) {
 			return nil, errScopeNotString
 		}
 		c.Scope = splitScope(s)
+		c.ScopeText = s
 	}
 	raw, ok := m["exp"]
 	if !ok {
