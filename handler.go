@@ -147,7 +147,7 @@ func (ih *IdentityHeaders) setDefaults() {
 // Validate checks the handler's settings; it changes nothing.
 func (h *Handler) Validate() error {
 	for _, s := range h.Scopes {
-		if !validScopeName(s) {
+		if !stepup.ValidKey(s) {
 			return errors.New("scope " + quoteForError(s) + ": letters, digits and . _ : - only")
 		}
 	}

@@ -416,7 +416,7 @@ func isLoopbackHost(h string) bool {
 }
 
 func validateScope(name string, s *Scope) error {
-	if !validScopeName(name) {
+	if !stepup.ValidKey(name) {
 		return errors.New("scope names are made of letters, digits and . _ : -")
 	}
 	if s == nil {
@@ -463,7 +463,7 @@ func (d *DirectScope) validate() error {
 		return errors.New("at least one step is required")
 	}
 	for _, st := range d.Steps {
-		if !validScopeName(st.Key) {
+		if !stepup.ValidKey(st.Key) {
 			return fmt.Errorf("step key %q: letters, digits and . _ : - only", st.Key)
 		}
 		if st.Expiration < 0 || time.Duration(st.Expiration) > 24*time.Hour {
@@ -485,20 +485,6 @@ const (
 	grantSessionBound = "session-bound"
 )
 
-// validScopeName matches Prelude's `[a-zA-Z0-9._:-]+`.
-func validScopeName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '.' || c == '_' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 // appFrom loads the stepup app (an empty one when it is not configured).
 func appFrom(ctx caddy.Context) (*App, error) {

@@ -115,7 +115,7 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	if len(e.cfg.Scopes) == 0 {
 		return nil, ErrNotConfigured
 	}
-	if !validKey(scope) {
+	if !ValidKey(scope) {
 		return nil, ErrScopeNotAllowed
 	}
 	policy, ok := e.cfg.Scopes[scope]

@@ -161,7 +161,7 @@ func (e *Engine) validateDecision(d *Decision) (string, error) {
 	}
 	seen := map[string]bool{}
 	for i, st := range d.Steps {
-		if !validKey(st.Key) || seen[st.Key] {
+		if !ValidKey(st.Key) || seen[st.Key] {
 			return "invalid_step", fmt.Errorf("step %d: key", i)
 		}
 		seen[st.Key] = true
@@ -190,8 +190,9 @@ func (e *Engine) validateDecision(d *Decision) (string, error) {
 	return "", nil
 }
 
-// validKey matches Prelude's `[a-zA-Z0-9._:-]+` for scopes and step keys.
-func validKey(s string) bool {
+// ValidKey matches Prelude's `[a-zA-Z0-9._:-]+` (at most 128 bytes) for
+// scopes and step keys.
+func ValidKey(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
 	}
