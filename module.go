@@ -485,7 +485,6 @@ const (
 	grantSessionBound = "session-bound"
 )
 
-
 // appFrom loads the stepup app (an empty one when it is not configured).
 func appFrom(ctx caddy.Context) (*App, error) {
 	v, err := ctx.App("stepup")
