@@ -1,0 +1,259 @@
+package tests
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/internal/redistest"
+	"github.com/caddy-stepup/caddy-stepup/internal/testcaddy"
+)
+
+// The real Prelude web SDK (@prelude.so/js-sdk 0.6.0, from npm, unmodified)
+// driven from Node against the real built caddy: tests/sdk/*.test.mjs do
+// what a web page does, these tests start everything around them (caddy
+// with its internal CA, the OTP webhook receiver, the delegation hook and
+// the customer backend) and fail with node's full output.
+
+// requireNodeEnv turns a missing Node setup into a failure instead of a
+// skip (CI sets it, after `npm ci` in tests/sdk).
+const requireNodeEnv = "STEPUP_REQUIRE_NODE"
+
+// requireSDK returns the absolute path of tests/sdk once node and the
+// installed SDK are there; otherwise it skips, or fails under
+// STEPUP_REQUIRE_NODE.
+func requireSDK(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("sdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	problem := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		problem = "node is not on PATH"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "@prelude.so", "js-sdk", "package.json")); err != nil {
+		problem = "tests/sdk/node_modules is missing: run `npm ci` in tests/sdk"
+	}
+	if problem == "" {
+		return dir
+	}
+	if os.Getenv(requireNodeEnv) != "" {
+		t.Fatalf("real SDK tests: %s (and %s is set)", problem, requireNodeEnv)
+	}
+	t.Skipf("real SDK tests: %s (set %s to make this a failure)", problem, requireNodeEnv)
+	return ""
+}
+
+// sdkOTPMessage is what the webhook OTP sender posts.
+type sdkOTPMessage struct {
+	Channel     string `json:"channel"`
+	To          string `json:"to"`
+	Code        string `json:"code"`
+	Purpose     string `json:"purpose"`
+	ChallengeID string `json:"challenge_id,omitempty"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// sdkOTPReceiver is the customer's OTP webhook: POST /send records a
+// message, GET /codes?to=<destination> answers the newest one for that
+// destination with how many were sent there ({..., "sent": n}), 404 if
+// none yet. The Node tests read their codes from it.
+type sdkOTPReceiver struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	msgs []sdkOTPMessage
+}
+
+func newSDKOTPReceiver(t *testing.T) *sdkOTPReceiver {
+	t.Helper()
+	rcv := &sdkOTPReceiver{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /send", func(w http.ResponseWriter, r *http.Request) {
+		var m sdkOTPMessage
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil || m.To == "" || m.Code == "" {
+			http.Error(w, "bad delivery", http.StatusBadRequest)
+			return
+		}
+		rcv.mu.Lock()
+		rcv.msgs = append(rcv.msgs, m)
+		rcv.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /codes", func(w http.ResponseWriter, r *http.Request) {
+		to := r.URL.Query().Get("to")
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		var last *sdkOTPMessage
+		sent := 0
+		for i := range rcv.msgs {
+			if rcv.msgs[i].To == to {
+				last = &rcv.msgs[i]
+				sent++
+			}
+		}
+		if last == nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(struct {
+			sdkOTPMessage
+			Sent int `json:"sent"`
+		}{*last, sent})
+	})
+	rcv.srv = httptest.NewServer(mux)
+	t.Cleanup(rcv.srv.Close)
+	return rcv
+}
+
+// sdkGateway is caddy serving the session API over HTTPS with a
+// certificate from its internal CA, as the SDK needs (https is forced).
+type sdkGateway struct {
+	domain string // the SDK's `domain`: 127.0.0.1:<https port>
+	root   string // the internal CA's root certificate (PEM file)
+	inst   *testcaddy.Instance
+}
+
+// startSDKGateway runs caddy with the given `store` line (or block),
+// more stepup options, and more site directives.
+func startSDKGateway(t *testing.T, otpURL, store, options, site string) *sdkGateway {
+	t.Helper()
+	httpsPort := testcaddy.FreePort(t)
+	g := &sdkGateway{domain: fmt.Sprintf("127.0.0.1:%d", httpsPort)}
+	g.inst = testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
+	admin {admin}
+	local_certs
+	skip_install_trust
+	auto_https disable_redirects
+	http_port %[1]d
+	https_port %[2]d
+	stepup {
+		issuer https://%[3]s
+		%[4]s
+		login otp phone_number email_address
+		otp {
+			sender webhook %[5]s/send
+			resend_cooldown 1ms
+		}
+		%[6]s
+	}
+}
+https://%[3]s {
+	stepup_session
+	%[7]s
+}
+`, testcaddy.FreePort(t), httpsPort, g.domain, store, otpURL, options, site),
+		WaitFor: []string{"https://" + g.domain + "/.well-known/jwks.json"}})
+	g.root = filepath.Join(g.inst.Dir, "data", "caddy", "pki", "authorities", "local", "root.crt")
+	g.checkTrust(t)
+	return g
+}
+
+// checkTrust waits for the internal CA's root and checks that it alone
+// makes the gateway's certificate trusted, as NODE_EXTRA_CA_CERTS will.
+func (g *sdkGateway) checkTrust(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		lastErr = g.trustedGet()
+		if lastErr == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the gateway is not reachable over TLS trusting only %s: %v", g.root, lastErr)
+}
+
+func (g *sdkGateway) trustedGet() error {
+	pem, err := os.ReadFile(g.root)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return errors.New("root.crt holds no certificate")
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get("https://" + g.domain + "/.well-known/jwks.json")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("jwks: status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// nodeSummary matches the counts node's test runner prints last (spec
+// reporter "ℹ pass 3", TAP "# pass 3").
+var nodeSummary = regexp.MustCompile(`(?m)^\S* ?(tests|pass|fail|skipped|cancelled) (\d+)$`)
+
+// runNode runs one test file of tests/sdk against the gateway and fails
+// with node's whole output if it fails, or if it ran no test.
+func (g *sdkGateway) runNode(t *testing.T, dir, script string, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"NODE_EXTRA_CA_CERTS="+g.root,
+		"STEPUP_DOMAIN="+g.domain,
+	)
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	counts := map[string]int{}
+	for _, m := range nodeSummary.FindAllStringSubmatch(string(out), -1) {
+		counts[m[1]], _ = strconv.Atoi(m[2])
+	}
+	if err != nil {
+		t.Fatalf("node --test %s failed: %v\n%s", script, err, out)
+	}
+	if counts["pass"] == 0 || counts["fail"] != 0 || counts["pass"] != counts["tests"] {
+		t.Fatalf("node --test %s: %d tests, %d passed, %d failed, %d skipped: every test must run and pass\n%s",
+			script, counts["tests"], counts["pass"], counts["fail"], counts["skipped"], out)
+	}
+	t.Logf("node --test %s:\n%s", script, out)
+}
+
+// sdkStores are the stores every real-SDK run is repeated on.
+var sdkStores = []struct {
+	name  string
+	store func(t *testing.T) string
+}{
+	{"memory", func(*testing.T) string { return "store memory" }},
+	{"redis", func(t *testing.T) string { return "store redis redis://" + redistest.Start(t).Addr + "/0" }},
+	{"cluster", func(t *testing.T) string {
+		return "store redis {\n\t\t\tcluster " + strings.Join(redistest.StartCluster(t, 3).Addrs, " ") + "\n\t\t}"
+	}},
+}
+
+// TestRealSDKLogin: OTP login by phone number (resend, wrong then right
+// code), refresh, session list, a second browser revoking the others,
+// logout, and e-mail login, all by the real SDK, on every store.
+func TestRealSDKLogin(t *testing.T) {
+	dir := requireSDK(t)
+	for _, st := range sdkStores {
+		t.Run(st.name, func(t *testing.T) {
+			codes := newSDKOTPReceiver(t)
+			g := startSDKGateway(t, codes.srv.URL, st.store(t), "", "")
+			g.runNode(t, dir, "login.test.mjs", "STEPUP_CODES_URL="+codes.srv.URL+"/codes")
+		})
+	}
+}
