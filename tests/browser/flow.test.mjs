@@ -180,6 +180,7 @@ test("quick start: login, step-up to transfer:write, legacy API 200 then 401", {
   await shot("7-transfer-200");
   if (process.env.UPDATE_DOCS_SCREENSHOT === "1") {
     const png = join(repo, "docs", "quickstart.png");
+    mkdirSync(dirname(png), { recursive: true });
     copyFileSync(join(artifacts, "7-transfer-200.png"), png);
     assert.ok(statSync(png).size < 200 * 1024, "docs/quickstart.png must stay under 200 KB");
   }
