@@ -189,6 +189,7 @@ test("quick start: login, step-up to transfer:write, legacy API 200 then 401", {
   await page.getByRole("button", { name: "Send transfer" }).click();
   await status.filter({ hasText: "HTTP 401" }).waitFor();
   assert.equal(await status.innerText(), "HTTP 401");
+  assert.match(await page.locator("section pre").innerText(), /insufficient_user_authentication[\s\S]*"step_up_required"/);
   await shot("8-transfer-401");
 });
 
