@@ -2,6 +2,10 @@ package tests
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -32,6 +36,9 @@ import (
 // requireNodeEnv turns a missing Node setup into a failure instead of a
 // skip (CI sets it, after `npm ci` in tests/sdk).
 const requireNodeEnv = "STEPUP_REQUIRE_NODE"
+
+// stepUpEnv enables the step-up (issue 4) run of the real SDK.
+const stepUpEnv = "STEPUP_SDK_STEPUP"
 
 // requireSDK returns the absolute path of tests/sdk once node and the
 // installed SDK are there; otherwise it skips, or fails under
@@ -254,6 +261,184 @@ func TestRealSDKLogin(t *testing.T) {
 			codes := newSDKOTPReceiver(t)
 			g := startSDKGateway(t, codes.srv.URL, st.store(t), "", "")
 			g.runNode(t, dir, "login.test.mjs", "STEPUP_CODES_URL="+codes.srv.URL+"/codes")
+		})
+	}
+}
+
+// sdkHook is the customer's delegation hook for the step-up run. It
+// records what it was asked and answers by scope.
+type sdkHook struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	asks []sdkHookAsk
+}
+
+// sdkHookAsk is one signed hook call.
+type sdkHookAsk struct {
+	Scope    string            `json:"scope_requested"`
+	UserID   string            `json:"user_id"`
+	Metadata map[string]string `json:"metadata"`
+	Signed   bool              `json:"-"`
+}
+
+// sdkHookAnswers: transfer:write needs an SMS code then a KYC review and
+// is granted once; block:me is refused; continue:me is granted at once for
+// the session.
+var sdkHookAnswers = map[string]string{
+	"transfer:write": `{"status":"review","grant_mode":"single-use","granted_for":300,
+		"steps":[{"order":1,"key":"verify_sms","expiration_duration":300},{"order":2,"key":"kyc_review","expiration_duration":600}]}`,
+	"block:me":    `{"status":"block"}`,
+	"continue:me": `{"status":"continue","grant_mode":"session-bound","granted_for":300}`,
+}
+
+func newSDKHook(t *testing.T) *sdkHook {
+	t.Helper()
+	h := &sdkHook{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ask sdkHookAsk
+		if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&ask) != nil {
+			http.Error(w, "bad hook call", http.StatusBadRequest)
+			return
+		}
+		ask.Signed = r.Header.Get("X-Webhook-Signature") != "" && r.Header.Get("X-Webhook-Signature-Key-Id") != ""
+		h.mu.Lock()
+		h.asks = append(h.asks, ask)
+		h.mu.Unlock()
+		answer, ok := sdkHookAnswers[ask.Scope]
+		if !ok {
+			http.Error(w, "unexpected scope", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(answer))
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *sdkHook) calls() []sdkHookAsk {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]sdkHookAsk(nil), h.asks...)
+}
+
+// sdkBackend is the customer's backend for custom steps: it publishes its
+// RS256 key at /jwks.json and, at GET /verification-token?challenge_id=
+// &sub=&key=, vouches that the step is completed (prelude-protocol.md
+// §8.5), as a real backend would after its KYC provider said yes.
+type sdkBackend struct {
+	srv *httptest.Server
+	key *idpKey
+}
+
+func newSDKBackend(t *testing.T) *sdkBackend {
+	t.Helper()
+	b := &sdkBackend{key: newRSAKey(t, "backend-1")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwksJSON(b.key))
+	})
+	mux.HandleFunc("GET /verification-token", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("challenge_id") == "" || q.Get("sub") == "" || q.Get("key") == "" {
+			http.Error(w, "challenge_id, sub and key are required", http.StatusBadRequest)
+			return
+		}
+		jti := make([]byte, 16)
+		_, _ = rand.Read(jti)
+		now := time.Now()
+		token, err := b.sign(map[string]any{
+			"sub": q.Get("sub"), "challenge_id": q.Get("challenge_id"), "key": q.Get("key"), "status": "completed",
+			"jti": b64.EncodeToString(jti), "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+		})
+		if err != nil {
+			http.Error(w, "signing failed", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"token": token})
+	})
+	b.srv = httptest.NewServer(mux)
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+// sign makes an RS256 JWS; it returns its error instead of failing the
+// test, since it runs on a server goroutine.
+func (b *sdkBackend) sign(claims map[string]any) (string, error) {
+	header, err := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": b.key.kid})
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := b64.EncodeToString(header) + "." + b64.EncodeToString(payload)
+	digest := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, b.key.rsa, crypto.SHA256, digest[:])
+	if err != nil {
+		return "", err
+	}
+	return input + "." + b64.EncodeToString(sig), nil
+}
+
+// TestRealSDKStepUp (issue 4, run with STEPUP_SDK_STEPUP=1): the real SDK
+// steps up through the delegation hook (an SMS code, then a custom step
+// vouched for by the customer backend), redeems the challenge, spends the
+// single-use grant once; the hook's block and continue answers; a scope
+// the gateway does not offer.
+func TestRealSDKStepUp(t *testing.T) {
+	if os.Getenv(stepUpEnv) != "1" {
+		t.Skipf("the real SDK's step-up run needs %s=1", stepUpEnv)
+	}
+	dir := requireSDK(t)
+	for _, st := range sdkStores {
+		t.Run(st.name, func(t *testing.T) {
+			codes := newSDKOTPReceiver(t)
+			hook := newSDKHook(t)
+			backend := newSDKBackend(t)
+			api := newUpstream(t)
+			options := fmt.Sprintf(`custom_steps {
+			jwks_url %[1]s/jwks.json
+			keys kyc_review
+		}
+		scope transfer:write {
+			delegated %[2]s/hook
+		}
+		scope block:me {
+			delegated %[2]s/hook
+		}
+		scope continue:me {
+			delegated %[2]s/hook
+		}`, backend.srv.URL, hook.srv.URL)
+			site := fmt.Sprintf(`route /api/transfers* {
+		stepup transfer:write
+		reverse_proxy %s
+	}
+	respond 404`, api.srv.URL)
+			g := startSDKGateway(t, codes.srv.URL, st.store(t), options, site)
+			g.runNode(t, dir, "stepup.test.mjs", stepUpEnv+"=1",
+				"STEPUP_CODES_URL="+codes.srv.URL+"/codes", "STEPUP_BACKEND_URL="+backend.srv.URL)
+
+			if n := api.hits.Load(); n != 1 {
+				t.Errorf("the protected API was reached %d times, want exactly 1 (single-use grant)", n)
+			}
+			asked := map[string]sdkHookAsk{}
+			for _, ask := range hook.calls() {
+				if !ask.Signed {
+					t.Errorf("hook call for %s is not signed", ask.Scope)
+				}
+				asked[ask.Scope] = ask
+			}
+			transfer, ok := asked["transfer:write"]
+			if !ok || len(asked) != 3 {
+				t.Fatalf("hook was asked for %v, want transfer:write, block:me, continue:me", asked)
+			}
+			if transfer.Metadata["amount"] != "500" || transfer.Metadata["currency"] != "USD" || !strings.HasPrefix(transfer.UserID, "usr_") {
+				t.Errorf("hook call for transfer:write: %+v", transfer)
+			}
 		})
 	}
 }
