@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Benchmarks the session and step-up API on loopback:
+#   sessions (bench/session): OTP login + refreshes per user, many users in
+#     parallel, against the memory store and against Redis;
+#   step-up (bench/stepup): full flows (request → OTP → check → refresh →
+#     one protected call, then the same call again) on Redis, with a
+#     delegation hook, the OTP webhook and the upstream in the bench process.
+#
+# The gateway is tests/caddy built here with `go build`; redis-server is
+# started here on a free loopback port (never the one on 6379) with no
+# persistence, and stopped by pid.
+#
+# Usage: bench/run-session.sh    (about 2-3 minutes on 2 cores)
+# Knobs (environment): USERS=1000 CONC=32 REFRESHES=10 RATE=1000 PACED=15s
+#   FLOWS=2000 FLOW_CONC=16 RT_CALLS=300 PROFILE=0 (1 also saves CPU profiles
+#   of the paced Redis refresh phase and of the step-up flows, with pprof tops)
+# Output: bench/results/session-<UTC time>/ (ignored by git): report.md,
+#   caddy and redis logs, profiles.
+set -euo pipefail
+
+knobs=""
+for v in USERS CONC REFRESHES RATE PACED FLOWS FLOW_CONC RT_CALLS PROFILE; do
+	if [ -n "${!v:-}" ]; then knobs+="$v=${!v} "; fi
+done
+USERS="${USERS:-1000}"
+CONC="${CONC:-32}"
+REFRESHES="${REFRESHES:-10}"
+RATE="${RATE:-1000}"
+PACED="${PACED:-15s}"
+FLOWS="${FLOWS:-2000}"
+FLOW_CONC="${FLOW_CONC:-16}"
+RT_CALLS="${RT_CALLS:-300}"
+PROFILE="${PROFILE:-0}"
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+command_line="${knobs}bench/run-session.sh"
+
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+results="$repo/bench/results/session-$stamp"
+mkdir -p "$results"
+tmp="$(mktemp -d)"
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+export XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config"
+
+load_start="$(uptime | sed 's/.*load average: //')"
+time_start="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+
+echo "== building (binaries in $tmp)" >&2
+go build -o "$tmp/caddy-stepup" ./tests/caddy
+for tool in freeport session stepup; do
+	go build -o "$tmp/$tool" "./bench/$tool"
+done
+
+mapfile -t ports < <("$tmp/freeport" -n 13)
+p_redis="${ports[0]}"
+declare -A port=([mem]="${ports[1]}" [redis]="${ports[2]}" [stepup]="${ports[3]}")
+declare -A admin=([mem]="${ports[4]}" [redis]="${ports[5]}" [stepup]="${ports[6]}")
+declare -A inbox=([mem]="${ports[7]}" [redis]="${ports[8]}" [stepup]="${ports[9]}")
+p_hook="${ports[10]}"
+p_upstream="${ports[11]}"
+
+redis-server --port "$p_redis" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+	>"$results/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+	redis-cli -p "$p_redis" ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+
+# caddyfile NAME STORE_LINE EXTRA_OPTIONS SITE: one gateway on loopback,
+# plain http (issuer = its http origin), admin API and /debug/pprof on its
+# own loopback port, OTP codes to the bench process's webhook.
+caddyfile() {
+	local name="$1" store="$2" options="$3" site="$4" base="http://127.0.0.1:${port[$1]}"
+	cat >"$tmp/$name.caddyfile" <<CONF
+{
+	admin 127.0.0.1:${admin[$name]}
+	auto_https off
+	persist_config off
+	storage file_system $tmp/storage-$name
+	stepup {
+		issuer $base
+		$store
+		login otp phone_number
+		otp {
+			sender webhook http://127.0.0.1:${inbox[$name]}/send
+		}
+$options
+	}
+}
+
+$base {
+	bind 127.0.0.1
+	stepup_session
+$site
+}
+CONF
+}
+caddyfile mem "" "" ""
+caddyfile redis "store redis redis://127.0.0.1:$p_redis/0" "" ""
+caddyfile stepup "store redis redis://127.0.0.1:$p_redis/1" "		scope transfer:write {
+			delegated http://127.0.0.1:$p_hook/hook
+		}" "	route /api/transfers* {
+		stepup transfer:write
+		reverse_proxy 127.0.0.1:$p_upstream
+	}
+	respond 404"
+
+declare -A gwpid
+for name in mem redis stepup; do
+	"$tmp/caddy-stepup" run --config "$tmp/$name.caddyfile" --adapter caddyfile >"$results/caddy-$name.log" 2>&1 &
+	gwpid[$name]=$!
+	pids+=($!)
+done
+
+# profile_args NAME: the flags that make a bench program save a profile.
+profile_args() {
+	if [ "$PROFILE" = 1 ]; then
+		echo "-profile-url http://127.0.0.1:${admin[$1]}/debug/pprof/profile -profile-out $results/cpu-$1.pprof"
+	fi
+}
+sections="$tmp/sections.md"
+: >"$sections"
+
+echo "== sessions, memory store" >&2
+"$tmp/session" -label memory -gateway "http://127.0.0.1:${port[mem]}" -inbox "127.0.0.1:${inbox[mem]}" \
+	-users "$USERS" -c "$CONC" -refreshes "$REFRESHES" -rate "$RATE" -paced "$PACED" >>"$sections"
+echo "== sessions, Redis store" >&2
+# shellcheck disable=SC2046
+"$tmp/session" -label Redis -gateway "http://127.0.0.1:${port[redis]}" -inbox "127.0.0.1:${inbox[redis]}" \
+	-redis "127.0.0.1:$p_redis" -users "$USERS" -c "$CONC" -refreshes "$REFRESHES" -rate "$RATE" -paced "$PACED" \
+	$(profile_args redis) >>"$sections"
+echo "== step-up flows, Redis store" >&2
+# shellcheck disable=SC2046
+"$tmp/stepup" -gateway "http://127.0.0.1:${port[stepup]}" -inbox "127.0.0.1:${inbox[stepup]}" \
+	-hook "127.0.0.1:$p_hook" -upstream "127.0.0.1:$p_upstream" -redis "127.0.0.1:$p_redis" \
+	-flows "$FLOWS" -c "$FLOW_CONC" -rt-calls "$RT_CALLS" $(profile_args stepup) >>"$sections"
+
+if [ "$PROFILE" = 1 ]; then
+	for name in redis stepup; do
+		if [ -s "$results/cpu-$name.pprof" ]; then
+			go tool pprof -top -nodecount=40 "$tmp/caddy-stepup" "$results/cpu-$name.pprof" >"$results/cpu-$name-top.txt" 2>/dev/null || true
+			go tool pprof -top -cum -nodecount=60 "$tmp/caddy-stepup" "$results/cpu-$name.pprof" >"$results/cpu-$name-cum.txt" 2>/dev/null || true
+		fi
+	done
+fi
+
+load_end="$(uptime | sed 's/.*load average: //')"
+{
+	echo "### Run of $time_start"
+	echo
+	echo "- command: \`$command_line\`"
+	echo "- machine: $(nproc) cores ($(nproc) from \`nproc\`), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), $(uname -sr)"
+	echo "- $(go version | sed 's/^go version //'); Caddy $("$tmp/caddy-stepup" version | awk '{print $1}'); $(redis-server --version | awk '{print $1, $2, $3}')"
+	echo "- load average (1, 5, 15 min) at the start: $load_start; at the end ($(date -u '+%H:%M:%S UTC')): $load_end"
+	echo "- the bench programs (clients, OTP webhook, hook, upstream), the gateways and redis-server share the same cores, on loopback: nothing is pinned."
+	echo
+	cat "$sections"
+} >"$results/report.md"
+cat "$results/report.md"
+echo >&2
+echo "results in $results" >&2

@@ -1,0 +1,424 @@
+// Command stepup benchmarks complete step-up flows against the gateway, as
+// the Prelude SDK and an app drive them: a logged-in user asks for
+// transfer:write (POST /v1/session/stepup/request, which calls the
+// delegation hook), has the SMS code sent (/otp), checks it (/otp/check,
+// challenge-bound DPoP proof), redeems the completed challenge (/refresh
+// with step_up_token), calls the protected route once (200, the
+// single-use grant spent) and once more (401).
+//
+// Users log in first (not timed), one flow per user (the gateway caps open
+// challenges per user). The OTP webhook, the hook and the upstream run in
+// this process. With -redis it also counts, on the Redis server, what one
+// flow and one protected call cost. It prints a Markdown section for
+// run-session.sh's report.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
+	"github.com/redis/go-redis/v9"
+)
+
+type config struct {
+	gateway, inboxAddr, hookAddr, upstreamAddr, redisAddr, profileURL, profileOut string
+	flows, concurrency, rtCalls                                                   int
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.gateway, "gateway", "", "the gateway's origin")
+	flag.StringVar(&cfg.inboxAddr, "inbox", "", "listen address of the OTP webhook (/send)")
+	flag.StringVar(&cfg.hookAddr, "hook", "", "listen address of the delegation hook (/hook)")
+	flag.StringVar(&cfg.upstreamAddr, "upstream", "", "listen address of the protected API")
+	flag.StringVar(&cfg.redisAddr, "redis", "", "the gateway's redis-server, to count what it processed")
+	flag.IntVar(&cfg.flows, "flows", 2000, "timed flows, one per user")
+	flag.IntVar(&cfg.concurrency, "c", 16, "flows in flight")
+	flag.IntVar(&cfg.rtCalls, "rt-calls", 300, "protected calls in the round-trip count")
+	flag.StringVar(&cfg.profileURL, "profile-url", "", "gateway's /debug/pprof/profile URL: profile the flows")
+	flag.StringVar(&cfg.profileOut, "profile-out", "", "where to write that profile")
+	flag.Parse()
+	if cfg.gateway == "" || cfg.inboxAddr == "" || cfg.hookAddr == "" || cfg.upstreamAddr == "" {
+		log.Fatal("stepup: -gateway, -inbox, -hook and -upstream are required")
+	}
+	if err := run(cfg); err != nil {
+		log.Fatalf("stepup: %v", err)
+	}
+}
+
+type bench struct {
+	cfg   config
+	in    *inbox
+	hook  *hook
+	api   *upstream
+	tr    *timingTransport
+	http  *http.Client
+	redis *redis.Client
+}
+
+// user is one logged-in browser.
+type user struct {
+	c     *sessionclient.Client
+	phone string
+	sub   string
+}
+
+func run(cfg config) error {
+	b := &bench{cfg: cfg}
+	var err error
+	if b.in, err = serveInbox(cfg.inboxAddr); err != nil {
+		return err
+	}
+	if b.hook, err = serveHook(cfg.hookAddr); err != nil {
+		return err
+	}
+	if b.api, err = serveUpstream(cfg.upstreamAddr); err != nil {
+		return err
+	}
+	b.tr = &timingTransport{next: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
+	b.http = &http.Client{Transport: b.tr, Timeout: 30 * time.Second}
+	if cfg.redisAddr != "" {
+		b.redis = redis.NewClient(&redis.Options{Addr: cfg.redisAddr, PoolSize: 1})
+		defer b.redis.Close()
+	}
+	if err := waitFor(cfg.gateway + "/.well-known/jwks.json"); err != nil {
+		return err
+	}
+	users, err := b.logins(cfg.flows + cfg.rtCalls)
+	if err != nil {
+		return err
+	}
+	flows, err := b.flows(users[:cfg.flows])
+	if err != nil {
+		return err
+	}
+	var calls *callCosts
+	if b.redis != nil {
+		if calls, err = b.protectedCallCosts(users[cfg.flows:]); err != nil {
+			return err
+		}
+	}
+	b.report(flows, calls)
+	return nil
+}
+
+func waitFor(url string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is not answering: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// parallel runs f(i) for i in [0,n) on c workers.
+func parallel(n, c int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// logins logs n users in, untimed; each has its own phone number (codes
+// are capped per destination) and DPoP key.
+func (b *bench) logins(n int) ([]*user, error) {
+	users := make([]*user, n)
+	runID := time.Now().UnixNano() / 1000 % 10000
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	parallel(n, 32, func(i int) {
+		c := sessionclient.New(b.cfg.gateway)
+		c.HTTP = b.http
+		to := fmt.Sprintf("+1666%04d%04d", runID, i)
+		resp, err := c.StartLogin("phone_number", to)
+		if err == nil && resp.Status == 204 {
+			resp, err = c.CheckLogin(b.in.code(to))
+		}
+		if err == nil && resp.Status == 200 {
+			sub, _ := sessionclient.Claims(c.AccessToken)["sub"].(string)
+			users[i] = &user{c: c, phone: to, sub: sub}
+			return
+		}
+		failed.Add(1)
+		if err == nil {
+			err = resp
+		}
+		firstErr.CompareAndSwap(nil, err.Error())
+	})
+	if failed.Load() > 0 {
+		return nil, fmt.Errorf("%d of %d logins failed, first: %v", failed.Load(), n, firstErr.Load())
+	}
+	return users, nil
+}
+
+// flowResult is what the timed flows measured.
+type flowResult struct {
+	rec       *recorder // per request, by endpoint and status
+	gateway   *recorder // stepup/request minus the hook's own time
+	n, failed int
+	firstErr  string
+	wall      time.Duration
+	redis     *perOp
+	hook      *recorder // the hook's own time
+	upstream  int64     // calls that reached the upstream
+}
+
+// stepUp runs a flow up to the stepped-up access token. It returns the
+// stepup/request latency less the hook's own time.
+func (b *bench) stepUp(u *user) (time.Duration, error) {
+	start := time.Now()
+	resp, err := u.c.RequestStepUp("transfer:write", nil)
+	took := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	ct := resp.String("challenge_token")
+	if resp.Status != 200 || resp.String("status") != "review" || ct == "" {
+		return 0, fmt.Errorf("stepup/request: %w", resp)
+	}
+	own, ok := b.hook.ownTime(u.sub)
+	if !ok {
+		return 0, fmt.Errorf("stepup/request answered without calling the hook")
+	}
+	if resp, err = u.c.SendOTP(ct); err != nil || resp.Status != 204 {
+		return 0, fmt.Errorf("otp: %v %v", resp, err)
+	}
+	if resp, err = u.c.CheckOTP(ct, b.in.code(u.phone)); err != nil || resp.Status != 200 {
+		return 0, fmt.Errorf("otp/check: %v %v", resp, err)
+	}
+	completed := resp.String("challenge_token")
+	if resp, err = u.c.Refresh(completed); err != nil || resp.Status != 200 {
+		return 0, fmt.Errorf("refresh with step_up_token: %v %v", resp, err)
+	}
+	if _, granted := sessionclient.Claims(u.c.AccessToken)["grt"]; !granted {
+		return 0, fmt.Errorf("the stepped-up access token has no grant")
+	}
+	return took - own, nil
+}
+
+// transfer calls the protected route and checks the status.
+func (b *bench) transfer(u *user, want int) error {
+	resp, err := u.c.Do(sessionclient.Request{Method: "POST", Path: "/api/transfers", Bearer: true,
+		Body: map[string]string{"amount": "500", "currency": "USD"}})
+	if err != nil {
+		return err
+	}
+	if resp.Status != want {
+		return fmt.Errorf("/api/transfers: want %d, %w", want, resp)
+	}
+	return nil
+}
+
+func (b *bench) flows(users []*user) (*flowResult, error) {
+	res := &flowResult{rec: newRecorder(), gateway: newRecorder(), n: len(users)}
+	ctx := context.Background()
+	var before redisCounters
+	if b.redis != nil {
+		var err error
+		if before, err = snapshot(ctx, b.redis); err != nil {
+			return nil, err
+		}
+	}
+	hitsBefore := b.api.hits.Load()
+	b.hook.takeOwnTimes()
+	profile := b.startProfile()
+	var mu sync.Mutex
+	b.tr.phase.Store(res.rec)
+	start := time.Now()
+	parallel(len(users), b.cfg.concurrency, func(i int) {
+		u := users[i]
+		gw, err := b.stepUp(u)
+		if err == nil {
+			res.gateway.add("/stepup/request 200 minus the hook's own time", gw)
+			err = b.transfer(u, 200)
+		}
+		if err == nil {
+			err = b.transfer(u, 401)
+		}
+		if err != nil {
+			mu.Lock()
+			res.failed++
+			if res.firstErr == "" {
+				res.firstErr = err.Error()
+			}
+			mu.Unlock()
+		}
+	})
+	res.wall = time.Since(start)
+	b.tr.phase.Store(nil)
+	profile()
+	res.hook = b.hook.takeOwnTimes()
+	res.upstream = b.api.hits.Load() - hitsBefore
+	if b.redis != nil {
+		after, err := snapshot(ctx, b.redis)
+		if err != nil {
+			return nil, err
+		}
+		d := delta(before, after, res.n)
+		res.redis = &d
+	}
+	return res, nil
+}
+
+// callCosts is what one protected call costs on the Redis server: with a
+// live single-use grant (consumed), and again with the same token.
+type callCosts struct {
+	n             int
+	first, second perOp
+}
+
+func (b *bench) protectedCallCosts(users []*user) (*callCosts, error) {
+	ctx := context.Background()
+	var firstErr atomic.Value
+	parallel(len(users), b.cfg.concurrency, func(i int) {
+		if _, err := b.stepUp(users[i]); err != nil {
+			firstErr.CompareAndSwap(nil, err.Error())
+		}
+	})
+	if e := firstErr.Load(); e != nil {
+		return nil, fmt.Errorf("preparing the round-trip count: %v", e)
+	}
+	costs := &callCosts{n: len(users)}
+	for _, phase := range []struct {
+		want int
+		into *perOp
+	}{{200, &costs.first}, {401, &costs.second}} {
+		before, err := snapshot(ctx, b.redis)
+		if err != nil {
+			return nil, err
+		}
+		parallel(len(users), b.cfg.concurrency, func(i int) {
+			if err := b.transfer(users[i], phase.want); err != nil {
+				firstErr.CompareAndSwap(nil, err.Error())
+			}
+		})
+		if e := firstErr.Load(); e != nil {
+			return nil, fmt.Errorf("round-trip count: %v", e)
+		}
+		after, err := snapshot(ctx, b.redis)
+		if err != nil {
+			return nil, err
+		}
+		*phase.into = delta(before, after, len(users))
+	}
+	return costs, nil
+}
+
+// startProfile fetches a 5 s CPU profile of the gateway during the flows,
+// if asked; the returned func waits for it.
+func (b *bench) startProfile() func() {
+	if b.cfg.profileURL == "" || b.cfg.profileOut == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(b.cfg.profileURL + "?seconds=5")
+		if err != nil {
+			log.Printf("stepup: profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(b.cfg.profileOut)
+		if err != nil {
+			log.Printf("stepup: profile: %v", err)
+			return
+		}
+		defer f.Close()
+		_, _ = f.ReadFrom(resp.Body)
+	}()
+	return func() { <-done }
+}
+
+func (b *bench) report(f *flowResult, calls *callCosts) {
+	w := os.Stdout
+	rate := float64(f.n) / f.wall.Seconds()
+	fmt.Fprintf(w, "#### Step-up flows, Redis store\n\n")
+	fmt.Fprintf(w, "%d flows, one per logged-in user, %d in flight; each: `stepup/request` (hook: review, `verify_sms`, single-use grant) → `otp` → `otp/check` → `refresh` with `step_up_token` → `POST /api/transfers` (200) → the same again (401).\n\n", f.n, b.cfg.concurrency)
+	failures := fmt.Sprint(f.failed)
+	if f.firstErr != "" {
+		failures += fmt.Sprintf(" (first: `%.120s`)", strings.ReplaceAll(f.firstErr, "\n", " "))
+	}
+	fmt.Fprintln(w, "| flows | wall s | flows/s | failures | upstream calls |")
+	fmt.Fprintln(w, "| ---: | ---: | ---: | --- | ---: |")
+	fmt.Fprintf(w, "| %d | %.2f | %.0f | %s | %d |\n\n", f.n, f.wall.Seconds(), rate, failures, f.upstream)
+	fmt.Fprintln(w, "Latency per request (sent → body read), by endpoint (under `/v1/session`) and status:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| request | n | p50 ms | p90 ms | p99 ms | max ms |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
+	worst, worstName := time.Duration(0), ""
+	line := func(r *recorder, l string) {
+		s := r.summary(l)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", l, s.n, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.pmax))
+		if !strings.HasPrefix(l, "/stepup/request") && !strings.HasPrefix(l, "hook") && s.p99 > worst {
+			worst, worstName = s.p99, l
+		}
+	}
+	for _, l := range f.rec.labels() {
+		line(f.rec, l)
+	}
+	for _, l := range f.gateway.labels() {
+		line(f.gateway, l)
+		if s := f.gateway.summary(l); s.p99 > worst {
+			worst, worstName = s.p99, l
+		}
+	}
+	for _, l := range f.hook.labels() {
+		line(f.hook, l)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "The hook's own time is measured inside it (handler start → answer written); \"minus the hook's own time\" subtracts, per request, the time of the hook call it made.")
+	fmt.Fprintln(w)
+	if f.redis != nil {
+		fmt.Fprintf(w, "Redis per complete flow (server side, over the timed flows): %.2f round trips, %.2f commands (%s).\n\n", f.redis.roundTrips, f.redis.commands, f.redis.detail)
+	}
+	if calls != nil {
+		fmt.Fprintf(w, "Redis per protected call, over %d calls each (after as many flows, untimed): with a live single-use grant (200): **%.3f round trips**, %.2f commands (%s); the same token again (401): %.3f round trips, %.2f commands (%s).\n\n",
+			calls.n, calls.first.roundTrips, calls.first.commands, calls.first.detail, calls.second.roundTrips, calls.second.commands, calls.second.detail)
+	}
+	fmt.Fprintln(w, "| goal (step-up, Redis) | measured | met |")
+	fmt.Fprintln(w, "| --- | --- | --- |")
+	complete := f.failed == 0 && f.upstream == int64(f.n)
+	fmt.Fprintf(w, "| ≥ 300 complete flows/s | %.0f/s (%d failures, %d upstream calls) | %s |\n", rate, f.failed, f.upstream, yes(rate >= 300 && complete))
+	fmt.Fprintf(w, "| p99 < 10 ms per endpoint, hook's own time excluded | worst: %s, p99 %s ms | %s |\n", worstName, ms(worst), yes(worst < 10*time.Millisecond))
+	if calls != nil {
+		fmt.Fprintf(w, "| a protected call with a single-use grant: 1 Redis round trip | %.3f | %s |\n", calls.first.roundTrips, yes(calls.first.roundTrips < 1.005))
+	}
+	fmt.Fprintln(w)
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
