@@ -1,34 +1,39 @@
 #!/usr/bin/env bash
 # Benchmarks the session and step-up API on loopback:
 #   sessions (bench/session): OTP login + refreshes per user, many users in
-#     parallel, against the memory store and against Redis;
+#     parallel, unpaced then paced at a fixed rate, against the memory store
+#     and against Redis;
 #   step-up (bench/stepup): full flows (request → OTP → check → refresh →
-#     one protected call, then the same call again) on Redis, with a
-#     delegation hook, the OTP webhook and the upstream in the bench process.
+#     one protected call, then the same call again) on Redis, unpaced then
+#     paced at a fixed rate, with a delegation hook, the OTP webhook and the
+#     upstream in the bench process.
 #
 # The gateway is tests/caddy built here with `go build`; redis-server is
 # started here on a free loopback port (never the one on 6379) with no
 # persistence, and stopped by pid.
 #
 # Usage: bench/run-session.sh    (about 2-3 minutes on 2 cores)
-# Knobs (environment): USERS=1000 CONC=32 REFRESHES=10 RATE=1000 PACED=15s
-#   FLOWS=2000 FLOW_CONC=16 RT_CALLS=300 PROFILE=0 (1 also saves CPU profiles
-#   of the paced Redis refresh phase and of the step-up flows, with pprof tops)
+# Knobs (environment): USERS=2000 CONC=32 REFRESHES=10 RATE=1000 PACED=30s
+#   FLOWS=3000 FLOW_CONC=16 FLOW_RATE=300 FLOW_PACED=10s RT_CALLS=300
+#   PROFILE=0 (1 also saves CPU profiles of the gateways during the paced
+#   Redis refresh phase and the unpaced step-up flows, with pprof tops)
 # Output: bench/results/session-<UTC time>/ (ignored by git): report.md,
 #   caddy and redis logs, profiles.
 set -euo pipefail
 
 knobs=""
-for v in USERS CONC REFRESHES RATE PACED FLOWS FLOW_CONC RT_CALLS PROFILE; do
+for v in USERS CONC REFRESHES RATE PACED FLOWS FLOW_CONC FLOW_RATE FLOW_PACED RT_CALLS PROFILE; do
 	if [ -n "${!v:-}" ]; then knobs+="$v=${!v} "; fi
 done
-USERS="${USERS:-1000}"
+USERS="${USERS:-2000}"
 CONC="${CONC:-32}"
 REFRESHES="${REFRESHES:-10}"
 RATE="${RATE:-1000}"
-PACED="${PACED:-15s}"
-FLOWS="${FLOWS:-2000}"
+PACED="${PACED:-30s}"
+FLOWS="${FLOWS:-3000}"
 FLOW_CONC="${FLOW_CONC:-16}"
+FLOW_RATE="${FLOW_RATE:-300}"
+FLOW_PACED="${FLOW_PACED:-10s}"
 RT_CALLS="${RT_CALLS:-300}"
 PROFILE="${PROFILE:-0}"
 
@@ -141,7 +146,7 @@ echo "== step-up flows, Redis store" >&2
 # shellcheck disable=SC2046
 "$tmp/stepup" -gateway "http://127.0.0.1:${port[stepup]}" -inbox "127.0.0.1:${inbox[stepup]}" \
 	-hook "127.0.0.1:$p_hook" -upstream "127.0.0.1:$p_upstream" -redis "127.0.0.1:$p_redis" \
-	-flows "$FLOWS" -c "$FLOW_CONC" -rt-calls "$RT_CALLS" $(profile_args stepup) >>"$sections"
+	-flows "$FLOWS" -c "$FLOW_CONC" -rate "$FLOW_RATE" -paced "$FLOW_PACED" -rt-calls "$RT_CALLS" $(profile_args stepup) >>"$sections"
 
 if [ "$PROFILE" = 1 ]; then
 	for name in redis stepup; do
