@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test of caddy-stepup: static checks, Go unit and whole-server
-# tests (real redis-server, the real built caddy). Needs Go, redis-server.
+# Runs every test of caddy-stepup: static checks; Go unit and whole-server
+# tests (real redis-server processes, the real built caddy, the real Prelude
+# SDK in Node); then the quick start driven in Chromium. Needs Go,
+# redis-server, Node.js 20 with npm, and Debian's chromium; .ci/run installs
+# them on a clean machine. Ports 8080, 8443, 9080 and 2019 must be free for
+# the browser test (it runs the quick start as is).
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$(go env GOPATH)/bin:$PATH"
-export STEPUP_REQUIRE_REDIS=1
+export STEPUP_REQUIRE_REDIS=1 STEPUP_REQUIRE_NODE=1 STEPUP_SDK_STEPUP=1
 
 echo "== gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tests/*/node_modules/*'))
@@ -13,5 +17,11 @@ go vet ./...
 if ! command -v staticcheck >/dev/null; then go install honnef.co/go/tools/cmd/staticcheck@v0.8.2; fi
 staticcheck ./...
 
-echo "== go test -race"
-go test -race -count=1 -timeout 15m ./...
+echo "== npm ci (the real Prelude SDK for the Node tests)"
+(cd tests/sdk && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+
+echo "== go test -race (unit, whole-server with real caddy and Redis, the SDK in Node)"
+go test -race -count=1 -timeout 20m ./...
+
+echo "== the quick start in Chromium"
+tests/browser/run.sh

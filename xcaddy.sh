@@ -22,7 +22,7 @@ XCADDY_SKIP_CLEANUP=0 xcaddy build "${CADDY_VERSION}" \
 	--with "github.com/caddy-stepup/caddy-stepup@v0.0.0=$here"
 
 for id in stepup http.handlers.stepup http.handlers.stepup_session; do
-	if ! "$output" list-modules | grep -qx "$id"; then
+	if ! "$output" list-modules | grep -x "$id" >/dev/null; then
 		echo "xcaddy.sh: the built caddy does not list module $id" >&2
 		exit 1
 	fi

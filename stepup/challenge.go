@@ -275,8 +275,11 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool) (str
 	}
 	now := e.now()
 	if c.OTPSends > 0 {
-		if c.OTPSends > e.cfg.OTP.MaxResends || now.Sub(time.UnixMilli(c.OTPLastSend)) < e.cfg.OTP.ResendCooldown {
+		if c.OTPSends > e.cfg.OTP.MaxResends {
 			return "", ErrRateLimited
+		}
+		if now.Sub(time.UnixMilli(c.OTPLastSend)) < e.cfg.OTP.ResendCooldown {
+			return "", ErrResendTooSoon
 		}
 	} else if retry {
 		return "", ErrBadRequest

@@ -48,6 +48,7 @@ var (
 	ErrBadCheckCode        = newError(KindBadRequest, "bad_check_code", "The code is wrong or expired.")
 	ErrNoLoginFlow         = newError(KindBadRequest, "bad_request", "No login is in progress: start again.")
 	ErrRateLimited         = newError(KindRateLimited, "rate_limited", "Too many attempts: wait and try again.")
+	ErrResendTooSoon       = newError(KindRateLimited, "rate_limited", "A code was just sent: wait a little before asking for another.")
 	ErrUnauthorized        = newError(KindUnauthorized, "unauthorized", "The credentials are missing, invalid or expired.")
 	ErrMissingDPoP         = newError(KindBadRequest, "missing_dpop_proof", "A DPoP proof is required.")
 	ErrInvalidDPoP         = newError(KindBadRequest, "invalid_dpop_proof", "The DPoP proof is invalid.")

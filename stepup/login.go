@@ -90,8 +90,11 @@ func (e *Engine) RetryLogin(ctx context.Context, flowID string) error {
 		return err
 	}
 	now := e.now()
-	if flow.Sends > e.cfg.OTP.MaxResends || now.Sub(time.UnixMilli(flow.LastSend)) < e.cfg.OTP.ResendCooldown {
+	if flow.Sends > e.cfg.OTP.MaxResends {
 		return ErrRateLimited
+	}
+	if now.Sub(time.UnixMilli(flow.LastSend)) < e.cfg.OTP.ResendCooldown {
+		return ErrResendTooSoon
 	}
 	if err := e.countSend(ctx, flow.Value); err != nil {
 		return err
