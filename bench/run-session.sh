@@ -73,6 +73,7 @@ p_upstream="${ports[11]}"
 
 redis-server --port "$p_redis" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
 	>"$results/redis.log" 2>&1 &
+redis_pid=$!
 pids+=($!)
 for _ in $(seq 50); do
 	redis-cli -p "$p_redis" ping >/dev/null 2>&1 && break
@@ -134,19 +135,48 @@ profile_args() {
 sections="$tmp/sections.md"
 : >"$sections"
 
+# The machine is shared: how much CPU did others take while a benchmark
+# ran? Other processes of this machine: its busy ticks (/proc/stat user,
+# nice, system; irq and softirq time is charged to no process) minus those
+# of this run's processes: the gateways and redis-server (utime+stime) and
+# this script's waited-for children (cutime+cstime: the bench program).
+# Other guests of the host: the steal ticks.
+clk_tck="$(getconf CLK_TCK)"
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4}' /proc/stat; }
+steal_ticks() { awk '/^cpu / {print $9}' /proc/stat; }
+own_ticks() {
+	local total=0 pid
+	for pid in "${gwpid[@]}" "$redis_pid"; do
+		total=$((total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+	done
+	echo $((total + $(sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}')))
+}
+# measure NAME COMMAND...: runs the command, appends its output to the
+# report, then a line on the other processes' CPU and the load average.
+measure() {
+	local name="$1" b0 o0 s0 t0 b1 o1 s1 t1
+	shift
+	b0="$(busy_ticks)" o0="$(own_ticks)" s0="$(steal_ticks)" t0="$(date +%s.%N)"
+	"$@" >>"$sections"
+	b1="$(busy_ticks)" o1="$(own_ticks)" s1="$(steal_ticks)" t1="$(date +%s.%N)"
+	awk -v b="$((b1 - b0))" -v st="$((s1 - s0))" -v o="$((o1 - o0))" -v hz="$clk_tck" -v s="$t0" -v e="$t1" -v n="$(nproc)" -v name="$name" -v la="$(uptime | sed 's/.*load average: //')" \
+		'BEGIN { other = (b - o) / hz / (e - s); if (other < 0) other = 0;
+		printf "Machine during the %s benchmark (%.0f s): this run used %.2f cores on average, other processes %.2f, steal (the host running other guests) %.2f, of %d; load average at its end %s.\n\n", name, e - s, o / hz / (e - s), other, st / hz / (e - s), n, la }' >>"$sections"
+}
+
 echo "== sessions, memory store" >&2
-"$tmp/session" -label memory -gateway "http://127.0.0.1:${port[mem]}" -inbox "127.0.0.1:${inbox[mem]}" \
-	-users "$USERS" -c "$CONC" -refreshes "$REFRESHES" -rate "$RATE" -paced "$PACED" >>"$sections"
+measure "memory-store session" "$tmp/session" -label memory -gateway "http://127.0.0.1:${port[mem]}" -inbox "127.0.0.1:${inbox[mem]}" \
+	-users "$USERS" -c "$CONC" -refreshes "$REFRESHES" -rate "$RATE" -paced "$PACED"
 echo "== sessions, Redis store" >&2
 # shellcheck disable=SC2046
-"$tmp/session" -label Redis -gateway "http://127.0.0.1:${port[redis]}" -inbox "127.0.0.1:${inbox[redis]}" \
+measure "Redis-store session" "$tmp/session" -label Redis -gateway "http://127.0.0.1:${port[redis]}" -inbox "127.0.0.1:${inbox[redis]}" \
 	-redis "127.0.0.1:$p_redis" -users "$USERS" -c "$CONC" -refreshes "$REFRESHES" -rate "$RATE" -paced "$PACED" \
-	$(profile_args redis) >>"$sections"
+	$(profile_args redis)
 echo "== step-up flows, Redis store" >&2
 # shellcheck disable=SC2046
-"$tmp/stepup" -gateway "http://127.0.0.1:${port[stepup]}" -inbox "127.0.0.1:${inbox[stepup]}" \
+measure "step-up" "$tmp/stepup" -gateway "http://127.0.0.1:${port[stepup]}" -inbox "127.0.0.1:${inbox[stepup]}" \
 	-hook "127.0.0.1:$p_hook" -upstream "127.0.0.1:$p_upstream" -redis "127.0.0.1:$p_redis" \
-	-flows "$FLOWS" -c "$FLOW_CONC" -rate "$FLOW_RATE" -paced "$FLOW_PACED" -rt-calls "$RT_CALLS" $(profile_args stepup) >>"$sections"
+	-flows "$FLOWS" -c "$FLOW_CONC" -rate "$FLOW_RATE" -paced "$FLOW_PACED" -rt-calls "$RT_CALLS" $(profile_args stepup)
 
 if [ "$PROFILE" = 1 ]; then
 	for name in redis stepup; do
