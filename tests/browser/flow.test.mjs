@@ -146,7 +146,7 @@ test("quick start: login, step-up to transfer:write, legacy API 200 then 401", {
     });
     if (!stepUpCode) {
       await alert.waitFor();
-      assert.match(await alert.innerText(), /Too many attempts/);
+      assert.match(await alert.innerText(), /wait a little/);
       if (tries === 1) await shot("4b-stepup-resend-too-soon");
       await sleep(5_000);
     }
