@@ -349,8 +349,8 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 	if err := e.checkCode(ctx, challengeTriesKey(c.ID, c.OTPGen), c.ID+":"+itoa(c.OTPGen), code, c.OTPDigest, c.OTPExpires, failKey); err != nil {
 		return "", err
 	}
-	if err := e.cfg.Store.Delete(ctx, failKey); err != nil {
-		return "", storeErr(err)
+	if err := e.clearFailures(ctx, failKey); err != nil {
+		return "", err
 	}
 	return e.advance(ctx, c, raw)
 }

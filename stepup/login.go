@@ -160,8 +160,8 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	if string(taken) != string(raw) {
 		return nil, ErrBadCheckCode // a resend replaced the code meanwhile
 	}
-	if err := e.cfg.Store.Delete(ctx, failKey); err != nil {
-		return nil, storeErr(err)
+	if err := e.clearFailures(ctx, failKey); err != nil {
+		return nil, err
 	}
 	user, err := e.userFor(ctx, Identifier{Type: flow.Type, Value: flow.Value})
 	if err != nil {
@@ -186,12 +186,48 @@ func (e *Engine) checkCode(ctx context.Context, triesKey, digestScope, code stri
 		return ErrBadCheckCode
 	}
 	if !otp.Match(e.codeKey, digestScope, code, digest) {
-		if _, err := e.cfg.Store.Incr(ctx, failKey, 24*time.Hour); err != nil {
+		n, err := e.cfg.Store.Incr(ctx, failKey, failureMemory)
+		if err != nil {
 			return storeErr(err)
+		}
+		if delay := failureDelay(n); delay > 0 {
+			if err := e.cfg.Store.Set(ctx, failWaitKey(failKey), []byte("1"), delay); err != nil {
+				return storeErr(err)
+			}
 		}
 		return ErrBadCheckCode
 	}
 	return nil
+}
+
+// Consecutive failures per identifier (or user), counted across codes and
+// resends: the first freeFailures cost nothing beyond the per-code attempt
+// limit; each later one makes the next check wait twice as long (1 s, 2 s,
+// 4 s, ... at most maxFailureDelay). At MaxUserFailures every check and
+// send is refused until the counter, kept failureMemory after its first
+// failure, expires; only a success resets it.
+const (
+	freeFailures    = 10
+	maxFailureDelay = 15 * time.Minute
+	failureMemory   = 24 * time.Hour
+)
+
+func failureDelay(n int64) time.Duration {
+	if n < freeFailures {
+		return 0
+	}
+	shift := n - freeFailures
+	if shift > 10 {
+		return maxFailureDelay
+	}
+	return min(time.Duration(1<<shift)*time.Second, maxFailureDelay)
+}
+
+func failWaitKey(failKey string) string { return failKey + ":wait" }
+
+// clearFailures forgets the failures behind failKey after a success.
+func (e *Engine) clearFailures(ctx context.Context, failKey string) error {
+	return storeErr(e.cfg.Store.Delete(ctx, failKey, failWaitKey(failKey)))
 }
 
 // checkFailures refuses when too many consecutive codes failed; only a
@@ -204,8 +240,18 @@ func (e *Engine) checkFailures(ctx context.Context, failKey string) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	if n := atoi(string(raw)); n >= e.cfg.OTP.MaxUserFailures {
+	n := atoi(string(raw))
+	if n >= e.cfg.OTP.MaxUserFailures {
 		return ErrRateLimited
+	}
+	if n >= freeFailures {
+		_, err := e.cfg.Store.Get(ctx, failWaitKey(failKey))
+		if err == nil {
+			return ErrRateLimited
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return storeErr(err)
+		}
 	}
 	return nil
 }

@@ -3,12 +3,14 @@ package stepup
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
 
 func TestStartLoginValidation(t *testing.T) {
@@ -93,23 +95,12 @@ func TestLoginCodeStoredOnlyAsHMAC(t *testing.T) {
 
 func TestCheckLoginCodes(t *testing.T) {
 	ctx := context.Background()
-	start := func(t *testing.T, h *harness) (flow, code string) {
-		flow, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678")
-		noErr(t, "StartLogin", err)
-		return flow, h.sender.last(t).Code
-	}
-	wrong := func(code string) string {
-		if code == "000000" {
-			return "111111"
-		}
-		return "000000"
-	}
 
 	t.Run("wrong code then right code", func(t *testing.T) {
 		h := newHarness(t, nil)
-		flow, code := start(t, h)
+		flow, code := startLogin(t, h)
 		jkt := newJKT(t)
-		_, err := h.e.CheckLogin(ctx, flow, wrong(code), proofFor(t, jkt), ClientInfo{})
+		_, err := h.e.CheckLogin(ctx, flow, wrongCode(code), proofFor(t, jkt), ClientInfo{})
 		wantErr(t, "wrong code", err, ErrBadCheckCode)
 		tok, err := h.e.CheckLogin(ctx, flow, code, proofFor(t, jkt), ClientInfo{})
 		noErr(t, "right code", err)
@@ -122,9 +113,9 @@ func TestCheckLoginCodes(t *testing.T) {
 	})
 	t.Run("four wrong codes leave the fifth attempt", func(t *testing.T) {
 		h := newHarness(t, nil)
-		flow, code := start(t, h)
+		flow, code := startLogin(t, h)
 		for i := 0; i < 4; i++ {
-			_, err := h.e.CheckLogin(ctx, flow, wrong(code), proofFor(t, newJKT(t)), ClientInfo{})
+			_, err := h.e.CheckLogin(ctx, flow, wrongCode(code), proofFor(t, newJKT(t)), ClientInfo{})
 			wantErr(t, "wrong code", err, ErrBadCheckCode)
 		}
 		_, err := h.e.CheckLogin(ctx, flow, code, proofFor(t, newJKT(t)), ClientInfo{})
@@ -132,9 +123,9 @@ func TestCheckLoginCodes(t *testing.T) {
 	})
 	t.Run("five wrong codes: even the right code fails", func(t *testing.T) {
 		h := newHarness(t, nil)
-		flow, code := start(t, h)
+		flow, code := startLogin(t, h)
 		for i := 0; i < 5; i++ {
-			_, err := h.e.CheckLogin(ctx, flow, wrong(code), proofFor(t, newJKT(t)), ClientInfo{})
+			_, err := h.e.CheckLogin(ctx, flow, wrongCode(code), proofFor(t, newJKT(t)), ClientInfo{})
 			wantErr(t, "wrong code", err, ErrBadCheckCode)
 		}
 		_, err := h.e.CheckLogin(ctx, flow, code, proofFor(t, newJKT(t)), ClientInfo{})
@@ -142,24 +133,24 @@ func TestCheckLoginCodes(t *testing.T) {
 	})
 	t.Run("expired code", func(t *testing.T) {
 		h := newHarness(t, nil)
-		flow, code := start(t, h)
+		flow, code := startLogin(t, h)
 		h.clk.Advance(5*time.Minute + time.Second)
 		_, err := h.e.CheckLogin(ctx, flow, code, proofFor(t, newJKT(t)), ClientInfo{})
 		wantErr(t, "expired code", err, ErrBadCheckCode)
 	})
 	t.Run("no proof", func(t *testing.T) {
 		h := newHarness(t, nil)
-		flow, code := start(t, h)
+		flow, code := startLogin(t, h)
 		_, err := h.e.CheckLogin(ctx, flow, code, nil, ClientInfo{})
 		wantErr(t, "no proof", err, ErrMissingDPoP)
 	})
 	t.Run("replayed proof jti", func(t *testing.T) {
 		h := newHarness(t, nil)
-		flow, code := start(t, h)
+		flow, code := startLogin(t, h)
 		proof := proofFor(t, newJKT(t))
 		_, err := h.e.CheckLogin(ctx, flow, code, proof, ClientInfo{})
 		noErr(t, "first login", err)
-		flow, code = start(t, h)
+		flow, code = startLogin(t, h)
 		_, err = h.e.CheckLogin(ctx, flow, code, proof, ClientInfo{})
 		wantErr(t, "replayed proof", err, ErrInvalidDPoP)
 	})
@@ -173,8 +164,8 @@ func TestCheckLoginCodes(t *testing.T) {
 	t.Run("consecutive failures per identifier survive new flows", func(t *testing.T) {
 		h := newHarness(t, nil, func(c *Config) { c.OTP.MaxUserFailures = 3 })
 		for i := 0; i < 3; i++ {
-			flow, code := start(t, h)
-			_, err := h.e.CheckLogin(ctx, flow, wrong(code), proofFor(t, newJKT(t)), ClientInfo{})
+			flow, code := startLogin(t, h)
+			_, err := h.e.CheckLogin(ctx, flow, wrongCode(code), proofFor(t, newJKT(t)), ClientInfo{})
 			wantErr(t, "wrong code", err, ErrBadCheckCode)
 		}
 		_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678")
@@ -278,4 +269,56 @@ func TestUserCreatedOnce(t *testing.T) {
 	if !validID(prefixUser, a.tokens.UserID) || !validID(prefixSession, a.tokens.SessionID) {
 		t.Fatal("identifiers are not 128-bit prefixed IDs")
 	}
+}
+
+func TestFailureDelayGrows(t *testing.T) {
+	for n, want := range map[int64]time.Duration{
+		1: 0, 9: 0, 10: time.Second, 11: 2 * time.Second, 14: 16 * time.Second, 19: 512 * time.Second, 20: 15 * time.Minute, 99: 15 * time.Minute,
+	} {
+		if got := failureDelay(n); got != want {
+			t.Errorf("failureDelay(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
+
+func TestRepeatedFailuresMakeTheNextCheckWait(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, nil)
+	failKey := identFailKey(IdentifierPhone, "+33612345678")
+	// Nine earlier failures (their codes and flows are long gone).
+	noErr(t, "seed failures", h.st.Set(ctx, failKey, []byte("9"), time.Hour))
+	flow, code := startLogin(t, h)
+	_, err := h.e.CheckLogin(ctx, flow, wrongCode(code), proofFor(t, newJKT(t)), ClientInfo{})
+	wantErr(t, "tenth failure", err, ErrBadCheckCode)
+	_, err = h.e.CheckLogin(ctx, flow, code, proofFor(t, newJKT(t)), ClientInfo{})
+	wantErr(t, "the right code right after", err, ErrRateLimited)
+	// The wait is kept by the store's own clock: 1 s after the tenth failure.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err = h.e.CheckLogin(ctx, flow, code, proofFor(t, newJKT(t)), ClientInfo{})
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	noErr(t, "the right code after the wait", err)
+	if _, err := h.st.Get(ctx, failKey); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a success left the failure counter: %v", err)
+	}
+}
+
+// startLogin starts a phone login and returns its flow and the code sent.
+func startLogin(t *testing.T, h *harness) (flow, code string) {
+	t.Helper()
+	flow, err := h.e.StartLogin(context.Background(), IdentifierPhone, "+33612345678")
+	noErr(t, "StartLogin", err)
+	return flow, h.sender.last(t).Code
+}
+
+// wrongCode returns a code that differs from code.
+func wrongCode(code string) string {
+	if code == "000000" {
+		return "111111"
+	}
+	return "000000"
 }
