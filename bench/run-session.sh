@@ -165,16 +165,16 @@ measure() {
 }
 
 echo "== sessions, memory store" >&2
-measure "memory-store session" "$tmp/session" -label memory -gateway "http://127.0.0.1:${port[mem]}" -inbox "127.0.0.1:${inbox[mem]}" \
+measure "memory-store session" "$tmp/session" -pid "${gwpid[mem]}" -label memory -gateway "http://127.0.0.1:${port[mem]}" -inbox "127.0.0.1:${inbox[mem]}" \
 	-users "$USERS" -c "$CONC" -refreshes "$REFRESHES" -rate "$RATE" -paced "$PACED"
 echo "== sessions, Redis store" >&2
 # shellcheck disable=SC2046
-measure "Redis-store session" "$tmp/session" -label Redis -gateway "http://127.0.0.1:${port[redis]}" -inbox "127.0.0.1:${inbox[redis]}" \
+measure "Redis-store session" "$tmp/session" -pid "${gwpid[redis]}" -label Redis -gateway "http://127.0.0.1:${port[redis]}" -inbox "127.0.0.1:${inbox[redis]}" \
 	-redis "127.0.0.1:$p_redis" -users "$USERS" -c "$CONC" -refreshes "$REFRESHES" -rate "$RATE" -paced "$PACED" \
 	$(profile_args redis)
 echo "== step-up flows, Redis store" >&2
 # shellcheck disable=SC2046
-measure "step-up" "$tmp/stepup" -gateway "http://127.0.0.1:${port[stepup]}" -inbox "127.0.0.1:${inbox[stepup]}" \
+measure "step-up" "$tmp/stepup" -pid "${gwpid[stepup]}" -gateway "http://127.0.0.1:${port[stepup]}" -inbox "127.0.0.1:${inbox[stepup]}" \
 	-hook "127.0.0.1:$p_hook" -upstream "127.0.0.1:$p_upstream" -redis "127.0.0.1:$p_redis" \
 	-flows "$FLOWS" -c "$FLOW_CONC" -rate "$FLOW_RATE" -paced "$FLOW_PACED" -rt-calls "$RT_CALLS" $(profile_args stepup)
 

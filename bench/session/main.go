@@ -29,7 +29,7 @@ import (
 
 type config struct {
 	gateway, inboxAddr, redisAddr, label, profileURL, profileOut string
-	users, concurrency, refreshes, rate                          int
+	users, concurrency, refreshes, rate, pid                     int
 	paced                                                        time.Duration
 }
 
@@ -44,6 +44,7 @@ func main() {
 	flag.IntVar(&cfg.refreshes, "refreshes", 10, "refreshes per user in the unpaced phase")
 	flag.IntVar(&cfg.rate, "rate", 1000, "refreshes per second in the paced phase")
 	flag.DurationVar(&cfg.paced, "paced", 15*time.Second, "length of the paced phase")
+	flag.IntVar(&cfg.pid, "pid", 0, "the gateway's process ID, to report its CPU time per operation")
 	flag.StringVar(&cfg.profileURL, "profile-url", "", "gateway's /debug/pprof/profile URL: profile the paced phase")
 	flag.StringVar(&cfg.profileOut, "profile-out", "", "where to write that profile")
 	flag.Parse()
@@ -121,6 +122,7 @@ type phaseResult struct {
 	wall     time.Duration
 	redis    *perOp
 	extra    string
+	cpu      time.Duration // the gateway's CPU time over the phase
 }
 
 func (p *phaseResult) fail(msg string) {
@@ -167,6 +169,7 @@ func (b *bench) logins() ([]*sessionclient.Client, *phaseResult, error) {
 		}
 	}
 	var mu sync.Mutex
+	cpu0 := cpuTime(b.cfg.pid)
 	b.tr.phase.Store(res.rec)
 	start := time.Now()
 	parallel(b.cfg.users, b.cfg.concurrency, func(i int) {
@@ -189,6 +192,7 @@ func (b *bench) logins() ([]*sessionclient.Client, *phaseResult, error) {
 		}
 	})
 	res.wall = time.Since(start)
+	res.cpu = cpuTime(b.cfg.pid) - cpu0
 	b.tr.phase.Store(nil)
 	if b.redis != nil {
 		after, err := snapshot(ctx, b.redis)
@@ -221,6 +225,7 @@ func (b *bench) unpacedRefreshes(clients []*sessionclient.Client) (*phaseResult,
 		}
 	}
 	var mu sync.Mutex
+	cpu0 := cpuTime(b.cfg.pid)
 	b.tr.phase.Store(res.rec)
 	start := time.Now()
 	parallel(len(clients), b.cfg.concurrency, func(i int) {
@@ -238,6 +243,7 @@ func (b *bench) unpacedRefreshes(clients []*sessionclient.Client) (*phaseResult,
 		}
 	})
 	res.wall = time.Since(start)
+	res.cpu = cpuTime(b.cfg.pid) - cpu0
 	b.tr.phase.Store(nil)
 	if b.redis != nil {
 		after, err := snapshot(ctx, b.redis)
@@ -267,6 +273,7 @@ func (b *bench) pacedRefreshes(clients []*sessionclient.Client) (*phaseResult, e
 	var wg sync.WaitGroup
 	var late atomic.Int64 // sends that left more than 1 ms after their time
 	interval := time.Second / time.Duration(b.cfg.rate)
+	cpu0 := cpuTime(b.cfg.pid)
 	b.tr.phase.Store(res.rec)
 	start := time.Now()
 	for i := 0; i < n; i++ {
@@ -298,6 +305,7 @@ func (b *bench) pacedRefreshes(clients []*sessionclient.Client) (*phaseResult, e
 	sendWall := time.Since(start)
 	wg.Wait()
 	res.wall = time.Since(start)
+	res.cpu = cpuTime(b.cfg.pid) - cpu0
 	b.tr.phase.Store(nil)
 	s := scheduled.summary("/refresh from its scheduled time")
 	res.extra = fmt.Sprintf("sent %d in %.2f s (%.0f/s offered as scheduled, %d sends more than 1 ms late); from the scheduled time: p50 %s ms, p99 %s ms, max %s ms",
@@ -343,14 +351,18 @@ func (b *bench) report(login, unpaced, paced *phaseResult) {
 	w := os.Stdout
 	fmt.Fprintf(w, "#### Sessions, %s store\n\n", b.cfg.label)
 	fmt.Fprintf(w, "%d users (distinct phone numbers and DPoP keys), %d requests in flight in the login and unpaced phases.\n\n", b.cfg.users, b.cfg.concurrency)
-	fmt.Fprintln(w, "| phase | operations | wall s | ops/s | failures |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | --- |")
+	fmt.Fprintln(w, "| phase | operations | wall s | ops/s | gateway CPU ms/op | failures |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | --- |")
 	row := func(name string, p *phaseResult) {
 		failures := fmt.Sprint(p.errors)
 		if p.firstErr != "" {
 			failures += fmt.Sprintf(" (first: `%.120s`)", strings.ReplaceAll(p.firstErr, "\n", " "))
 		}
-		fmt.Fprintf(w, "| %s | %d | %.2f | %.0f | %s |\n", name, p.ops, p.wall.Seconds(), float64(p.ops)/p.wall.Seconds(), failures)
+		cpu := "n/a"
+		if b.cfg.pid != 0 {
+			cpu = fmt.Sprintf("%.3f", p.cpu.Seconds()*1000/float64(p.ops))
+		}
+		fmt.Fprintf(w, "| %s | %d | %.2f | %.0f | %s | %s |\n", name, p.ops, p.wall.Seconds(), float64(p.ops)/p.wall.Seconds(), cpu, failures)
 	}
 	row("logins (login/otp + login/otp/check)", login)
 	row(fmt.Sprintf("refreshes, unpaced (%d per user in a row)", b.cfg.refreshes), unpaced)

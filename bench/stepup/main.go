@@ -31,7 +31,7 @@ import (
 
 type config struct {
 	gateway, inboxAddr, hookAddr, upstreamAddr, redisAddr, profileURL, profileOut string
-	flows, concurrency, rtCalls, rate                                             int
+	flows, concurrency, rtCalls, rate, pid                                        int
 	paced                                                                         time.Duration
 }
 
@@ -47,6 +47,7 @@ func main() {
 	flag.IntVar(&cfg.rate, "rate", 300, "flows started per second in the paced phase")
 	flag.DurationVar(&cfg.paced, "paced", 10*time.Second, "length of the paced phase")
 	flag.IntVar(&cfg.rtCalls, "rt-calls", 300, "protected calls in the round-trip count")
+	flag.IntVar(&cfg.pid, "pid", 0, "the gateway's process ID, to report its CPU time per flow")
 	flag.StringVar(&cfg.profileURL, "profile-url", "", "gateway's /debug/pprof/profile URL: profile the unpaced flows")
 	flag.StringVar(&cfg.profileOut, "profile-out", "", "where to write that profile")
 	flag.Parse()
@@ -196,10 +197,11 @@ type flowResult struct {
 	firstErr  string
 	wall      time.Duration
 	redis     *perOp
-	hook      *recorder // the hook's own time
-	sender    *recorder // the OTP webhook's own time
-	rate      int       // flows started per second; 0: unpaced
-	upstream  int64     // calls that reached the upstream
+	hook      *recorder     // the hook's own time
+	sender    *recorder     // the OTP webhook's own time
+	rate      int           // flows started per second; 0: unpaced
+	cpu       time.Duration // the gateway's CPU time over the phase
+	upstream  int64         // calls that reached the upstream
 }
 
 // stepUp runs a flow up to the stepped-up access token. It returns the
@@ -290,6 +292,7 @@ func (b *bench) flows(users []*user, rate int, profile bool) (*flowResult, error
 		}
 		mu.Unlock()
 	}
+	cpu0 := cpuTime(b.cfg.pid)
 	b.tr.phase.Store(res.rec)
 	start := time.Now()
 	if rate == 0 {
@@ -310,6 +313,7 @@ func (b *bench) flows(users []*user, rate int, profile bool) (*flowResult, error
 		wg.Wait()
 	}
 	res.wall = time.Since(start)
+	res.cpu = cpuTime(b.cfg.pid) - cpu0
 	b.tr.phase.Store(nil)
 	stopProfile()
 	res.hook = b.hook.takeOwnTimes()
@@ -400,14 +404,18 @@ func (b *bench) report(unpaced, paced *flowResult, calls *callCosts) {
 	w := os.Stdout
 	fmt.Fprintf(w, "#### Step-up flows, Redis store\n\n")
 	fmt.Fprintf(w, "One flow per logged-in user (users log in first, not timed); each: `stepup/request` (the hook answers review, `verify_sms`, single-use grant for 300 s) → `otp` → `otp/check` → `refresh` with `step_up_token` → `POST /api/transfers` (200) → the same again (401). Unpaced: %d flows in flight, as fast as the gateway answers. Paced: a flow started every 1/%d s for %s, whatever the answers' latency.\n\n", b.cfg.concurrency, b.cfg.rate, b.cfg.paced)
-	fmt.Fprintln(w, "| phase | flows | wall s | flows/s | failures | upstream calls |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | --- | ---: |")
+	fmt.Fprintln(w, "| phase | flows | wall s | flows/s | gateway CPU ms/flow | failures | upstream calls |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | --- | ---: |")
 	for _, f := range []*flowResult{unpaced, paced} {
 		failures := fmt.Sprint(f.failed)
 		if f.firstErr != "" {
 			failures += fmt.Sprintf(" (first: `%.120s`)", strings.ReplaceAll(f.firstErr, "\n", " "))
 		}
-		fmt.Fprintf(w, "| %s | %d | %.2f | %.0f | %s | %d |\n", f.name(), f.n, f.wall.Seconds(), float64(f.n)/f.wall.Seconds(), failures, f.upstream)
+		cpu := "n/a"
+		if b.cfg.pid != 0 {
+			cpu = fmt.Sprintf("%.2f", f.cpu.Seconds()*1000/float64(f.n))
+		}
+		fmt.Fprintf(w, "| %s | %d | %.2f | %.0f | %s | %s | %d |\n", f.name(), f.n, f.wall.Seconds(), float64(f.n)/f.wall.Seconds(), cpu, failures, f.upstream)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Latency per request (sent → body read), by endpoint (under `/v1/session`) and status. The hook's and the OTP webhook's own times are measured inside them (handler start → answer written); \"minus the hook's own time\" subtracts, per request, the time of the hook call it made. `/otp` includes the gateway's call to the OTP webhook.")
