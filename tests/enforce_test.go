@@ -4,47 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/internal/testcaddy"
 )
-
-// upstream is the legacy API behind the gateway: it counts hits and keeps
-// the headers of the last request.
-type upstream struct {
-	srv  *httptest.Server
-	hits atomic.Int64
-	mu   sync.Mutex
-	last http.Header
-}
-
-func newUpstream(t *testing.T) *upstream {
-	t.Helper()
-	u := &upstream{}
-	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.hits.Add(1)
-		u.mu.Lock()
-		u.last = r.Header.Clone()
-		u.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"legacy":"ok"}`)
-	}))
-	t.Cleanup(u.srv.Close)
-	return u
-}
-
-func (u *upstream) lastHeader(name string) []string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.last.Values(name)
-}
 
 type enforcementEnv struct {
 	idp      *testIdP
@@ -100,48 +66,9 @@ http://127.0.0.1:%d {
 	return env
 }
 
-type answer struct {
-	status  int
-	wwwAuth string
-	cache   string
-	body    []byte
-	code    string
-}
-
 func (env *enforcementEnv) do(t *testing.T, method, path string, header http.Header) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, env.base+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := env.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, wwwAuth: resp.Header.Get("WWW-Authenticate"), cache: resp.Header.Get("Cache-Control"), body: body}
-	var e struct {
-		Code string `json:"code"`
-	}
-	_ = json.Unmarshal(body, &e)
-	a.code = e.Code
-	return a
-}
-
-// newClient has its own connection pool: ports are reused between tests,
-// and a kept-alive connection to a stopped caddy must not be picked up.
-func newClient(t *testing.T) *http.Client {
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
-}
-
-func bearer(tok string) http.Header {
-	return http.Header{"Authorization": {"Bearer " + tok}}
+	return fetch(t, env.client, method, env.base+path, header)
 }
 
 // TestTokenAttacksNeverReachTheUpstream sends every token attack of
@@ -326,9 +253,11 @@ func TestKeyRotationAtTheIdentityProvider(t *testing.T) {
 	}
 }
 
-func TestUnreachableJWKSFailsClosed(t *testing.T) {
-	up := newUpstream(t)
-	key := newECKey(t, "k")
+// startTrustingGateway runs a site that trusts https://idp.test by the
+// given JWKS URL and serves the given directives; it returns the site's
+// base URL.
+func startTrustingGateway(t *testing.T, jwksURL, directives string) string {
+	t.Helper()
 	port := testcaddy.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
@@ -336,25 +265,24 @@ func TestUnreachableJWKSFailsClosed(t *testing.T) {
 	auto_https off
 	stepup {
 		trust https://idp.test {
-			jwks_url http://127.0.0.1:%d/jwks.json
+			jwks_url %s
 		}
 	}
 }
 http://127.0.0.1:%d {
-	stepup
-	reverse_proxy %s
+%s
 }
-`, testcaddy.FreePort(t), port, up.srv.URL), WaitFor: []string{base}})
-	req, _ := http.NewRequest("GET", base+"/", nil)
-	req.Header.Set("Authorization", "Bearer "+key.token(t, "https://idp.test", nil))
-	resp, err := newClient(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 503 || !strings.Contains(string(body), `"code":"internal"`) {
-		t.Fatalf("got %d %s", resp.StatusCode, body)
+`, jwksURL, port, directives), WaitFor: []string{base}})
+	return base
+}
+
+func TestUnreachableJWKSFailsClosed(t *testing.T) {
+	up := newUpstream(t)
+	key := newECKey(t, "k")
+	base := startTrustingGateway(t, fmt.Sprintf("http://127.0.0.1:%d/jwks.json", testcaddy.FreePort(t)), "\tstepup\n\treverse_proxy "+up.srv.URL)
+	got := fetch(t, newClient(t), "GET", base+"/", bearer(key.token(t, "https://idp.test", nil)))
+	if got.status != 503 || !strings.Contains(string(got.body), `"code":"internal"`) {
+		t.Fatalf("got %d %s", got.status, got.body)
 	}
 	if up.hits.Load() != 0 {
 		t.Fatal("upstream called")
@@ -363,20 +291,15 @@ http://127.0.0.1:%d {
 
 func TestGatewayPublishesItsKeys(t *testing.T) {
 	env := startEnforcement(t)
-	resp, err := env.client.Get(env.base + "/.well-known/jwks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	got := env.do(t, "GET", "/.well-known/jwks.json", nil)
 	var set struct {
 		Keys []map[string]any `json:"keys"`
 	}
-	raw, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(raw, &set); err != nil {
-		t.Fatalf("%d %v %q: %v", resp.StatusCode, resp.Header, raw, err)
+	if err := json.Unmarshal(got.body, &set); err != nil {
+		t.Fatalf("%d %v %q: %v", got.status, got.header, got.body, err)
 	}
-	if resp.StatusCode != 200 || len(set.Keys) != 1 || set.Keys[0]["kty"] != "EC" || set.Keys[0]["d"] != nil || set.Keys[0]["kid"] == "" {
-		t.Fatalf("JWKS %d %+v", resp.StatusCode, set)
+	if got.status != 200 || len(set.Keys) != 1 || set.Keys[0]["kty"] != "EC" || set.Keys[0]["d"] != nil || set.Keys[0]["kid"] == "" {
+		t.Fatalf("JWKS %d %+v", got.status, set)
 	}
 }
 
@@ -402,41 +325,14 @@ func TestConfigErrorsStopTheLoad(t *testing.T) {
 func TestStepupRunsBeforeHandlersThatAnswerThemselves(t *testing.T) {
 	key := newECKey(t, "k")
 	idp := newIdP(t, "https://idp.test", key)
-	port := testcaddy.FreePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
-	admin {admin}
-	auto_https off
-	stepup {
-		trust https://idp.test {
-			jwks_url %s
-		}
-	}
-}
-http://127.0.0.1:%d {
-	respond "secret"
-	stepup
-}
-`, idp.jwksURL(), port), WaitFor: []string{base}})
+	base := startTrustingGateway(t, idp.jwksURL(), "\trespond \"secret\"\n\tstepup")
 	client := newClient(t)
-	resp, err := client.Get(base + "/")
-	if err != nil {
-		t.Fatal(err)
+	got := fetch(t, client, "GET", base+"/", nil)
+	if got.status != 401 || strings.Contains(string(got.body), "secret") {
+		t.Fatalf("without token: %d %s", got.status, got.body)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 401 || strings.Contains(string(body), "secret") {
-		t.Fatalf("without token: %d %s", resp.StatusCode, body)
-	}
-	req, _ := http.NewRequest("GET", base+"/", nil)
-	req.Header.Set("Authorization", "Bearer "+key.token(t, "https://idp.test", func(h, c map[string]any) { delete(c, "aud") }))
-	resp, err = client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "secret" {
-		t.Fatalf("with token: %d %s", resp.StatusCode, body)
+	got = fetch(t, client, "GET", base+"/", bearer(key.token(t, "https://idp.test", func(h, c map[string]any) { delete(c, "aud") })))
+	if got.status != 200 || string(got.body) != "secret" {
+		t.Fatalf("with token: %d %s", got.status, got.body)
 	}
 }

@@ -130,23 +130,39 @@ func (k *idpKey) alg() string {
 // this key's algorithm regardless of what the header says.
 func (k *idpKey) sign(t *testing.T, header, claims map[string]any) string {
 	t.Helper()
-	input := encodeSegment(t, header) + "." + encodeSegment(t, claims)
+	jws, err := k.signJWS(header, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jws
+}
+
+// signJWS is sign without t, for servers' goroutines: it returns its error.
+func (k *idpKey) signJWS(header, claims map[string]any) (string, error) {
+	h, err := json.Marshal(header)
+	if err != nil {
+		return "", err
+	}
+	c, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
 	digest := sha256.Sum256([]byte(input))
 	var sig []byte
 	if k.ec != nil {
 		r, s, err := ecdsa.Sign(rand.Reader, k.ec, digest[:])
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 		sig = append(pad32(r), pad32(s)...)
 	} else {
-		var err error
 		sig, err = rsa.SignPKCS1v15(rand.Reader, k.rsa, crypto.SHA256, digest[:])
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 	}
-	return input + "." + b64.EncodeToString(sig)
+	return input + "." + b64.EncodeToString(sig), nil
 }
 
 // token signs a well-formed access token, then applies the mutations.

@@ -2,10 +2,7 @@ package tests
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -63,68 +60,6 @@ func requireSDK(t *testing.T) string {
 	}
 	t.Skipf("real SDK tests: %s (set %s to make this a failure)", problem, requireNodeEnv)
 	return ""
-}
-
-// sdkOTPMessage is what the webhook OTP sender posts.
-type sdkOTPMessage struct {
-	Channel     string `json:"channel"`
-	To          string `json:"to"`
-	Code        string `json:"code"`
-	Purpose     string `json:"purpose"`
-	ChallengeID string `json:"challenge_id,omitempty"`
-	Scope       string `json:"scope,omitempty"`
-}
-
-// sdkOTPReceiver is the customer's OTP webhook: POST /send records a
-// message, GET /codes?to=<destination> answers the newest one for that
-// destination with how many were sent there ({..., "sent": n}), 404 if
-// none yet. The Node tests read their codes from it.
-type sdkOTPReceiver struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	msgs []sdkOTPMessage
-}
-
-func newSDKOTPReceiver(t *testing.T) *sdkOTPReceiver {
-	t.Helper()
-	rcv := &sdkOTPReceiver{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /send", func(w http.ResponseWriter, r *http.Request) {
-		var m sdkOTPMessage
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil || m.To == "" || m.Code == "" {
-			http.Error(w, "bad delivery", http.StatusBadRequest)
-			return
-		}
-		rcv.mu.Lock()
-		rcv.msgs = append(rcv.msgs, m)
-		rcv.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /codes", func(w http.ResponseWriter, r *http.Request) {
-		to := r.URL.Query().Get("to")
-		rcv.mu.Lock()
-		defer rcv.mu.Unlock()
-		var last *sdkOTPMessage
-		sent := 0
-		for i := range rcv.msgs {
-			if rcv.msgs[i].To == to {
-				last = &rcv.msgs[i]
-				sent++
-			}
-		}
-		if last == nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(struct {
-			sdkOTPMessage
-			Sent int `json:"sent"`
-		}{*last, sent})
-	})
-	rcv.srv = httptest.NewServer(mux)
-	t.Cleanup(rcv.srv.Close)
-	return rcv
 }
 
 // sdkGateway is caddy serving the session API over HTTPS with a
@@ -258,7 +193,7 @@ func TestRealSDKLogin(t *testing.T) {
 	dir := requireSDK(t)
 	for _, st := range sdkStores {
 		t.Run(st.name, func(t *testing.T) {
-			codes := newSDKOTPReceiver(t)
+			codes := newOTPReceiver(t)
 			g := startSDKGateway(t, codes.srv.URL, st.store(t), "", "")
 			g.runNode(t, dir, "login.test.mjs", "STEPUP_CODES_URL="+codes.srv.URL+"/codes")
 		})
@@ -348,7 +283,7 @@ func newSDKBackend(t *testing.T) *sdkBackend {
 		jti := make([]byte, 16)
 		_, _ = rand.Read(jti)
 		now := time.Now()
-		token, err := b.sign(map[string]any{
+		token, err := b.key.signJWS(map[string]any{"alg": "RS256", "typ": "JWT", "kid": b.key.kid}, map[string]any{
 			"sub": q.Get("sub"), "challenge_id": q.Get("challenge_id"), "key": q.Get("key"), "status": "completed",
 			"jti": b64.EncodeToString(jti), "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		})
@@ -364,26 +299,6 @@ func newSDKBackend(t *testing.T) *sdkBackend {
 	return b
 }
 
-// sign makes an RS256 JWS; it returns its error instead of failing the
-// test, since it runs on a server goroutine.
-func (b *sdkBackend) sign(claims map[string]any) (string, error) {
-	header, err := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": b.key.kid})
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	input := b64.EncodeToString(header) + "." + b64.EncodeToString(payload)
-	digest := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, b.key.rsa, crypto.SHA256, digest[:])
-	if err != nil {
-		return "", err
-	}
-	return input + "." + b64.EncodeToString(sig), nil
-}
-
 // TestRealSDKStepUp (issue 4, run with STEPUP_SDK_STEPUP=1): the real SDK
 // steps up through the delegation hook (an SMS code, then a custom step
 // vouched for by the customer backend), redeems the challenge, spends the
@@ -396,7 +311,7 @@ func TestRealSDKStepUp(t *testing.T) {
 	dir := requireSDK(t)
 	for _, st := range sdkStores {
 		t.Run(st.name, func(t *testing.T) {
-			codes := newSDKOTPReceiver(t)
+			codes := newOTPReceiver(t)
 			hook := newSDKHook(t)
 			backend := newSDKBackend(t)
 			api := newUpstream(t)

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/caddy-stepup/caddy-stepup/internal/redistest"
@@ -14,55 +12,9 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/internal/testcaddy"
 )
 
-// otpInbox is the customer's OTP webhook: it records every code the
-// gateway asks it to deliver.
-type otpInbox struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	sent []map[string]any
-}
-
-func newOTPInbox(t *testing.T) *otpInbox {
-	t.Helper()
-	in := &otpInbox{}
-	in.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil || r.Header.Get("X-Webhook-Signature") == "" {
-			http.Error(w, "bad delivery", http.StatusBadRequest)
-			return
-		}
-		in.mu.Lock()
-		in.sent = append(in.sent, m)
-		in.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(in.srv.Close)
-	return in
-}
-
-// lastCode is the newest code sent to a destination.
-func (in *otpInbox) lastCode(t *testing.T, to string) string {
-	t.Helper()
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	for i := len(in.sent) - 1; i >= 0; i-- {
-		if in.sent[i]["to"] == to {
-			return in.sent[i]["code"].(string)
-		}
-	}
-	t.Fatalf("no code was sent to %s", to)
-	return ""
-}
-
-func (in *otpInbox) count() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.sent)
-}
-
 type sessionEnv struct {
 	base  string
-	inbox *otpInbox
+	codes *otpReceiver
 	caddy *testcaddy.Instance
 }
 
@@ -71,7 +23,7 @@ type sessionEnv struct {
 // headers, so Secure cookies are not needed), with the given store line.
 func startSessionAPI(t *testing.T, storeLine string) *sessionEnv {
 	t.Helper()
-	env := &sessionEnv{inbox: newOTPInbox(t)}
+	env := &sessionEnv{codes: newOTPReceiver(t)}
 	port := testcaddy.FreePort(t)
 	env.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	env.caddy = testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
@@ -90,7 +42,7 @@ func startSessionAPI(t *testing.T, storeLine string) *sessionEnv {
 http://127.0.0.1:%d {
 	stepup_session
 }
-`, env.base, storeLine, env.inbox.srv.URL, port), WaitFor: []string{env.base + "/.well-known/jwks.json"}})
+`, env.base, storeLine, env.codes.srv.URL, port), WaitFor: []string{env.base + "/.well-known/jwks.json"}})
 	return env
 }
 
@@ -100,7 +52,7 @@ func login(t *testing.T, env *sessionEnv, phone string) *sessionclient.Client {
 	if resp, err := c.StartLogin("phone_number", phone); err != nil || resp.Status != 204 {
 		t.Fatalf("start login: %v %v", resp, err)
 	}
-	resp, err := c.CheckLogin(env.inbox.lastCode(t, phone))
+	resp, err := c.CheckLogin(env.codes.lastCode(t, phone))
 	if err != nil || resp.Status != 200 {
 		t.Fatalf("check login: %v %v", resp, err)
 	}
@@ -130,7 +82,7 @@ func TestOTPLoginOverTheSessionAPI(t *testing.T) {
 	if !strings.HasPrefix(cookie, "__Host-stepup-login=vfy_") || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "Secure") || !strings.Contains(cookie, "Path=/") {
 		t.Errorf("login cookie %q", cookie)
 	}
-	first := env.inbox.lastCode(t, "+14155550100")
+	first := env.codes.lastCode(t, "+14155550100")
 	if len(first) != 6 {
 		t.Fatalf("code %q is not 6 digits", first)
 	}
@@ -295,10 +247,10 @@ func TestSessionAPIRefusals(t *testing.T) {
 		{"step-up without token", sessionclient.Request{Method: "POST", Path: "/v1/session/stepup/request", Body: map[string]string{"scope": "x"}}, 401, "unauthorized", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := env.inbox.count()
+			before := env.codes.count()
 			resp, err := c.Do(tc.req)
 			expect(t, resp, err, tc.status, tc.code)
-			if tc.noDeliveryMade && env.inbox.count() != before {
+			if tc.noDeliveryMade && env.codes.count() != before {
 				t.Error("a code was sent")
 			}
 		})
@@ -348,10 +300,10 @@ func TestSessionAPIFailsClosedWhenRedisIsDown(t *testing.T) {
 	c := login(t, env, "+14155550103")
 	redis.Kill()
 
-	before := env.inbox.count()
+	before := env.codes.count()
 	resp, err := sessionclient.New(env.base).StartLogin("phone_number", "+14155550104")
 	expect(t, resp, err, 503, "internal")
-	if env.inbox.count() != before {
+	if env.codes.count() != before {
 		t.Error("a code was sent while the store was down")
 	}
 	resp, err = c.Refresh("")
