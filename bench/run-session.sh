@@ -57,6 +57,11 @@ export XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config"
 load_start="$(uptime | sed 's/.*load average: //')"
 time_start="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 
+commit="$(git rev-parse --short HEAD)"
+dirty=""
+if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+	dirty=" (with uncommitted changes to $(git status --porcelain --untracked-files=no | wc -l) tracked files)"
+fi
 echo "== building (binaries in $tmp)" >&2
 go build -o "$tmp/caddy-stepup" ./tests/caddy
 for tool in freeport session stepup; do
@@ -193,6 +198,7 @@ load_end="$(uptime | sed 's/.*load average: //')"
 	echo
 	echo "- command: \`$command_line\`"
 	echo "- machine: $(nproc) cores ($(nproc) from \`nproc\`), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), $(uname -sr)"
+	echo "- code: commit $commit of this checkout, built as the working tree was at the start$dirty"
 	echo "- $(go version | sed 's/^go version //'); Caddy $("$tmp/caddy-stepup" version | awk '{print $1}'); $(redis-server --version | awk '{print $1, $2, $3}')"
 	echo "- load average (1, 5, 15 min) at the start: $load_start; at the end ($(date -u '+%H:%M:%S UTC')): $load_end"
 	echo "- the bench programs (clients, OTP webhook, hook, upstream), the gateways and redis-server share the same cores, on loopback: nothing is pinned."
