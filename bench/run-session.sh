@@ -197,7 +197,7 @@ load_end="$(uptime | sed 's/.*load average: //')"
 	echo "### Run of $time_start"
 	echo
 	echo "- command: \`$command_line\`"
-	echo "- machine: $(nproc) cores ($(nproc) from \`nproc\`), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), $(uname -sr)"
+	echo "- machine: $(nproc) cores (\`nproc\`), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), $(uname -sr)"
 	echo "- code: commit $commit of this checkout, built as the working tree was at the start$dirty"
 	echo "- $(go version | sed 's/^go version //'); Caddy $("$tmp/caddy-stepup" version | awk '{print $1}'); $(redis-server --version | awk '{print $1, $2, $3}')"
 	echo "- load average (1, 5, 15 min) at the start: $load_start; at the end ($(date -u '+%H:%M:%S UTC')): $load_end"
