@@ -6,6 +6,6 @@
 // Digest(key, scope, code) is meant to be stored, and Match compares in
 // constant time. Senders never put a code in an error message. The webhook
 // sender retries only when the receiver certainly saw nothing, so one Send
-// never delivers a code twice; receivers deduplicate on Idempotency-Key in
+// never delivers a code twice; receivers deduplicate on X-Stepup-Delivery-Id in
 // any case.
 package otp

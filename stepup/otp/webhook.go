@@ -63,7 +63,7 @@ type WebhookOptions struct {
 // NewWebhookSender returns a sender that POSTs each message as JSON
 // {"channel","to","code","purpose","expires_at"(Unix seconds),
 // "challenge_id"?,"scope"?} with Content-Type, User-Agent, the signature
-// headers and Idempotency-Key (the message ID). A 2xx answer is success,
+// headers and X-Stepup-Delivery-Id (the message ID). A 2xx answer is success,
 // anything else an error.
 //
 // Its own client does not keep connections alive, so that net/http never
@@ -104,7 +104,10 @@ func NewWebhookSender(o WebhookOptions) (Sender, error) {
 		client = *o.Client
 	} else {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
-		transport.DisableKeepAlives = true
+		// Connections are kept alive. net/http re-sends a POST by itself only
+		// when nothing of it was written, because the delivery ID header is
+		// not named Idempotency-Key (which would make net/http treat the POST
+		// as safe to replay): a code is never delivered twice.
 		transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return s.dial(ctx, network, addr)
 		}
@@ -184,7 +187,7 @@ func (s *webhookSender) Send(ctx context.Context, m Message) error {
 }
 
 // headers builds the request headers once, so every attempt sends the same
-// bytes and the same Idempotency-Key.
+// bytes and the same X-Stepup-Delivery-Id.
 func (s *webhookSender) headers(body []byte, deliveryID string) (http.Header, error) {
 	sig, err := s.signer.SignDetached(body)
 	if err != nil {
@@ -195,7 +198,7 @@ func (s *webhookSender) headers(body []byte, deliveryID string) (http.Header, er
 	h.Set("User-Agent", webhookUserAgent)
 	h.Set(headerSignature, sig)
 	h.Set(headerSignatureKeyID, s.signer.KeyID())
-	h.Set("Idempotency-Key", deliveryID)
+	h.Set("X-Stepup-Delivery-Id", deliveryID)
 	if len(s.secret) > 0 {
 		t := strconv.FormatInt(s.now().Unix(), 10)
 		mac := hmac.New(sha256.New, s.secret)

@@ -234,11 +234,11 @@ func TestWebhookSender(t *testing.T) {
 					t.Errorf("header %s = %q, want %q", name, got, want)
 				}
 			}
-			if tt.msg.ID != "" && h.Get("Idempotency-Key") != tt.msg.ID {
-				t.Errorf("Idempotency-Key = %q, want %q", h.Get("Idempotency-Key"), tt.msg.ID)
+			if tt.msg.ID != "" && h.Get("X-Stepup-Delivery-Id") != tt.msg.ID {
+				t.Errorf("X-Stepup-Delivery-Id = %q, want %q", h.Get("X-Stepup-Delivery-Id"), tt.msg.ID)
 			}
-			if h.Get("Idempotency-Key") == "" {
-				t.Error("no Idempotency-Key")
+			if h.Get("X-Stepup-Delivery-Id") == "" {
+				t.Error("no X-Stepup-Delivery-Id")
 			}
 			if (h.Get("X-Stepup-Signature") != "") != (tt.secret != nil) {
 				t.Errorf("X-Stepup-Signature %q with secret %v", h.Get("X-Stepup-Signature"), tt.secret != nil)
@@ -253,7 +253,7 @@ func TestWebhookSenderRetryKeepsIdempotencyKey(t *testing.T) {
 	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		keys = append(keys, r.Header.Get("X-Stepup-Delivery-Id"))
 		mu.Unlock()
 	}))
 	defer srv.Close()
@@ -267,7 +267,7 @@ func TestWebhookSenderRetryKeepsIdempotencyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(keys) != 1 || len(keys[0]) < 22 {
-		t.Fatalf("generated Idempotency-Key %q", keys)
+		t.Fatalf("generated X-Stepup-Delivery-Id %q", keys)
 	}
 }
 
