@@ -115,7 +115,7 @@ func (v *Verifier) Verify(proof, method, url string) (*Proof, error) {
 	if !ok {
 		return nil, invalid("no jwk")
 	}
-	key, err := parsePublicKey(rawJWK, alg)
+	key, err := cachedPublicKey(rawJWK, alg)
 	if err != nil {
 		return nil, err
 	}
