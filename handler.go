@@ -142,6 +142,11 @@ func (ih *IdentityHeaders) setDefaults() {
 	if ih.Grant == "" {
 		ih.Grant = defaultGrantHeader
 	}
+	// Set directly in the header map on the hot path: keep them canonical.
+	ih.Subject = http.CanonicalHeaderKey(ih.Subject)
+	ih.Scope = http.CanonicalHeaderKey(ih.Scope)
+	ih.Session = http.CanonicalHeaderKey(ih.Session)
+	ih.Grant = http.CanonicalHeaderKey(ih.Grant)
 }
 
 // Validate checks the handler's settings; it changes nothing.
