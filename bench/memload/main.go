@@ -23,22 +23,9 @@ import (
 	"os"
 	"strings"
 	"time"
-)
 
-// result is what memload writes to -out.
-type result struct {
-	ValidTokens    int            `json:"valid_tokens"`
-	GarbageTokens  int            `json:"garbage_tokens"`
-	IdleRSSKiB     int64          `json:"idle_rss_kib"`
-	AfterRSSKiB    int64          `json:"after_rss_kib"`
-	SettledRSSKiB  int64          `json:"settled_rss_kib"`
-	PeakRSSKiB     int64          `json:"peak_rss_kib"`
-	ValidStatuses  map[string]int `json:"valid_statuses"`
-	GarbageByKind  map[string]int `json:"garbage_by_kind"`
-	GarbageStatus  map[string]int `json:"garbage_statuses"`
-	ValidSeconds   float64        `json:"valid_seconds"`
-	GarbageSeconds float64        `json:"garbage_seconds"`
-}
+	"github.com/caddy-stepup/caddy-stepup/bench/internal/benchkit"
+)
 
 func main() {
 	url := flag.String("url", "", "gateway URL of a `stepup` route (required)")
@@ -59,7 +46,7 @@ func main() {
 	template := strings.TrimSpace(string(mustRead(*templateFile)))
 	gen := newGarbage(template)
 	client := newClient(*conns)
-	res := result{ValidTokens: len(distinct), GarbageTokens: *garbage, GarbageByKind: map[string]int{}}
+	res := benchkit.MemResult{ValidTokens: len(distinct), GarbageTokens: *garbage, GarbageByKind: map[string]int{}}
 
 	// Warm-up: connections, buffers and pools the steady state needs, so
 	// that the idle size is the size of a gateway that has served traffic.

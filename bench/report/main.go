@@ -22,6 +22,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/caddy-stepup/caddy-stepup/bench/internal/benchkit"
 )
 
 // window is one measured load window of one case.
@@ -107,7 +109,7 @@ func main() {
 	}
 	fmt.Println()
 
-	var mem *memResult
+	var mem *benchkit.MemResult
 	if *memFile != "" {
 		mem = readMem(*memFile)
 		printMem(mem)
@@ -125,58 +127,36 @@ func windowsOfRound(all []window, round int) []window {
 	return out
 }
 
-func printGoals(med map[string]map[string]float64, mem *memResult) {
+func printGoals(med map[string]map[string]float64, mem *benchkit.MemResult) {
 	fmt.Println("| goal | measured | met |")
 	fmt.Println("| --- | --- | --- |")
 	if b, ok := med["b"]; ok {
-		fmt.Printf("| (b) ≥ 0.95× the req/s of (a) | %.3f× | %s |\n", b["rRps"], yes(b["rRps"] >= 0.95))
-		fmt.Printf("| (b) ≤ 10 µs more CPU per request than (a) | %+.1f µs | %s |\n", b["dCPU"], yes(b["dCPU"] <= 10))
+		fmt.Printf("| (b) ≥ 0.95× the req/s of (a) | %.3f× | %s |\n", b["rRps"], benchkit.Yes(b["rRps"] >= 0.95))
+		fmt.Printf("| (b) ≤ 10 µs more CPU per request than (a) | %+.1f µs | %s |\n", b["dCPU"], benchkit.Yes(b["dCPU"] <= 10))
 	}
 	if c, ok := med["c"]; ok {
-		fmt.Printf("| (c) ≤ 130 µs more CPU per request than (a) | %+.1f µs | %s |\n", c["dCPU"], yes(c["dCPU"] <= 130))
+		fmt.Printf("| (c) ≤ 130 µs more CPU per request than (a) | %+.1f µs | %s |\n", c["dCPU"], benchkit.Yes(c["dCPU"] <= 130))
 	}
 	if mem != nil {
 		grew := float64(mem.AfterRSSKiB-mem.IdleRSSKiB) / 1024
 		fmt.Printf("| %d distinct valid + %d garbage tokens leave < 100 MiB above idle | %+.1f MiB right after (peak %+.1f MiB) | %s |\n",
-			mem.ValidTokens, mem.GarbageTokens, grew, float64(mem.PeakRSSKiB-mem.IdleRSSKiB)/1024, yes(grew < 100))
+			mem.ValidTokens, mem.GarbageTokens, grew, float64(mem.PeakRSSKiB-mem.IdleRSSKiB)/1024, benchkit.Yes(grew < 100))
 	}
 }
 
-func yes(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "**no**"
-}
-
-// memResult mirrors memload's JSON.
-type memResult struct {
-	ValidTokens    int            `json:"valid_tokens"`
-	GarbageTokens  int            `json:"garbage_tokens"`
-	IdleRSSKiB     int64          `json:"idle_rss_kib"`
-	AfterRSSKiB    int64          `json:"after_rss_kib"`
-	SettledRSSKiB  int64          `json:"settled_rss_kib"`
-	PeakRSSKiB     int64          `json:"peak_rss_kib"`
-	ValidStatuses  map[string]int `json:"valid_statuses"`
-	GarbageByKind  map[string]int `json:"garbage_by_kind"`
-	GarbageStatus  map[string]int `json:"garbage_statuses"`
-	ValidSeconds   float64        `json:"valid_seconds"`
-	GarbageSeconds float64        `json:"garbage_seconds"`
-}
-
-func readMem(path string) *memResult {
+func readMem(path string) *benchkit.MemResult {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		log.Fatalf("report: %v", err)
 	}
-	var m memResult
+	var m benchkit.MemResult
 	if err := json.Unmarshal(b, &m); err != nil {
 		log.Fatalf("report: %s: %v", path, err)
 	}
 	return &m
 }
 
-func printMem(m *memResult) {
+func printMem(m *benchkit.MemResult) {
 	mib := func(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
 	fmt.Println("| memory (gateway VmRSS, cache on) | value |")
 	fmt.Println("| --- | ---: |")

@@ -18,11 +18,12 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/bench/internal/benchkit"
 	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
 	"github.com/redis/go-redis/v9"
 )
@@ -59,24 +60,24 @@ func main() {
 // bench is the shared state of one run.
 type bench struct {
 	cfg   config
-	in    *inbox
-	tr    *timingTransport
+	in    *benchkit.Inbox
+	tr    *benchkit.TimingTransport
 	http  *http.Client
 	redis *redis.Client
 }
 
 func run(cfg config) error {
-	in, err := serveInbox(cfg.inboxAddr)
+	in, err := benchkit.ServeInbox(cfg.inboxAddr, nil)
 	if err != nil {
 		return err
 	}
-	tr := &timingTransport{next: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
-	b := &bench{cfg: cfg, in: in, tr: tr, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	client, tr := benchkit.NewTimedClient()
+	b := &bench{cfg: cfg, in: in, tr: tr, http: client}
 	if cfg.redisAddr != "" {
 		b.redis = redis.NewClient(&redis.Options{Addr: cfg.redisAddr, PoolSize: 1})
 		defer b.redis.Close()
 	}
-	if err := waitFor(cfg.gateway + "/.well-known/jwks.json"); err != nil {
+	if err := benchkit.WaitFor(cfg.gateway + "/.well-known/jwks.json"); err != nil {
 		return err
 	}
 
@@ -96,60 +97,36 @@ func run(cfg config) error {
 	return nil
 }
 
-func waitFor(url string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is not answering: %v", url, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // phaseResult is what a phase measured.
 type phaseResult struct {
-	rec      *recorder
+	rec      *benchkit.Recorder
 	ops      int
+	mu       sync.Mutex // guards errors and firstErr
 	errors   int
 	firstErr string
-	wall     time.Duration
-	redis    *perOp
-	extra    string
-	cpu      time.Duration // the gateway's CPU time over the phase
+	benchkit.Measured
+	extra string
 }
 
-func (p *phaseResult) fail(msg string) {
+// check says whether an operation succeeded (no error, one of the wanted
+// statuses) and counts it as a failure if not.
+func (p *phaseResult) check(resp *sessionclient.Response, err error, want ...int) bool {
+	if err == nil && slices.Contains(want, resp.Status) {
+		return true
+	}
+	var msg string
+	if err != nil {
+		msg = err.Error()
+	} else {
+		msg = resp.Error()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.errors++
 	if p.firstErr == "" {
 		p.firstErr = msg
 	}
-}
-
-// parallel runs f(i) for i in [0,n) on c workers.
-func parallel(n, c int, f func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < c; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
+	return false
 }
 
 // phone is user i's number: distinct per user and per run, as the gateway
@@ -157,50 +134,23 @@ func parallel(n, c int, f func(i int)) {
 func phone(run int64, i int) string { return fmt.Sprintf("+1555%04d%04d", run%10000, i) }
 
 func (b *bench) logins() ([]*sessionclient.Client, *phaseResult, error) {
-	res := &phaseResult{rec: newRecorder(), ops: b.cfg.users}
+	res := &phaseResult{rec: benchkit.NewRecorder(), ops: b.cfg.users}
 	clients := make([]*sessionclient.Client, b.cfg.users)
 	runID := time.Now().UnixNano() / 1000 % 10000
-	ctx := context.Background()
-	var before redisCounters
-	if b.redis != nil {
-		var err error
-		if before, err = snapshot(ctx, b.redis); err != nil {
-			return nil, nil, err
-		}
+	m, err := benchkit.StartMeter(context.Background(), b.tr, res.rec, b.cfg.pid, b.redis)
+	if err != nil {
+		return nil, nil, err
 	}
-	var mu sync.Mutex
-	cpu0 := cpuTime(b.cfg.pid)
-	b.tr.phase.Store(res.rec)
-	start := time.Now()
-	parallel(b.cfg.users, b.cfg.concurrency, func(i int) {
+	benchkit.Parallel(b.cfg.users, b.cfg.concurrency, func(i int) {
 		c := sessionclient.New(b.cfg.gateway)
 		c.HTTP = b.http
-		to := phone(runID, i)
-		resp, err := c.StartLogin("phone_number", to)
-		if err == nil && resp.Status == 204 {
-			resp, err = c.CheckLogin(b.in.code(to))
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case err != nil:
-			res.fail(err.Error())
-		case resp.Status != 200 && resp.Status != 204:
-			res.fail(resp.Error())
-		default:
+		resp, err := b.in.LoginByPhone(c, phone(runID, i))
+		if res.check(resp, err, 200, 204) {
 			clients[i] = c
 		}
 	})
-	res.wall = time.Since(start)
-	res.cpu = cpuTime(b.cfg.pid) - cpu0
-	b.tr.phase.Store(nil)
-	if b.redis != nil {
-		after, err := snapshot(ctx, b.redis)
-		if err != nil {
-			return nil, nil, err
-		}
-		d := delta(before, after, res.ops)
-		res.redis = &d
+	if res.Measured, err = m.Stop(res.ops); err != nil {
+		return nil, nil, err
 	}
 	var ok []*sessionclient.Client
 	for _, c := range clients {
@@ -215,46 +165,26 @@ func (b *bench) logins() ([]*sessionclient.Client, *phaseResult, error) {
 }
 
 func (b *bench) unpacedRefreshes(clients []*sessionclient.Client) (*phaseResult, error) {
-	res := &phaseResult{rec: newRecorder(), ops: len(clients) * b.cfg.refreshes}
-	var before redisCounters
-	ctx := context.Background()
-	if b.redis != nil {
-		var err error
-		if before, err = snapshot(ctx, b.redis); err != nil {
-			return nil, err
-		}
+	res := &phaseResult{rec: benchkit.NewRecorder(), ops: len(clients) * b.cfg.refreshes}
+	m, err := benchkit.StartMeter(context.Background(), b.tr, res.rec, b.cfg.pid, b.redis)
+	if err != nil {
+		return nil, err
 	}
-	var mu sync.Mutex
-	cpu0 := cpuTime(b.cfg.pid)
-	b.tr.phase.Store(res.rec)
-	start := time.Now()
-	parallel(len(clients), b.cfg.concurrency, func(i int) {
+	benchkit.Parallel(len(clients), b.cfg.concurrency, func(i int) {
 		for k := 0; k < b.cfg.refreshes; k++ {
 			resp, err := clients[i].Refresh("")
-			if err != nil || resp.Status != 200 {
-				mu.Lock()
-				if err != nil {
-					res.fail(err.Error())
-				} else {
-					res.fail(resp.Error())
-				}
-				mu.Unlock()
-			}
+			res.check(resp, err, 200)
 		}
 	})
-	res.wall = time.Since(start)
-	res.cpu = cpuTime(b.cfg.pid) - cpu0
-	b.tr.phase.Store(nil)
-	if b.redis != nil {
-		after, err := snapshot(ctx, b.redis)
-		if err != nil {
-			return nil, err
-		}
-		d := delta(before, after, res.ops)
-		res.redis = &d
+	if res.Measured, err = m.Stop(res.ops); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
+
+// fromScheduled labels the paced refreshes' latency counted from their
+// scheduled time.
+const fromScheduled = "/refresh from its scheduled time"
 
 // pacedRefreshes sends refreshes on a fixed schedule, whatever the
 // answers' latency (open loop), each from a user with no refresh in
@@ -262,20 +192,21 @@ func (b *bench) unpacedRefreshes(clients []*sessionclient.Client) (*phaseResult,
 // not hidden (no coordinated omission).
 func (b *bench) pacedRefreshes(clients []*sessionclient.Client) (*phaseResult, error) {
 	n := int(b.cfg.paced.Seconds() * float64(b.cfg.rate))
-	res := &phaseResult{rec: newRecorder(), ops: n}
-	scheduled := newRecorder()
+	res := &phaseResult{rec: benchkit.NewRecorder(), ops: n}
+	scheduled := benchkit.NewRecorder()
 	idle := make(chan *sessionclient.Client, len(clients))
 	for _, c := range clients {
 		idle <- c
 	}
 	profile := b.startProfile()
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var late atomic.Int64 // sends that left more than 1 ms after their time
 	interval := time.Second / time.Duration(b.cfg.rate)
-	cpu0 := cpuTime(b.cfg.pid)
-	b.tr.phase.Store(res.rec)
-	start := time.Now()
+	m, err := benchkit.StartMeter(context.Background(), b.tr, res.rec, b.cfg.pid, nil)
+	if err != nil {
+		return nil, err
+	}
+	start := m.Start()
 	for i := 0; i < n; i++ {
 		at := start.Add(time.Duration(i) * interval)
 		if d := time.Until(at); d > 0 {
@@ -289,62 +220,34 @@ func (b *bench) pacedRefreshes(clients []*sessionclient.Client) (*phaseResult, e
 		go func() {
 			defer wg.Done()
 			resp, err := c.Refresh("")
-			scheduled.add("/refresh from its scheduled time", time.Since(at))
+			scheduled.Add(fromScheduled, time.Since(at))
 			idle <- c
-			if err != nil || resp.Status != 200 {
-				mu.Lock()
-				if err != nil {
-					res.fail(err.Error())
-				} else {
-					res.fail(resp.Error())
-				}
-				mu.Unlock()
-			}
+			res.check(resp, err, 200)
 		}()
 	}
 	sendWall := time.Since(start)
 	wg.Wait()
-	res.wall = time.Since(start)
-	res.cpu = cpuTime(b.cfg.pid) - cpu0
-	b.tr.phase.Store(nil)
-	s := scheduled.summary("/refresh from its scheduled time")
+	if res.Measured, err = m.Stop(res.ops); err != nil {
+		return nil, err
+	}
+	s := scheduled.Summary(fromScheduled)
 	res.extra = fmt.Sprintf("sent %d in %.2f s (%.0f/s offered as scheduled, %d sends more than 1 ms late); from the scheduled time: p50 %s ms, p99 %s ms, max %s ms",
-		n, sendWall.Seconds(), float64(n)/sendWall.Seconds(), late.Load(), ms(s.p50), ms(s.p99), ms(s.pmax))
-	res.rec.mu.Lock()
-	res.rec.byOp["/refresh from its scheduled time"] = scheduled.byOp["/refresh from its scheduled time"]
-	res.rec.mu.Unlock()
-	profile()
+		n, sendWall.Seconds(), float64(n)/sendWall.Seconds(), late.Load(), benchkit.MS(s.P50), benchkit.MS(s.P99), benchkit.MS(s.Max))
+	res.rec.Merge(scheduled, fromScheduled)
+	if err := profile(); err != nil {
+		log.Printf("session: profile: %v", err)
+	}
 	return res, nil
 }
 
 // startProfile fetches a CPU profile of the gateway covering the paced
 // phase, if asked; the returned func waits for it.
-func (b *bench) startProfile() func() {
-	if b.cfg.profileURL == "" || b.cfg.profileOut == "" {
-		return func() {}
-	}
+func (b *bench) startProfile() func() error {
 	secs := int(b.cfg.paced.Seconds()) - 1
 	if secs < 1 {
 		secs = 1
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		resp, err := http.Get(fmt.Sprintf("%s?seconds=%d", b.cfg.profileURL, secs))
-		if err != nil {
-			log.Printf("session: profile: %v", err)
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(b.cfg.profileOut)
-		if err != nil {
-			log.Printf("session: profile: %v", err)
-			return
-		}
-		defer f.Close()
-		_, _ = f.ReadFrom(resp.Body)
-	}()
-	return func() { <-done }
+	return benchkit.StartProfile(b.cfg.profileURL, b.cfg.profileOut, secs)
 }
 
 func (b *bench) report(login, unpaced, paced *phaseResult) {
@@ -354,15 +257,11 @@ func (b *bench) report(login, unpaced, paced *phaseResult) {
 	fmt.Fprintln(w, "| phase | operations | wall s | ops/s | gateway CPU ms/op | failures |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | --- |")
 	row := func(name string, p *phaseResult) {
-		failures := fmt.Sprint(p.errors)
-		if p.firstErr != "" {
-			failures += fmt.Sprintf(" (first: `%.120s`)", strings.ReplaceAll(p.firstErr, "\n", " "))
-		}
 		cpu := "n/a"
 		if b.cfg.pid != 0 {
-			cpu = fmt.Sprintf("%.3f", p.cpu.Seconds()*1000/float64(p.ops))
+			cpu = fmt.Sprintf("%.3f", p.CPU.Seconds()*1000/float64(p.ops))
 		}
-		fmt.Fprintf(w, "| %s | %d | %.2f | %.0f | %s | %s |\n", name, p.ops, p.wall.Seconds(), float64(p.ops)/p.wall.Seconds(), cpu, failures)
+		fmt.Fprintf(w, "| %s | %d | %.2f | %.0f | %s | %s |\n", name, p.ops, p.Wall.Seconds(), float64(p.ops)/p.Wall.Seconds(), cpu, benchkit.Failures(p.errors, p.firstErr))
 	}
 	row("logins (login/otp + login/otp/check)", login)
 	row(fmt.Sprintf("refreshes, unpaced (%d per user in a row)", b.cfg.refreshes), unpaced)
@@ -370,36 +269,22 @@ func (b *bench) report(login, unpaced, paced *phaseResult) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Latency per request (sent → body read), by endpoint under `/v1/session` and status; the `400` of `login/otp/check` is the first proof without a nonce (`use_dpop_nonce`), which the SDK sends too.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| phase | request | n | p50 ms | p90 ms | p99 ms | max ms |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-	for _, p := range []struct {
-		name string
-		r    *phaseResult
-	}{{"login", login}, {"unpaced", unpaced}, {"paced", paced}} {
-		for _, l := range p.r.rec.labels() {
-			s := p.r.rec.summary(l)
-			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s |\n", p.name, l, s.n, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.pmax))
-		}
-	}
+	benchkit.WriteLatencyHeader(w)
+	benchkit.WriteLatencyRows(w, "login", login.rec)
+	benchkit.WriteLatencyRows(w, "unpaced", unpaced.rec)
+	benchkit.WriteLatencyRows(w, "paced", paced.rec)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Paced phase: %s.\n\n", paced.extra)
-	if unpaced.redis != nil {
+	if unpaced.Redis != nil {
 		fmt.Fprintf(w, "Redis, counted by the server (`INFO stats` `total_reads_processed`: one per request or pipeline a client sends, i.e. per round trip; `INFO commandstats`, which also counts the commands a Lua script calls inside its EVALSHA): over the unpaced refresh phase, divided by %d refreshes, **%.3f round trips per refresh** (%s); over the login phase, divided by %d logins, %.2f round trips per login (%s).\n\n",
-			unpaced.ops, unpaced.redis.roundTrips, unpaced.redis.detail, login.ops, login.redis.roundTrips, login.redis.detail)
-		ps := paced.rec.summary("/refresh 200")
-		rate := float64(paced.ops) / paced.wall.Seconds()
+			unpaced.ops, unpaced.Redis.RoundTrips, unpaced.Redis.Detail, login.ops, login.Redis.RoundTrips, login.Redis.Detail)
+		ps := paced.rec.Summary("/refresh 200")
+		rate := float64(paced.ops) / paced.Wall.Seconds()
 		fmt.Fprintln(w, "| goal (Redis) | measured | met |")
 		fmt.Fprintln(w, "| --- | --- | --- |")
-		fmt.Fprintf(w, "| refresh p99 < 5 ms at 1,000 refreshes/s | p99 %s ms at %.0f/s achieved (%d failures) | %s |\n", ms(ps.p99), rate, paced.errors, yes(ps.p99 < 5*time.Millisecond && rate >= 0.98*1000 && paced.errors == 0))
+		fmt.Fprintf(w, "| refresh p99 < 5 ms at 1,000 refreshes/s | p99 %s ms at %.0f/s achieved (%d failures) | %s |\n", benchkit.MS(ps.P99), rate, paced.errors, benchkit.Yes(ps.P99 < 5*time.Millisecond && rate >= 0.98*1000 && paced.errors == 0))
 		// A few thousandths above a whole number are go-redis loading a
 		// script (EVALSHA answered NOSCRIPT, then EVAL) the first time.
-		fmt.Fprintf(w, "| ≤ 2 Redis round trips per refresh | %.3f | %s |\n\n", unpaced.redis.roundTrips, yes(unpaced.redis.roundTrips < 2.005))
+		fmt.Fprintf(w, "| ≤ 2 Redis round trips per refresh | %.3f | %s |\n\n", unpaced.Redis.RoundTrips, benchkit.Yes(unpaced.Redis.RoundTrips < 2.005))
 	}
-}
-
-func yes(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "**no**"
 }

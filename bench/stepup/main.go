@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/bench/internal/benchkit"
 	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
 	"github.com/redis/go-redis/v9"
 )
@@ -61,10 +62,11 @@ func main() {
 
 type bench struct {
 	cfg   config
-	in    *inbox
+	in    *benchkit.Inbox
+	sent  *benchkit.Recorder // the OTP webhook's own times
 	hook  *hook
 	api   *upstream
-	tr    *timingTransport
+	tr    *benchkit.TimingTransport
 	http  *http.Client
 	redis *redis.Client
 }
@@ -77,9 +79,9 @@ type user struct {
 }
 
 func run(cfg config) error {
-	b := &bench{cfg: cfg}
+	b := &bench{cfg: cfg, sent: benchkit.NewRecorder()}
 	var err error
-	if b.in, err = serveInbox(cfg.inboxAddr); err != nil {
+	if b.in, err = benchkit.ServeInbox(cfg.inboxAddr, b.sent); err != nil {
 		return err
 	}
 	if b.hook, err = serveHook(cfg.hookAddr); err != nil {
@@ -88,13 +90,12 @@ func run(cfg config) error {
 	if b.api, err = serveUpstream(cfg.upstreamAddr); err != nil {
 		return err
 	}
-	b.tr = &timingTransport{next: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
-	b.http = &http.Client{Transport: b.tr, Timeout: 30 * time.Second}
+	b.http, b.tr = benchkit.NewTimedClient()
 	if cfg.redisAddr != "" {
 		b.redis = redis.NewClient(&redis.Options{Addr: cfg.redisAddr, PoolSize: 1})
 		defer b.redis.Close()
 	}
-	if err := waitFor(cfg.gateway + "/.well-known/jwks.json"); err != nil {
+	if err := benchkit.WaitFor(cfg.gateway + "/.well-known/jwks.json"); err != nil {
 		return err
 	}
 	paced := int(cfg.paced.Seconds() * float64(cfg.rate))
@@ -120,43 +121,6 @@ func run(cfg config) error {
 	return nil
 }
 
-func waitFor(url string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is not answering: %v", url, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// parallel runs f(i) for i in [0,n) on c workers.
-func parallel(n, c int, f func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < c; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // logins logs n users in, untimed; each has its own phone number (codes
 // are capped per destination) and DPoP key.
 func (b *bench) logins(n int) ([]*user, error) {
@@ -164,14 +128,11 @@ func (b *bench) logins(n int) ([]*user, error) {
 	runID := time.Now().UnixNano() / 1000 % 10000
 	var failed atomic.Int64
 	var firstErr atomic.Value
-	parallel(n, 32, func(i int) {
+	benchkit.Parallel(n, 32, func(i int) {
 		c := sessionclient.New(b.cfg.gateway)
 		c.HTTP = b.http
 		to := fmt.Sprintf("+1666%04d%04d", runID, i)
-		resp, err := c.StartLogin("phone_number", to)
-		if err == nil && resp.Status == 204 {
-			resp, err = c.CheckLogin(b.in.code(to))
-		}
+		resp, err := b.in.LoginByPhone(c, to)
 		if err == nil && resp.Status == 200 {
 			sub, _ := sessionclient.Claims(c.AccessToken)["sub"].(string)
 			users[i] = &user{c: c, phone: to, sub: sub}
@@ -191,17 +152,15 @@ func (b *bench) logins(n int) ([]*user, error) {
 
 // flowResult is what the timed flows measured.
 type flowResult struct {
-	rec       *recorder // per request, by endpoint and status
-	gateway   *recorder // stepup/request minus the hook's own time
+	rec       *benchkit.Recorder // per request, by endpoint and status
+	gateway   *benchkit.Recorder // stepup/request minus the hook's own time
 	n, failed int
 	firstErr  string
-	wall      time.Duration
-	redis     *perOp
-	hook      *recorder     // the hook's own time
-	sender    *recorder     // the OTP webhook's own time
-	rate      int           // flows started per second; 0: unpaced
-	cpu       time.Duration // the gateway's CPU time over the phase
-	upstream  int64         // calls that reached the upstream
+	benchkit.Measured
+	hook     *benchkit.Recorder // the hook's own time
+	sender   *benchkit.Recorder // the OTP webhook's own time
+	rate     int                // flows started per second; 0: unpaced
+	upstream int64              // calls that reached the upstream
 }
 
 // stepUp runs a flow up to the stepped-up access token. It returns the
@@ -224,7 +183,7 @@ func (b *bench) stepUp(u *user) (time.Duration, error) {
 	if resp, err = u.c.SendOTP(ct); err != nil || resp.Status != 204 {
 		return 0, fmt.Errorf("otp: %v %v", resp, err)
 	}
-	if resp, err = u.c.CheckOTP(ct, b.in.code(u.phone)); err != nil || resp.Status != 200 {
+	if resp, err = u.c.CheckOTP(ct, b.in.Code(u.phone)); err != nil || resp.Status != 200 {
 		return 0, fmt.Errorf("otp/check: %v %v", resp, err)
 	}
 	completed := resp.String("challenge_token")
@@ -254,35 +213,28 @@ func (b *bench) transfer(u *user, want int) error {
 // gateway answers; otherwise open loop, a flow started every 1/rate s
 // whatever the answers' latency.
 func (b *bench) flows(users []*user, rate int, profile bool) (*flowResult, error) {
-	res := &flowResult{rec: newRecorder(), gateway: newRecorder(), n: len(users), rate: rate}
-	ctx := context.Background()
-	var before redisCounters
-	if b.redis != nil {
-		var err error
-		if before, err = snapshot(ctx, b.redis); err != nil {
-			return nil, err
-		}
-	}
+	res := &flowResult{rec: benchkit.NewRecorder(), gateway: benchkit.NewRecorder(), n: len(users), rate: rate}
 	hitsBefore := b.api.hits.Load()
-	b.hook.takeOwnTimes()
-	b.in.takeOwnTimes()
-	stopProfile := func() {}
+	b.hook.rec.Take()
+	b.sent.Take()
+	stopProfile := func() error { return nil }
 	if profile {
-		stopProfile = b.startProfile()
+		// A 5 s CPU profile of the gateway during the flows.
+		stopProfile = benchkit.StartProfile(b.cfg.profileURL, b.cfg.profileOut, 5)
 	}
 	var mu sync.Mutex
 	flow := func(u *user) {
 		began := time.Now()
 		gw, err := b.stepUp(u)
 		if err == nil {
-			res.gateway.add("/stepup/request 200 minus the hook's own time", gw)
+			res.gateway.Add("/stepup/request 200 minus the hook's own time", gw)
 			err = b.transfer(u, 200)
 		}
 		if err == nil {
 			err = b.transfer(u, 401)
 		}
 		if err == nil {
-			res.gateway.add("whole flow (6 requests)", time.Since(began))
+			res.gateway.Add("whole flow (6 requests)", time.Since(began))
 			return
 		}
 		mu.Lock()
@@ -292,11 +244,13 @@ func (b *bench) flows(users []*user, rate int, profile bool) (*flowResult, error
 		}
 		mu.Unlock()
 	}
-	cpu0 := cpuTime(b.cfg.pid)
-	b.tr.phase.Store(res.rec)
-	start := time.Now()
+	m, err := benchkit.StartMeter(context.Background(), b.tr, res.rec, b.cfg.pid, b.redis)
+	if err != nil {
+		return nil, err
+	}
+	start := m.Start()
 	if rate == 0 {
-		parallel(len(users), b.cfg.concurrency, func(i int) { flow(users[i]) })
+		benchkit.Parallel(len(users), b.cfg.concurrency, func(i int) { flow(users[i]) })
 	} else {
 		var wg sync.WaitGroup
 		interval := time.Second / time.Duration(rate)
@@ -312,21 +266,15 @@ func (b *bench) flows(users []*user, rate int, profile bool) (*flowResult, error
 		}
 		wg.Wait()
 	}
-	res.wall = time.Since(start)
-	res.cpu = cpuTime(b.cfg.pid) - cpu0
-	b.tr.phase.Store(nil)
-	stopProfile()
-	res.hook = b.hook.takeOwnTimes()
-	res.sender = b.in.takeOwnTimes()
-	res.upstream = b.api.hits.Load() - hitsBefore
-	if b.redis != nil {
-		after, err := snapshot(ctx, b.redis)
-		if err != nil {
-			return nil, err
-		}
-		d := delta(before, after, res.n)
-		res.redis = &d
+	if res.Measured, err = m.Stop(res.n); err != nil {
+		return nil, err
 	}
+	if err := stopProfile(); err != nil {
+		log.Printf("stepup: profile: %v", err)
+	}
+	res.hook = b.hook.rec.Take()
+	res.sender = b.sent.Take()
+	res.upstream = b.api.hits.Load() - hitsBefore
 	return res, nil
 }
 
@@ -334,13 +282,13 @@ func (b *bench) flows(users []*user, rate int, profile bool) (*flowResult, error
 // live single-use grant (consumed), and again with the same token.
 type callCosts struct {
 	n             int
-	first, second perOp
+	first, second benchkit.PerOp
 }
 
 func (b *bench) protectedCallCosts(users []*user) (*callCosts, error) {
 	ctx := context.Background()
 	var firstErr atomic.Value
-	parallel(len(users), b.cfg.concurrency, func(i int) {
+	benchkit.Parallel(len(users), b.cfg.concurrency, func(i int) {
 		if _, err := b.stepUp(users[i]); err != nil {
 			firstErr.CompareAndSwap(nil, err.Error())
 		}
@@ -351,13 +299,13 @@ func (b *bench) protectedCallCosts(users []*user) (*callCosts, error) {
 	costs := &callCosts{n: len(users)}
 	for _, phase := range []struct {
 		want int
-		into *perOp
+		into *benchkit.PerOp
 	}{{200, &costs.first}, {401, &costs.second}} {
-		before, err := snapshot(ctx, b.redis)
+		before, err := benchkit.Snapshot(ctx, b.redis)
 		if err != nil {
 			return nil, err
 		}
-		parallel(len(users), b.cfg.concurrency, func(i int) {
+		benchkit.Parallel(len(users), b.cfg.concurrency, func(i int) {
 			if err := b.transfer(users[i], phase.want); err != nil {
 				firstErr.CompareAndSwap(nil, err.Error())
 			}
@@ -365,39 +313,13 @@ func (b *bench) protectedCallCosts(users []*user) (*callCosts, error) {
 		if e := firstErr.Load(); e != nil {
 			return nil, fmt.Errorf("round-trip count: %v", e)
 		}
-		after, err := snapshot(ctx, b.redis)
+		after, err := benchkit.Snapshot(ctx, b.redis)
 		if err != nil {
 			return nil, err
 		}
-		*phase.into = delta(before, after, len(users))
+		*phase.into = benchkit.Delta(before, after, len(users))
 	}
 	return costs, nil
-}
-
-// startProfile fetches a 5 s CPU profile of the gateway during the flows,
-// if asked; the returned func waits for it.
-func (b *bench) startProfile() func() {
-	if b.cfg.profileURL == "" || b.cfg.profileOut == "" {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		resp, err := http.Get(b.cfg.profileURL + "?seconds=5")
-		if err != nil {
-			log.Printf("stepup: profile: %v", err)
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(b.cfg.profileOut)
-		if err != nil {
-			log.Printf("stepup: profile: %v", err)
-			return
-		}
-		defer f.Close()
-		_, _ = f.ReadFrom(resp.Body)
-	}()
-	return func() { <-done }
 }
 
 func (b *bench) report(unpaced, paced *flowResult, calls *callCosts) {
@@ -407,51 +329,43 @@ func (b *bench) report(unpaced, paced *flowResult, calls *callCosts) {
 	fmt.Fprintln(w, "| phase | flows | wall s | flows/s | gateway CPU ms/flow | failures | upstream calls |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | --- | ---: |")
 	for _, f := range []*flowResult{unpaced, paced} {
-		failures := fmt.Sprint(f.failed)
-		if f.firstErr != "" {
-			failures += fmt.Sprintf(" (first: `%.120s`)", strings.ReplaceAll(f.firstErr, "\n", " "))
-		}
 		cpu := "n/a"
 		if b.cfg.pid != 0 {
-			cpu = fmt.Sprintf("%.2f", f.cpu.Seconds()*1000/float64(f.n))
+			cpu = fmt.Sprintf("%.2f", f.CPU.Seconds()*1000/float64(f.n))
 		}
-		fmt.Fprintf(w, "| %s | %d | %.2f | %.0f | %s | %s | %d |\n", f.name(), f.n, f.wall.Seconds(), float64(f.n)/f.wall.Seconds(), cpu, failures, f.upstream)
+		fmt.Fprintf(w, "| %s | %d | %.2f | %.0f | %s | %s | %d |\n", f.name(), f.n, f.Wall.Seconds(), float64(f.n)/f.Wall.Seconds(), cpu, benchkit.Failures(f.failed, f.firstErr), f.upstream)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Latency per request (sent → body read), by endpoint (under `/v1/session`) and status. The hook's and the OTP webhook's own times are measured inside them (handler start → answer written); \"minus the hook's own time\" subtracts, per request, the time of the hook call it made. `/otp` includes the gateway's call to the OTP webhook.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| phase | request | n | p50 ms | p90 ms | p99 ms | max ms |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+	benchkit.WriteLatencyHeader(w)
 	for _, f := range []*flowResult{unpaced, paced} {
-		for _, r := range []*recorder{f.rec, f.gateway, f.hook, f.sender} {
-			for _, l := range r.labels() {
-				s := r.summary(l)
-				fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s |\n", f.name(), l, s.n, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.pmax))
-			}
+		for _, r := range []*benchkit.Recorder{f.rec, f.gateway, f.hook, f.sender} {
+			benchkit.WriteLatencyRows(w, f.name(), r)
 		}
 	}
 	fmt.Fprintln(w)
 	for _, f := range []*flowResult{unpaced, paced} {
-		if f.redis != nil {
-			fmt.Fprintf(w, "Redis per complete flow, counted by the server over the %s flows: %.2f round trips (`total_reads_processed`); commands (`commandstats`, which also counts what Lua scripts call inside an EVALSHA): %s.\n\n", f.name(), f.redis.roundTrips, f.redis.detail)
+		if f.Redis != nil {
+			fmt.Fprintf(w, "Redis per complete flow, counted by the server over the %s flows: %.2f round trips (`total_reads_processed`); commands (`commandstats`, which also counts what Lua scripts call inside an EVALSHA): %s.\n\n", f.name(), f.Redis.RoundTrips, f.Redis.Detail)
 		}
 	}
 	if calls != nil {
 		fmt.Fprintf(w, "Redis per protected call, over %d calls each (after as many flows, untimed): with a live single-use grant (200): **%.3f round trips** (%s); the same token again (401): %.3f round trips (%s).\n\n",
-			calls.n, calls.first.roundTrips, calls.first.detail, calls.second.roundTrips, calls.second.detail)
+			calls.n, calls.first.RoundTrips, calls.first.Detail, calls.second.RoundTrips, calls.second.Detail)
 	}
-	rate := float64(unpaced.n) / unpaced.wall.Seconds()
-	pacedRate := float64(paced.n) / paced.wall.Seconds()
+	rate := float64(unpaced.n) / unpaced.Wall.Seconds()
+	pacedRate := float64(paced.n) / paced.Wall.Seconds()
 	worst, worstName := paced.worstP99()
 	uWorst, uWorstName := unpaced.worstP99()
 	fmt.Fprintln(w, "| goal (step-up, Redis) | measured | met |")
 	fmt.Fprintln(w, "| --- | --- | --- |")
-	fmt.Fprintf(w, "| ≥ 300 complete flows/s | %.0f/s unpaced (%d failures, %d upstream calls for %d flows) | %s |\n", rate, unpaced.failed, unpaced.upstream, unpaced.n, yes(rate >= 300 && unpaced.complete()))
+	fmt.Fprintf(w, "| ≥ 300 complete flows/s | %.0f/s unpaced (%d failures, %d upstream calls for %d flows) | %s |\n", rate, unpaced.failed, unpaced.upstream, unpaced.n, benchkit.Yes(rate >= 300 && unpaced.complete()))
 	fmt.Fprintf(w, "| p99 < 10 ms per endpoint, hook's own time excluded | at %d flows/s (%.0f/s achieved): worst %s, p99 %s ms; unpaced (%d in flight): worst %s, p99 %s ms | %s at %d flows/s; %s unpaced |\n",
-		b.cfg.rate, pacedRate, worstName, ms(worst), b.cfg.concurrency, uWorstName, ms(uWorst),
-		yes(worst < 10*time.Millisecond && paced.complete()), b.cfg.rate, yes(uWorst < 10*time.Millisecond))
+		b.cfg.rate, pacedRate, worstName, benchkit.MS(worst), b.cfg.concurrency, uWorstName, benchkit.MS(uWorst),
+		benchkit.Yes(worst < 10*time.Millisecond && paced.complete()), b.cfg.rate, benchkit.Yes(uWorst < 10*time.Millisecond))
 	if calls != nil {
-		fmt.Fprintf(w, "| a protected call with a single-use grant: 1 Redis round trip | %.3f | %s |\n", calls.first.roundTrips, yes(calls.first.roundTrips < 1.005))
+		fmt.Fprintf(w, "| a protected call with a single-use grant: 1 Redis round trip | %.3f | %s |\n", calls.first.RoundTrips, benchkit.Yes(calls.first.RoundTrips < 1.005))
 	}
 	fmt.Fprintln(w)
 }
@@ -471,23 +385,16 @@ func (f *flowResult) complete() bool { return f.failed == 0 && f.upstream == int
 func (f *flowResult) worstP99() (time.Duration, string) {
 	var worst time.Duration
 	var name string
-	consider := func(r *recorder, l string) {
-		if s := r.summary(l); s.p99 > worst {
-			worst, name = s.p99, l
+	consider := func(r *benchkit.Recorder, l string) {
+		if s := r.Summary(l); s.P99 > worst {
+			worst, name = s.P99, l
 		}
 	}
-	for _, l := range f.rec.labels() {
+	for _, l := range f.rec.Labels() {
 		if !strings.HasPrefix(l, "/stepup/request") {
 			consider(f.rec, l)
 		}
 	}
 	consider(f.gateway, "/stepup/request 200 minus the hook's own time")
 	return worst, name
-}
-
-func yes(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "**no**"
 }

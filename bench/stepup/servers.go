@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/bench/internal/benchkit"
 )
 
 // hookAnswer is the delegation hook's decision for every request: review,
@@ -17,13 +19,13 @@ const hookAnswer = `{"status":"review","granted_for":300,"grant_mode":"single-us
 // handler's start to its answer written) so the report can tell the
 // gateway's time from the hook's.
 type hook struct {
-	rec    *recorder
+	rec    *benchkit.Recorder // own times; Take starts a phase
 	mu     sync.Mutex
 	byUser map[string]time.Duration // the last call's own time, by user_id
 }
 
 func serveHook(addr string) (*hook, error) {
-	h := &hook{rec: newRecorder(), byUser: map[string]time.Duration{}}
+	h := &hook{rec: benchkit.NewRecorder(), byUser: map[string]time.Duration{}}
 	return h, serve(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		var req struct {
@@ -37,20 +39,11 @@ func serveHook(addr string) (*hook, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(hookAnswer))
 		own := time.Since(start)
+		h.rec.Add("hook's own time", own)
 		h.mu.Lock()
-		h.rec.add("hook's own time", own)
 		h.byUser[req.UserID] = own
 		h.mu.Unlock()
 	}))
-}
-
-// takeOwnTimes returns the recorded own times and starts a new record.
-func (h *hook) takeOwnTimes() *recorder {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	rec := h.rec
-	h.rec = newRecorder()
-	return rec
 }
 
 func (h *hook) ownTime(userID string) (time.Duration, bool) {

@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"os"
@@ -10,9 +10,9 @@ import (
 // clockTick is Linux's USER_HZ, 100 on every architecture Go supports.
 const clockTick = 10 * time.Millisecond
 
-// cpuTime is the CPU time (user + system) a process has used so far, read
+// CPUTime is the CPU time (user + system) a process has used so far, read
 // from /proc/PID/stat; 0 when pid is 0 or the file can't be read.
-func cpuTime(pid int) time.Duration {
+func CPUTime(pid int) time.Duration {
 	if pid == 0 {
 		return 0
 	}

@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"bufio"
@@ -11,21 +11,21 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// redisCounters is what the server counted: reads it processed (one per
+// RedisCounters is what the server counted: reads it processed (one per
 // request batch a client sent, so one per round trip, a pipeline or an
 // EVALSHA included) and calls per command.
-type redisCounters struct {
+type RedisCounters struct {
 	reads    int64
 	commands map[string]int64
 }
 
-// snapshot reads both in one INFO call (one read of its own).
-func snapshot(ctx context.Context, c *redis.Client) (redisCounters, error) {
+// Snapshot reads both in one INFO call (one read of its own).
+func Snapshot(ctx context.Context, c *redis.Client) (RedisCounters, error) {
 	text, err := c.Info(ctx, "stats", "commandstats").Result()
 	if err != nil {
-		return redisCounters{}, err
+		return RedisCounters{}, err
 	}
-	out := redisCounters{commands: map[string]int64{}}
+	out := RedisCounters{commands: map[string]int64{}}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -44,18 +44,19 @@ func snapshot(ctx context.Context, c *redis.Client) (redisCounters, error) {
 	return out, sc.Err()
 }
 
-// perOp is the difference between two snapshots divided by n operations,
-// leaving out the INFO call that took the second snapshot.
-type perOp struct {
-	roundTrips float64
-	detail     string // calls per operation by command, e.g. "EVALSHA 1.000, GET 1.000"
+// PerOp is what the server processed per operation between two snapshots.
+type PerOp struct {
+	RoundTrips float64
+	Detail     string // calls per operation by command, e.g. "EVALSHA 1.000, GET 1.000"
 }
 
-func delta(before, after redisCounters, n int) perOp {
+// Delta is the difference between two snapshots divided by n operations,
+// leaving out the INFO call that took the second snapshot.
+func Delta(before, after RedisCounters, n int) PerOp {
 	if n == 0 {
-		return perOp{}
+		return PerOp{}
 	}
-	p := perOp{roundTrips: float64(after.reads-before.reads-1) / float64(n)}
+	p := PerOp{RoundTrips: float64(after.reads-before.reads-1) / float64(n)}
 	var names []string
 	for name, calls := range after.commands {
 		if name == "info" || calls == before.commands[name] {
@@ -69,6 +70,6 @@ func delta(before, after redisCounters, n int) perOp {
 		d := float64(after.commands[name]-before.commands[name]) / float64(n)
 		parts = append(parts, fmt.Sprintf("%s %.3f", strings.ToUpper(name), d))
 	}
-	p.detail = strings.Join(parts, ", ")
+	p.Detail = strings.Join(parts, ", ")
 	return p
 }
