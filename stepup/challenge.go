@@ -37,21 +37,24 @@ type ScopePolicy struct {
 
 // challengeRecord is the authoritative state of a challenge.
 type challengeRecord struct {
-	V          int               `json:"v"`
-	ID         string            `json:"id"`
-	UserID     string            `json:"user_id"`
-	SessionID  string            `json:"session_id"`
-	JKT        string            `json:"jkt"`
-	Scope      string            `json:"scope"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-	Steps      []Step            `json:"steps"`
-	Current    int               `json:"current"` // index of the step to do; len(Steps) = completed
-	StepEnds   int64             `json:"step_ends"`
-	GrantMode  string            `json:"grant_mode"`
-	GrantedFor int               `json:"granted_for"`
-	TokenJTI   string            `json:"token_jti"` // the one challenge token that is current
-	Redeemed   bool              `json:"redeemed,omitempty"`
-	Expires    int64             `json:"expires"` // Unix s
+	V         int               `json:"v"`
+	ID        string            `json:"id"`
+	UserID    string            `json:"user_id"`
+	SessionID string            `json:"session_id"`
+	JKT       string            `json:"jkt"`
+	Scope     string            `json:"scope"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	// The user's verified identifiers when the challenge was created: the
+	// only destinations its OTP steps send codes to.
+	Identifiers []Identifier `json:"identifiers,omitempty"`
+	Steps       []Step       `json:"steps"`
+	Current     int          `json:"current"` // index of the step to do; len(Steps) = completed
+	StepEnds    int64        `json:"step_ends"`
+	GrantMode   string       `json:"grant_mode"`
+	GrantedFor  int          `json:"granted_for"`
+	TokenJTI    string       `json:"token_jti"` // the one challenge token that is current
+	Redeemed    bool         `json:"redeemed,omitempty"`
+	Expires     int64        `json:"expires"` // Unix s
 	// OTP of the current managed step.
 	OTPDigest   []byte `json:"otp_digest,omitempty"`
 	OTPGen      int    `json:"otp_gen,omitempty"`
@@ -156,7 +159,7 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	}
 	now := e.now()
 	c := &challengeRecord{V: recordVersion, ID: newID(prefixChallenge), UserID: user.ID, SessionID: sess.ID, JKT: sess.JKT,
-		Scope: scope, Metadata: metadata, Steps: d.Steps, GrantMode: d.GrantMode, GrantedFor: d.GrantedFor}
+		Scope: scope, Metadata: metadata, Identifiers: user.Identifiers, Steps: d.Steps, GrantMode: d.GrantMode, GrantedFor: d.GrantedFor}
 	ttl := completedTTL
 	for _, st := range d.Steps {
 		ttl += time.Duration(st.ExpirationDuration) * time.Second
@@ -284,19 +287,12 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool) (str
 	} else if retry {
 		return "", ErrBadRequest
 	}
-	var user userRecord
-	if _, err := e.load(ctx, userKey(c.UserID), &user); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return "", ErrInvalidChallenge
-		}
-		return "", err
-	}
 	wantType := IdentifierPhone
 	if key == StepVerifyEmail {
 		wantType = IdentifierEmail
 	}
 	to := ""
-	for _, id := range user.Identifiers {
+	for _, id := range c.Identifiers {
 		if id.Type == wantType {
 			to = id.Value
 		}
@@ -343,13 +339,14 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 		return "", ErrBadCheckCode
 	}
 	failKey := userKey(c.UserID) + ":fail"
-	if err := e.checkFailures(ctx, failKey); err != nil {
+	failures, err := e.checkFailures(ctx, failKey)
+	if err != nil {
 		return "", err
 	}
 	if err := e.checkCode(ctx, challengeTriesKey(c.ID, c.OTPGen), c.ID+":"+itoa(c.OTPGen), code, c.OTPDigest, c.OTPExpires, failKey); err != nil {
 		return "", err
 	}
-	if err := e.clearFailures(ctx, failKey); err != nil {
+	if err := e.clearFailures(ctx, failKey, failures); err != nil {
 		return "", err
 	}
 	return e.advance(ctx, c, raw)

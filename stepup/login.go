@@ -46,7 +46,7 @@ func (e *Engine) StartLogin(ctx context.Context, typ, value string) (string, err
 	if !ok {
 		return "", ErrInvalidIdentifier
 	}
-	if err := e.checkFailures(ctx, identFailKey(typ, value)); err != nil {
+	if _, err := e.checkFailures(ctx, identFailKey(typ, value)); err != nil {
 		return "", err
 	}
 	if err := e.countSend(ctx, value); err != nil {
@@ -140,7 +140,8 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 		return nil, err
 	}
 	failKey := identFailKey(flow.Type, flow.Value)
-	if err := e.checkFailures(ctx, failKey); err != nil {
+	failures, err := e.checkFailures(ctx, failKey)
+	if err != nil {
 		return nil, err
 	}
 	if err := e.checkCode(ctx, flowTriesKey(flowID, flow.Gen), flowID+":"+itoa(flow.Gen), code, flow.Digest, flow.CodeExpires, failKey); err != nil {
@@ -160,7 +161,7 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	if string(taken) != string(raw) {
 		return nil, ErrBadCheckCode // a resend replaced the code meanwhile
 	}
-	if err := e.clearFailures(ctx, failKey); err != nil {
+	if err := e.clearFailures(ctx, failKey, failures); err != nil {
 		return nil, err
 	}
 	user, err := e.userFor(ctx, Identifier{Type: flow.Type, Value: flow.Value})
@@ -225,35 +226,40 @@ func failureDelay(n int64) time.Duration {
 
 func failWaitKey(failKey string) string { return failKey + ":wait" }
 
-// clearFailures forgets the failures behind failKey after a success.
-func (e *Engine) clearFailures(ctx context.Context, failKey string) error {
+// clearFailures forgets the failures behind failKey after a success;
+// seen is what checkFailures counted (none: nothing to forget, no store
+// call).
+func (e *Engine) clearFailures(ctx context.Context, failKey string, seen int) error {
+	if seen == 0 {
+		return nil
+	}
 	return storeErr(e.cfg.Store.Delete(ctx, failKey, failWaitKey(failKey)))
 }
 
-// checkFailures refuses when too many consecutive codes failed; only a
-// success resets the counter, never a resend.
-func (e *Engine) checkFailures(ctx context.Context, failKey string) error {
+// checkFailures refuses when too many consecutive codes failed, and
+// returns how many did; only a success resets the counter, never a resend.
+func (e *Engine) checkFailures(ctx context.Context, failKey string) (int, error) {
 	raw, err := e.cfg.Store.Get(ctx, failKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return storeErr(err)
+		return 0, storeErr(err)
 	}
 	n := atoi(string(raw))
 	if n >= e.cfg.OTP.MaxUserFailures {
-		return ErrRateLimited
+		return n, ErrRateLimited
 	}
 	if n >= freeFailures {
 		_, err := e.cfg.Store.Get(ctx, failWaitKey(failKey))
 		if err == nil {
-			return ErrRateLimited
+			return n, ErrRateLimited
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return storeErr(err)
+			return n, storeErr(err)
 		}
 	}
-	return nil
+	return n, nil
 }
 
 // countSend caps the codes sent to one destination per hour, so the
