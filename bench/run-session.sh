@@ -41,18 +41,9 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 command_line="${knobs}bench/run-session.sh"
 
-stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-results="$repo/bench/results/session-$stamp"
-mkdir -p "$results"
-tmp="$(mktemp -d)"
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-export XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config"
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
+bench_setup "session-"
 
 load_start="$(uptime | sed 's/.*load average: //')"
 time_start="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"

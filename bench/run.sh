@@ -47,19 +47,9 @@ if ! command -v wrk >/dev/null; then
 	apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 
-stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-results="$repo/bench/results/$stamp"
-mkdir -p "$results"
-tmp="$(mktemp -d)"
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-# Caddy keeps its data and autosaved config here, not in $HOME.
-export XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config"
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
+bench_setup ""
 
 echo "== building (binaries in $tmp)" >&2
 go build -o "$tmp/caddy-plain" ./bench/plaincaddy
