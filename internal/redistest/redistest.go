@@ -1,6 +1,7 @@
 // Package redistest starts real redis-server processes for tests: a
-// standalone server or a small Redis Cluster, each on free loopback ports,
-// with nothing persisted to disk and everything killed when the test ends.
+// standalone server, a small Redis Cluster, or a master with a replica and
+// Sentinels, each on free loopback ports, with nothing persisted to disk and
+// everything killed when the test ends.
 //
 // When redis-server is not on PATH the helpers skip the test, unless the
 // environment variable STEPUP_REQUIRE_REDIS is set (CI sets it), in which

@@ -3,6 +3,7 @@ package redistest
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStartAnswersAndKillStops(t *testing.T) {
@@ -40,5 +41,48 @@ func TestStartClusterServesAllSlots(t *testing.T) {
 		if !clusterReady(addr, 3) {
 			t.Fatalf("node %s not ready", addr)
 		}
+	}
+}
+
+func TestStartSentinelMonitorsMasterAndReplica(t *testing.T) {
+	s := StartSentinel(t, SentinelOptions{Sentinels: 2})
+	if len(s.Addrs) != 2 || len(s.Sentinels) != 2 {
+		t.Fatalf("got %d addrs and %d sentinels, want 2", len(s.Addrs), len(s.Sentinels))
+	}
+	for _, addr := range s.Addrs {
+		if got, err := masterAddrFrom(addr, s.MasterName); err != nil || got != s.Master.Addr {
+			t.Fatalf("sentinel %s reports master %q, %v; want %s", addr, got, err, s.Master.Addr)
+		}
+		if !s.knowsHealthyReplica(addr) {
+			t.Fatalf("sentinel %s does not list the replica as healthy", addr)
+		}
+	}
+	if role, err := Do(s.Replica.Addr, "ROLE"); err != nil || !strings.HasPrefix(role, "slave\n") {
+		t.Fatalf("replica ROLE = %q, %v", role, err)
+	}
+}
+
+func TestSentinelFailoverPromotesReplica(t *testing.T) {
+	// A long down-after: only the explicit Failover may promote.
+	s := StartSentinel(t, SentinelOptions{DownAfter: time.Hour})
+	if _, err := Do(s.Master.Addr, "SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica to have k", func() bool {
+		v, err := Do(s.Replica.Addr, "GET", "k")
+		return err == nil && v == "v"
+	})
+	s.Master.Kill()
+	if got, err := s.MasterAddr(); err != nil || got != s.Master.Addr {
+		t.Fatalf("before Failover the sentinel reports %q, %v; want the old master %s", got, err, s.Master.Addr)
+	}
+	if got := s.Failover(t); got != s.Replica.Addr {
+		t.Fatalf("Failover = %s, want the replica %s", got, s.Replica.Addr)
+	}
+	if got, err := s.MasterAddr(); err != nil || got != s.Replica.Addr {
+		t.Fatalf("after Failover the sentinel reports %q, %v", got, err)
+	}
+	if _, err := Do(s.Replica.Addr, "SET", "k", "w"); err != nil {
+		t.Fatalf("the promoted replica refuses writes: %v", err)
 	}
 }
