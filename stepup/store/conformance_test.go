@@ -60,6 +60,11 @@ func TestConformanceRedisCluster(t *testing.T) {
 	runConformance(t, redisBackend(t, RedisOptions{Addrs: c.Addrs, Cluster: true}))
 }
 
+func TestConformanceRedisSentinel(t *testing.T) {
+	d := redistest.StartSentinel(t, redistest.SentinelOptions{Sentinels: 2})
+	runConformance(t, redisBackend(t, RedisOptions{Addrs: d.Addrs, MasterName: d.MasterName}))
+}
+
 // redisBackend dials opts for the stores and a raw go-redis client (same
 // deployment) for inspecting TTLs.
 func redisBackend(t *testing.T, opts RedisOptions) backend {
@@ -104,7 +109,11 @@ func rawClient(t testing.TB, opts RedisOptions) redis.UniversalClient {
 		}
 		c = redis.NewClient(o)
 	} else {
-		c = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: opts.Addrs, IsClusterMode: opts.Cluster})
+		c = redis.NewUniversalClient(&redis.UniversalOptions{
+			Addrs:         opts.Addrs,
+			IsClusterMode: opts.Cluster,
+			MasterName:    opts.MasterName,
+		})
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
