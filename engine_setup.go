@@ -67,8 +67,7 @@ func (a *App) provisionEngine(ctx caddy.Context) error {
 	}
 	if cs := a.CustomSteps; cs != nil {
 		cfg.CustomStepKeys = cs.Keys
-		remote, key, err := acquireRemoteKeys(&Trust{Issuer: "custom_steps", JWKSURL: repl.ReplaceKnown(cs.JWKSURL, ""),
-			RefreshInterval: caddy.Duration(defaultJWKSRefresh)}, a.logger)
+		remote, key, err := acquireRemoteKeys(repl.ReplaceKnown(cs.JWKSURL, ""), defaultJWKSRefresh, a.logger)
 		if err != nil {
 			return fmt.Errorf("custom_steps: %v", err)
 		}

@@ -80,13 +80,15 @@ func (p pooledRemote) Destruct() error {
 	return nil
 }
 
-func acquireRemoteKeys(t *Trust, logger *zap.Logger) (*jwks.Remote, string, error) {
-	key := fmt.Sprintf("%s|%s", t.JWKSURL, time.Duration(t.RefreshInterval))
+// acquireRemoteKeys shares the key set at jwksURL; release it with
+// releaseRemoteKeys and the returned pool key.
+func acquireRemoteKeys(jwksURL string, refresh time.Duration, logger *zap.Logger) (*jwks.Remote, string, error) {
+	key := fmt.Sprintf("%s|%s", jwksURL, refresh)
 	v, _, err := remoteKeySets.LoadOrNew(key, func() (caddy.Destructor, error) {
 		remote := jwks.NewRemote(jwks.RemoteOptions{
-			URL:             t.JWKSURL,
-			RefreshInterval: time.Duration(t.RefreshInterval),
-			Logger:          logger.With(zap.String("jwks_url", t.JWKSURL)),
+			URL:             jwksURL,
+			RefreshInterval: refresh,
+			Logger:          logger.With(zap.String("jwks_url", jwksURL)),
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		remote.Start(ctx)

@@ -306,7 +306,7 @@ func (a *App) issuers() ([]jwks.Issuer, error) {
 		})
 	}
 	for _, t := range a.Trust {
-		remote, key, err := acquireRemoteKeys(t, a.logger)
+		remote, key, err := acquireRemoteKeys(t.JWKSURL, time.Duration(t.RefreshInterval), a.logger)
 		if err != nil {
 			return nil, fmt.Errorf("trust %s: %v", t.Issuer, err)
 		}
@@ -349,6 +349,11 @@ func (a *App) Validate() error {
 		seen[t.Issuer] = true
 		if err := checkJWKSURL(t.JWKSURL); err != nil {
 			return fmt.Errorf("trust %s: jwks_url: %v", t.Issuer, err)
+		}
+	}
+	if cs := a.CustomSteps; cs != nil {
+		if err := checkJWKSURL(cs.JWKSURL); err != nil {
+			return fmt.Errorf("custom_steps: jwks_url: %v", err)
 		}
 	}
 	for name, s := range a.Scopes {

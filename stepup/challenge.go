@@ -55,12 +55,7 @@ type challengeRecord struct {
 	TokenJTI    string       `json:"token_jti"` // the one challenge token that is current
 	Redeemed    bool         `json:"redeemed,omitempty"`
 	Expires     int64        `json:"expires"` // Unix s
-	// OTP of the current managed step.
-	OTPDigest   []byte `json:"otp_digest,omitempty"`
-	OTPGen      int    `json:"otp_gen,omitempty"`
-	OTPExpires  int64  `json:"otp_expires,omitempty"` // Unix ms
-	OTPSends    int    `json:"otp_sends,omitempty"`
-	OTPLastSend int64  `json:"otp_last_send,omitempty"` // Unix ms
+	OTP         otpState     `json:"otp"`     // of the current managed step
 }
 
 func (c *challengeRecord) completed() bool { return c.Current >= len(c.Steps) }
@@ -277,12 +272,9 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool) (str
 		return "", ErrStepNotFound
 	}
 	now := e.now()
-	if c.OTPSends > 0 {
-		if c.OTPSends > e.cfg.OTP.MaxResends {
-			return "", ErrRateLimited
-		}
-		if now.Sub(time.UnixMilli(c.OTPLastSend)) < e.cfg.OTP.ResendCooldown {
-			return "", ErrResendTooSoon
+	if c.OTP.Sends > 0 {
+		if err := c.OTP.mayResend(now, &e.cfg.OTP); err != nil {
+			return "", err
 		}
 	} else if retry {
 		return "", ErrBadRequest
@@ -303,21 +295,16 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool) (str
 	if err := e.countSend(ctx, to); err != nil {
 		return "", err
 	}
-	code, err := otp.NewCode(e.cfg.OTP.Digits)
-	if err != nil {
-		return "", unavailable(err)
-	}
 	next := *c
-	next.OTPGen++
-	next.OTPDigest = otp.Digest(e.codeKey, c.ID+":"+itoa(next.OTPGen), code)
-	next.OTPExpires = now.Add(e.cfg.OTP.TTL).UnixMilli()
-	next.OTPSends++
-	next.OTPLastSend = now.UnixMilli()
+	code, err := e.newCode(&next.OTP, c.ID, now)
+	if err != nil {
+		return "", err
+	}
 	if err := e.swapChallenge(ctx, c, raw, &next); err != nil {
 		return "", err
 	}
 	err = e.send(ctx, otp.Message{Channel: channelOf(wantType), To: to, Code: code, Purpose: otp.PurposeStepUp,
-		ExpiresAt: time.UnixMilli(next.OTPExpires), ChallengeID: c.ID, Scope: c.Scope})
+		ExpiresAt: time.UnixMilli(next.OTP.Expires), ChallengeID: c.ID, Scope: c.Scope})
 	return c.ID, err
 }
 
@@ -335,7 +322,7 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 	if key != StepVerifySMS && key != StepVerifyEmail {
 		return "", ErrStepNotFound
 	}
-	if c.OTPDigest == nil || len(code) > 16 {
+	if c.OTP.Digest == nil || len(code) > 16 {
 		return "", ErrBadCheckCode
 	}
 	failKey := userKey(c.UserID) + ":fail"
@@ -343,7 +330,7 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 	if err != nil {
 		return "", err
 	}
-	if err := e.checkCode(ctx, challengeTriesKey(c.ID, c.OTPGen), c.ID+":"+itoa(c.OTPGen), code, c.OTPDigest, c.OTPExpires, failKey); err != nil {
+	if err := e.checkCode(ctx, challengeTriesKey(c.ID, c.OTP.Gen), c.ID, code, &c.OTP, failKey); err != nil {
 		return "", err
 	}
 	if err := e.clearFailures(ctx, failKey, failures); err != nil {
@@ -429,7 +416,7 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 func (e *Engine) advance(ctx context.Context, c *challengeRecord, raw []byte) (string, error) {
 	next := *c
 	next.Current++
-	next.OTPDigest, next.OTPSends, next.OTPLastSend, next.OTPExpires = nil, 0, 0, 0
+	next.OTP = otpState{}
 	next.StepEnds = e.stepEnd(&next, e.now())
 	tok, err := e.issueChallengeToken(&next)
 	if err != nil {

@@ -17,14 +17,10 @@ const loginFlowTTL = 15 * time.Minute
 // loginFlow is a started OTP login, keyed by an unguessable flow ID that
 // the client holds in a cookie (or the X-Verification-Token header).
 type loginFlow struct {
-	V           int    `json:"v"`
-	Type        string `json:"type"`
-	Value       string `json:"value"`
-	Digest      []byte `json:"digest"`       // HMAC of the current code, never the code
-	Gen         int    `json:"gen"`          // code generation: attempts are counted per code
-	CodeExpires int64  `json:"code_expires"` // Unix ms
-	Sends       int    `json:"sends"`
-	LastSend    int64  `json:"last_send"` // Unix ms
+	V     int      `json:"v"`
+	Type  string   `json:"type"`
+	Value string   `json:"value"`
+	OTP   otpState `json:"otp"`
 }
 
 // ClientInfo describes the client of a request, for the session list.
@@ -52,21 +48,19 @@ func (e *Engine) StartLogin(ctx context.Context, typ, value string) (string, err
 	if err := e.countSend(ctx, value); err != nil {
 		return "", err
 	}
-	code, err := otp.NewCode(e.cfg.OTP.Digits)
-	if err != nil {
-		return "", unavailable(err)
-	}
-	now := e.now()
 	id := newID(prefixFlow)
-	flow := loginFlow{V: recordVersion, Type: typ, Value: value, Digest: otp.Digest(e.codeKey, id+":0", code),
-		CodeExpires: now.Add(e.cfg.OTP.TTL).UnixMilli(), Sends: 1, LastSend: now.UnixMilli()}
+	flow := loginFlow{V: recordVersion, Type: typ, Value: value}
+	code, err := e.newCode(&flow.OTP, id, e.now())
+	if err != nil {
+		return "", err
+	}
 	// State first, then the side effect: a code is never sent that the
 	// store does not know.
 	if err := e.cfg.Store.Create(ctx, flowKey(id), mustJSON(flow), loginFlowTTL); err != nil {
 		return "", storeErr(err)
 	}
 	if err := e.send(ctx, otp.Message{Channel: channelOf(typ), To: value, Code: code, Purpose: otp.PurposeLogin,
-		ExpiresAt: time.UnixMilli(flow.CodeExpires)}); err != nil {
+		ExpiresAt: time.UnixMilli(flow.OTP.Expires)}); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -90,25 +84,17 @@ func (e *Engine) RetryLogin(ctx context.Context, flowID string) error {
 		return err
 	}
 	now := e.now()
-	if flow.Sends > e.cfg.OTP.MaxResends {
-		return ErrRateLimited
-	}
-	if now.Sub(time.UnixMilli(flow.LastSend)) < e.cfg.OTP.ResendCooldown {
-		return ErrResendTooSoon
+	if err := flow.OTP.mayResend(now, &e.cfg.OTP); err != nil {
+		return err
 	}
 	if err := e.countSend(ctx, flow.Value); err != nil {
 		return err
 	}
-	code, err := otp.NewCode(e.cfg.OTP.Digits)
-	if err != nil {
-		return unavailable(err)
-	}
 	next := flow
-	next.Gen++
-	next.Digest = otp.Digest(e.codeKey, flowID+":"+itoa(next.Gen), code)
-	next.CodeExpires = now.Add(e.cfg.OTP.TTL).UnixMilli()
-	next.Sends++
-	next.LastSend = now.UnixMilli()
+	code, err := e.newCode(&next.OTP, flowID, now)
+	if err != nil {
+		return err
+	}
 	if err := e.cfg.Store.Swap(ctx, flowKey(flowID), raw, mustJSON(next), loginFlowTTL); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return ErrRateLimited // a concurrent resend won
@@ -119,7 +105,7 @@ func (e *Engine) RetryLogin(ctx context.Context, flowID string) error {
 		return storeErr(err)
 	}
 	return e.send(ctx, otp.Message{Channel: channelOf(flow.Type), To: flow.Value, Code: code, Purpose: otp.PurposeLogin,
-		ExpiresAt: time.UnixMilli(next.CodeExpires)})
+		ExpiresAt: time.UnixMilli(next.OTP.Expires)})
 }
 
 // CheckLogin completes a login with the code and a DPoP proof; the new
@@ -144,7 +130,7 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkCode(ctx, flowTriesKey(flowID, flow.Gen), flowID+":"+itoa(flow.Gen), code, flow.Digest, flow.CodeExpires, failKey); err != nil {
+	if err := e.checkCode(ctx, flowTriesKey(flowID, flow.OTP.Gen), flowID, code, &flow.OTP, failKey); err != nil {
 		return nil, err
 	}
 	if err := e.markProofUsed(ctx, proof); err != nil {
@@ -173,8 +159,8 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 
 // checkCode counts the attempt, then compares in constant time. A wrong
 // code counts as a failure of the identifier (or user) behind failKey.
-func (e *Engine) checkCode(ctx context.Context, triesKey, digestScope, code string, digest []byte, expiresMs int64, failKey string) error {
-	if e.now().UnixMilli() > expiresMs {
+func (e *Engine) checkCode(ctx context.Context, triesKey, owner, code string, st *otpState, failKey string) error {
+	if st.Digest == nil || e.now().UnixMilli() > st.Expires {
 		return ErrBadCheckCode
 	}
 	// Counted before the comparison, atomically: N parallel guesses can't
@@ -186,7 +172,7 @@ func (e *Engine) checkCode(ctx context.Context, triesKey, digestScope, code stri
 	if tries > int64(e.cfg.OTP.MaxAttempts) {
 		return ErrBadCheckCode
 	}
-	if !otp.Match(e.codeKey, digestScope, code, digest) {
+	if !otp.Match(e.codeKey, st.digestScope(owner), code, st.Digest) {
 		n, err := e.cfg.Store.Incr(ctx, failKey, failureMemory)
 		if err != nil {
 			return storeErr(err)

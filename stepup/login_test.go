@@ -88,7 +88,7 @@ func TestLoginCodeStoredOnlyAsHMAC(t *testing.T) {
 	}
 	var f loginFlow
 	noErr(t, "decoding the flow", json.Unmarshal(raw, &f))
-	if string(f.Digest) != string(otp.Digest(h.e.codeKey, flow+":0", code)) {
+	if string(f.OTP.Digest) != string(otp.Digest(h.e.codeKey, flow+":1", code)) {
 		t.Fatal("the stored digest is not the HMAC of the code")
 	}
 }
