@@ -11,15 +11,23 @@ import (
 // case-sensitive names.
 type Claims struct {
 	Issuer    string // iss
-	Subject   string // sub
+	Subject   string // sub: never empty (RFC 9068 §2.2)
 	ID        string // jti
 	SessionID string // sid
 	Audience  []string
 	// Scope is the RFC 9068 "scope" string split on spaces; compare its
-	// entries exactly (case-sensitive).
+	// entries exactly (case-sensitive). A scope claim that is not RFC 6749
+	// §3.3 syntax grants nothing: Scope and ScopeText are then empty.
 	Scope []string
 	// ScopeText is the "scope" claim as it was written.
 	ScopeText string
+	// Confirmed reports a "cnf" claim (RFC 7800): the token is bound to a
+	// key its holder must prove, so it is never accepted as a plain bearer
+	// token.
+	Confirmed bool
+	// JKT is cnf.jkt (RFC 9449 §6.1), the RFC 7638 thumbprint of the DPoP
+	// key the token is bound to; "" when cnf binds it some other way.
+	JKT string
 	ExpiresAt time.Time
 	IssuedAt  time.Time // zero when absent
 	NotBefore time.Time // zero when absent
@@ -59,6 +67,9 @@ func decodeClaims(payload []byte) (*Claims, error) {
 	if c.Subject, err = stringMember(m, "sub"); err != nil {
 		return nil, err
 	}
+	if c.Subject == "" {
+		return nil, errSubject
+	}
 	if c.ID, err = stringMember(m, "jti"); err != nil {
 		return nil, err
 	}
@@ -75,8 +86,16 @@ func decodeClaims(payload []byte) (*Claims, error) {
 		if !isJSONString(raw) || json.Unmarshal(raw, &s) != nil {
 			return nil, errScopeNotString
 		}
-		c.Scope = splitScope(s)
-		c.ScopeText = s
+		if validScope(s) {
+			c.Scope = splitScope(s)
+			c.ScopeText = s
+		}
+	}
+	if raw, ok := m["cnf"]; ok {
+		if c.JKT, err = confirmation(raw); err != nil {
+			return nil, err
+		}
+		c.Confirmed = true
 	}
 	raw, ok := m["exp"]
 	if !ok {
@@ -163,17 +182,54 @@ func numericDate(raw json.RawMessage) (time.Time, error) {
 	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
 
-// splitScope splits an RFC 6749 scope string on spaces, skipping empty
-// tokens produced by repeated spaces.
-func splitScope(s string) []string {
+// validScope reports whether s is RFC 6749 §3.3 syntax: scope tokens of
+// %x21 / %x23-5B / %x5D-7E separated by single spaces, none leading or
+// trailing. Anything else ("a  b", "a ", a tab, a quote, non-ASCII) is a
+// claim two parsers may split differently, so it grants nothing.
+func validScope(s string) bool {
 	if s == "" {
-		return nil
+		return false
 	}
-	out := make([]string, 0, strings.Count(s, " ")+1)
-	for tok := range strings.SplitSeq(s, " ") {
-		if tok != "" {
-			out = append(out, tok)
+	prevSpace := true // a leading space is refused like a doubled one
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ':
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+		case c >= 0x21 && c <= 0x7e && c != '"' && c != '\\':
+			prevSpace = false
+		default:
+			return false
 		}
 	}
-	return out
+	return !prevSpace
+}
+
+// splitScope splits a valid scope string on its single spaces.
+func splitScope(s string) []string {
+	return strings.Split(s, " ")
+}
+
+// confirmation reads a cnf claim: a JSON object whose jkt, when present,
+// is a non-empty string. Other confirmation methods (x5t#S256 for mTLS)
+// are kept as "confirmed, not by DPoP".
+func confirmation(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return "", errClaimType
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return "", errClaimType
+	}
+	jkt, err := stringMember(m, "jkt")
+	if err != nil {
+		return "", errClaimType
+	}
+	if _, present := m["jkt"]; present && jkt == "" {
+		return "", errClaimType
+	}
+	return jkt, nil
 }

@@ -27,6 +27,7 @@ const (
 	errMalformedClaims tokenError = "malformed claims"
 	errClaimType       tokenError = "registered claim of the wrong type"
 	errScopeNotString  tokenError = "scope not a string"
+	errSubject         tokenError = "sub missing or empty"
 	errExpMissing      tokenError = "exp missing or not positive"
 	errExpired         tokenError = "expired"
 	errNotYetValid     tokenError = "nbf or iat in the future"

@@ -273,13 +273,134 @@ func TestVerifyRefusesHeaderAlgOtherThanKeyAlg(t *testing.T) {
 
 func TestVerifyIgnoresCaseVariantClaims(t *testing.T) {
 	f := newFixture(t, 0)
-	tok := forge(t, "ES256", f.gw.priv, f.gwHeader(), gwClaims("scope", nil, "sub", nil, "SCOPE", "admin", "Sub", "root", "Scope", "admin"))
+	tok := forge(t, "ES256", f.gw.priv, f.gwHeader(), gwClaims("scope", nil, "SCOPE", "admin", "Sub", "root", "Scope", "admin", "CNF", map[string]any{"jkt": "x"}))
 	c, err := f.verifier.Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Scope) != 0 || c.Subject != "" {
-		t.Errorf("case-variant claims filled fields: scope %q, sub %q", c.Scope, c.Subject)
+	if len(c.Scope) != 0 || c.Subject != "user-1" || c.Confirmed {
+		t.Errorf("case-variant claims filled fields: scope %q, sub %q, cnf %v", c.Scope, c.Subject, c.Confirmed)
+	}
+}
+
+// TestVerifyRequiresASubject: RFC 9068 §2.2 makes sub mandatory; a token
+// without one (or with an empty one, or only a case variant) is invalid
+// rather than a token of "nobody".
+func TestVerifyRequiresASubject(t *testing.T) {
+	f := newFixture(t, 0)
+	for name, claims := range map[string]map[string]any{
+		"absent":        gwClaims("sub", nil),
+		"empty":         gwClaims("sub", ""),
+		"null":          gwClaims("sub", json.RawMessage("null")),
+		"number":        gwClaims("sub", 42),
+		"only Sub":      gwClaims("sub", nil, "Sub", "user-1"),
+		"only SUB":      gwClaims("sub", nil, "SUB", "user-1"),
+		"array":         gwClaims("sub", []string{"user-1"}),
+		"object":        gwClaims("sub", map[string]any{"id": "user-1"}),
+		"empty escaped": gwClaims("sub", json.RawMessage(`"\u0000"`)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			tok := forge(t, "ES256", f.gw.priv, f.gwHeader(), claims)
+			_, err := f.verifier.Verify(context.Background(), tok)
+			if name == "empty escaped" {
+				// A NUL is a character: odd, but a subject; the upstream gets it verbatim.
+				if err != nil {
+					t.Fatalf("sub \u0000: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("err = %v, want an invalid token", err)
+			}
+		})
+	}
+}
+
+// TestVerifyScopeSyntax: a scope claim that is not RFC 6749 §3.3 syntax
+// grants nothing, so that no upstream or gateway splits it differently.
+func TestVerifyScopeSyntax(t *testing.T) {
+	f := newFixture(t, 0)
+	for _, tc := range []struct {
+		scope string
+		want  []string
+	}{
+		{"read:things admin", []string{"read:things", "admin"}},
+		{"admin", []string{"admin"}},
+		{"a!#[]^~", []string{"a!#[]^~"}},
+		{"read:things admin ", nil},
+		{" admin", nil},
+		{"read:things  admin", nil},
+		{"read:things\tadmin", nil},
+		{"read:things\nadmin", nil},
+		{"read:things\u00a0admin", nil},
+		{"read:things\u3000admin", nil},
+		{"adm\u0131n", nil},
+		{"\"admin\"", nil},
+		{"admin\\", nil},
+		{"admin\u0000", nil},
+		{"admin\u007f", nil},
+		{"", nil},
+		{" ", nil},
+	} {
+		t.Run(tc.scope, func(t *testing.T) {
+			tok := forge(t, "ES256", f.gw.priv, f.gwHeader(), gwClaims("scope", tc.scope))
+			c, err := f.verifier.Verify(context.Background(), tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.Scope, tc.want) {
+				t.Errorf("Scope = %q, want %q", c.Scope, tc.want)
+			}
+			if tc.want == nil && (c.ScopeText != "" || c.HasScope("admin")) {
+				t.Errorf("an invalid scope claim still grants: %q", c.ScopeText)
+			}
+		})
+	}
+}
+
+// TestVerifyConfirmationClaim reads cnf (RFC 7800) strictly: an object whose
+// jkt is a non-empty string; other shapes make the token invalid.
+func TestVerifyConfirmationClaim(t *testing.T) {
+	f := newFixture(t, 0)
+	const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+	for _, tc := range []struct {
+		name      string
+		cnf       any
+		valid     bool
+		confirmed bool
+		jkt       string
+	}{
+		{"absent", nil, true, false, ""},
+		{"jkt", map[string]any{"jkt": jkt}, true, true, jkt},
+		{"mTLS only", map[string]any{"x5t#S256": "abc"}, true, true, ""},
+		{"empty object", map[string]any{}, true, true, ""},
+		{"jkt empty", map[string]any{"jkt": ""}, false, false, ""},
+		{"jkt number", map[string]any{"jkt": 1}, false, false, ""},
+		{"jkt null", map[string]any{"jkt": nil}, false, false, ""},
+		{"string", jkt, false, false, ""},
+		{"null", json.RawMessage("null"), false, false, ""},
+		{"array", []string{jkt}, false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			claims := gwClaims()
+			if tc.cnf != nil {
+				claims["cnf"] = tc.cnf
+			}
+			tok := forge(t, "ES256", f.gw.priv, f.gwHeader(), claims)
+			c, err := f.verifier.Verify(context.Background(), tok)
+			if !tc.valid {
+				if !errors.Is(err, ErrInvalidToken) {
+					t.Fatalf("err = %v, want an invalid token", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Confirmed != tc.confirmed || c.JKT != tc.jkt {
+				t.Errorf("Confirmed %v JKT %q, want %v %q", c.Confirmed, c.JKT, tc.confirmed, tc.jkt)
+			}
+		})
 	}
 }
 
