@@ -1,0 +1,412 @@
+// Package strictjson parses a JSON object so that every parser downstream
+// reads it the same way. encoding/json is lenient where parsers disagree:
+// it keeps the last of two duplicate names (others keep the first), matches
+// struct fields case-insensitively (so "Amount" and "amount" are one field
+// to it and two to a map), replaces invalid UTF-8 and lone surrogate
+// escapes with U+FFFD, and reads null into a string as "". A document that
+// could mean two things to two parsers is refused here instead.
+//
+// Rules, beyond RFC 8259: the document is one object, optionally surrounded
+// by whitespace; it is valid UTF-8; no string holds an escaped lone
+// surrogate (I-JSON, RFC 7493 §2.1); no object, at any depth, has two member
+// names that are equal or equal under Unicode simple case folding; nesting
+// is at most MaxDepth deep.
+package strictjson
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// MaxDepth bounds the nesting of objects and arrays.
+const MaxDepth = 64
+
+// Kind is the JSON type of a value.
+type Kind int
+
+// Kinds of value.
+const (
+	String Kind = iota + 1
+	Number
+	Object
+	Array
+	True
+	False
+	Null
+)
+
+// Value is one member's value: its type, its bytes as written, and for a
+// string its decoded text.
+type Value struct {
+	Kind Kind
+	Raw  []byte // the value's exact bytes in the document
+	Text string // the decoded string, for Kind String
+}
+
+// Members are the top-level members of an object, by exact name.
+type Members map[string]Value
+
+// Errors. Every refusal wraps ErrInvalid; the others say which rule.
+var (
+	ErrInvalid       = errors.New("strictjson: refused")
+	ErrSyntax        = wrap("not one well-formed JSON object")
+	ErrUTF8          = wrap("invalid UTF-8 or lone surrogate")
+	ErrDuplicateName = wrap("duplicate member name, or two names equal under case folding")
+	ErrTooDeep       = wrap("nested too deep")
+)
+
+type ruleError struct{ rule string }
+
+func (e *ruleError) Error() string { return "strictjson: " + e.rule }
+func (e *ruleError) Unwrap() error { return ErrInvalid }
+
+func wrap(rule string) error { return &ruleError{rule} }
+
+// ParseObject parses data as one JSON object under the package's rules and
+// returns its top-level members.
+func ParseObject(data []byte) (Members, error) {
+	if !utf8.Valid(data) {
+		return nil, ErrUTF8
+	}
+	p := parser{data: data}
+	p.skipSpace()
+	if p.peek() != '{' {
+		return nil, ErrSyntax
+	}
+	members := Members{}
+	if err := p.object(0, members); err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.pos != len(p.data) {
+		return nil, ErrSyntax
+	}
+	return members, nil
+}
+
+type parser struct {
+	data []byte
+	pos  int
+}
+
+func (p *parser) peek() byte {
+	if p.pos < len(p.data) {
+		return p.data[p.pos]
+	}
+	return 0
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+// value parses any value at p.pos (after whitespace).
+func (p *parser) value(depth int) (Value, error) {
+	start := p.pos
+	var v Value
+	var err error
+	switch c := p.peek(); {
+	case c == '"':
+		v.Kind = String
+		v.Text, err = p.str()
+	case c == '{':
+		v.Kind = Object
+		err = p.object(depth+1, nil)
+	case c == '[':
+		v.Kind = Array
+		err = p.array(depth + 1)
+	case c == '-' || (c >= '0' && c <= '9'):
+		v.Kind = Number
+		err = p.number()
+	case c == 't':
+		v.Kind = True
+		err = p.literal("true")
+	case c == 'f':
+		v.Kind = False
+		err = p.literal("false")
+	case c == 'n':
+		v.Kind = Null
+		err = p.literal("null")
+	default:
+		err = ErrSyntax
+	}
+	if err != nil {
+		return Value{}, err
+	}
+	v.Raw = p.data[start:p.pos]
+	return v, nil
+}
+
+// object parses an object at p.pos; top, when not nil, receives its members.
+func (p *parser) object(depth int, top Members) error {
+	if depth > MaxDepth {
+		return ErrTooDeep
+	}
+	p.pos++ // {
+	folded := map[string]struct{}{}
+	p.skipSpace()
+	if p.peek() == '}' {
+		p.pos++
+		return nil
+	}
+	for {
+		p.skipSpace()
+		if p.peek() != '"' {
+			return ErrSyntax
+		}
+		name, err := p.str()
+		if err != nil {
+			return err
+		}
+		key := FoldKey(name)
+		if _, dup := folded[key]; dup {
+			return ErrDuplicateName
+		}
+		folded[key] = struct{}{}
+		p.skipSpace()
+		if p.peek() != ':' {
+			return ErrSyntax
+		}
+		p.pos++
+		p.skipSpace()
+		v, err := p.value(depth)
+		if err != nil {
+			return err
+		}
+		if top != nil {
+			top[name] = v
+		}
+		p.skipSpace()
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return nil
+		default:
+			return ErrSyntax
+		}
+	}
+}
+
+func (p *parser) array(depth int) error {
+	if depth > MaxDepth {
+		return ErrTooDeep
+	}
+	p.pos++ // [
+	p.skipSpace()
+	if p.peek() == ']' {
+		p.pos++
+		return nil
+	}
+	for {
+		p.skipSpace()
+		if _, err := p.value(depth); err != nil {
+			return err
+		}
+		p.skipSpace()
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			return nil
+		default:
+			return ErrSyntax
+		}
+	}
+}
+
+func (p *parser) literal(word string) error {
+	if !bytes.HasPrefix(p.data[p.pos:], []byte(word)) {
+		return ErrSyntax
+	}
+	p.pos += len(word)
+	return nil
+}
+
+// number accepts exactly RFC 8259's grammar:
+// -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+func (p *parser) number() error {
+	if p.peek() == '-' {
+		p.pos++
+	}
+	switch c := p.peek(); {
+	case c == '0':
+		p.pos++
+	case c >= '1' && c <= '9':
+		p.digits()
+	default:
+		return ErrSyntax
+	}
+	if p.peek() == '.' {
+		p.pos++
+		if p.digits() == 0 {
+			return ErrSyntax
+		}
+	}
+	if c := p.peek(); c == 'e' || c == 'E' {
+		p.pos++
+		if c := p.peek(); c == '+' || c == '-' {
+			p.pos++
+		}
+		if p.digits() == 0 {
+			return ErrSyntax
+		}
+	}
+	return nil
+}
+
+func (p *parser) digits() int {
+	start := p.pos
+	for c := p.peek(); c >= '0' && c <= '9'; c = p.peek() {
+		p.pos++
+	}
+	return p.pos - start
+}
+
+// str parses a string at p.pos and returns its decoded text. The document
+// is already known to be valid UTF-8; escapes are checked here.
+func (p *parser) str() (string, error) {
+	p.pos++ // opening quote
+	start := p.pos
+	// Fast path: no escapes.
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		if c == '"' {
+			s := string(p.data[start:p.pos])
+			p.pos++
+			return s, nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return "", ErrSyntax
+		}
+		p.pos++
+	}
+	var b strings.Builder
+	b.Write(p.data[start:p.pos])
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			return b.String(), nil
+		case c < 0x20:
+			return "", ErrSyntax
+		case c != '\\':
+			b.WriteByte(c)
+			p.pos++
+			continue
+		}
+		p.pos++ // backslash
+		switch e := p.peek(); e {
+		case '"', '\\', '/':
+			b.WriteByte(e)
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r, err := p.unicodeEscape()
+			if err != nil {
+				return "", err
+			}
+			b.WriteRune(r)
+			continue
+		default:
+			return "", ErrSyntax
+		}
+		p.pos++
+	}
+	return "", ErrSyntax
+}
+
+// unicodeEscape reads \uXXXX (p.pos at the u), pairing surrogates; a lone
+// surrogate is refused rather than turned into U+FFFD.
+func (p *parser) unicodeEscape() (rune, error) {
+	r1, ok := p.hex4(p.pos + 1)
+	if !ok {
+		return 0, ErrSyntax
+	}
+	p.pos += 5
+	if !utf16.IsSurrogate(r1) {
+		return r1, nil
+	}
+	if r1 >= 0xDC00 || p.pos+1 >= len(p.data) || p.data[p.pos] != '\\' || p.data[p.pos+1] != 'u' {
+		return 0, ErrUTF8
+	}
+	r2, ok := p.hex4(p.pos + 2)
+	if !ok {
+		return 0, ErrSyntax
+	}
+	r := utf16.DecodeRune(r1, r2)
+	if r == unicode.ReplacementChar {
+		return 0, ErrUTF8
+	}
+	p.pos += 6
+	return r, nil
+}
+
+func (p *parser) hex4(at int) (rune, bool) {
+	if at+4 > len(p.data) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(p.data[at:at+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	return rune(n), true
+}
+
+// FoldKey maps s to a key shared by every string equal to s under Unicode
+// simple case folding (what strings.EqualFold compares, and what
+// case-insensitive JSON decoders such as encoding/json's struct decoding
+// and ASP.NET's use): each rune becomes the smallest rune of its folding
+// orbit, so "K", "k" and the Kelvin sign U+212A give the same key.
+func FoldKey(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		// An ASCII letter's orbit minimum is its upper case (the Kelvin
+		// sign and the long s, which fold onto k and s, are larger).
+		return strings.ToUpper(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < least {
+				least = f
+			}
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
+}
