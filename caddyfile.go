@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -84,6 +86,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		}
 //		cors <origin...>
 //		external_url <origin>
+//		strip_headers <name|prefix*...> | off
+//		dpop_algorithms <alg...>
 //		scope <name> {
 //			delegated <hook-url>
 //			direct {
@@ -215,6 +219,21 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "external_url":
 			if err := oneArg(d, &a.ExternalURL); err != nil {
 				return err
+			}
+		case "strip_headers":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if len(args) == 1 && args[0] == "off" {
+				a.StripHeadersOff = true
+				break
+			}
+			a.StripHeaders = append(a.StripHeaders, args...)
+		case "dpop_algorithms":
+			a.DPoPAlgorithms = append(a.DPoPAlgorithms, d.RemainingArgs()...)
+			if len(a.DPoPAlgorithms) == 0 {
+				return d.ArgErr()
 			}
 		default:
 			return d.Errf("unrecognized stepup option '%s'", option)
@@ -565,8 +584,10 @@ func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //
 //	stepup [<matcher>] [<scope...>] {
 //		any
-//		realm  <realm>
-//		bind   <json-field...>
+//		realm      <realm>
+//		bind       <json-field...>
+//		body_limit <size>
+//		dpop_nonce
 //		header sub|scope|sid|grant <header-name>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -588,6 +609,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(h.Bind) == 0 {
 				return d.ArgErr()
 			}
+		case "body_limit":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			size, err := humanize.ParseBytes(v)
+			if err != nil || size == 0 || size > 1<<40 {
+				return d.Errf("body_limit: %q is not a size such as 64KiB or 1MiB", v)
+			}
+			h.BodyLimit = int64(size)
+		case "dpop_nonce":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.DPoPNonce = true
 		case "header":
 			var field, name string
 			if !d.Args(&field, &name) || d.NextArg() {

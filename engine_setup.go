@@ -9,7 +9,6 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
-	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 )
 
 // provisionEngine builds the session and step-up engine over the store.
@@ -26,10 +25,7 @@ func (a *App) provisionEngine(ctx caddy.Context) error {
 	}
 	a.externalOrigin = u.Scheme + "://" + u.Host
 
-	st, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
+	st := a.store
 	sender, err := a.newSender()
 	if err != nil {
 		return err
@@ -87,7 +83,6 @@ func (a *App) provisionEngine(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	a.nonces = dpop.NewNonces(a.signer.DeriveSecret("dpop-nonce"), 0)
 	return nil
 }
 

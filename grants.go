@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 
+	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
@@ -33,97 +32,90 @@ func (h *Handler) singleUseGrants(claims *jwks.Claims) map[string]string {
 
 // useGrant consumes the single-use grants behind the route's scopes, if
 // the token's scopes come from such grants. It returns the consumed grant
-// (nil when none was needed) or the response to send instead.
-func (h *Handler) useGrant(r *http.Request, claims *jwks.Claims) (*stepup.Grant, *response) {
+// (nil when none was needed) or the response to send instead. Under bind,
+// a request passes only by spending a single-use grant whose approved
+// metadata the body matches: a scope held for good (session-bound, or from
+// another issuer) approved no transaction.
+func (h *Handler) useGrant(r *http.Request, claims *jwks.Claims, resp *enforcementResponses) (*stepup.Grant, *response) {
 	grants := h.singleUseGrants(claims)
-	if grants == nil {
-		return nil, nil
-	}
 	if h.Any {
 		// One scope suffices: prefer one the token holds for good.
-		for _, s := range h.Scopes {
-			if claims.HasScope(s) && grants[s] == "" {
-				return nil, nil
+		if h.binding == nil {
+			for _, s := range h.Scopes {
+				if claims.HasScope(s) && grants[s] == "" {
+					return nil, nil
+				}
 			}
 		}
 		for _, s := range h.Scopes {
 			if id := grants[s]; id != "" {
-				return h.consume(r, id, claims, s)
+				return h.consume(r, id, claims, s, resp)
 			}
 		}
-		return nil, nil
+		return nil, h.unboundRefusal(resp)
 	}
 	var used *stepup.Grant
 	for _, s := range h.Scopes {
-		if id := grants[s]; id != "" {
-			g, resp := h.consume(r, id, claims, s)
-			if resp != nil {
-				return nil, resp
+		id := grants[s]
+		if id == "" {
+			if h.binding != nil {
+				return nil, resp.stepUp(s)
 			}
-			used = g
+			continue
 		}
+		g, refusal := h.consume(r, id, claims, s, resp)
+		if refusal != nil {
+			return nil, refusal
+		}
+		used = g
 	}
 	return used, nil
 }
 
-func (h *Handler) consume(r *http.Request, id string, claims *jwks.Claims, scope string) (*stepup.Grant, *response) {
+// unboundRefusal answers an `any` route whose token spent no grant: fine
+// without bind (the scope is held for good), a step-up under bind.
+func (h *Handler) unboundRefusal(resp *enforcementResponses) *response {
+	if h.binding == nil {
+		return nil
+	}
+	return resp.stepUp(h.Scopes[0])
+}
+
+func (h *Handler) consume(r *http.Request, id string, claims *jwks.Claims, scope string, resp *enforcementResponses) (*stepup.Grant, *response) {
 	g, err := h.app.engine.ConsumeGrant(r.Context(), id, claims.Subject, claims.SessionID, scope)
 	if err != nil {
 		if errors.Is(err, stepup.ErrUnavailable) {
-			return nil, &h.responses.unavailable
+			return nil, &resp.unavailable
 		}
 		// Used already, expired, or not this caller's: step up again.
-		return nil, h.responses.stepUp(scope)
+		return nil, resp.stepUp(scope)
 	}
-	if len(h.Bind) > 0 && !bodyMatches(r, h.Bind, g.Metadata) {
-		// The grant was approved for another transaction; trying to use it
-		// for this one spends it.
-		return nil, h.responses.stepUp(scope)
+	if h.binding != nil {
+		if refusal := h.checkBinding(r, g, resp); refusal != nil {
+			// The grant was approved for another transaction; trying to use
+			// it for this one spends it.
+			return nil, refusal
+		}
 	}
 	return g, nil
 }
 
-// bodyMatches reports whether the request's JSON body has, for every
-// bound field, the value the grant's metadata was approved with. The body
-// is read (up to 64 KiB) and put back for the upstream.
-func bodyMatches(r *http.Request, fields []string, metadata map[string]string) bool {
-	if r.Body == nil || r.Body == http.NoBody {
-		return false
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	r.Body = readCloser{io.MultiReader(bytes.NewReader(raw), r.Body), r.Body}
-	if err != nil || len(raw) > maxBodyBytes {
-		return false
-	}
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &body); err != nil {
-		return false
-	}
-	for _, f := range fields {
-		want, ok := metadata[f]
-		if !ok {
-			return false
-		}
-		got, ok := body[f]
-		if !ok || jsonScalar(got) != want {
-			return false
+// checkBinding compares the request with the transaction the grant was
+// approved for. The body is read whole and handed to the upstream as the
+// exact bytes checked.
+func (h *Handler) checkBinding(r *http.Request, g *stepup.Grant, resp *enforcementResponses) *response {
+	err := h.binding.CheckRequest(r.Header["Content-Type"], r.Header["Content-Encoding"], r.URL.RawQuery)
+	if err == nil {
+		var raw []byte
+		if raw, err = h.readBody(r); err == nil {
+			err = h.binding.CheckBody(raw, g.Metadata)
+		} else if errors.Is(err, enforce.ErrBodyTooLarge) {
+			return &resp.tooLarge
 		}
 	}
-	return true
-}
-
-// jsonScalar renders a JSON string or number as the metadata string it
-// must equal ("500" and 500 both give 500); anything else never matches.
-func jsonScalar(raw json.RawMessage) string {
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s
+	if err != nil {
+		h.debug("transaction binding refused the request", err)
+		return resp.stepUp(g.Scope)
 	}
-	var n json.Number
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&n); err == nil {
-		return strings.TrimSpace(n.String())
-	}
-	return "\x00" // matches no metadata value
+	return nil
 }

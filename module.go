@@ -21,15 +21,18 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
 
 func init() {
@@ -124,11 +127,34 @@ type App struct {
 	// which DPoP proofs must name. Default: the origin of issuer.
 	ExternalURL string `json:"external_url,omitempty"`
 
+	// Identity headers removed from every request that reaches a `stepup`
+	// handler, besides `X-Stepup-*` and the handler's own identity header
+	// names: names, or prefixes ending in `*`, matched case-insensitively
+	// and with `_` read as `-`. They add to the default list, which holds
+	// the headers other auth proxies set and legacy APIs trust:
+	// Remote-User, Remote-Groups, Remote-Email, Remote-Name, X-Remote-User,
+	// X-Forwarded-User, X-Forwarded-Email, X-Forwarded-Preferred-Username,
+	// X-Forwarded-Groups, X-Forwarded-Access-Token, X-Auth-Request-*,
+	// X-Auth-*.
+	StripHeaders []string `json:"strip_headers,omitempty"`
+
+	// Keep the default list of StripHeaders off: only `X-Stepup-*`, the
+	// handlers' identity header names and StripHeaders are removed
+	// (Caddyfile: `strip_headers off`). Default: false.
+	StripHeadersOff bool `json:"strip_headers_off,omitempty"`
+
+	// Signature algorithms accepted for DPoP proofs at `stepup` handlers
+	// (RFC 9449 §7, named in `algs` of DPoP challenges); asymmetric only.
+	// Default: ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA.
+	DPoPAlgorithms []string `json:"dpop_algorithms,omitempty"`
+
 	logger         *zap.Logger
 	signer         *jwks.Signer
 	tokens         *jwks.Verifier
 	engine         *stepup.Engine
+	store          store.Store
 	nonces         *dpop.Nonces
+	resourceProofs *dpop.Verifier // DPoP proofs at stepup handlers
 	externalOrigin string
 	remotes        []string // pool keys of the remote key sets this app acquired
 	storeKey       string   // pool key of the store this app acquired
@@ -264,6 +290,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading signing_key: %v", err)
 	}
 	a.signer = signer
+	a.nonces = dpop.NewNonces(a.signer.DeriveSecret("dpop-nonce"), 0)
+	a.resourceProofs = &dpop.Verifier{Algorithms: a.dpopAlgorithms()}
+	// Handlers keep DPoP replay markers in the store even when the gateway
+	// mints no tokens of its own.
+	if a.store, err = a.openStore(ctx); err != nil {
+		return err
+	}
 
 	issuers, err := a.issuers()
 	if err != nil {
@@ -356,6 +389,14 @@ func (a *App) Validate() error {
 			return fmt.Errorf("custom_steps: jwks_url: %v", err)
 		}
 	}
+	for _, alg := range a.DPoPAlgorithms {
+		if !slices.Contains(defaultDPoPAlgorithms, alg) {
+			return fmt.Errorf("dpop_algorithms: %q is not one of %s", alg, strings.Join(defaultDPoPAlgorithms, " "))
+		}
+	}
+	if _, err := enforce.NewHeaderStripper(a.strippedHeaders()); err != nil {
+		return fmt.Errorf("strip_headers: %v", err)
+	}
 	for name, s := range a.Scopes {
 		if err := validateScope(name, s); err != nil {
 			return fmt.Errorf("scope %s: %v", name, err)
@@ -379,6 +420,27 @@ func (a *App) Start() error { return nil }
 
 // Stop is part of caddy.App.
 func (a *App) Stop() error { return nil }
+
+// dpopAlgorithms is DPoPAlgorithms or its default.
+func (a *App) dpopAlgorithms() []string {
+	if len(a.DPoPAlgorithms) > 0 {
+		return a.DPoPAlgorithms
+	}
+	return defaultDPoPAlgorithms
+}
+
+// defaultDPoPAlgorithms are every asymmetric algorithm the proof verifier
+// supports (key types and sizes are checked against them).
+var defaultDPoPAlgorithms = []string{"ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA"}
+
+// strippedHeaders is the configured strip list, with the default one
+// unless strip_headers is off.
+func (a *App) strippedHeaders() []string {
+	if a.StripHeadersOff {
+		return a.StripHeaders
+	}
+	return append(slices.Clone(enforce.DefaultStrippedHeaders), a.StripHeaders...)
+}
 
 // canStepUp reports whether scope has a `scope` block.
 func (a *App) canStepUp(scope string) bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
@@ -344,11 +345,11 @@ func (s *SessionHandler) continueStepUp(w http.ResponseWriter, r *http.Request) 
 // bearer verifies the access token of a session API request: only tokens
 // this gateway minted are accepted here.
 func (s *SessionHandler) bearer(r *http.Request) (stepup.Caller, error) {
-	raw, problem := bearerToken(r)
-	if problem != tokenOK {
+	cred, problem := enforce.ParseAuthorization(r.Header["Authorization"])
+	if problem != enforce.OK || cred.Scheme != enforce.Bearer || enforce.HasAccessToken(r.URL.RawQuery) {
 		return stepup.Caller{}, stepup.ErrUnauthorized
 	}
-	claims, err := s.app.tokens.Verify(r.Context(), raw)
+	claims, err := s.app.tokens.Verify(r.Context(), cred.Token)
 	if err != nil {
 		if errors.Is(err, jwks.ErrUnavailable) {
 			return stepup.Caller{}, stepup.ErrUnavailable
@@ -525,10 +526,16 @@ func (s *SessionHandler) fail(w http.ResponseWriter, r *http.Request, err error)
 	} else {
 		s.debug("session API request refused", err)
 	}
-	if e.Nonce && w.Header().Get("DPoP-Nonce") == "" {
-		w.Header().Set("DPoP-Nonce", s.nonces.Issue())
+	var extra map[string]any
+	if e.Nonce {
+		if w.Header().Get("DPoP-Nonce") == "" {
+			w.Header().Set("DPoP-Nonce", s.nonces.Issue())
+		}
+		// RFC 9449 §8: the session API's DPoP endpoints are token endpoints,
+		// whose clients read OAuth's `error` member; the SDK reads `code`.
+		extra = map[string]any{"error": e.Code, "error_description": e.Message}
 	}
-	writeJSON(w, sessionStatus(e.Kind), errorBody(e.Code, e.Message, errorType(e.Kind), nil))
+	writeJSON(w, sessionStatus(e.Kind), errorBody(e.Code, e.Message, errorType(e.Kind), extra))
 	return nil
 }
 

@@ -27,7 +27,7 @@ type Claims struct {
 	Confirmed bool
 	// JKT is cnf.jkt (RFC 9449 §6.1), the RFC 7638 thumbprint of the DPoP
 	// key the token is bound to; "" when cnf binds it some other way.
-	JKT string
+	JKT       string
 	ExpiresAt time.Time
 	IssuedAt  time.Time // zero when absent
 	NotBefore time.Time // zero when absent

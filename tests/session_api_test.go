@@ -97,6 +97,10 @@ func TestOTPLoginOverTheSessionAPI(t *testing.T) {
 	if resp.Header.Get("DPoP-Nonce") == "" {
 		t.Fatal("use_dpop_nonce without a DPoP-Nonce header")
 	}
+	// RFC 9449 §8: an OAuth client reads the demand from the error member.
+	if resp.JSON["error"] != "use_dpop_nonce" {
+		t.Errorf("nonce demand %s has no error member", resp.Body)
+	}
 
 	resp, err = c.CheckLogin("000000")
 	expect(t, resp, err, 400, "bad_check_code")

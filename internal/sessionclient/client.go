@@ -161,11 +161,7 @@ func (c *Client) Proof(method, path, jti, nonce string) string {
 	if origin == "" {
 		origin = c.Base
 	}
-	header := map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": map[string]string{
-		"kty": "EC", "crv": "P-256",
-		"x": b64.EncodeToString(c.Key.X.FillBytes(make([]byte, 32))),
-		"y": b64.EncodeToString(c.Key.Y.FillBytes(make([]byte, 32))),
-	}}
+	header := map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": publicJWK(c.Key)}
 	claims := map[string]any{"jti": jti, "htm": method, "htu": origin + strings.SplitN(path, "?", 2)[0], "iat": time.Now().Unix()}
 	if nonce != "" {
 		claims["nonce"] = nonce
