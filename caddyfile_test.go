@@ -63,6 +63,19 @@ func TestGlobalOptionKeepsPlaceholdersForProvision(t *testing.T) {
 	}
 }
 
+func TestGlobalOptionStripHeaders(t *testing.T) {
+	for input, want := range map[string]string{
+		"stepup {\n strip_headers X-Tenant* X-Role\n}":           `{"strip_headers":["X-Tenant*","X-Role"]}`,
+		"stepup {\n strip_headers off\n}":                        `{"strip_headers_off":true}`,
+		"stepup {\n strip_headers off\n strip_headers X-Role\n}": `{"strip_headers":["X-Role"],"strip_headers_off":true}`,
+		"stepup {\n dpop_algorithms ES256 EdDSA\n}":              `{"dpop_algorithms":["ES256","EdDSA"]}`,
+	} {
+		if got := parseGlobal(t, input); got != want {
+			t.Errorf("%q: got %s, want %s", input, got, want)
+		}
+	}
+}
+
 func TestGlobalOptionTokenCacheOff(t *testing.T) {
 	got := parseGlobal(t, "stepup {\n token_cache off\n}")
 	if got != `{"disable_token_cache":true}` {
@@ -90,6 +103,8 @@ func TestGlobalOptionErrors(t *testing.T) {
 		{"direct without steps", "stepup {\n scope a {\n direct {\n granted_for 5m\n }\n }\n}", "direct needs at least one step"},
 		{"direct bad grant mode", "stepup {\n scope a {\n direct {\n step verify_sms\n grant_mode forever\n }\n }\n}", "grant_mode must be"},
 		{"direct bad step", "stepup {\n scope a {\n direct {\n step\n }\n }\n}", "step <key> [<expiration>]"},
+		{"strip_headers empty", "stepup {\n strip_headers\n}", "wrong argument count"},
+		{"dpop_algorithms empty", "stepup {\n dpop_algorithms\n}", "wrong argument count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseGlobalOption(caddyfile.NewTestDispenser(tc.input), nil)
@@ -111,6 +126,8 @@ func TestStepupDirective(t *testing.T) {
 		{"scopes", "stepup transfer:write payments:read", `{"scopes":["transfer:write","payments:read"]}`},
 		{"block", "stepup a b {\n any\n realm api\n header sub X-User\n header grant X-Grant-Id\n}",
 			`{"scopes":["a","b"],"any":true,"realm":"api","headers":{"subject":"X-User","grant":"X-Grant-Id"}}`},
+		{"body limit and nonce", "stepup {\n body_limit 64KiB\n dpop_nonce\n}", `{"body_limit":65536,"dpop_nonce":true}`},
+		{"body limit in bytes", "stepup {\n body_limit 1000\n}", `{"body_limit":1000}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := parseStepupDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(tc.input)})
@@ -133,6 +150,10 @@ func TestStepupDirectiveErrors(t *testing.T) {
 		{"any with argument", "stepup a b {\n any yes\n}", "wrong argument count"},
 		{"header unknown field", "stepup {\n header user X-U\n}", "unknown field 'user'"},
 		{"header missing name", "stepup {\n header sub\n}", "header sub|scope|sid|grant"},
+		{"body limit zero", "stepup {\n body_limit 0\n}", "body_limit"},
+		{"body limit not a size", "stepup {\n body_limit lots\n}", "body_limit"},
+		{"body limit negative", "stepup {\n body_limit -1\n}", "body_limit"},
+		{"dpop_nonce with argument", "stepup {\n dpop_nonce yes\n}", "wrong argument count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseStepupDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(tc.input)})

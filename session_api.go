@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
+	"github.com/caddy-stepup/caddy-stepup/internal/strictjson"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
@@ -480,14 +481,23 @@ func readJSON(r *http.Request, v any, required bool) error {
 	return nil
 }
 
-// parseMetadata accepts an object of strings only.
+// parseMetadata accepts an object of strings only, read strictly (no
+// duplicate or case-variant keys): the hook approves these values, and
+// transaction binding later compares request bodies with exactly them.
 func parseMetadata(raw json.RawMessage) (map[string]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var m map[string]string
-	if err := json.Unmarshal(raw, &m); err != nil {
+	members, err := strictjson.ParseObject(raw)
+	if err != nil {
 		return nil, stepup.ErrInvalidMetadata
+	}
+	m := make(map[string]string, len(members))
+	for name, v := range members {
+		if v.Kind != strictjson.String {
+			return nil, stepup.ErrInvalidMetadata
+		}
+		m[name] = v.Text
 	}
 	return m, nil
 }
