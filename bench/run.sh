@@ -5,6 +5,10 @@
 #   (b) stepup + reverse_proxy, valid ES256 token with the scope (cache on)
 #   (c) the same with `token_cache off` (every request verifies the signature)
 #   (d) a valid token lacking the scope (the 401 step-up challenge)
+#   (e) as (b), but the token is DPoP-bound (cnf.jkt) and sent with the DPoP
+#       scheme and a fresh ES256 proof per request (bench/proofs makes them
+#       right before each window, bench/dpop.lua sends each once): one proof
+#       verification and one replay marker (memory store) per request
 # then the memory check: DISTINCT distinct valid tokens and GARBAGE garbage
 # tokens sent to a fresh gateway, its VmRSS read before and after.
 #
@@ -17,6 +21,8 @@
 # Usage: bench/run.sh            (about 6-7 minutes on 2 cores)
 # Knobs (environment): ROUNDS=5 DURATION=10 CONNS=32 THREADS=2 WARMUP=3
 #   DISTINCT=100000 GARBAGE=1000000 MEM=1 (0 skips the memory check)
+#   PROOF_RATE=15000 (DPoP proofs made per second of window: more than (e)
+#   can use, or the last ones are replayed and counted as non-2xx)
 #   PROFILE=0 (1 also saves 10 s CPU profiles of (b) and (c) with pprof tops)
 # Output: bench/results/<UTC time>/ (ignored by git): report.md, the raw wrk
 # outputs and runs.tsv, caddy logs, memory.json, profiles.
@@ -24,7 +30,7 @@ set -euo pipefail
 
 # The knobs set by the caller, for the report.
 knobs=""
-for v in ROUNDS DURATION CONNS THREADS WARMUP DISTINCT GARBAGE MEM PROFILE; do
+for v in ROUNDS DURATION CONNS THREADS WARMUP DISTINCT GARBAGE MEM PROFILE PROOF_RATE; do
 	if [ -n "${!v:-}" ]; then knobs+="$v=${!v} "; fi
 done
 
@@ -37,6 +43,7 @@ DISTINCT="${DISTINCT:-100000}"
 GARBAGE="${GARBAGE:-1000000}"
 MEM="${MEM:-1}"
 PROFILE="${PROFILE:-0}"
+PROOF_RATE="${PROOF_RATE:-15000}"
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -54,7 +61,7 @@ bench_setup ""
 echo "== building (binaries in $tmp)" >&2
 go build -o "$tmp/caddy-plain" ./bench/plaincaddy
 go build -o "$tmp/caddy-stepup" ./tests/caddy
-for tool in upstream tokens freeport memload report; do
+for tool in upstream tokens proofs freeport memload report; do
 	go build -o "$tmp/$tool" "./bench/$tool"
 done
 
@@ -62,10 +69,11 @@ echo "== keys and tokens" >&2
 "$tmp/tokens" -out "$tmp" -issuer https://idp.bench -scope payments:write -distinct "$DISTINCT"
 valid="$(cat "$tmp/valid.txt")"
 noscope="$(cat "$tmp/noscope.txt")"
+bound="$(cat "$tmp/bound.txt")"
 
 mapfile -t ports < <("$tmp/freeport" -n 9)
 p_up="${ports[0]}"
-declare -A port=([a]="${ports[1]}" [b]="${ports[2]}" [c]="${ports[3]}" [d]="${ports[2]}" [m]="${ports[4]}")
+declare -A port=([a]="${ports[1]}" [b]="${ports[2]}" [c]="${ports[3]}" [d]="${ports[2]}" [e]="${ports[2]}" [m]="${ports[4]}")
 declare -A admin=([plain]="${ports[5]}" [stepup]="${ports[6]}" [nocache]="${ports[7]}" [mem]="${ports[8]}")
 
 "$tmp/upstream" -addr "127.0.0.1:$p_up" -jwks "$tmp/jwks.json" >"$results/upstream.log" 2>&1 &
@@ -126,14 +134,47 @@ start_gateway() {
 start_gateway plain "$tmp/caddy-plain"
 start_gateway stepup "$tmp/caddy-stepup"
 start_gateway nocache "$tmp/caddy-stepup"
-declare -A gw=([a]=plain [b]=stepup [c]=nocache [d]=stepup)
-declare -A tok=([a]="$valid" [b]="$valid" [c]="$valid" [d]="$noscope")
+declare -A gw=([a]=plain [b]=stepup [c]=nocache [d]=stepup [e]=stepup)
+declare -A tok=([a]="$valid" [b]="$valid" [c]="$valid" [d]="$noscope" [e]="$bound")
+declare -A scheme=([a]=Bearer [b]=Bearer [c]=Bearer [d]=Bearer [e]=DPoP [m]=Bearer)
+
+# proofs_for SECONDS: a fresh file of single-use DPoP proofs for (e).
+proofs_for() {
+	"$tmp/proofs" -key "$tmp/dpop-key.pem" -token "$tmp/bound.txt" -method GET \
+		-url "http://127.0.0.1:${port[e]}/pay" -n "$((PROOF_RATE * $1 + 1000))" -out "$tmp/proofs.txt"
+}
+
+# load_prepared CASE SECONDS [wrk options...]: wrk against the case's
+# gateway with the case's credentials; (e) sends one proof of
+# $tmp/proofs.txt per request (make it first with proofs_for).
+load_prepared() {
+	local c="$1" seconds="$2"
+	shift 2
+	local script=()
+	if [ "$c" = e ]; then
+		script=(-s "$repo/bench/dpop.lua")
+	fi
+	wrk -t "$THREADS" -c "$CONNS" -d "${seconds}s" "$@" "${script[@]}" \
+		-H "Authorization: ${scheme[$c]} ${tok[$c]}" "http://127.0.0.1:${port[$c]}/pay" \
+		${script:+-- "$tmp/proofs.txt" "$THREADS"}
+}
+
+# load CASE SECONDS: load_prepared, with fresh proofs for (e).
+load() {
+	[ "$1" = e ] && proofs_for "$2"
+	load_prepared "$@"
+}
 
 # expect CASE STATUS: the gateway answers the case's request with STATUS.
 expect() {
 	local c="$1" want="$2" got=""
 	for _ in $(seq 100); do
-		got="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${tok[$c]}" "http://127.0.0.1:${port[$c]}/pay" || true)"
+		local proof=()
+		if [ "$c" = e ]; then
+			"$tmp/proofs" -key "$tmp/dpop-key.pem" -token "$tmp/bound.txt" -url "http://127.0.0.1:${port[e]}/pay" -n 1 -out "$tmp/one-proof.txt"
+			proof=(-H "DPoP: $(cat "$tmp/one-proof.txt")")
+		fi
+		got="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: ${scheme[$c]} ${tok[$c]}" "${proof[@]}" "http://127.0.0.1:${port[$c]}/pay" || true)"
 		[ "$got" = "$want" ] && return 0
 		sleep 0.1
 	done
@@ -144,6 +185,7 @@ expect a 200
 expect b 200
 expect c 200
 expect d 401
+expect e 200
 curl -s -D - -o /dev/null -H "Authorization: Bearer $noscope" "http://127.0.0.1:${port[d]}/pay" |
 	grep -qi '^www-authenticate: Bearer error="insufficient_user_authentication"' ||
 	{ echo "run.sh: case (d) is not a step-up challenge" >&2; exit 1; }
@@ -157,27 +199,31 @@ clk_tck="$(getconf CLK_TCK)"
 window() {
 	local r="$1" pos="$2" c="$3" pid="${gwpid[${gw[$3]}]}"
 	local out="$results/wrk-r$r-$c.txt" before after
+	[ "$c" = e ] && proofs_for "$DURATION" # before the CPU count starts
 	before="$(cpu_ticks "$pid")"
-	wrk -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --latency \
-		-H "Authorization: Bearer ${tok[$c]}" "http://127.0.0.1:${port[$c]}/pay" >"$out"
+	load_prepared "$c" "$DURATION" --latency >"$out"
 	after="$(cpu_ticks "$pid")"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$pos" "$c" "$((after - before))" "$clk_tck" "$out" >>"$results/runs.tsv"
 	printf '  (%s) %s req/s\n' "$c" "$(awk '/Requests\/sec/ {print $2}' "$out")" >&2
 }
 
 echo "== warm-up, ${WARMUP}s per case" >&2
-for c in a b c d; do
-	wrk -t "$THREADS" -c "$CONNS" -d "${WARMUP}s" -H "Authorization: Bearer ${tok[$c]}" \
-		"http://127.0.0.1:${port[$c]}/pay" >/dev/null
+for c in a b c d e; do
+	load "$c" "$WARMUP" >/dev/null
 done
 
-cases=(a b c d)
+cases=(a b c d e)
+n=${#cases[@]}
 for r in $(seq 1 "$ROUNDS"); do
 	# Rotate the order each round, and reverse it every other round, so no
 	# case always runs first or after the same neighbour.
 	order=()
-	for i in 0 1 2 3; do order+=("${cases[$(((i + r - 1) % 4))]}"); done
-	if ((r % 2 == 0)); then order=("${order[3]}" "${order[2]}" "${order[1]}" "${order[0]}"); fi
+	for i in $(seq 0 $((n - 1))); do order+=("${cases[$(((i + r - 1) % n))]}"); done
+	if ((r % 2 == 0)); then
+		reversed=()
+		for ((i = n - 1; i >= 0; i--)); do reversed+=("${order[$i]}"); done
+		order=("${reversed[@]}")
+	fi
 	echo "== round $r of $ROUNDS: ${order[*]}" >&2
 	pos=1
 	for c in "${order[@]}"; do
@@ -188,10 +234,10 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 if [ "$PROFILE" = 1 ]; then
-	for c in b c; do
+	for c in b c e; do
 		echo "== CPU profile of ($c)" >&2
-		wrk -t "$THREADS" -c "$CONNS" -d 12s -H "Authorization: Bearer ${tok[$c]}" \
-			"http://127.0.0.1:${port[$c]}/pay" >/dev/null &
+		[ "$c" = e ] && proofs_for 12
+		load_prepared "$c" 12 >/dev/null &
 		sleep 1
 		curl -s -o "$results/cpu-$c.pprof" "http://127.0.0.1:${admin[${gw[$c]}]}/debug/pprof/profile?seconds=10"
 		wait $!

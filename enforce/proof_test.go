@@ -152,3 +152,11 @@ func TestProofReplayStoreDownFailsClosed(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func newKeyB() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
+
+func newMemoryB(b *testing.B) store.Store {
+	mem := store.NewMemory()
+	b.Cleanup(func() { _ = mem.Close() })
+	return mem
+}

@@ -6,12 +6,18 @@
 //	valid.txt         one token with the scope the route requires
 //	noscope.txt       one token without it (the step-up challenge path)
 //	distinct.txt      -distinct tokens, each different (memory test)
+//	bound.txt         one token with the scope, bound (cnf.jkt) to the key in
+//	dpop-key.pem      a DPoP key of the client (PKCS#8), for bench/proofs
 package main
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"flag"
 	"log"
 	"os"
@@ -20,18 +26,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 )
 
 // accessClaims are the RFC 9068 claims of a benchmark token.
 type accessClaims struct {
-	Iss   string `json:"iss"`
-	Sub   string `json:"sub"`
-	Aud   string `json:"aud"`
-	Exp   int64  `json:"exp"`
-	Iat   int64  `json:"iat"`
-	Jti   string `json:"jti"`
-	Scope string `json:"scope"`
+	Iss   string            `json:"iss"`
+	Sub   string            `json:"sub"`
+	Aud   string            `json:"aud"`
+	Exp   int64             `json:"exp"`
+	Iat   int64             `json:"iat"`
+	Jti   string            `json:"jti"`
+	Scope string            `json:"scope"`
+	Cnf   map[string]string `json:"cnf,omitempty"` // RFC 9449 §6.1
 }
 
 func main() {
@@ -50,16 +58,29 @@ func main() {
 		log.Fatalf("tokens: %v", err)
 	}
 	now := time.Now()
-	mint := func(sub, scope string) string {
+	mintBound := func(sub, scope string, cnf map[string]string) string {
 		tok, err := signer.Sign("at+jwt", accessClaims{
 			Iss: *issuer, Sub: sub, Aud: "payments-api",
-			Exp: now.Add(*ttl).Unix(), Iat: now.Unix(), Jti: randomID(), Scope: scope,
+			Exp: now.Add(*ttl).Unix(), Iat: now.Unix(), Jti: randomID(), Scope: scope, Cnf: cnf,
 		})
 		if err != nil {
 			log.Fatalf("tokens: %v", err)
 		}
 		return tok
 	}
+	mint := func(sub, scope string) string { return mintBound(sub, scope, nil) }
+
+	dpopKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatalf("tokens: %v", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(dpopKey)
+	if err != nil {
+		log.Fatalf("tokens: %v", err)
+	}
+	write(filepath.Join(*out, "dpop-key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	write(filepath.Join(*out, "bound.txt"), []byte(mintBound("bench-user", "openid payments:read "+*scope,
+		map[string]string{"jkt": sessionclient.JKT(dpopKey)})))
 
 	write(filepath.Join(*out, "jwks.json"), signer.PublicJWKS())
 	write(filepath.Join(*out, "valid.txt"), []byte(mint("bench-user", "openid payments:read "+*scope)))

@@ -41,7 +41,7 @@ func signatureVerifiesIndependently(proof string) bool {
 	if len(parts) != 3 {
 		return false
 	}
-	headerJSON, err := b64.DecodeString(parts[0])
+	headerJSON, err := b64url.DecodeString(parts[0])
 	if err != nil {
 		return false
 	}
@@ -54,9 +54,9 @@ func signatureVerifiesIndependently(proof string) bool {
 	if json.Unmarshal(headerJSON, &h) != nil || h.JWK.Kty != "EC" || h.JWK.Crv != "P-256" {
 		return false
 	}
-	x, errX := b64.DecodeString(h.JWK.X)
-	y, errY := b64.DecodeString(h.JWK.Y)
-	sig, errS := b64.DecodeString(parts[2])
+	x, errX := b64url.DecodeString(h.JWK.X)
+	y, errY := b64url.DecodeString(h.JWK.Y)
+	sig, errS := b64url.DecodeString(parts[2])
 	if errX != nil || errY != nil || errS != nil || len(sig) != 64 {
 		return false
 	}

@@ -45,9 +45,9 @@ func TestNoncesValid(t *testing.T) {
 
 func TestNoncesTamperedMAC(t *testing.T) {
 	n := nonceAt([]byte("k"), time.Unix(1_800_000_000, 0))
-	raw, _ := b64.DecodeString(n.Issue())
+	raw, _ := b64url.DecodeString(n.Issue())
 	raw[len(raw)-1] ^= 1
-	if n.Valid(b64.EncodeToString(raw)) {
+	if n.Valid(b64url.EncodeToString(raw)) {
 		t.Fatal("tampered nonce accepted")
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"testing"
 )
 
-var b64 = base64.RawURLEncoding
+var b64url = base64.RawURLEncoding
 
 // ecJWK is the public JWK of an EC key with the SDK's member order.
 func ecJWK(pub *ecdsa.PublicKey) map[string]any {
@@ -28,8 +28,8 @@ func ecJWK(pub *ecdsa.PublicKey) map[string]any {
 	return map[string]any{
 		"kty": "EC",
 		"crv": pub.Curve.Params().Name,
-		"x":   b64.EncodeToString(point[1 : 1+size]),
-		"y":   b64.EncodeToString(point[1+size:]),
+		"x":   b64url.EncodeToString(point[1 : 1+size]),
+		"y":   b64url.EncodeToString(point[1+size:]),
 	}
 }
 
@@ -44,14 +44,14 @@ func sdkProof(t testing.TB, key *ecdsa.PrivateKey, jti, htm, htu string, iat int
 		payload += `,"nonce":` + quote(nonce)
 	}
 	payload += `}`
-	return signES(t, key, b64.EncodeToString([]byte(header))+"."+b64.EncodeToString([]byte(payload)))
+	return signES(t, key, b64url.EncodeToString([]byte(header))+"."+b64url.EncodeToString([]byte(payload)))
 }
 
 // buildProof marshals arbitrary header and payload and signs them with key,
 // whatever the header says: the verifier must catch the lie.
 func buildProof(t testing.TB, key any, header, payload map[string]any) string {
 	t.Helper()
-	input := b64.EncodeToString(mustJSON(t, header)) + "." + b64.EncodeToString(mustJSON(t, payload))
+	input := b64url.EncodeToString(mustJSON(t, header)) + "." + b64url.EncodeToString(mustJSON(t, payload))
 	switch k := key.(type) {
 	case *ecdsa.PrivateKey:
 		return signES(t, k, input)
@@ -61,13 +61,13 @@ func buildProof(t testing.TB, key any, header, payload map[string]any) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return input + "." + b64.EncodeToString(sig)
+		return input + "." + b64url.EncodeToString(sig)
 	case ed25519.PrivateKey:
-		return input + "." + b64.EncodeToString(ed25519.Sign(k, []byte(input)))
+		return input + "." + b64url.EncodeToString(ed25519.Sign(k, []byte(input)))
 	case []byte: // HMAC secret
 		mac := hmac.New(sha256.New, k)
 		mac.Write([]byte(input))
-		return input + "." + b64.EncodeToString(mac.Sum(nil))
+		return input + "." + b64url.EncodeToString(mac.Sum(nil))
 	case nil: // alg none
 		return input + "."
 	}
@@ -95,7 +95,7 @@ func signES(t testing.TB, key *ecdsa.PrivateKey, input string) string {
 	}
 	size := (key.Curve.Params().BitSize + 7) / 8
 	sig := append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...)
-	return input + "." + b64.EncodeToString(sig)
+	return input + "." + b64url.EncodeToString(sig)
 }
 
 func mustJSON(t testing.TB, v any) []byte {

@@ -25,7 +25,7 @@ func TestThumbprintEC(t *testing.T) {
 	jwk := ecJWK(&key.PublicKey)
 	canonical := `{"crv":"P-256","kty":"EC","x":"` + jwk["x"].(string) + `","y":"` + jwk["y"].(string) + `"}`
 	sum := sha256.Sum256([]byte(canonical))
-	want := b64.EncodeToString(sum[:])
+	want := b64url.EncodeToString(sum[:])
 
 	v := Verifier{Now: fixedClock}
 	p, err := v.Verify(sdkProof(t, key, testJTI, "POST", testURL, testIat, ""), "POST", testURL)

@@ -10,8 +10,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
+
+// b64 decodes JWS segments: base64url without padding, canonical only.
+var b64 = base64.RawURLEncoding.Strict()
 
 // Defaults applied when the corresponding Verifier field is zero.
 const (
@@ -89,7 +92,7 @@ func (v *Verifier) Verify(proof, method, url string) (*Proof, error) {
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 		return nil, invalid("not a compact JWS")
 	}
-	headerJSON, err := base64.RawURLEncoding.Strict().DecodeString(parts[0])
+	headerJSON, err := b64.DecodeString(parts[0])
 	if err != nil {
 		return nil, invalid("header encoding")
 	}
@@ -111,7 +114,7 @@ func (v *Verifier) Verify(proof, method, url string) (*Proof, error) {
 			return nil, invalid("header member not allowed")
 		}
 	}
-	rawJWK, ok := header["jwk"]
+	rawJWK, ok := header.raw("jwk")
 	if !ok {
 		return nil, invalid("no jwk")
 	}
@@ -119,9 +122,19 @@ func (v *Verifier) Verify(proof, method, url string) (*Proof, error) {
 	if err != nil {
 		return nil, err
 	}
-	payloadJSON, err := jws.VerifyCompactFast(key.raw, []byte(proof), supportedAlgorithms[alg])
+	// The header is parsed and checked above; verify the signature over the
+	// signing input directly (jwsbb checks ECDSA signature sizes, Go's crypto
+	// the ranges) and decode the payload only once it is authentic.
+	sig, err := b64.DecodeString(parts[2])
 	if err != nil {
+		return nil, invalid("signature encoding")
+	}
+	if err := jwsbb.Verify(key.raw, alg, []byte(proof[:len(parts[0])+1+len(parts[1])]), sig); err != nil {
 		return nil, invalid("signature")
+	}
+	payloadJSON, err := b64.DecodeString(parts[1])
+	if err != nil {
+		return nil, invalid("payload encoding")
 	}
 	return v.checkClaims(payloadJSON, method, url, key.thumbprint)
 }
@@ -198,7 +211,7 @@ func numericDate(seconds float64) (time.Time, bool) {
 }
 
 func (v *Verifier) allows(alg string) bool {
-	if _, ok := supportedAlgorithms[alg]; !ok {
+	if !supportedAlgorithms[alg] {
 		return false
 	}
 	algs := v.Algorithms

@@ -76,20 +76,20 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	jwk := ecJWK(&key.PublicKey)
-	rsaJWK := map[string]any{"kty": "RSA", "n": b64.EncodeToString(rsaKey.N.Bytes()), "e": "AQAB"}
-	smallRSAJWK := map[string]any{"kty": "RSA", "n": b64.EncodeToString(smallRSA.N.Bytes()), "e": "AQAB"}
-	edJWK := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(edPub)}
+	rsaJWK := map[string]any{"kty": "RSA", "n": b64url.EncodeToString(rsaKey.N.Bytes()), "e": "AQAB"}
+	smallRSAJWK := map[string]any{"kty": "RSA", "n": b64url.EncodeToString(smallRSA.N.Bytes()), "e": "AQAB"}
+	edJWK := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64url.EncodeToString(edPub)}
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	octJWK := map[string]any{"kty": "oct", "k": b64.EncodeToString(secret)}
+	octJWK := map[string]any{"kty": "oct", "k": b64url.EncodeToString(secret)}
 	sdk := func(htm, htu string, iat int64) string {
 		return sdkProof(t, key, testJTI, htm, htu, iat, "")
 	}
 	valid := sdk("POST", testURL, testIat)
 	parts := strings.Split(valid, ".")
-	sig, _ := b64.DecodeString(parts[2])
+	sig, _ := b64url.DecodeString(parts[2])
 	sig[5] ^= 0x01
-	tampered := parts[0] + "." + parts[1] + "." + b64.EncodeToString(sig)
-	dupPayload := b64.EncodeToString([]byte(`{"jti":"a","htm":"GET","htm":"POST","htu":"` + testURL + `","iat":` + "1795630308" + `}`))
+	tampered := parts[0] + "." + parts[1] + "." + b64url.EncodeToString(sig)
+	dupPayload := b64url.EncodeToString([]byte(`{"jti":"a","htm":"GET","htm":"POST","htu":"` + testURL + `","iat":` + "1795630308" + `}`))
 	duplicateMember := signES(t, key, parts[0]+"."+dupPayload)
 
 	tests := []struct {
@@ -193,7 +193,7 @@ func TestVerify(t *testing.T) {
 
 func athOf(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return b64.EncodeToString(sum[:])
+	return b64url.EncodeToString(sum[:])
 }
 
 func TestVerifyReturnsClaims(t *testing.T) {
@@ -246,5 +246,5 @@ func privateScalar(t *testing.T, key *ecdsa.PrivateKey) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b64.EncodeToString(d)
+	return b64url.EncodeToString(d)
 }
