@@ -4,13 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"fmt"
 	"net/http"
 	"testing"
 
 	"github.com/caddy-stepup/caddy-stepup/internal/redistest"
 	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
-	"github.com/caddy-stepup/caddy-stepup/internal/testcaddy"
 )
 
 const allDPoPAlgs = `algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA"`
@@ -21,25 +19,7 @@ func trustOnlyGateways(t *testing.T, n int, jwksURL, store, upstreamURL string) 
 	t.Helper()
 	var bases []string
 	for i := 0; i < n; i++ {
-		port := testcaddy.FreePort(t)
-		base := fmt.Sprintf("http://127.0.0.1:%d", port)
-		testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
-	admin {admin}
-	auto_https off
-	stepup {
-		%s
-		trust https://idp.test {
-			jwks_url %s
-			audience api
-		}
-	}
-}
-http://127.0.0.1:%d {
-	stepup payments:write
-	reverse_proxy %s
-}
-`, store, jwksURL, port, upstreamURL), WaitFor: []string{base}})
-		bases = append(bases, base)
+		bases = append(bases, startTrustingGateway(t, jwksURL, store, "\tstepup payments:write\n\treverse_proxy "+upstreamURL))
 	}
 	return bases
 }

@@ -1,10 +1,7 @@
 package tests
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -103,26 +100,7 @@ func startEdgeGateway(t *testing.T, store string, trust ...edgeTrust) *edgeEnv {
 // send makes one request with a raw body and reads the whole answer.
 func (env *edgeEnv) send(t *testing.T, method, path string, header http.Header, body []byte) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, env.base+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := env.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, header: resp.Header, wwwAuth: resp.Header.Get("WWW-Authenticate"), cache: resp.Header.Get("Cache-Control"), body: raw}
-	var e struct {
-		Code string `json:"code"`
-	}
-	_ = json.Unmarshal(raw, &e)
-	a.code = e.Code
-	return a
+	return fetchBody(t, env.client, method, env.base+path, header, body)
 }
 
 // refused asserts a refusal that never reached the legacy API.

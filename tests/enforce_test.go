@@ -254,9 +254,10 @@ func TestKeyRotationAtTheIdentityProvider(t *testing.T) {
 }
 
 // startTrustingGateway runs a site that trusts https://idp.test by the
-// given JWKS URL and serves the given directives; it returns the site's
-// base URL.
-func startTrustingGateway(t *testing.T, jwksURL, directives string) string {
+// given JWKS URL (audience api, when asked) and serves the given
+// directives; it returns the site's base URL. store is a `store` line of
+// the stepup option, or "" for the default.
+func startTrustingGateway(t *testing.T, jwksURL, store, directives string) string {
 	t.Helper()
 	port := testcaddy.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -264,6 +265,7 @@ func startTrustingGateway(t *testing.T, jwksURL, directives string) string {
 	admin {admin}
 	auto_https off
 	stepup {
+		%s
 		trust https://idp.test {
 			jwks_url %s
 		}
@@ -272,14 +274,14 @@ func startTrustingGateway(t *testing.T, jwksURL, directives string) string {
 http://127.0.0.1:%d {
 %s
 }
-`, jwksURL, port, directives), WaitFor: []string{base}})
+`, store, jwksURL, port, directives), WaitFor: []string{base}})
 	return base
 }
 
 func TestUnreachableJWKSFailsClosed(t *testing.T) {
 	up := newUpstream(t)
 	key := newECKey(t, "k")
-	base := startTrustingGateway(t, fmt.Sprintf("http://127.0.0.1:%d/jwks.json", testcaddy.FreePort(t)), "\tstepup\n\treverse_proxy "+up.srv.URL)
+	base := startTrustingGateway(t, fmt.Sprintf("http://127.0.0.1:%d/jwks.json", testcaddy.FreePort(t)), "", "\tstepup\n\treverse_proxy "+up.srv.URL)
 	got := fetch(t, newClient(t), "GET", base+"/", bearer(key.token(t, "https://idp.test", nil)))
 	if got.status != 503 || !strings.Contains(string(got.body), `"code":"internal"`) {
 		t.Fatalf("got %d %s", got.status, got.body)
@@ -325,7 +327,7 @@ func TestConfigErrorsStopTheLoad(t *testing.T) {
 func TestStepupRunsBeforeHandlersThatAnswerThemselves(t *testing.T) {
 	key := newECKey(t, "k")
 	idp := newIdP(t, "https://idp.test", key)
-	base := startTrustingGateway(t, idp.jwksURL(), "\trespond \"secret\"\n\tstepup")
+	base := startTrustingGateway(t, idp.jwksURL(), "", "\trespond \"secret\"\n\tstepup")
 	client := newClient(t)
 	got := fetch(t, client, "GET", base+"/", nil)
 	if got.status != 401 || strings.Contains(string(got.body), "secret") {

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -29,7 +30,13 @@ type answer struct {
 // fetch sends a request without a body and reads the whole answer.
 func fetch(t *testing.T, client *http.Client, method, url string, header http.Header) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	return fetchBody(t, client, method, url, header, nil)
+}
+
+// fetchBody is fetch with a request body.
+func fetchBody(t *testing.T, client *http.Client, method, url string, header http.Header, body []byte) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,12 +48,12 @@ func fetch(t *testing.T, client *http.Client, method, url string, header http.He
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, header: resp.Header, wwwAuth: resp.Header.Get("WWW-Authenticate"), cache: resp.Header.Get("Cache-Control"), body: body}
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, header: resp.Header, wwwAuth: resp.Header.Get("WWW-Authenticate"), cache: resp.Header.Get("Cache-Control"), body: raw}
 	var e struct {
 		Code string `json:"code"`
 	}
-	_ = json.Unmarshal(body, &e)
+	_ = json.Unmarshal(raw, &e)
 	a.code = e.Code
 	return a
 }

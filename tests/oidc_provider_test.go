@@ -12,9 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,24 +35,7 @@ import (
 // STEPUP_REQUIRE_NODE.
 func requireOIDCHarness(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs("oidc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	problem := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		problem = "node is not on PATH"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		problem = "tests/oidc/node_modules is missing: run `npm ci` in tests/oidc"
-	}
-	if problem == "" {
-		return dir
-	}
-	if os.Getenv(requireNodeEnv) != "" {
-		t.Fatalf("OpenID provider tests: %s (and %s is set)", problem, requireNodeEnv)
-	}
-	t.Skipf("OpenID provider tests: %s (set %s to make this a failure)", problem, requireNodeEnv)
-	return ""
+	return requireNodePackages(t, "oidc", "oidc-provider", "OpenID provider tests")
 }
 
 // oidcProvider is one running provider.mjs.

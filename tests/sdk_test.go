@@ -42,23 +42,31 @@ const stepUpEnv = "STEPUP_SDK_STEPUP"
 // STEPUP_REQUIRE_NODE.
 func requireSDK(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs("sdk")
+	return requireNodePackages(t, "sdk", "@prelude.so/js-sdk", "real SDK tests")
+}
+
+// requireNodePackages returns the absolute path of the Node test folder dir
+// once node is on PATH and `npm ci` has installed pkg there; otherwise it
+// skips the test, or fails it under STEPUP_REQUIRE_NODE (CI sets it).
+func requireNodePackages(t *testing.T, dir, pkg, what string) string {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	problem := ""
 	if _, err := exec.LookPath("node"); err != nil {
 		problem = "node is not on PATH"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "@prelude.so", "js-sdk", "package.json")); err != nil {
-		problem = "tests/sdk/node_modules is missing: run `npm ci` in tests/sdk"
+	} else if _, err := os.Stat(filepath.Join(abs, "node_modules", pkg, "package.json")); err != nil {
+		problem = "tests/" + dir + "/node_modules is missing: run `npm ci` in tests/" + dir
 	}
 	if problem == "" {
-		return dir
+		return abs
 	}
 	if os.Getenv(requireNodeEnv) != "" {
-		t.Fatalf("real SDK tests: %s (and %s is set)", problem, requireNodeEnv)
+		t.Fatalf("%s: %s (and %s is set)", what, problem, requireNodeEnv)
 	}
-	t.Skipf("real SDK tests: %s (set %s to make this a failure)", problem, requireNodeEnv)
+	t.Skipf("%s: %s (set %s to make this a failure)", what, problem, requireNodeEnv)
 	return ""
 }
 

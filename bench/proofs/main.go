@@ -7,17 +7,15 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
 	"flag"
 	"log"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
 
+	"github.com/caddy-stepup/caddy-stepup/bench/internal/benchkit"
 	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
 )
 
@@ -40,32 +38,10 @@ func main() {
 	}
 	token := strings.TrimSpace(string(raw))
 
-	proofs := make([]string, *n)
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < *n; i += workers {
-				proofs[i] = sessionclient.ResourceProof(key, *method, *url, token, nil)
-			}
-		}(w)
-	}
-	wg.Wait()
-	f, err := os.Create(*out)
+	err = benchkit.MakeLines(*out, *n, func(int) string {
+		return sessionclient.ResourceProof(key, *method, *url, token, nil)
+	})
 	if err != nil {
-		log.Fatalf("proofs: %v", err)
-	}
-	bw := bufio.NewWriter(f)
-	for _, p := range proofs {
-		bw.WriteString(p)
-		bw.WriteByte('\n')
-	}
-	if err := bw.Flush(); err != nil {
-		log.Fatalf("proofs: %v", err)
-	}
-	if err := f.Close(); err != nil {
 		log.Fatalf("proofs: %v", err)
 	}
 }

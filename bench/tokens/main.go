@@ -11,7 +11,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,10 +21,9 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/bench/internal/benchkit"
 	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 )
@@ -86,41 +84,12 @@ func main() {
 	write(filepath.Join(*out, "valid.txt"), []byte(mint("bench-user", "openid payments:read "+*scope)))
 	write(filepath.Join(*out, "noscope.txt"), []byte(mint("bench-user", "openid payments:read")))
 	if *distinct > 0 {
-		writeDistinct(filepath.Join(*out, "distinct.txt"), *distinct, func(i int) string {
+		err := benchkit.MakeLines(filepath.Join(*out, "distinct.txt"), *distinct, func(int) string {
 			return mint("user-"+randomID(), "openid payments:read "+*scope)
 		})
-	}
-}
-
-// writeDistinct signs n tokens on every core and writes one a line.
-func writeDistinct(path string, n int, mint func(int) string) {
-	toks := make([]string, n)
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				toks[i] = mint(i)
-			}
-		}(w)
-	}
-	wg.Wait()
-	f, err := os.Create(path)
-	if err != nil {
-		log.Fatalf("tokens: %v", err)
-	}
-	bw := bufio.NewWriter(f)
-	for _, t := range toks {
-		bw.WriteString(t)
-		bw.WriteByte('\n')
-	}
-	if err := bw.Flush(); err != nil {
-		log.Fatalf("tokens: %v", err)
-	}
-	if err := f.Close(); err != nil {
-		log.Fatalf("tokens: %v", err)
+		if err != nil {
+			log.Fatalf("tokens: %v", err)
+		}
 	}
 }
 
