@@ -54,13 +54,18 @@ func (h *Handler) useGrant(r *http.Request, claims *jwks.Claims, resp *enforceme
 		}
 		return nil, h.unboundRefusal(resp)
 	}
+	if h.binding != nil {
+		// Every scope needs its grant: refuse before spending any of them.
+		for _, s := range h.Scopes {
+			if grants[s] == "" {
+				return nil, resp.stepUp(s)
+			}
+		}
+	}
 	var used *stepup.Grant
 	for _, s := range h.Scopes {
 		id := grants[s]
 		if id == "" {
-			if h.binding != nil {
-				return nil, resp.stepUp(s)
-			}
 			continue
 		}
 		g, refusal := h.consume(r, id, claims, s, resp)
