@@ -55,7 +55,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			typ              <typ...>
 //			refresh_interval <duration>
 //		}
-//		store memory
+//		store memory [{ max_keys <n> }]
 //		store redis [<url>] {
 //			cluster [<addr...>]
 //			addrs    <addr...>
@@ -66,6 +66,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			tls
 //			key_prefix <prefix>
 //			timeout  <duration>
+//			allow_eviction
 //		}
 //		login otp phone_number|email_address...
 //		otp {
@@ -80,9 +81,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			max_per_hour <n>
 //		}
 //		custom_steps {
-//			jwks_url   <url>
-//			keys       <key...>
-//			algorithms <alg...>
+//			jwks_url     <url>
+//			keys         <key...>
+//			algorithms   <alg...>
+//			issuer       <iss>
+//			audience     <aud...>
+//			max_lifetime <duration>
 //		}
 //		cors <origin...>
 //		external_url <origin>
@@ -254,8 +258,19 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 		if d.NextArg() {
 			return nil, d.ArgErr()
 		}
-		if d.NextBlock(d.Nesting()) {
-			return nil, d.Err("store memory takes no options")
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			if d.Val() != "max_keys" {
+				return nil, d.Errf("unrecognized memory store option '%s'", d.Val())
+			}
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1000 {
+				return nil, d.Errf("max_keys: %q is not a number of keys of at least 1000", v)
+			}
+			st.MaxKeys = n
 		}
 		return st, nil
 	case "redis":
@@ -310,6 +325,11 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 			if err := durationArg(d, &st.Timeout); err != nil {
 				return nil, err
 			}
+		case "allow_eviction":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			st.AllowEviction = true
 		default:
 			return nil, d.Errf("unrecognized store option '%s'", d.Val())
 		}
@@ -444,6 +464,19 @@ func parseCustomSteps(d *caddyfile.Dispenser) (*CustomStepsConfig, error) {
 			cs.Algorithms = append(cs.Algorithms, d.RemainingArgs()...)
 			if len(cs.Algorithms) == 0 {
 				return nil, d.ArgErr()
+			}
+		case "issuer":
+			if err := oneArg(d, &cs.Issuer); err != nil {
+				return nil, err
+			}
+		case "audience":
+			cs.Audience = append(cs.Audience, d.RemainingArgs()...)
+			if len(cs.Audience) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "max_lifetime":
+			if err := durationArg(d, &cs.MaxLifetime); err != nil {
+				return nil, err
 			}
 		default:
 			return nil, d.Errf("unrecognized custom_steps option '%s'", d.Val())

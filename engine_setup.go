@@ -38,6 +38,7 @@ func (a *App) provisionEngine(ctx caddy.Context) error {
 		Sender:          sender,
 		Logger:          a.logger,
 		AccessTokenTTL:  time.Duration(a.AccessTokenTTL),
+		Leeway:          time.Duration(a.Leeway),
 		RefreshTokenTTL: time.Duration(a.RefreshTokenTTL),
 		HookSigner:      a.signer,
 	}
@@ -73,8 +74,9 @@ func (a *App) provisionEngine(ctx caddy.Context) error {
 			algs = []string{"RS256"}
 		}
 		cfg.Verifications, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
-			Keys: remote, Algorithms: algs,
+			Issuer: repl.ReplaceKnown(cs.Issuer, ""), Audiences: cs.Audience, Keys: remote, Algorithms: algs,
 		}}, Leeway: time.Duration(a.Leeway)})
+		cfg.VerificationMaxLifetime = time.Duration(cs.MaxLifetime)
 		if err != nil {
 			return fmt.Errorf("custom_steps: %v", err)
 		}

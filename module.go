@@ -172,6 +172,18 @@ type CustomStepsConfig struct {
 
 	// Accepted signature algorithms. Default: ["RS256"].
 	Algorithms []string `json:"algorithms,omitempty"`
+
+	// The exact `iss` verification tokens must carry. Default: not checked
+	// (any token signed by a key of jwks_url).
+	Issuer string `json:"issuer,omitempty"`
+
+	// Accepted `aud` values: a token must name one of them. Default: not
+	// checked.
+	Audience []string `json:"audience,omitempty"`
+
+	// The longest a verification token may live (exp − iat); a token
+	// without iat is then refused. Default: not checked.
+	MaxLifetime caddy.Duration `json:"max_lifetime,omitempty"`
 }
 
 // Trust accepts access tokens issued by an external identity provider.
@@ -387,6 +399,9 @@ func (a *App) Validate() error {
 	if cs := a.CustomSteps; cs != nil {
 		if err := checkJWKSURL(cs.JWKSURL); err != nil {
 			return fmt.Errorf("custom_steps: jwks_url: %v", err)
+		}
+		if cs.MaxLifetime < 0 || (cs.MaxLifetime > 0 && time.Duration(cs.MaxLifetime) < time.Second) {
+			return errors.New("custom_steps: max_lifetime must be at least 1s")
 		}
 	}
 	for _, alg := range a.DPoPAlgorithms {

@@ -23,6 +23,10 @@ import (
 // it (the SDK's `domain` may carry a path prefix).
 const sessionAPIPrefix = "/v1/session"
 
+// deviceCookieLifetime is how long a client stays a known device of the
+// identifier it logged in with (stepup/device.go).
+const deviceCookieLifetime = 180 * 24 * time.Hour
+
 // maxBodyBytes caps session API request bodies.
 const maxBodyBytes = 64 << 10
 
@@ -31,6 +35,7 @@ const (
 	refreshCookie      = "__Host-stepup-refresh"
 	loginCookie        = "__Host-stepup-login"
 	otpCookie          = "__Host-stepup-otp"
+	deviceCookie       = "__Host-stepup-device"
 	verificationHeader = "X-Verification-Token"
 )
 
@@ -86,12 +91,45 @@ func (s *SessionHandler) serveSessionAPI(w http.ResponseWriter, r *http.Request,
 	if s.engine == nil {
 		return s.fail(w, r, stepup.ErrNotConfigured)
 	}
+	if s.crossSite(r) {
+		return s.fail(w, r, errCrossSite)
+	}
 	return route.serve(s, w, r)
 }
 
+// crossSite reports a POST that a browser sent from a page of another
+// site. Cookies authenticate some endpoints (the refresh token on /revoke,
+// the login and OTP contexts on the resends), so such a request could be
+// forged (CSRF): only the site's own origin and the `cors` origins may
+// post. Requests without Origin or Fetch Metadata are not from a browser
+// page and cannot carry a victim's cookies by forgery.
+func (s *SessionHandler) crossSite(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	switch origins := r.Header.Values("Origin"); len(origins) {
+	case 0:
+		return r.Header.Get("Sec-Fetch-Site") == "cross-site"
+	case 1:
+		o := origins[0]
+		return o != s.app.externalOrigin && o != requestOrigin(r) && !containsString(s.app.CORS, o)
+	default:
+		return true
+	}
+}
+
+// requestOrigin is the origin the request was addressed to.
+func requestOrigin(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
+}
+
 var (
-	errNotFound = &stepup.Error{Kind: stepup.KindNotFound, Code: "not_found", Message: "No such endpoint."}
-	errMethod   = &stepup.Error{Kind: kindMethodNotAllowed, Code: "bad_request", Message: "Method not allowed."}
+	errNotFound  = &stepup.Error{Kind: stepup.KindNotFound, Code: "not_found", Message: "No such endpoint."}
+	errMethod    = &stepup.Error{Kind: kindMethodNotAllowed, Code: "bad_request", Message: "Method not allowed."}
+	errCrossSite = &stepup.Error{Kind: stepup.KindForbidden, Code: "forbidden", Message: "Requests from this origin are not allowed."}
 )
 
 // kindMethodNotAllowed extends the engine's kinds for routing errors.
@@ -113,7 +151,7 @@ func (s *SessionHandler) startLogin(w http.ResponseWriter, r *http.Request) erro
 	if err := readJSON(r, &body, true); err != nil {
 		return s.fail(w, r, err)
 	}
-	flowID, err := s.engine.StartLogin(r.Context(), body.Identifier.Type, body.Identifier.Value)
+	flowID, err := s.engine.StartLogin(r.Context(), body.Identifier.Type, body.Identifier.Value, clientInfo(r))
 	if err != nil {
 		return s.fail(w, r, err)
 	}
@@ -123,7 +161,7 @@ func (s *SessionHandler) startLogin(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *SessionHandler) retryLogin(w http.ResponseWriter, r *http.Request) error {
-	if err := s.engine.RetryLogin(r.Context(), flowContext(r, loginCookie)); err != nil {
+	if err := s.engine.RetryLogin(r.Context(), flowContext(r, loginCookie), clientInfo(r)); err != nil {
 		return s.fail(w, r, err)
 	}
 	return s.noContent(w)
@@ -145,6 +183,7 @@ func (s *SessionHandler) checkLogin(w http.ResponseWriter, r *http.Request) erro
 		return s.fail(w, r, err)
 	}
 	s.clearCookie(w, loginCookie)
+	s.setCookie(w, deviceCookie, tokens.Device, deviceCookieLifetime)
 	return s.sendTokens(w, tokens)
 }
 
@@ -283,7 +322,7 @@ func (s *SessionHandler) sendStepOTP(w http.ResponseWriter, r *http.Request) err
 	if err := readJSON(r, &body, true); err != nil {
 		return s.fail(w, r, err)
 	}
-	if _, err := s.engine.SendStepOTP(r.Context(), body.ChallengeToken, false); err != nil {
+	if _, err := s.engine.SendStepOTP(r.Context(), body.ChallengeToken, false, clientInfo(r)); err != nil {
 		return s.fail(w, r, err)
 	}
 	// /otp/retry has no body: the cookie (or header) says which challenge.
@@ -292,7 +331,7 @@ func (s *SessionHandler) sendStepOTP(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *SessionHandler) retryStepOTP(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.engine.SendStepOTP(r.Context(), flowContext(r, otpCookie), true); err != nil {
+	if _, err := s.engine.SendStepOTP(r.Context(), flowContext(r, otpCookie), true, clientInfo(r)); err != nil {
 		return s.fail(w, r, err)
 	}
 	return s.noContent(w)
@@ -310,7 +349,7 @@ func (s *SessionHandler) checkStepOTP(w http.ResponseWriter, r *http.Request) er
 	if err := readJSON(r, &body, true); err != nil {
 		return s.fail(w, r, err)
 	}
-	next, err := s.engine.CheckStepOTP(r.Context(), body.ChallengeToken, body.Code, proof)
+	next, err := s.engine.CheckStepOTP(r.Context(), body.ChallengeToken, body.Code, proof, clientInfo(r))
 	if err != nil {
 		return s.fail(w, r, err)
 	}
@@ -442,7 +481,11 @@ func flowContext(r *http.Request, cookie string) string {
 
 func clientInfo(r *http.Request) stepup.ClientInfo {
 	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	return stepup.ClientInfo{UserAgent: r.UserAgent(), IP: ip}
+	ci := stepup.ClientInfo{UserAgent: r.UserAgent(), IP: ip}
+	if c, err := r.Cookie(deviceCookie); err == nil {
+		ci.Device = c.Value
+	}
+	return ci
 }
 
 func signals(r *http.Request) stepup.Signals {

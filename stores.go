@@ -3,6 +3,7 @@ package caddystepup
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -52,6 +53,20 @@ type StoreConfig struct {
 	// Deadline of each store operation: a slower store counts as down and
 	// requests fail closed (503). Default: 500ms.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Load even when a Redis master's maxmemory-policy is not
+	// `noeviction`. Every key the gateway writes has a TTL, so under any
+	// other policy (volatile-* included) Redis may drop attempt counters,
+	// replay markers and consumed-grant markers when memory runs short: a
+	// guess limit or a single-use grant would silently start over. Without
+	// this word such a Redis fails the config load. Default: false.
+	AllowEviction bool `json:"allow_eviction,omitempty"`
+
+	// memory: the most keys the store holds (about 300 bytes each). Past
+	// 90% of it new logins are refused (503) so that the room left goes to
+	// counters, replay markers and sessions; at the bound every new key is
+	// refused (503). Nothing is ever evicted. Default: 1000000.
+	MaxKeys int `json:"max_keys,omitempty"`
 }
 
 // stores shares one store per connection identity across config reloads,
@@ -60,6 +75,7 @@ var stores = caddy.NewUsagePool()
 
 type pooledStore struct {
 	store.Store
+	conn  *store.RedisConn // nil for memory
 	close func() error
 }
 
@@ -83,7 +99,13 @@ func (a *App) openStore(ctx caddy.Context) (store.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		return v.(pooledStore).Store, nil
+		m := v.(pooledStore).Store.(*store.Memory)
+		maxKeys := cfg.MaxKeys
+		if maxKeys == 0 {
+			maxKeys = store.DefaultMaxKeys
+		}
+		m.SetMaxKeys(maxKeys) // the store outlives reloads; the bound follows the config
+		return m, nil
 	case "redis":
 	default:
 		return nil, fmt.Errorf("store: unknown backend %q (want memory or redis)", cfg.Backend)
@@ -116,20 +138,29 @@ func (a *App) openStore(ctx caddy.Context) (store.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		return pooledStore{Store: store.NewRedis(conn, prefix), close: conn.Close}, nil
+		return pooledStore{Store: store.NewRedis(conn, prefix), conn: conn, close: conn.Close}, nil
 	})
 	if err != nil {
 		a.storeKey = ""
 		return nil, fmt.Errorf("store: %v", err)
 	}
-	s := v.(pooledStore).Store
+	pooled := v.(pooledStore)
 	// A config whose store can't be reached fails to load, saying why.
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := s.Ping(pingCtx); err != nil {
+	if err := pooled.Ping(pingCtx); err != nil {
 		return nil, fmt.Errorf("store: redis is not reachable: %v", err)
 	}
-	return s, nil
+	if !cfg.AllowEviction {
+		if err := pooled.conn.CheckNoEviction(pingCtx); err != nil {
+			if errors.Is(err, store.ErrEvicting) {
+				return nil, fmt.Errorf("%v: set `maxmemory-policy noeviction` on Redis, or write allow_eviction in the store block "+
+					"to accept that attempt counters, replay markers and single-use grants may be lost", err)
+			}
+			return nil, fmt.Errorf("store: reading redis's maxmemory-policy: %v", err)
+		}
+	}
+	return pooled.Store, nil
 }
 
 func (a *App) releaseStore() {

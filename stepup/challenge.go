@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/internal/strictjson"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
@@ -127,15 +128,24 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	if err != nil {
 		return nil, err
 	}
+	if policy.Block {
+		return &StepUpResult{Status: StatusBlock}, nil
+	}
+	// The cap comes before the hook: a client past it costs the customer's
+	// backend nothing.
+	n, err := e.cfg.Store.Incr(ctx, userChallengesKey(user.ID), openChallengeWindow)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if n > maxOpenChallenges {
+		return nil, ErrTooManyChallenges
+	}
 	var d *Decision
-	switch {
-	case policy.Block:
-		d = &Decision{Status: StatusBlock}
-	case policy.Direct != nil:
+	if policy.Direct != nil {
 		copied := *policy.Direct
 		copied.Steps = append([]Step(nil), policy.Direct.Steps...)
 		d = &copied
-	default:
+	} else {
 		d, err = e.callHook(ctx, policy.HookURL, hookRequest{ScopeRequested: scope, UserID: user.ID,
 			Identifiers: user.Identifiers, Signals: signals, Metadata: nonNil(metadata)})
 		if err != nil {
@@ -144,13 +154,6 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	}
 	if d.Status == StatusBlock {
 		return &StepUpResult{Status: StatusBlock}, nil
-	}
-	n, err := e.cfg.Store.Incr(ctx, userChallengesKey(user.ID), openChallengeWindow)
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	if n > maxOpenChallenges {
-		return nil, ErrTooManyChallenges
 	}
 	now := e.now()
 	c := &challengeRecord{V: recordVersion, ID: newID(prefixChallenge), UserID: user.ID, SessionID: sess.ID, JKT: sess.JKT,
@@ -259,7 +262,7 @@ func checkChallengeProof(c *challengeRecord, proof *dpop.Proof) error {
 
 // SendStepOTP sends (or, with retry, re-sends) the code of the current
 // managed step to the user's verified identifier of the step's type.
-func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool) (string, error) {
+func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool, client ClientInfo) (string, error) {
 	if e.cfg.Sender == nil {
 		return "", ErrNotConfigured
 	}
@@ -292,7 +295,14 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool) (str
 	if to == "" {
 		return "", newError(KindBadRequest, "invalid_identifier", "The account has no verified "+wantType+" for this step.")
 	}
-	if err := e.countSend(ctx, to); err != nil {
+	// Every lock and cap, first send and resends alike. Step codes go to
+	// the user's own identifier, for the user's session: they count in the
+	// bucket of the session's key, which strangers' login starts never
+	// reach.
+	if _, err := e.checkLock(ctx, userFailKey(c.UserID)); err != nil {
+		return "", err
+	}
+	if err := e.allowSend(ctx, client, deviceSendsKey(to, c.JKT)); err != nil {
 		return "", err
 	}
 	next := *c
@@ -310,7 +320,7 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool) (str
 
 // CheckStepOTP checks the code of the current managed step and, when it
 // is right, advances the challenge and returns its new token.
-func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dpop.Proof) (string, error) {
+func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dpop.Proof, client ClientInfo) (string, error) {
 	c, raw, err := e.loadChallenge(ctx, token, nil)
 	if err != nil {
 		return "", err
@@ -325,15 +335,14 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 	if c.OTP.Digest == nil || len(code) > 16 {
 		return "", ErrBadCheckCode
 	}
-	failKey := userKey(c.UserID) + ":fail"
-	failures, err := e.checkFailures(ctx, failKey)
-	if err != nil {
+	guess := guessCounters{account: userFailKey(c.UserID), client: clientFailKey(clientKey(client.IP))}
+	if err := e.checkGuessing(ctx, &guess); err != nil {
 		return "", err
 	}
-	if err := e.checkCode(ctx, challengeTriesKey(c.ID, c.OTP.Gen), c.ID, code, &c.OTP, failKey); err != nil {
+	if err := e.checkCode(ctx, challengeTriesKey(c.ID, c.OTP.Gen), c.ID, code, &c.OTP, &guess); err != nil {
 		return "", err
 	}
-	if err := e.clearFailures(ctx, failKey, failures); err != nil {
+	if err := e.clearGuessing(ctx, &guess); err != nil {
 		return "", err
 	}
 	return e.advance(ctx, c, raw)
@@ -347,9 +356,33 @@ type VerificationVerifier interface {
 // verificationClaims are the claims a custom step's verification token
 // carries (prelude-protocol.md §8.5).
 type verificationClaims struct {
-	ChallengeID string `json:"challenge_id"`
-	Key         string `json:"key"`
-	Status      string `json:"status"`
+	ChallengeID string
+	Key         string
+	Status      string
+}
+
+// readVerification reads a verified verification token's claims with
+// exact names (a "Challenge_ID" is another claim, not this one), each a
+// string, and applies the configured lifetime bound.
+func (e *Engine) readVerification(vc *jwks.Claims) (*verificationClaims, error) {
+	members, err := strictjson.ParseObject(vc.Raw)
+	if err != nil || vc.ID == "" {
+		return nil, ErrInvalidVerification
+	}
+	var v verificationClaims
+	for name, dst := range map[string]*string{"challenge_id": &v.ChallengeID, "key": &v.Key, "status": &v.Status} {
+		m, ok := members[name]
+		if !ok || m.Kind != strictjson.String {
+			return nil, ErrInvalidVerification
+		}
+		*dst = m.Text
+	}
+	if limit := e.cfg.VerificationMaxLifetime; limit > 0 {
+		if vc.IssuedAt.IsZero() || vc.ExpiresAt.Sub(vc.IssuedAt) > limit {
+			return nil, ErrInvalidVerification
+		}
+	}
+	return &v, nil
 }
 
 // ContinueStepUp completes the current custom step with a verification
@@ -375,9 +408,9 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 		}
 		return "", ErrInvalidVerification
 	}
-	var v verificationClaims
-	if err := jsonUnmarshal(vc.Raw, &v); err != nil || vc.ID == "" {
-		return "", ErrInvalidVerification
+	v, err := e.readVerification(vc)
+	if err != nil {
+		return "", err
 	}
 	if v.ChallengeID != c.ID || vc.Subject != c.UserID {
 		return "", ErrTokenMismatch

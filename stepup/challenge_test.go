@@ -31,10 +31,10 @@ func (h *harness) stepUp(t testing.TB, c *client, scope string, md map[string]st
 func (h *harness) passSMS(t testing.TB, c *client, token string) string {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := h.e.SendStepOTP(ctx, token, false); err != nil {
+	if _, err := h.e.SendStepOTP(ctx, token, false, testClient); err != nil {
 		t.Fatalf("SendStepOTP: %v", err)
 	}
-	next, err := h.e.CheckStepOTP(ctx, token, h.sender.last(t).Code, challengeProof(t, c, token))
+	next, err := h.e.CheckStepOTP(ctx, token, h.sender.last(t).Code, challengeProof(t, c, token), testClient)
 	if err != nil {
 		t.Fatalf("CheckStepOTP: %v", err)
 	}
@@ -186,41 +186,41 @@ func TestStepOTP(t *testing.T) {
 	res := h.stepUp(t, c, scopeSMS, nil)
 	tok := res.ChallengeToken
 
-	_, err := h.e.CheckStepOTP(ctx, tok, "123456", challengeProof(t, c, tok))
+	_, err := h.e.CheckStepOTP(ctx, tok, "123456", challengeProof(t, c, tok), testClient)
 	wantErr(t, "check before any code was sent", err, ErrBadCheckCode)
-	_, err = h.e.SendStepOTP(ctx, tok, true)
+	_, err = h.e.SendStepOTP(ctx, tok, true, testClient)
 	wantErr(t, "retry before a first send", err, ErrBadRequest)
 
-	id, err := h.e.SendStepOTP(ctx, tok, false)
+	id, err := h.e.SendStepOTP(ctx, tok, false, testClient)
 	noErr(t, "SendStepOTP", err)
 	m := h.sender.last(t)
 	if id != res.ChallengeID || m.To != phoneA || m.Channel != "sms" || m.Purpose != "step_up" || m.ChallengeID != res.ChallengeID || m.Scope != scopeSMS {
 		t.Fatalf("message %+v (id %s)", m, id)
 	}
-	_, err = h.e.SendStepOTP(ctx, tok, true)
+	_, err = h.e.SendStepOTP(ctx, tok, true, testClient)
 	wantErr(t, "resend within the cooldown", err, ErrRateLimited)
 
 	wrong := "000000"
 	if m.Code == wrong {
 		wrong = "111111"
 	}
-	_, err = h.e.CheckStepOTP(ctx, tok, wrong, challengeProof(t, c, tok))
+	_, err = h.e.CheckStepOTP(ctx, tok, wrong, challengeProof(t, c, tok), testClient)
 	wantErr(t, "wrong code", err, ErrBadCheckCode)
-	_, err = h.e.CheckStepOTP(ctx, tok, m.Code, nil)
+	_, err = h.e.CheckStepOTP(ctx, tok, m.Code, nil, testClient)
 	wantErr(t, "no proof", err, ErrMissingDPoP)
-	_, err = h.e.CheckStepOTP(ctx, tok, m.Code, &dpop.Proof{Thumbprint: newJKT(t), ID: challengeOf(t, tok).Jti})
+	_, err = h.e.CheckStepOTP(ctx, tok, m.Code, &dpop.Proof{Thumbprint: newJKT(t), ID: challengeOf(t, tok).Jti}, testClient)
 	wantErr(t, "proof of another key", err, ErrDPoPKeyMismatch)
-	_, err = h.e.CheckStepOTP(ctx, tok, m.Code, proofFor(t, c.jkt))
+	_, err = h.e.CheckStepOTP(ctx, tok, m.Code, proofFor(t, c.jkt), testClient)
 	wantErr(t, "proof whose jti is not the token's", err, ErrInvalidDPoP)
 
-	next, err := h.e.CheckStepOTP(ctx, tok, m.Code, challengeProof(t, c, tok))
+	next, err := h.e.CheckStepOTP(ctx, tok, m.Code, challengeProof(t, c, tok), testClient)
 	noErr(t, "right code", err)
 	if cl := challengeOf(t, next); cl.CurrentStep != CurrentStepCompleted || !cl.Steps[0].Done {
 		t.Fatalf("token after the code: %+v", cl)
 	}
-	_, err = h.e.CheckStepOTP(ctx, tok, m.Code, challengeProof(t, c, tok))
+	_, err = h.e.CheckStepOTP(ctx, tok, m.Code, challengeProof(t, c, tok), testClient)
 	wantErr(t, "the code again with the stale token", err, ErrInvalidChallenge)
-	_, err = h.e.CheckStepOTP(ctx, next, m.Code, challengeProof(t, c, next))
+	_, err = h.e.CheckStepOTP(ctx, next, m.Code, challengeProof(t, c, next), testClient)
 	wantErr(t, "completed challenge", err, ErrStepNotFound)
 }
 
@@ -229,7 +229,7 @@ func TestStepOTPAttemptsAndResends(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.login(t, IdentifierPhone, phoneA)
 	tok := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
-	_, err := h.e.SendStepOTP(ctx, tok, false)
+	_, err := h.e.SendStepOTP(ctx, tok, false, testClient)
 	noErr(t, "SendStepOTP", err)
 	code := h.sender.last(t).Code
 	wrong := "000000"
@@ -237,22 +237,22 @@ func TestStepOTPAttemptsAndResends(t *testing.T) {
 		wrong = "111111"
 	}
 	for i := 0; i < 5; i++ {
-		_, err := h.e.CheckStepOTP(ctx, tok, wrong, challengeProof(t, c, tok))
+		_, err := h.e.CheckStepOTP(ctx, tok, wrong, challengeProof(t, c, tok), testClient)
 		wantErr(t, "wrong code", err, ErrBadCheckCode)
 	}
-	_, err = h.e.CheckStepOTP(ctx, tok, code, challengeProof(t, c, tok))
+	_, err = h.e.CheckStepOTP(ctx, tok, code, challengeProof(t, c, tok), testClient)
 	wantErr(t, "right code after 5 failures", err, ErrBadCheckCode)
 
 	// A resend gives a fresh code with fresh attempts; at most 3 resends.
 	for i := 0; i < 3; i++ {
 		h.clk.Advance(30 * time.Second)
-		_, err := h.e.SendStepOTP(ctx, tok, true)
+		_, err := h.e.SendStepOTP(ctx, tok, true, testClient)
 		noErr(t, "resend", err)
 	}
 	h.clk.Advance(30 * time.Second)
-	_, err = h.e.SendStepOTP(ctx, tok, true)
+	_, err = h.e.SendStepOTP(ctx, tok, true, testClient)
 	wantErr(t, "fourth resend", err, ErrRateLimited)
-	_, err = h.e.CheckStepOTP(ctx, tok, h.sender.last(t).Code, challengeProof(t, c, tok))
+	_, err = h.e.CheckStepOTP(ctx, tok, h.sender.last(t).Code, challengeProof(t, c, tok), testClient)
 	noErr(t, "the last code", err)
 }
 
@@ -264,7 +264,7 @@ func TestSendStepOTPNeedsAVerifiedIdentifier(t *testing.T) {
 	c := h.login(t, IdentifierPhone, phoneA)
 	tok := h.stepUp(t, c, "email", nil).ChallengeToken
 	sent := h.sender.count()
-	_, err := h.e.SendStepOTP(context.Background(), tok, false)
+	_, err := h.e.SendStepOTP(context.Background(), tok, false, testClient)
 	wantErr(t, "email step for a phone-only user", err, ErrInvalidIdentifier)
 	if h.sender.count() != sent {
 		t.Fatal("a code was sent")
@@ -489,13 +489,15 @@ func TestRedeemAtRefresh(t *testing.T) {
 		done := h.passSMS(t, c, h.stepUp(t, c, scopeSession, nil).ChallengeToken)
 		tok, err := h.refresh(t, c, done)
 		noErr(t, "redeem", err)
-		end := h.clk.Now().Add(600 * time.Second).Unix()
+		// Verifiers accept a token up to the leeway (30 s) past its exp: the
+		// tokens carrying the scope expire that much before the grant does.
+		end := h.clk.Now().Add(600*time.Second).Unix() - 30
 		ac := accessOf(t, tok.AccessToken)
 		if ac.Scope != scopeSession || ac.Grant != nil {
 			t.Fatalf("claims after redemption: scope %q grt %v", ac.Scope, ac.Grant)
 		}
 		if ac.Exp != end {
-			t.Fatalf("access token exp %d, want the grant end %d", ac.Exp, end)
+			t.Fatalf("access token exp %d, want the grant end minus the leeway %d", ac.Exp, end)
 		}
 		h.clk.Advance(400 * time.Second)
 		tok, err = h.refresh(t, c, "")
@@ -504,7 +506,13 @@ func TestRedeemAtRefresh(t *testing.T) {
 		if ac.Scope != scopeSession || ac.Exp > end {
 			t.Fatalf("within granted_for: scope %q exp %d (grant end %d)", ac.Scope, ac.Exp, end)
 		}
-		h.clk.Advance(200 * time.Second)
+		h.clk.Advance(171 * time.Second) // 29 s before the grant ends: within the leeway
+		tok, err = h.refresh(t, c, "")
+		noErr(t, "refresh within the leeway of the end", err)
+		if ac = accessOf(t, tok.AccessToken); ac.Scope != "" {
+			t.Fatalf("%d s before the grant ends the scope is still %q", 29, ac.Scope)
+		}
+		h.clk.Advance(29 * time.Second)
 		tok, err = h.refresh(t, c, "")
 		noErr(t, "refresh after granted_for", err)
 		if ac = accessOf(t, tok.AccessToken); ac.Scope != "" {

@@ -111,12 +111,12 @@ func TestConcurrentRightStepCodesRedis(t *testing.T) {
 	h := newHarness(t, redisStore(t))
 	c := h.login(t, IdentifierPhone, phoneA)
 	tok := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
-	_, err := h.e.SendStepOTP(ctx, tok, false)
+	_, err := h.e.SendStepOTP(ctx, tok, false, testClient)
 	noErr(t, "SendStepOTP", err)
 	code := h.sender.last(t).Code
 	proof := challengeProof(t, c, tok)
 	errs := parallel(20, func(int) error {
-		_, err := h.e.CheckStepOTP(ctx, tok, code, proof)
+		_, err := h.e.CheckStepOTP(ctx, tok, code, proof, testClient)
 		return err
 	})
 	if n := successes(errs); n != 1 {
@@ -142,14 +142,14 @@ func TestConcurrentWrongStepCodesRedis(t *testing.T) {
 	c := h.login(t, IdentifierPhone, phoneA)
 	res := h.stepUp(t, c, scopeSMS, nil)
 	tok := res.ChallengeToken
-	_, err := h.e.SendStepOTP(ctx, tok, false)
+	_, err := h.e.SendStepOTP(ctx, tok, false, testClient)
 	noErr(t, "SendStepOTP", err)
 	code := h.sender.last(t).Code
 	n, _ := strconv.Atoi(code)
 	var bad atomic.Int64
 	proof := challengeProof(t, c, tok)
 	errs := parallel(100, func(i int) error {
-		_, err := h.e.CheckStepOTP(ctx, tok, fmt.Sprintf("%06d", (n+1+i)%1000000), proof)
+		_, err := h.e.CheckStepOTP(ctx, tok, fmt.Sprintf("%06d", (n+1+i)%1000000), proof, testClient)
 		if errors.Is(err, ErrBadCheckCode) {
 			bad.Add(1)
 		}
@@ -170,7 +170,7 @@ func TestConcurrentWrongStepCodesRedis(t *testing.T) {
 	if compared := get(userKey(c.tokens.UserID) + ":fail"); compared != 5 {
 		t.Fatalf("%d wrong codes were compared, want at most MaxAttempts = 5", compared)
 	}
-	_, err = h.e.CheckStepOTP(ctx, tok, code, challengeProof(t, c, tok))
+	_, err = h.e.CheckStepOTP(ctx, tok, code, challengeProof(t, c, tok), testClient)
 	wantErr(t, "the right code after 100 wrong ones", err, ErrBadCheckCode)
 }
 
@@ -180,7 +180,7 @@ func TestConcurrentLoginCodesRedis(t *testing.T) {
 	ctx := context.Background()
 	st := redisStore(t)
 	h := newHarness(t, st)
-	flow, err := h.e.StartLogin(ctx, IdentifierPhone, phoneA)
+	flow, err := h.e.StartLogin(ctx, IdentifierPhone, phoneA, testClient)
 	noErr(t, "StartLogin", err)
 	code := h.sender.last(t).Code
 	n, _ := strconv.Atoi(code)

@@ -72,11 +72,16 @@ type Config struct {
 	// ("phone_number", "email_address"); empty: OTP login is off.
 	LoginIdentifiers []string
 
-	AccessTokenTTL  time.Duration // default 15m
+	AccessTokenTTL time.Duration // default 15m
+	// Leeway is the clock leeway verifiers apply to exp (default 30s): a
+	// session-bound scope leaves the tokens this long before its grant
+	// ends, so that no verifier accepts it after the end.
+	Leeway          time.Duration
 	RefreshTokenTTL time.Duration // default 720h
 	RefreshGrace    time.Duration // a rotated refresh token still works this long (SDK retries); default 20s
 	UserTTL         time.Duration // user records live this long after the last login; default 400 days
 	OTP             OTPPolicy
+	Limits          RateLimits
 
 	// Step-up: scopes by name, known custom step keys, the verifier of the
 	// gateway's own challenge tokens, the verifier of custom steps'
@@ -85,17 +90,22 @@ type Config struct {
 	CustomStepKeys    []string
 	ChallengeVerifier VerificationVerifier
 	Verifications     VerificationVerifier
-	HookSigner        HookSigner
-	HookClient        *http.Client
+	// VerificationMaxLifetime, when set, refuses verification tokens whose
+	// exp is further than this from their iat (or that have no iat).
+	VerificationMaxLifetime time.Duration
+	HookSigner              HookSigner
+	HookClient              *http.Client
 
 	Now func() time.Time
 }
 
 // Engine runs logins, sessions and step-ups over a Store.
 type Engine struct {
-	cfg     Config
-	codeKey []byte // HMAC key of stored OTP digests
-	log     *zap.Logger
+	cfg        Config
+	codeKey    []byte // HMAC key of stored OTP digests
+	refreshKey []byte // HMAC key of refresh-token secrets
+	deviceKey  []byte // HMAC key of device cookies
+	log        *zap.Logger
 }
 
 // New checks cfg, applies defaults and returns an Engine.
@@ -111,6 +121,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.AccessTokenTTL == 0 {
 		cfg.AccessTokenTTL = 15 * time.Minute
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = 30 * time.Second
 	}
 	if cfg.RefreshTokenTTL == 0 {
 		cfg.RefreshTokenTTL = 720 * time.Hour
@@ -133,6 +146,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("stepup: scopes need a challenge verifier and a hook signer")
 	}
 	cfg.OTP.setDefaults()
+	cfg.Limits.setDefaults()
 	if cfg.OTP.TTL > 10*time.Minute {
 		return nil, errors.New("stepup: OTP codes may live 10 minutes at most")
 	}
@@ -144,7 +158,9 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("stepup: unknown login identifier type %q", typ)
 		}
 	}
-	return &Engine{cfg: cfg, codeKey: cfg.Signer.DeriveSecret("otp-digest"), log: cfg.Logger}, nil
+	return &Engine{cfg: cfg, codeKey: cfg.Signer.DeriveSecret("otp-digest"), refreshKey: cfg.Signer.DeriveSecret("refresh-token"),
+		deviceKey: cfg.Signer.DeriveSecret("device-cookie"),
+		log:       cfg.Logger}, nil
 }
 
 func (e *Engine) now() time.Time { return e.cfg.Now() }

@@ -57,6 +57,7 @@ var (
 	ErrInvalidOffset       = newError(KindBadRequest, "invalid_pagination_offset", "offset must be 0 or more.")
 	ErrSessionNotFound     = newError(KindNotFound, "not_found", "No such session.")
 	ErrUnavailable         = newError(KindUnavailable, "internal", "The service is temporarily unavailable.")
+	ErrBusy                = newError(KindUnavailable, "internal", "Too many logins are in progress: try again in a few minutes.")
 	ErrUseDPoPNonce        = &Error{Kind: KindBadRequest, Code: "use_dpop_nonce", Message: "Use the DPoP nonce in the DPoP-Nonce header.", Nonce: true}
 	ErrScopeNotAllowed     = newError(KindForbidden, "scope_not_allowed", "This scope cannot be requested.")
 	ErrInvalidMetadata     = newError(KindBadRequest, "invalid_metadata", "metadata: at most 5 string values, keys up to 12 and values up to 32 characters.")

@@ -141,6 +141,10 @@ func newHarness(t testing.TB, st store.Store, opts ...func(*Config)) *harness {
 		Scopes:           defaultScopes(), CustomStepKeys: []string{"kyc_review", "doc_check"},
 		ChallengeVerifier: challenges, Verifications: verifications, HookSigner: h.signer,
 		Now: h.clk.Now,
+		// Generous per-client and global limits: the tests that are about
+		// them set their own.
+		Limits: RateLimits{ClientLoginStarts: Rate{1000, time.Hour}, ClientSends: Rate{1000, time.Hour},
+			LoginStarts: Rate{1000, time.Hour}, Sends: Rate{1000, time.Hour}},
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -168,6 +172,9 @@ func proofFor(t testing.TB, jkt string) *dpop.Proof {
 	return &dpop.Proof{Thumbprint: jkt, ID: randText(t), IssuedAt: time.Now()}
 }
 
+// testClient is the client every call of the tests comes from.
+var testClient = ClientInfo{UserAgent: "test", IP: "192.0.2.1"}
+
 // client is a logged-in test user: its DPoP key, session and tokens.
 type client struct {
 	jkt    string
@@ -181,7 +188,7 @@ func (c *client) caller() Caller {
 // login runs a whole OTP login for a phone number or email address.
 func (h *harness) login(t testing.TB, typ, value string) *client {
 	t.Helper()
-	flow, err := h.e.StartLogin(context.Background(), typ, value)
+	flow, err := h.e.StartLogin(context.Background(), typ, value, testClient)
 	if err != nil {
 		t.Fatalf("StartLogin: %v", err)
 	}
@@ -286,6 +293,19 @@ func (h *harness) storeHas(t testing.TB, key string) bool {
 		t.Fatalf("store Get: %v", err)
 	}
 	return true
+}
+
+// counterOf reads a counter of the store (0 when absent).
+func (h *harness) counterOf(t testing.TB, key string) int {
+	t.Helper()
+	raw, err := h.st.Get(context.Background(), key)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0
+	}
+	if err != nil {
+		t.Fatalf("store Get: %v", err)
+	}
+	return atoi(string(raw))
 }
 
 // verification is a custom step's verification token signed by signer.

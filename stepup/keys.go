@@ -5,17 +5,32 @@ import "strconv"
 // Store keys. Every key of one entity carries the entity's ID as a Redis
 // Cluster hash tag, so multi-key operations on it stay in one slot.
 
-func flowKey(id string) string               { return "flow:{" + id + "}" }
-func flowTriesKey(id string, gen int) string { return "flow:{" + id + "}:tries:" + strconv.Itoa(gen) }
-func identKey(typ, value string) string      { return "ident:{" + typ + ":" + value + "}" }
-func identFailKey(typ, value string) string  { return "ident:{" + typ + ":" + value + "}:fail" }
-func sendsKey(value string) string           { return "sends:{" + value + "}" }
-func userKey(id string) string               { return "usr:{" + id + "}" }
-func userSessionsKey(id string) string       { return "usr:{" + id + "}:sessions" }
-func userChallengesKey(id string) string     { return "usr:{" + id + "}:challenges" }
-func sessionKey(id string) string            { return "ses:{" + id + "}" }
-func proofJTIKey(jkt, jti string) string     { return "jti:{" + jkt + "}:" + jti }
-func challengeKey(id string) string          { return "chl:{" + id + "}" }
+func flowKey(id string) string                { return "flow:{" + id + "}" }
+func flowTriesKey(id string, gen int) string  { return "flow:{" + id + "}:tries:" + strconv.Itoa(gen) }
+func identKey(typ, value string) string       { return "ident:{" + typ + ":" + value + "}" }
+func identFailKey(typ, value string) string   { return "ident:{" + typ + ":" + value + "}:fail" }
+func sendsKey(value string) string            { return "sends:{" + value + "}" }
+func deviceSendsKey(value, jkt string) string { return "sends:{" + value + "}:dev:" + jkt }
+func identDeviceFailKey(typ, value, jkt string) string {
+	return "ident:{" + typ + ":" + value + "}:fail:dev:" + jkt
+}
+func clientFailKey(client string) string   { return "fail:{c:" + client + "}" }
+func clientStartsKey(client string) string { return "rl:{c:" + client + "}:starts" }
+func clientSendsKey(client string) string  { return "rl:{c:" + client + "}:sends" }
+
+// Limits shared by every client live under one hash tag.
+const (
+	globalStartsKey = "rl:{all}:starts"
+	globalSendsKey  = "rl:{all}:sends"
+)
+
+func userKey(id string) string           { return "usr:{" + id + "}" }
+func userFailKey(id string) string       { return "usr:{" + id + "}:fail" }
+func userSessionsKey(id string) string   { return "usr:{" + id + "}:sessions" }
+func userChallengesKey(id string) string { return "usr:{" + id + "}:challenges" }
+func sessionKey(id string) string        { return "ses:{" + id + "}" }
+func proofJTIKey(jkt, jti string) string { return "jti:{" + jkt + "}:" + jti }
+func challengeKey(id string) string      { return "chl:{" + id + "}" }
 func challengeTriesKey(id string, gen int) string {
 	return "chl:{" + id + "}:tries:" + strconv.Itoa(gen)
 }

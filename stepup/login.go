@@ -17,21 +17,27 @@ const loginFlowTTL = 15 * time.Minute
 // loginFlow is a started OTP login, keyed by an unguessable flow ID that
 // the client holds in a cookie (or the X-Verification-Token header).
 type loginFlow struct {
-	V     int      `json:"v"`
-	Type  string   `json:"type"`
-	Value string   `json:"value"`
-	OTP   otpState `json:"otp"`
+	V     int    `json:"v"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+	// Device is the DPoP key thumbprint of a valid device cookie the flow
+	// was started with: checked with that key, the login counts in that
+	// device's buckets (device.go).
+	Device string   `json:"device,omitempty"`
+	OTP    otpState `json:"otp"`
 }
 
-// ClientInfo describes the client of a request, for the session list.
+// ClientInfo describes the client of a request.
 type ClientInfo struct {
 	UserAgent string
-	IP        string
+	IP        string // as Caddy determined it (trusted proxies applied)
+	Device    string // the device cookie the client sent, if any
 }
 
 // StartLogin begins an OTP login for an identifier and sends the first
 // code. It returns the flow ID the client must present to check the code.
-func (e *Engine) StartLogin(ctx context.Context, typ, value string) (string, error) {
+// A client past its login-start limit costs one store round trip.
+func (e *Engine) StartLogin(ctx context.Context, typ, value string, client ClientInfo) (string, error) {
 	if e.cfg.Sender == nil || len(e.cfg.LoginIdentifiers) == 0 {
 		return "", ErrNotConfigured
 	}
@@ -42,14 +48,27 @@ func (e *Engine) StartLogin(ctx context.Context, typ, value string) (string, err
 	if !ok {
 		return "", ErrInvalidIdentifier
 	}
-	if _, err := e.checkFailures(ctx, identFailKey(typ, value)); err != nil {
+	if full, ok := e.cfg.Store.(store.Bounded); ok && full.NearlyFull() {
+		// Room left is kept for counters, markers and sessions.
+		return "", ErrBusy
+	}
+	if err := e.allow(ctx, clientStartsKey(clientKey(client.IP)), e.cfg.Limits.ClientLoginStarts); err != nil {
 		return "", err
 	}
-	if err := e.countSend(ctx, value); err != nil {
+	if err := e.allow(ctx, globalStartsKey, e.cfg.Limits.LoginStarts); err != nil {
+		return "", err
+	}
+	flow := loginFlow{V: recordVersion, Type: typ, Value: value}
+	if jkt, ok := e.deviceOf(typ, value, client.Device); ok {
+		flow.Device = jkt
+	}
+	if _, err := e.checkLock(ctx, flow.failKey(flow.Device)); err != nil {
+		return "", err
+	}
+	if err := e.allowSend(ctx, client, flow.sendsKey()); err != nil {
 		return "", err
 	}
 	id := newID(prefixFlow)
-	flow := loginFlow{V: recordVersion, Type: typ, Value: value}
 	code, err := e.newCode(&flow.OTP, id, e.now())
 	if err != nil {
 		return "", err
@@ -66,9 +85,27 @@ func (e *Engine) StartLogin(ctx context.Context, typ, value string) (string, err
 	return id, nil
 }
 
+// failKey is the failure counter a check of this flow's code counts in:
+// the device's own when the check comes with the device's key, else the
+// one every other client of the identifier shares.
+func (f *loginFlow) failKey(checkedBy string) string {
+	if f.Device != "" && checkedBy == f.Device {
+		return identDeviceFailKey(f.Type, f.Value, f.Device)
+	}
+	return identFailKey(f.Type, f.Value)
+}
+
+// sendsKey is the destination bucket the flow's codes count in.
+func (f *loginFlow) sendsKey() string {
+	if f.Device != "" {
+		return deviceSendsKey(f.Value, f.Device)
+	}
+	return sendsKey(f.Value)
+}
+
 // RetryLogin sends a new code for a started login; the previous code stops
-// working.
-func (e *Engine) RetryLogin(ctx context.Context, flowID string) error {
+// working. It passes every lock and cap a first code does.
+func (e *Engine) RetryLogin(ctx context.Context, flowID string, client ClientInfo) error {
 	if e.cfg.Sender == nil {
 		return ErrNotConfigured
 	}
@@ -87,7 +124,10 @@ func (e *Engine) RetryLogin(ctx context.Context, flowID string) error {
 	if err := flow.OTP.mayResend(now, &e.cfg.OTP); err != nil {
 		return err
 	}
-	if err := e.countSend(ctx, flow.Value); err != nil {
+	if _, err := e.checkLock(ctx, flow.failKey(flow.Device)); err != nil {
+		return err
+	}
+	if err := e.allowSend(ctx, client, flow.sendsKey()); err != nil {
 		return err
 	}
 	next := flow
@@ -109,7 +149,8 @@ func (e *Engine) RetryLogin(ctx context.Context, flowID string) error {
 }
 
 // CheckLogin completes a login with the code and a DPoP proof; the new
-// session is bound to the proof's key.
+// session is bound to the proof's key, and the client receives a device
+// cookie for that key (Tokens.Device).
 func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpop.Proof, client ClientInfo) (*Tokens, error) {
 	if proof == nil {
 		return nil, ErrMissingDPoP
@@ -125,12 +166,11 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 		}
 		return nil, err
 	}
-	failKey := identFailKey(flow.Type, flow.Value)
-	failures, err := e.checkFailures(ctx, failKey)
-	if err != nil {
+	guess := guessCounters{account: flow.failKey(proof.Thumbprint), client: clientFailKey(clientKey(client.IP))}
+	if err := e.checkGuessing(ctx, &guess); err != nil {
 		return nil, err
 	}
-	if err := e.checkCode(ctx, flowTriesKey(flowID, flow.OTP.Gen), flowID, code, &flow.OTP, failKey); err != nil {
+	if err := e.checkCode(ctx, flowTriesKey(flowID, flow.OTP.Gen), flowID, code, &flow.OTP, &guess); err != nil {
 		return nil, err
 	}
 	if err := e.markProofUsed(ctx, proof); err != nil {
@@ -147,19 +187,49 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	if string(taken) != string(raw) {
 		return nil, ErrBadCheckCode // a resend replaced the code meanwhile
 	}
-	if err := e.clearFailures(ctx, failKey, failures); err != nil {
+	if err := e.clearGuessing(ctx, &guess); err != nil {
 		return nil, err
 	}
 	user, err := e.userFor(ctx, Identifier{Type: flow.Type, Value: flow.Value})
 	if err != nil {
 		return nil, err
 	}
-	return e.createSession(ctx, user, proof.Thumbprint, client)
+	tokens, err := e.createSession(ctx, user, proof.Thumbprint, client)
+	if err != nil {
+		return nil, err
+	}
+	tokens.Device = e.deviceCookie(flow.Type, flow.Value, proof.Thumbprint)
+	return tokens, nil
+}
+
+// guessCounters are the consecutive-failure counters a code check counts
+// in, and what they held before it.
+type guessCounters struct {
+	// account: the identifier's (for clients without a device of theirs),
+	// a device's, or a user's (step-up codes): at MaxUserFailures it
+	// refuses every check and send, for OTPFailureMemory (NIST SP 800-63B
+	// §5.2.2: at most 100 consecutive failures per account).
+	account string
+	// client: the client IP's, across every identifier: past freeFailures
+	// each check waits longer. Delays fall on the guessing client only.
+	client                  string
+	accountSeen, clientSeen int
+}
+
+// checkGuessing refuses a check when the account is locked or the client
+// must still wait.
+func (e *Engine) checkGuessing(ctx context.Context, g *guessCounters) error {
+	var err error
+	if g.accountSeen, err = e.checkLock(ctx, g.account); err != nil {
+		return err
+	}
+	g.clientSeen, err = e.checkDelay(ctx, g.client)
+	return err
 }
 
 // checkCode counts the attempt, then compares in constant time. A wrong
-// code counts as a failure of the identifier (or user) behind failKey.
-func (e *Engine) checkCode(ctx context.Context, triesKey, owner, code string, st *otpState, failKey string) error {
+// code counts as a failure of the account and of the client.
+func (e *Engine) checkCode(ctx context.Context, triesKey, owner, code string, st *otpState, g *guessCounters) error {
 	if st.Digest == nil || e.now().UnixMilli() > st.Expires {
 		return ErrBadCheckCode
 	}
@@ -172,27 +242,30 @@ func (e *Engine) checkCode(ctx context.Context, triesKey, owner, code string, st
 	if tries > int64(e.cfg.OTP.MaxAttempts) {
 		return ErrBadCheckCode
 	}
-	if !otp.Match(e.codeKey, st.digestScope(owner), code, st.Digest) {
-		n, err := e.cfg.Store.Incr(ctx, failKey, failureMemory)
-		if err != nil {
+	if otp.Match(e.codeKey, st.digestScope(owner), code, st.Digest) {
+		return nil
+	}
+	if _, err := e.cfg.Store.Incr(ctx, g.account, failureMemory); err != nil {
+		return storeErr(err)
+	}
+	n, err := e.cfg.Store.Incr(ctx, g.client, failureMemory)
+	if err != nil {
+		return storeErr(err)
+	}
+	if delay := failureDelay(n); delay > 0 {
+		if err := e.cfg.Store.Set(ctx, failWaitKey(g.client), []byte("1"), delay); err != nil {
 			return storeErr(err)
 		}
-		if delay := failureDelay(n); delay > 0 {
-			if err := e.cfg.Store.Set(ctx, failWaitKey(failKey), []byte("1"), delay); err != nil {
-				return storeErr(err)
-			}
-		}
-		return ErrBadCheckCode
 	}
-	return nil
+	return ErrBadCheckCode
 }
 
-// Consecutive failures per identifier (or user), counted across codes and
-// resends: the first freeFailures cost nothing beyond the per-code attempt
-// limit; each later one makes the next check wait twice as long (1 s, 2 s,
-// 4 s, ... at most maxFailureDelay). At MaxUserFailures every check and
-// send is refused until the counter, kept failureMemory after its first
-// failure, expires; only a success resets it.
+// Consecutive failures: per client, the first freeFailures cost nothing
+// beyond the per-code attempt limit, then each check waits twice as long
+// (1 s, 2 s, 4 s, ... at most maxFailureDelay). Per account, at
+// MaxUserFailures every check and send is refused until the counter, kept
+// failureMemory after its first failure, expires. Only a success resets a
+// counter, never a resend.
 const (
 	freeFailures    = 10
 	maxFailureDelay = 15 * time.Minute
@@ -212,53 +285,60 @@ func failureDelay(n int64) time.Duration {
 
 func failWaitKey(failKey string) string { return failKey + ":wait" }
 
-// clearFailures forgets the failures behind failKey after a success;
-// seen is what checkFailures counted (none: nothing to forget, no store
-// call).
-func (e *Engine) clearFailures(ctx context.Context, failKey string, seen int) error {
-	if seen == 0 {
-		return nil
+// clearGuessing forgets the failures of both counters after a success;
+// a counter that held none costs no store call.
+func (e *Engine) clearGuessing(ctx context.Context, g *guessCounters) error {
+	if g.accountSeen > 0 {
+		if err := e.cfg.Store.Delete(ctx, g.account); err != nil {
+			return storeErr(err)
+		}
 	}
-	return storeErr(e.cfg.Store.Delete(ctx, failKey, failWaitKey(failKey)))
+	if g.clientSeen > 0 {
+		return storeErr(e.cfg.Store.Delete(ctx, g.client, failWaitKey(g.client)))
+	}
+	return nil
 }
 
-// checkFailures refuses when too many consecutive codes failed, and
-// returns how many did; only a success resets the counter, never a resend.
-func (e *Engine) checkFailures(ctx context.Context, failKey string) (int, error) {
-	raw, err := e.cfg.Store.Get(ctx, failKey)
+// checkLock refuses when an account counter reached MaxUserFailures, and
+// returns what it holds.
+func (e *Engine) checkLock(ctx context.Context, failKey string) (int, error) {
+	n, err := e.counter(ctx, failKey)
+	if err != nil {
+		return 0, err
+	}
+	if n >= e.cfg.OTP.MaxUserFailures {
+		return n, ErrRateLimited
+	}
+	return n, nil
+}
+
+// checkDelay refuses while a client counter's wait runs, and returns what
+// the counter holds.
+func (e *Engine) checkDelay(ctx context.Context, failKey string) (int, error) {
+	n, err := e.counter(ctx, failKey)
+	if err != nil || n < freeFailures {
+		return n, err
+	}
+	_, err = e.cfg.Store.Get(ctx, failWaitKey(failKey))
+	switch {
+	case err == nil:
+		return n, ErrRateLimited
+	case errors.Is(err, store.ErrNotFound):
+		return n, nil
+	}
+	return n, storeErr(err)
+}
+
+// counter reads a counter; an absent one holds 0.
+func (e *Engine) counter(ctx context.Context, key string) (int, error) {
+	raw, err := e.cfg.Store.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, storeErr(err)
 	}
-	n := atoi(string(raw))
-	if n >= e.cfg.OTP.MaxUserFailures {
-		return n, ErrRateLimited
-	}
-	if n >= freeFailures {
-		_, err := e.cfg.Store.Get(ctx, failWaitKey(failKey))
-		if err == nil {
-			return n, ErrRateLimited
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return n, storeErr(err)
-		}
-	}
-	return n, nil
-}
-
-// countSend caps the codes sent to one destination per hour, so the
-// gateway can't be used to pump SMS or email.
-func (e *Engine) countSend(ctx context.Context, destination string) error {
-	n, err := e.cfg.Store.Incr(ctx, sendsKey(destination), time.Hour)
-	if err != nil {
-		return storeErr(err)
-	}
-	if n > int64(e.cfg.OTP.MaxPerHour) {
-		return ErrRateLimited
-	}
-	return nil
+	return atoi(string(raw)), nil
 }
 
 func (e *Engine) send(ctx context.Context, m otp.Message) error {

@@ -44,7 +44,7 @@ func TestStartLoginValidation(t *testing.T) {
 				opts = append(opts, tt.opt)
 			}
 			h := newHarness(t, nil, opts...)
-			_, err := h.e.StartLogin(context.Background(), tt.typ, tt.value)
+			_, err := h.e.StartLogin(context.Background(), tt.typ, tt.value, testClient)
 			wantErr(t, "StartLogin", err, tt.want)
 			if h.sender.count() != 0 {
 				t.Fatal("a code was sent for a refused login")
@@ -54,7 +54,7 @@ func TestStartLoginValidation(t *testing.T) {
 	t.Run("valid identifiers are accepted", func(t *testing.T) {
 		h := newHarness(t, nil)
 		for _, id := range [][2]string{{IdentifierPhone, "+33612345678"}, {IdentifierEmail, "User@Example.com"}} {
-			if _, err := h.e.StartLogin(context.Background(), id[0], id[1]); err != nil {
+			if _, err := h.e.StartLogin(context.Background(), id[0], id[1], testClient); err != nil {
 				t.Fatalf("%s %s: %v", id[0], id[1], err)
 			}
 		}
@@ -67,7 +67,7 @@ func TestStartLoginValidation(t *testing.T) {
 // The flow record holds the code's HMAC, never the code.
 func TestLoginCodeStoredOnlyAsHMAC(t *testing.T) {
 	h := newHarness(t, nil, func(c *Config) { c.OTP.Digits = 8 })
-	flow, err := h.e.StartLogin(context.Background(), IdentifierPhone, "+33612345678")
+	flow, err := h.e.StartLogin(context.Background(), IdentifierPhone, "+33612345678", testClient)
 	noErr(t, "StartLogin", err)
 	code := h.sender.last(t).Code
 	if len(code) != 8 {
@@ -168,7 +168,7 @@ func TestCheckLoginCodes(t *testing.T) {
 			_, err := h.e.CheckLogin(ctx, flow, wrongCode(code), proofFor(t, newJKT(t)), ClientInfo{})
 			wantErr(t, "wrong code", err, ErrBadCheckCode)
 		}
-		_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678")
+		_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
 		wantErr(t, "StartLogin after 3 failures", err, ErrRateLimited)
 	})
 }
@@ -177,28 +177,28 @@ func TestRetryLogin(t *testing.T) {
 	ctx := context.Background()
 	t.Run("cooldown and cap", func(t *testing.T) {
 		h := newHarness(t, nil)
-		flow, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678")
+		flow, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
 		noErr(t, "StartLogin", err)
-		wantErr(t, "resend within the cooldown", h.e.RetryLogin(ctx, flow), ErrRateLimited)
+		wantErr(t, "resend within the cooldown", h.e.RetryLogin(ctx, flow, testClient), ErrRateLimited)
 		h.clk.Advance(29 * time.Second)
-		wantErr(t, "resend 1s before the cooldown ends", h.e.RetryLogin(ctx, flow), ErrRateLimited)
+		wantErr(t, "resend 1s before the cooldown ends", h.e.RetryLogin(ctx, flow, testClient), ErrRateLimited)
 		for i := 0; i < 3; i++ {
 			h.clk.Advance(30 * time.Second)
-			noErr(t, "resend "+strconv.Itoa(i+1), h.e.RetryLogin(ctx, flow))
+			noErr(t, "resend "+strconv.Itoa(i+1), h.e.RetryLogin(ctx, flow, testClient))
 		}
 		h.clk.Advance(30 * time.Second)
-		wantErr(t, "fourth resend", h.e.RetryLogin(ctx, flow), ErrRateLimited)
+		wantErr(t, "fourth resend", h.e.RetryLogin(ctx, flow, testClient), ErrRateLimited)
 		if n := h.sender.count(); n != 4 {
 			t.Fatalf("%d codes sent, want 1 + 3 resends", n)
 		}
 	})
 	t.Run("a resend invalidates the previous code", func(t *testing.T) {
 		h := newHarness(t, nil)
-		flow, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678")
+		flow, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
 		noErr(t, "StartLogin", err)
 		old := h.sender.last(t).Code
 		h.clk.Advance(30 * time.Second)
-		noErr(t, "resend", h.e.RetryLogin(ctx, flow))
+		noErr(t, "resend", h.e.RetryLogin(ctx, flow, testClient))
 		fresh := h.sender.last(t).Code
 		if old != fresh {
 			_, err = h.e.CheckLogin(ctx, flow, old, proofFor(t, newJKT(t)), ClientInfo{})
@@ -209,8 +209,8 @@ func TestRetryLogin(t *testing.T) {
 	})
 	t.Run("resend of an unknown flow", func(t *testing.T) {
 		h := newHarness(t, nil)
-		wantErr(t, "unknown flow", h.e.RetryLogin(ctx, newID(prefixFlow)), ErrNoLoginFlow)
-		wantErr(t, "malformed flow", h.e.RetryLogin(ctx, "nope"), ErrNoLoginFlow)
+		wantErr(t, "unknown flow", h.e.RetryLogin(ctx, newID(prefixFlow), testClient), ErrNoLoginFlow)
+		wantErr(t, "malformed flow", h.e.RetryLogin(ctx, "nope", testClient), ErrNoLoginFlow)
 	})
 }
 
@@ -218,34 +218,34 @@ func TestPerDestinationHourlyCap(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, nil, func(c *Config) { c.OTP.MaxPerHour = 4 })
 	for i := 0; i < 4; i++ {
-		_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678")
+		_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
 		noErr(t, "StartLogin", err)
 	}
-	_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678")
+	_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
 	wantErr(t, "fifth code to one destination", err, ErrRateLimited)
 	if n := h.sender.count(); n != 4 {
 		t.Fatalf("%d codes sent, want 4", n)
 	}
-	_, err = h.e.StartLogin(ctx, IdentifierPhone, "+33699999999")
+	_, err = h.e.StartLogin(ctx, IdentifierPhone, "+33699999999", testClient)
 	noErr(t, "another destination", err)
 	// Email addresses count per normalised address.
 	for i := 0; i < 4; i++ {
-		_, err := h.e.StartLogin(ctx, IdentifierEmail, "Bob@Example.com")
+		_, err := h.e.StartLogin(ctx, IdentifierEmail, "Bob@Example.com", testClient)
 		noErr(t, "StartLogin email", err)
 	}
-	_, err = h.e.StartLogin(ctx, IdentifierEmail, "bob@example.com")
+	_, err = h.e.StartLogin(ctx, IdentifierEmail, "bob@example.com", testClient)
 	wantErr(t, "fifth code to one address, other case", err, ErrRateLimited)
 }
 
 func TestResendCountsTowardsTheHourlyCap(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, nil, func(c *Config) { c.OTP.MaxPerHour = 2 })
-	flow, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678")
+	flow, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
 	noErr(t, "StartLogin", err)
 	h.clk.Advance(30 * time.Second)
-	noErr(t, "first resend", h.e.RetryLogin(ctx, flow))
+	noErr(t, "first resend", h.e.RetryLogin(ctx, flow, testClient))
 	h.clk.Advance(30 * time.Second)
-	wantErr(t, "resend over the hourly cap", h.e.RetryLogin(ctx, flow), ErrRateLimited)
+	wantErr(t, "resend over the hourly cap", h.e.RetryLogin(ctx, flow, testClient), ErrRateLimited)
 }
 
 func TestUserCreatedOnce(t *testing.T) {
@@ -281,21 +281,31 @@ func TestFailureDelayGrows(t *testing.T) {
 	}
 }
 
-func TestRepeatedFailuresMakeTheNextCheckWait(t *testing.T) {
+// TestRepeatedFailuresMakeTheGuessingClientWait: past ten consecutive
+// failures a client waits longer before each check; the wait is the
+// client's own.
+func TestRepeatedFailuresMakeTheGuessingClientWait(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, nil)
-	failKey := identFailKey(IdentifierPhone, "+33612345678")
-	// Nine earlier failures (their codes and flows are long gone).
+	failKey := clientFailKey(clientKey(testClient.IP))
+	// Nine earlier failures of this client (their codes and flows are long gone).
 	noErr(t, "seed failures", h.st.Set(ctx, failKey, []byte("9"), time.Hour))
 	flow, code := startLogin(t, h)
-	_, err := h.e.CheckLogin(ctx, flow, wrongCode(code), proofFor(t, newJKT(t)), ClientInfo{})
+	_, err := h.e.CheckLogin(ctx, flow, wrongCode(code), proofFor(t, newJKT(t)), testClient)
 	wantErr(t, "tenth failure", err, ErrBadCheckCode)
-	_, err = h.e.CheckLogin(ctx, flow, code, proofFor(t, newJKT(t)), ClientInfo{})
+	_, err = h.e.CheckLogin(ctx, flow, code, proofFor(t, newJKT(t)), testClient)
 	wantErr(t, "the right code right after", err, ErrRateLimited)
+	// Another client is not held back.
+	other := ClientInfo{IP: "198.51.100.7"}
+	flow2, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", other)
+	noErr(t, "another client's login", err)
+	_, err = h.e.CheckLogin(ctx, flow2, h.sender.last(t).Code, proofFor(t, newJKT(t)), other)
+	noErr(t, "another client's right code", err)
 	// The wait is kept by the store's own clock: 1 s after the tenth failure.
 	deadline := time.Now().Add(5 * time.Second)
+	flow, code = startLogin(t, h)
 	for {
-		_, err = h.e.CheckLogin(ctx, flow, code, proofFor(t, newJKT(t)), ClientInfo{})
+		_, err = h.e.CheckLogin(ctx, flow, code, proofFor(t, newJKT(t)), testClient)
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
@@ -303,14 +313,14 @@ func TestRepeatedFailuresMakeTheNextCheckWait(t *testing.T) {
 	}
 	noErr(t, "the right code after the wait", err)
 	if _, err := h.st.Get(ctx, failKey); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("a success left the failure counter: %v", err)
+		t.Errorf("a success left the client's failure counter: %v", err)
 	}
 }
 
 // startLogin starts a phone login and returns its flow and the code sent.
 func startLogin(t *testing.T, h *harness) (flow, code string) {
 	t.Helper()
-	flow, err := h.e.StartLogin(context.Background(), IdentifierPhone, "+33612345678")
+	flow, err := h.e.StartLogin(context.Background(), IdentifierPhone, "+33612345678", testClient)
 	noErr(t, "StartLogin", err)
 	return flow, h.sender.last(t).Code
 }

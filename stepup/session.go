@@ -2,13 +2,17 @@ package stepup
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
@@ -17,26 +21,28 @@ import (
 // AccessTokenType is the `typ` of access tokens (RFC 9068).
 const AccessTokenType = "at+jwt"
 
-// recentProofs is how many DPoP proof IDs a session remembers to refuse
-// replays on /refresh without a store round trip of its own.
-const recentProofs = 16
-
 // sessionRecord is a session: its owner, the DPoP key it is bound to, and
-// the hash of its current refresh token (and, briefly, of the previous one).
+// its refresh-token family. The refresh token of generation g is
+// "<session id>.<g>.<HMAC(refresh key, id.g.nonce)>": only generation Gen
+// is valid (and RetryGen, until RetryUntil, for a client re-sending a
+// refresh whose answer it lost). Any other genuine generation is a retired
+// token presented again: someone else holds a copy, and the session ends.
+// The store keeps no token, and a forged one (anyone may know a session
+// ID) is merely refused.
 type sessionRecord struct {
-	V           int              `json:"v"`
-	ID          string           `json:"id"`
-	UserID      string           `json:"user_id"`
-	JKT         string           `json:"jkt"`
-	RefreshHash string           `json:"refresh_hash"`
-	PrevHash    string           `json:"prev_hash,omitempty"`
-	PrevUntil   int64            `json:"prev_until,omitempty"` // Unix ms: a retry may still present PrevHash
-	Created     int64            `json:"created"`              // Unix s
-	LastSeen    int64            `json:"last_seen"`
-	Expires     int64            `json:"expires"`
-	UserAgent   string           `json:"user_agent,omitempty"`
-	ProofIDs    []string         `json:"proof_ids,omitempty"`
-	Grants      map[string]int64 `json:"grants,omitempty"` // session-bound scope → Unix s end
+	V          int              `json:"v"`
+	ID         string           `json:"id"`
+	UserID     string           `json:"user_id"`
+	JKT        string           `json:"jkt"`
+	Nonce      string           `json:"nonce"`                 // the family's salt
+	Gen        int              `json:"gen"`                   // the current refresh token's generation
+	RetryGen   int              `json:"retry_gen,omitempty"`   // the generation last rotated away from
+	RetryUntil int64            `json:"retry_until,omitempty"` // Unix ms: RetryGen may be re-sent until then
+	Created    int64            `json:"created"`               // Unix s
+	LastSeen   int64            `json:"last_seen"`
+	Expires    int64            `json:"expires"`
+	UserAgent  string           `json:"user_agent,omitempty"`
+	Grants     map[string]int64 `json:"grants,omitempty"` // session-bound scope → Unix s end
 }
 
 // Tokens is what a login or refresh returns to the client.
@@ -47,6 +53,9 @@ type Tokens struct {
 	RefreshExpiresAt time.Time
 	SessionID        string
 	UserID           string
+	// Device is the device cookie a login earns the client (device.go);
+	// empty for refreshes.
+	Device string
 }
 
 // accessClaims are the claims of the access tokens the gateway mints.
@@ -66,9 +75,8 @@ type accessClaims struct {
 // createSession starts a session bound to the DPoP key jkt.
 func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt string, client ClientInfo) (*Tokens, error) {
 	now := e.now()
-	secret := newSecret()
 	s := sessionRecord{
-		V: recordVersion, ID: newID(prefixSession), UserID: u.ID, JKT: jkt, RefreshHash: hashSecret(secret),
+		V: recordVersion, ID: newID(prefixSession), UserID: u.ID, JKT: jkt, Nonce: newSecret(), Gen: 1,
 		Created: now.Unix(), LastSeen: now.Unix(), Expires: now.Add(e.cfg.RefreshTokenTTL).Unix(),
 		UserAgent: truncate(client.UserAgent, 256),
 	}
@@ -78,14 +86,14 @@ func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt string, c
 	if err := e.cfg.Store.AddMember(ctx, userSessionsKey(u.ID), s.ID, e.cfg.RefreshTokenTTL); err != nil {
 		return nil, storeErr(err)
 	}
-	return e.mint(&s, secret, nil)
+	return e.mint(&s, nil)
 }
 
 // mint signs an access token for the session, with the single-use grant
 // just redeemed, if any. Its lifetime never passes the session's end nor a
 // grant's end, so that a scope disappears from the client's tokens when
 // its grant does.
-func (e *Engine) mint(s *sessionRecord, refreshSecret string, singleUse *redemption) (*Tokens, error) {
+func (e *Engine) mint(s *sessionRecord, singleUse *redemption) (*Tokens, error) {
 	now := e.now()
 	exp := now.Add(e.cfg.AccessTokenTTL).Unix()
 	if s.Expires < exp {
@@ -93,11 +101,12 @@ func (e *Engine) mint(s *sessionRecord, refreshSecret string, singleUse *redempt
 	}
 	scopes := make([]string, 0, len(s.Grants)+1)
 	for scope, end := range s.Grants {
-		if end > now.Unix() {
+		// Verifiers accept a token up to their leeway past exp: the token
+		// carrying the scope expires that much before the grant ends.
+		last := end - int64(e.cfg.Leeway/time.Second)
+		if last > now.Unix() {
 			scopes = append(scopes, scope)
-			if end < exp {
-				exp = end
-			}
+			exp = min(exp, last)
 		}
 	}
 	var grants map[string]string
@@ -117,7 +126,7 @@ func (e *Engine) mint(s *sessionRecord, refreshSecret string, singleUse *redempt
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return &Tokens{AccessToken: tok, ExpiresAt: time.Unix(exp, 0), RefreshToken: s.ID + "." + refreshSecret,
+	return &Tokens{AccessToken: tok, ExpiresAt: time.Unix(exp, 0), RefreshToken: e.refreshToken(s, s.Gen),
 		RefreshExpiresAt: time.Unix(s.Expires, 0), SessionID: s.ID, UserID: s.UserID}, nil
 }
 
@@ -129,18 +138,20 @@ type RefreshRequest struct {
 	Client       ClientInfo
 }
 
-// Refresh rotates the refresh token and mints a new access token. A
-// refresh token that was already rotated revokes the session, unless it is
-// presented again within the grace period (the SDK re-sends a request that
-// timed out).
+// Refresh rotates the refresh token and mints a new access token. Only the
+// current refresh token rotates; the one it replaced may be re-sent until
+// RefreshGrace has passed since (the SDK re-sends a request that timed
+// out), which retires the undelivered answer. Any other retired token
+// revokes the session. Each DPoP proof is used once.
 func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, error) {
 	if req.Proof == nil {
 		return nil, ErrMissingDPoP
 	}
-	sid, secret, ok := splitRefreshToken(req.RefreshToken)
+	sid, gen, secret, ok := splitRefreshToken(req.RefreshToken)
 	if !ok {
 		return nil, ErrUnauthorized
 	}
+	proofChecked := false
 	var redeemed *redemption
 	for attempt := 0; attempt < 4; attempt++ {
 		var s sessionRecord
@@ -152,33 +163,34 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 			return nil, err
 		}
 		now := e.now()
-		if now.Unix() >= s.Expires {
+		if now.Unix() >= s.Expires || !e.genuineRefresh(&s, gen, secret) {
 			return nil, ErrUnauthorized
 		}
 		if s.JKT != req.Proof.Thumbprint {
 			return nil, ErrDPoPKeyMismatch
 		}
-		if containsString(s.ProofIDs, req.Proof.ID) {
-			return nil, ErrInvalidDPoP
+		if !proofChecked {
+			if err := e.markProofUsed(ctx, req.Proof); err != nil {
+				return nil, err
+			}
+			proofChecked = true
 		}
-		presented := hashSecret(secret)
 		next := s
 		switch {
-		case equalHash(presented, s.RefreshHash):
-			next.PrevHash = s.RefreshHash
-			next.PrevUntil = now.Add(e.cfg.RefreshGrace).UnixMilli()
-		case s.PrevHash != "" && equalHash(presented, s.PrevHash) && now.UnixMilli() <= s.PrevUntil:
-			// A retry of a refresh whose answer was lost: rotate again.
-		case s.PrevHash != "" && equalHash(presented, s.PrevHash):
-			// Reuse of a rotated token: someone else has a copy. End it.
-			e.log.Warn("rotated refresh token reused: session revoked")
+		case gen == s.Gen:
+			next.RetryGen, next.RetryUntil = gen, now.Add(e.cfg.RefreshGrace).UnixMilli()
+		case gen == s.RetryGen && now.UnixMilli() <= s.RetryUntil:
+			// A retry of a refresh whose answer was lost: the answer (s.Gen)
+			// is retired unseen, and a new one issued.
+		default:
+			// A retired token again: a copy is in other hands. End it.
+			e.log.Warn("retired refresh token presented again: session revoked", zap.String("session", s.ID))
 			if err := e.endSession(ctx, &s); err != nil {
 				return nil, err
 			}
 			return nil, ErrUnauthorized
-		default:
-			return nil, ErrUnauthorized
 		}
+		next.Gen = s.Gen + 1
 		next.Grants = liveGrants(s.Grants, now)
 		// The challenge is redeemed once, even when a concurrent refresh
 		// makes this loop run again.
@@ -188,13 +200,7 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 			}
 		}
 		singleUse := redeemed.apply(&next)
-		newSecretText := newSecret()
-		next.RefreshHash = hashSecret(newSecretText)
 		next.LastSeen = now.Unix()
-		next.ProofIDs = append(append([]string(nil), s.ProofIDs...), req.Proof.ID)
-		if len(next.ProofIDs) > recentProofs {
-			next.ProofIDs = next.ProofIDs[len(next.ProofIDs)-recentProofs:]
-		}
 		if ua := truncate(req.Client.UserAgent, 256); ua != "" {
 			next.UserAgent = ua
 		}
@@ -209,15 +215,16 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 		if err != nil {
 			return nil, storeErr(err)
 		}
-		return e.mint(&next, newSecretText, singleUse)
+		return e.mint(&next, singleUse)
 	}
 	return nil, unavailable(errors.New("session keeps changing"))
 }
 
-// Revoke ends the session of a refresh token (logout). A DPoP proof, when
-// the client has one, must be from the session's key.
+// Revoke ends the session of a refresh token (logout): the current one,
+// or its predecessor within the retry window. A DPoP proof, when the
+// client has one, must be from the session's key.
 func (e *Engine) Revoke(ctx context.Context, refreshToken string, proof *dpop.Proof) error {
-	sid, secret, ok := splitRefreshToken(refreshToken)
+	sid, gen, secret, ok := splitRefreshToken(refreshToken)
 	if !ok {
 		return ErrUnauthorized
 	}
@@ -228,14 +235,36 @@ func (e *Engine) Revoke(ctx context.Context, refreshToken string, proof *dpop.Pr
 		}
 		return err
 	}
+	if !e.genuineRefresh(&s, gen, secret) {
+		return ErrUnauthorized
+	}
 	if proof != nil && proof.Thumbprint != s.JKT {
 		return ErrDPoPKeyMismatch
 	}
-	presented := hashSecret(secret)
-	if !equalHash(presented, s.RefreshHash) && !(s.PrevHash != "" && equalHash(presented, s.PrevHash) && e.now().UnixMilli() <= s.PrevUntil) {
+	if gen != s.Gen && !(gen == s.RetryGen && e.now().UnixMilli() <= s.RetryUntil) {
 		return ErrUnauthorized
 	}
 	return e.endSession(ctx, &s)
+}
+
+// refreshToken is the session's refresh token of generation gen.
+func (e *Engine) refreshToken(s *sessionRecord, gen int) string {
+	return s.ID + "." + itoa(gen) + "." + e.refreshSecret(s, gen)
+}
+
+func (e *Engine) refreshSecret(s *sessionRecord, gen int) string {
+	mac := hmac.New(sha256.New, e.refreshKey)
+	mac.Write([]byte(s.ID + "." + itoa(gen) + "." + s.Nonce))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// genuineRefresh reports whether secret is the session's refresh secret
+// of a generation it issued (retired or not).
+func (e *Engine) genuineRefresh(s *sessionRecord, gen int, secret string) bool {
+	if gen < 1 || gen > s.Gen || s.Nonce == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(e.refreshSecret(s, gen)), []byte(secret)) == 1
 }
 
 func (e *Engine) endSession(ctx context.Context, s *sessionRecord) error {
@@ -365,22 +394,21 @@ func liveGrants(grants map[string]int64, now time.Time) map[string]int64 {
 	return out
 }
 
-// splitRefreshToken parses "<session id>.<secret>".
-func splitRefreshToken(tok string) (sid, secret string, ok bool) {
-	sid, secret, ok = strings.Cut(tok, ".")
-	if !ok || !validID(prefixSession, sid) || len(secret) != 43 {
-		return "", "", false
+// splitRefreshToken parses "<session id>.<generation>.<secret>".
+func splitRefreshToken(tok string) (sid string, gen int, secret string, ok bool) {
+	sid, rest, ok := strings.Cut(tok, ".")
+	if !ok || !validID(prefixSession, sid) {
+		return "", 0, "", false
 	}
-	return sid, secret, true
-}
-
-func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-func equalHash(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+	genText, secret, ok := strings.Cut(rest, ".")
+	if !ok || len(secret) != 43 || len(genText) == 0 || len(genText) > 9 || genText[0] == '0' {
+		return "", 0, "", false
+	}
+	gen, err := strconv.Atoi(genText)
+	if err != nil || gen < 1 {
+		return "", 0, "", false
+	}
+	return sid, gen, secret, true
 }
 
 func truncate(s string, n int) string {

@@ -88,12 +88,76 @@ func TestRefreshRotation(t *testing.T) {
 		_, err = h.refresh(t, c, "")
 		noErr(t, "a fresh proof", err)
 	})
+	t.Run("a token two rotations old revokes the session, also within the grace period", func(t *testing.T) {
+		h := newHarness(t, nil)
+		c := h.login(t, IdentifierPhone, phone)
+		t0 := c.tokens.RefreshToken
+		_, err := h.refresh(t, c, "")
+		noErr(t, "first rotation", err)
+		_, err = h.refresh(t, c, "")
+		noErr(t, "second rotation", err)
+		_, err = h.e.Refresh(ctx, RefreshRequest{RefreshToken: t0, Proof: proofFor(t, c.jkt)})
+		wantErr(t, "a token two rotations old", err, ErrUnauthorized)
+		_, err = h.refresh(t, c, "")
+		wantErr(t, "the current token after it", err, ErrUnauthorized)
+	})
+	t.Run("retries of a lost answer, then the lost answer itself: revoked, not taken over", func(t *testing.T) {
+		h := newHarness(t, nil)
+		c := h.login(t, IdentifierPhone, phone)
+		t0 := c.tokens.RefreshToken
+		lost, err := h.refresh(t, c, "") // the answer never reached the client...
+		noErr(t, "refresh", err)
+		// ...which re-sends t0, up to its third attempt: each retry works
+		// and retires the answer before it.
+		r1, err := h.e.Refresh(ctx, RefreshRequest{RefreshToken: t0, Proof: proofFor(t, c.jkt)})
+		noErr(t, "first retry", err)
+		r2, err := h.e.Refresh(ctx, RefreshRequest{RefreshToken: t0, Proof: proofFor(t, c.jkt)})
+		noErr(t, "second retry", err)
+		// Whoever did receive a retired answer and uses it: the session ends
+		// for everyone, instead of changing hands.
+		_, err = h.e.Refresh(ctx, RefreshRequest{RefreshToken: r1.RefreshToken, Proof: proofFor(t, c.jkt)})
+		wantErr(t, "a retired answer", err, ErrUnauthorized)
+		_, err = h.e.Refresh(ctx, RefreshRequest{RefreshToken: r2.RefreshToken, Proof: proofFor(t, c.jkt)})
+		wantErr(t, "the last answer after the reuse", err, ErrUnauthorized)
+		_, err = h.e.Refresh(ctx, RefreshRequest{RefreshToken: lost.RefreshToken, Proof: proofFor(t, c.jkt)})
+		wantErr(t, "the lost answer", err, ErrUnauthorized)
+	})
+	t.Run("only the current token rotates", func(t *testing.T) {
+		h := newHarness(t, nil)
+		c := h.login(t, IdentifierPhone, phone)
+		t0 := c.tokens.RefreshToken
+		t1, err := h.refresh(t, c, "")
+		noErr(t, "refresh", err)
+		// The client that got t1 uses it: t0 can no longer be retried.
+		_, err = h.refresh(t, c, "")
+		noErr(t, "refresh with t1", err)
+		_, err = h.e.Refresh(ctx, RefreshRequest{RefreshToken: t0, Proof: proofFor(t, c.jkt)})
+		wantErr(t, "t0 after t1 was used", err, ErrUnauthorized)
+		_, err = h.e.Refresh(ctx, RefreshRequest{RefreshToken: t1.RefreshToken, Proof: proofFor(t, c.jkt)})
+		wantErr(t, "the session ended", err, ErrUnauthorized)
+	})
+	t.Run("a proof is single use however many refreshes happen", func(t *testing.T) {
+		h := newHarness(t, nil)
+		c := h.login(t, IdentifierPhone, phone)
+		first := proofFor(t, c.jkt)
+		tok, err := h.e.Refresh(ctx, RefreshRequest{RefreshToken: c.tokens.RefreshToken, Proof: first})
+		noErr(t, "refresh", err)
+		c.tokens = tok
+		for i := 0; i < 20; i++ {
+			_, err := h.refresh(t, c, "")
+			noErr(t, "refresh", err)
+			h.clk.Advance(time.Second)
+		}
+		_, err = h.e.Refresh(ctx, RefreshRequest{RefreshToken: c.tokens.RefreshToken, Proof: first})
+		wantErr(t, "the first proof after 20 refreshes, within its iat window", err, ErrInvalidDPoP)
+	})
 	t.Run("malformed and unknown tokens", func(t *testing.T) {
 		h := newHarness(t, nil)
 		c := h.login(t, IdentifierPhone, phone)
-		sid, secret, _ := splitRefreshToken(c.tokens.RefreshToken)
-		for _, tok := range []string{"", "x", sid, sid + ".", sid + "." + secret[1:], newID(prefixSession) + "." + secret,
-			sid + "." + newSecret()} {
+		sid, _, secret, _ := splitRefreshToken(c.tokens.RefreshToken)
+		for _, tok := range []string{"", "x", sid, sid + ".", sid + ".1." + secret[1:], newID(prefixSession) + ".1." + secret,
+			sid + ".1." + newSecret(), sid + ".0." + secret, sid + ".2." + secret, sid + ".01." + secret, sid + ".-1." + secret,
+			sid + ". 1." + secret, sid + "." + secret} {
 			_, err := h.e.Refresh(ctx, RefreshRequest{RefreshToken: tok, Proof: proofFor(t, c.jkt)})
 			wantErr(t, "token "+tok, err, ErrUnauthorized)
 		}
@@ -126,8 +190,8 @@ func TestRevoke(t *testing.T) {
 	other := h.login(t, IdentifierPhone, "+33612345678")
 
 	wantErr(t, "revoke with another key", h.e.Revoke(ctx, c.tokens.RefreshToken, proofFor(t, newJKT(t))), ErrDPoPKeyMismatch)
-	sid, _, _ := splitRefreshToken(c.tokens.RefreshToken)
-	wantErr(t, "revoke with a wrong secret", h.e.Revoke(ctx, sid+"."+newSecret(), nil), ErrUnauthorized)
+	sid, _, _, _ := splitRefreshToken(c.tokens.RefreshToken)
+	wantErr(t, "revoke with a wrong secret", h.e.Revoke(ctx, sid+".1."+newSecret(), nil), ErrUnauthorized)
 	wantErr(t, "revoke garbage", h.e.Revoke(ctx, "garbage", nil), ErrUnauthorized)
 	_, err := h.refresh(t, c, "")
 	noErr(t, "refused revocations left the session alive", err)

@@ -9,10 +9,25 @@ import (
 	"time"
 )
 
-// sweepEvery is how many writes pass between two inline sweeps of expired
-// keys. Expired keys are also dropped whenever they are touched, so the
-// sweep only bounds the memory held by keys nobody reads again.
-const sweepEvery = 1024
+// Expired keys are dropped when touched, and by sampling on writes (as
+// Redis's active expiry does): each write looks at sampleSize keys and
+// drops the expired ones, again while more than a quarter of a sample was
+// expired, at most sampleRounds times. The work per write is bounded
+// whatever the number of keys.
+const (
+	sampleSize   = 20
+	sampleRounds = 4
+	// fullSample is how many keys a write into a full store looks at
+	// before it gives up.
+	fullSample = 256
+)
+
+// DefaultMaxKeys bounds a Memory store by default: about 300 MiB of the
+// gateway's records.
+const DefaultMaxKeys = 1_000_000
+
+// nearlyFull is the share of MaxKeys past which NearlyFull is true.
+const nearlyFull = 0.9
 
 // errWrongKind mirrors Redis's WRONGTYPE: a string operation on a set or the
 // reverse. Callers never do this on purpose; it fails closed.
@@ -30,8 +45,15 @@ var errClosed = errors.New("memory store closed")
 type Memory struct {
 	mu      sync.Mutex
 	entries map[string]*memEntry
-	writes  int
+	maxKeys int
 	closed  bool
+}
+
+// Bounded is a store with a size bound. NearlyFull reports that new
+// unauthenticated flows should be refused, so that the room left goes to
+// counters, replay markers, sessions and grants, which are never evicted.
+type Bounded interface {
+	NearlyFull() bool
 }
 
 // memEntry is one key: either a byte string or a set of members.
@@ -41,12 +63,32 @@ type memEntry struct {
 	expires time.Time
 }
 
-// NewMemory returns an empty in-process store.
+// NewMemory returns an empty in-process store of at most DefaultMaxKeys
+// keys.
 func NewMemory() *Memory {
-	return &Memory{entries: make(map[string]*memEntry)}
+	return &Memory{entries: make(map[string]*memEntry), maxKeys: DefaultMaxKeys}
 }
 
-var _ Store = (*Memory)(nil)
+// SetMaxKeys changes the bound (a config reload may). When the store holds
+// maxKeys live keys, writing a new key fails with ErrFull, wrapped in
+// ErrUnavailable: callers fail closed rather than evict anything.
+func (m *Memory) SetMaxKeys(maxKeys int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.maxKeys = maxKeys
+}
+
+// NearlyFull reports that the store holds 90% of its bound.
+func (m *Memory) NearlyFull() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return float64(len(m.entries)) >= nearlyFull*float64(m.maxKeys)
+}
+
+var (
+	_ Store   = (*Memory)(nil)
+	_ Bounded = (*Memory)(nil)
+)
 
 // Close drops every key; later calls return ErrUnavailable. It never fails
 // and exists so that Memory and Redis stores are released the same way.
@@ -86,19 +128,47 @@ func (m *Memory) live(key string, now time.Time) *memEntry {
 	return e
 }
 
-// wrote counts a write and sweeps expired keys every sweepEvery writes. The
-// mutex must be held.
+// wrote drops expired keys found by sampling after a write. The mutex must
+// be held.
 func (m *Memory) wrote(now time.Time) {
-	m.writes++
-	if m.writes < sweepEvery {
-		return
-	}
-	m.writes = 0
-	for k, e := range m.entries {
-		if !now.Before(e.expires) {
-			delete(m.entries, k)
+	for round := 0; round < sampleRounds; round++ {
+		if m.expireSample(now, sampleSize) <= sampleSize/4 {
+			return
 		}
 	}
+}
+
+// expireSample looks at up to n keys (Go's map iteration starts at a random
+// place) and drops the expired ones; it returns how many it dropped.
+func (m *Memory) expireSample(now time.Time, n int) int {
+	seen, dropped := 0, 0
+	for k, e := range m.entries {
+		if seen == n {
+			break
+		}
+		seen++
+		if !now.Before(e.expires) {
+			delete(m.entries, k)
+			dropped++
+		}
+	}
+	return dropped
+}
+
+// room refuses a new key when the store is full, after looking for expired
+// keys to drop. The mutex must be held.
+func (m *Memory) room(key string, now time.Time) error {
+	if len(m.entries) < m.maxKeys {
+		return nil
+	}
+	if _, exists := m.entries[key]; exists {
+		return nil
+	}
+	m.expireSample(now, fullSample)
+	if len(m.entries) < m.maxKeys {
+		return nil
+	}
+	return unavailable(ErrFull)
 }
 
 // Get returns a copy of the value stored under key.
@@ -127,6 +197,9 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	}
 	defer m.mu.Unlock()
 	now := time.Now()
+	if err := m.room(key, now); err != nil {
+		return err
+	}
 	m.entries[key] = &memEntry{value: cloneValue(value), expires: now.Add(ttl)}
 	m.wrote(now)
 	return nil
@@ -144,6 +217,9 @@ func (m *Memory) Create(ctx context.Context, key string, value []byte, ttl time.
 	now := time.Now()
 	if m.live(key, now) != nil {
 		return ErrExists
+	}
+	if err := m.room(key, now); err != nil {
+		return err
 	}
 	m.entries[key] = &memEntry{value: cloneValue(value), expires: now.Add(ttl)}
 	m.wrote(now)
@@ -205,6 +281,9 @@ func (m *Memory) Incr(ctx context.Context, key string, ttl time.Duration) (int64
 	now := time.Now()
 	e := m.live(key, now)
 	if e == nil {
+		if err := m.room(key, now); err != nil {
+			return 0, err
+		}
 		m.entries[key] = &memEntry{value: []byte("1"), expires: now.Add(ttl)}
 		m.wrote(now)
 		return 1, nil
@@ -250,6 +329,9 @@ func (m *Memory) AddMember(ctx context.Context, key, member string, ttl time.Dur
 	now := time.Now()
 	e := m.live(key, now)
 	if e == nil {
+		if err := m.room(key, now); err != nil {
+			return err
+		}
 		e = &memEntry{members: make(map[string]struct{}), expires: now.Add(ttl)}
 		m.entries[key] = e
 	}

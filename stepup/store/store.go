@@ -27,6 +27,9 @@ var (
 	// ErrUnavailable: the backend could not answer (down, slow, read-only,
 	// out of memory). Wrapped with the backend's error for logs.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrFull: a bounded store holds as many keys as it may; always wrapped
+	// in ErrUnavailable (nothing is evicted to make room).
+	ErrFull = errors.New("store: full")
 )
 
 // Store is the small set of atomic operations the engine is built on. Keys

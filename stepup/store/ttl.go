@@ -23,5 +23,5 @@ func checkTTL(ttl time.Duration) error {
 // (and fail closed) while logs keep the cause. The cause must already be
 // free of secrets.
 func unavailable(cause error) error {
-	return fmt.Errorf("%w: %v", ErrUnavailable, cause)
+	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
 }
