@@ -69,6 +69,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			allow_eviction
 //		}
 //		login otp phone_number|email_address...
+//		limits {
+//			client_login_starts <n> <window>
+//			client_sends        <n> <window>
+//			login_starts        <n> <window>
+//			sends               <n> <window>
+//		}
 //		otp {
 //			sender log
 //			sender webhook <url> { secret <secret>; timeout <d> }
@@ -197,6 +203,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("login otp: unknown identifier type '%s' (want phone_number or email_address)", typ)
 				}
 			}
+		case "limits":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			l, err := parseLimits(d)
+			if err != nil {
+				return err
+			}
+			a.Limits = l
 		case "otp":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -341,6 +356,33 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 		return nil, d.Err("store redis takes a URL or addrs, not both")
 	}
 	return st, nil
+}
+
+// parseLimits parses `limits { client_login_starts <n> <window>; ... }`.
+func parseLimits(d *caddyfile.Dispenser) (*LimitsConfig, error) {
+	l := new(LimitsConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		target := map[string]**RateConfig{"client_login_starts": &l.ClientLoginStarts, "client_sends": &l.ClientSends,
+			"login_starts": &l.LoginStarts, "sends": &l.Sends}[option]
+		if target == nil {
+			return nil, d.Errf("unrecognized limits option '%s'", option)
+		}
+		var count, window string
+		if !d.Args(&count, &window) || d.NextArg() {
+			return nil, d.Errf("%s <count> <window>", option)
+		}
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 1 {
+			return nil, d.Errf("%s: %q is not a positive count", option, count)
+		}
+		dur, err := caddy.ParseDuration(window)
+		if err != nil {
+			return nil, d.Errf("%s: %v", option, err)
+		}
+		*target = &RateConfig{Count: n, Window: caddy.Duration(dur)}
+	}
+	return l, nil
 }
 
 // parseOTP parses the `otp { sender ...; digits; ttl; ... }` block.

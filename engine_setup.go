@@ -45,6 +45,16 @@ func (a *App) provisionEngine(ctx caddy.Context) error {
 	if a.Login != nil {
 		cfg.LoginIdentifiers = a.Login.OTP
 	}
+	if l := a.Limits; l != nil {
+		rate := func(r *RateConfig) stepup.Rate {
+			if r == nil {
+				return stepup.Rate{}
+			}
+			return stepup.Rate{Count: r.Count, Window: time.Duration(r.Window)}
+		}
+		cfg.Limits = stepup.RateLimits{ClientLoginStarts: rate(l.ClientLoginStarts), ClientSends: rate(l.ClientSends),
+			LoginStarts: rate(l.LoginStarts), Sends: rate(l.Sends)}
+	}
 	if o := a.OTP; o != nil {
 		cfg.OTP = stepup.OTPPolicy{Digits: o.Digits, TTL: time.Duration(o.TTL), MaxAttempts: o.MaxAttempts,
 			ResendCooldown: time.Duration(o.ResendCooldown), MaxResends: o.MaxResends, MaxPerHour: o.MaxPerHour}

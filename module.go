@@ -111,6 +111,10 @@ type App struct {
 	// Login methods offered to the SDK. Default: none.
 	Login *LoginConfig `json:"login,omitempty"`
 
+	// Limits on the work clients can cause without credentials: login
+	// starts and codes sent, per client and for all clients together.
+	Limits *LimitsConfig `json:"limits,omitempty"`
+
 	// One-time codes: their sender and limits.
 	OTP *OTPConfig `json:"otp,omitempty"`
 
@@ -184,6 +188,32 @@ type CustomStepsConfig struct {
 	// The longest a verification token may live (exp − iat); a token
 	// without iat is then refused. Default: not checked.
 	MaxLifetime caddy.Duration `json:"max_lifetime,omitempty"`
+}
+
+// LimitsConfig bounds what clients can make the gateway do before they
+// prove anything (OWASP API4:2023): login starts, and codes sent (SMS
+// pumping). A client is Caddy's client IP (after `trusted_proxies`), IPv6
+// grouped by /64. Counters live in the store, so instances sharing it count
+// together. Past a limit the answer is 429 `rate_limited` and no code is
+// sent.
+type LimitsConfig struct {
+	// Login starts per client. Default: 10 per 10m.
+	ClientLoginStarts *RateConfig `json:"client_login_starts,omitempty"`
+	// Codes sent because of one client: login codes, resends and step-up
+	// codes. Default: 20 per 1h.
+	ClientSends *RateConfig `json:"client_sends,omitempty"`
+	// Login starts of all clients together. Default: 600 per 1m.
+	LoginStarts *RateConfig `json:"login_starts,omitempty"`
+	// Codes sent for all clients together. Default: 600 per 1m.
+	Sends *RateConfig `json:"sends,omitempty"`
+}
+
+// RateConfig is a number of events per window.
+type RateConfig struct {
+	// How many events a window allows; at least 1.
+	Count int `json:"count,omitempty"`
+	// The length of a window; at least 1s.
+	Window caddy.Duration `json:"window,omitempty"`
 }
 
 // Trust accepts access tokens issued by an external identity provider.
@@ -411,6 +441,14 @@ func (a *App) Validate() error {
 	}
 	if _, err := enforce.NewHeaderStripper(a.strippedHeaders()); err != nil {
 		return fmt.Errorf("strip_headers: %v", err)
+	}
+	if l := a.Limits; l != nil {
+		for name, r := range map[string]*RateConfig{"client_login_starts": l.ClientLoginStarts, "client_sends": l.ClientSends,
+			"login_starts": l.LoginStarts, "sends": l.Sends} {
+			if r != nil && (r.Count < 1 || time.Duration(r.Window) < time.Second) {
+				return fmt.Errorf("limits: %s: at least 1 per window of at least 1s", name)
+			}
+		}
 	}
 	for name, s := range a.Scopes {
 		if err := validateScope(name, s); err != nil {

@@ -55,6 +55,11 @@ func startEdgeGateway(t *testing.T, store string, trust ...edgeTrust) *edgeEnv {
 			sender webhook %[4]s/send
 			max_per_hour 1000
 		}
+		# Every request of these tests comes from 127.0.0.1.
+		limits {
+			client_login_starts 1000 10m
+			client_sends 1000 1h
+		}
 		scope transfer:write {
 			direct {
 				step verify_sms 5m
