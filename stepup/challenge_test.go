@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 )
 
@@ -383,6 +384,62 @@ func TestContinueStepUpRefusals(t *testing.T) {
 		wantErr(t, "garbage", err, ErrInvalidVerification)
 		ownerStillContinues(t, en)
 	})
+	t.Run("claim names read exactly", func(t *testing.T) {
+		// A decoder that matches names case-insensitively would take
+		// Challenge_ID for challenge_id: this one reads neither variant.
+		en := setup(t)
+		now := en.h.clk.Now()
+		for name, claims := range map[string]map[string]any{
+			"Challenge_ID": {"challenge_id": nil, "Challenge_ID": en.claims.ChallengeID, "key": "kyc_review", "status": "completed"},
+			"KEY":          {"challenge_id": en.claims.ChallengeID, "KEY": "kyc_review", "status": "completed"},
+			"Status":       {"challenge_id": en.claims.ChallengeID, "key": "kyc_review", "Status": "completed"},
+			"status twice": nil,
+			"number key":   {"challenge_id": en.claims.ChallengeID, "key": 1, "status": "completed"},
+			"null status":  {"challenge_id": en.claims.ChallengeID, "key": "kyc_review", "status": nil},
+		} {
+			t.Run(name, func(t *testing.T) {
+				var vt string
+				if claims == nil {
+					vt = signRawClaims(t, en.h.customer, `{"sub":"`+en.claims.Sub+`","jti":"`+randText(t)+`","iat":`+itoa(int(now.Unix()))+
+						`,"exp":`+itoa(int(now.Add(time.Minute).Unix()))+`,"challenge_id":"`+en.claims.ChallengeID+
+						`","key":"kyc_review","status":"pending","status":"completed"}`)
+				} else {
+					full := map[string]any{"sub": en.claims.Sub, "jti": randText(t), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
+					for k, v := range claims {
+						if v != nil {
+							full[k] = v
+						}
+					}
+					var err error
+					vt, err = en.h.customer.Sign("JWT", full)
+					noErr(t, "sign", err)
+				}
+				_, err := en.h.e.ContinueStepUp(ctx, en.c.caller(), en.token, vt, challengeProof(t, en.c, en.token))
+				wantErr(t, name, err, ErrInvalidVerification)
+			})
+		}
+		ownerStillContinues(t, en)
+	})
+	t.Run("max lifetime", func(t *testing.T) {
+		h := newHarness(t, nil, func(c *Config) { c.VerificationMaxLifetime = 2 * time.Minute })
+		c := h.login(t, IdentifierPhone, phoneA)
+		token := h.stepUp(t, c, scopeCustom, nil).ChallengeToken
+		cl := challengeOf(t, token)
+		vt := h.verificationToken(t, h.customer, verification{Sub: cl.Sub, ChallengeID: cl.ChallengeID, Key: "kyc_review"}) // lives 5 minutes
+		_, err := h.e.ContinueStepUp(ctx, c.caller(), token, vt, challengeProof(t, c, token))
+		wantErr(t, "a token living longer than max_lifetime", err, ErrInvalidVerification)
+		now := h.clk.Now()
+		noIat, err := h.customer.Sign("JWT", map[string]any{"sub": cl.Sub, "jti": randText(t), "exp": now.Add(time.Minute).Unix(),
+			"challenge_id": cl.ChallengeID, "key": "kyc_review", "status": "completed"})
+		noErr(t, "sign", err)
+		_, err = h.e.ContinueStepUp(ctx, c.caller(), token, noIat, challengeProof(t, c, token))
+		wantErr(t, "a token without iat", err, ErrInvalidVerification)
+		short, err := h.customer.Sign("JWT", map[string]any{"sub": cl.Sub, "jti": randText(t), "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+			"challenge_id": cl.ChallengeID, "key": "kyc_review", "status": "completed"})
+		noErr(t, "sign", err)
+		_, err = h.e.ContinueStepUp(ctx, c.caller(), token, short, challengeProof(t, c, token))
+		noErr(t, "a token within max_lifetime", err)
+	})
 	t.Run("reused verification jti", func(t *testing.T) {
 		en := setup(t)
 		jti := randText(t)
@@ -605,4 +662,14 @@ func TestChallengeTTLsFollowTheEngineClock(t *testing.T) {
 	c := h.login(t, IdentifierPhone, phoneA)
 	h.passSMS(t, c, h.stepUp(t, c, scopeSMS, nil).ChallengeToken)
 	h.passCustom(t, c, h.stepUp(t, c, scopeCustom, nil).ChallengeToken)
+}
+
+// signRawClaims signs exactly the given claims JSON (duplicates and all)
+// with signer's key, as a careless or hostile backend could.
+func signRawClaims(t *testing.T, signer *jwks.Signer, claims string) string {
+	t.Helper()
+	var raw json.RawMessage = []byte(claims)
+	tok, err := signer.Sign("JWT", raw)
+	noErr(t, "sign", err)
+	return tok
 }
