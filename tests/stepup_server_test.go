@@ -52,18 +52,7 @@ func inParallel(t *testing.T, n int, call func(i int) (*sessionclient.Response, 
 func twoGateways(t *testing.T, codes *otpReceiver, api *upstream) (string, string) {
 	t.Helper()
 	redis := redistest.Start(t)
-	signer, err := jwks.GenerateSigner()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := signer.PEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "signing_key.pem")
-	if err := os.WriteFile(keyFile, pem, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := sharedSigningKey(t)
 	var bases []string
 	for i := 0; i < 2; i++ {
 		port := testcaddy.FreePort(t)
@@ -105,6 +94,25 @@ func twoGateways(t *testing.T, codes *otpReceiver, api *upstream) (string, strin
 		bases = append(bases, base)
 	}
 	return bases[0], bases[1]
+}
+
+// sharedSigningKey writes a fresh signing key for gateways that must act
+// as one, and returns its path.
+func sharedSigningKey(t *testing.T) string {
+	t.Helper()
+	signer, err := jwks.GenerateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := signer.PEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "signing_key.pem")
+	if err := os.WriteFile(keyFile, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile
 }
 
 // TestStepUpAcrossTwoGateways drives the session API the way the SDK does,
