@@ -43,6 +43,37 @@ type sessionRecord struct {
 	Expires    int64            `json:"expires"`
 	UserAgent  string           `json:"user_agent,omitempty"`
 	Grants     map[string]int64 `json:"grants,omitempty"` // session-bound scope → Unix s end
+	// Proofs are the DPoP proofs refreshes used within their acceptance
+	// window: a proof is refused again for as long as its iat could pass,
+	// however many refreshes happen meanwhile, at no store round trip of
+	// its own (they change with the session, in one compare-and-swap).
+	Proofs []usedProof `json:"proofs,omitempty"`
+}
+
+// usedProof is a proof's jti and when it can no longer be accepted.
+type usedProof struct {
+	ID    string `json:"id"`
+	Until int64  `json:"until"` // Unix ms
+}
+
+// Proof replay bounds on /refresh: a proof's iat is accepted for 70 s
+// (dpop.DefaultMaxAge + DefaultMaxFuture), so its jti is kept longer; a
+// session refreshing more than maxLiveProofs times within that time is
+// refused until its proofs age out (the SDK refreshes every few minutes).
+const (
+	proofMemory   = 2 * time.Minute
+	maxLiveProofs = 64
+)
+
+// liveProofs drops the proofs whose window has passed.
+func liveProofs(proofs []usedProof, now time.Time) []usedProof {
+	var out []usedProof
+	for _, p := range proofs {
+		if p.Until > now.UnixMilli() {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Tokens is what a login or refresh returns to the client.
@@ -142,7 +173,7 @@ type RefreshRequest struct {
 // current refresh token rotates; the one it replaced may be re-sent until
 // RefreshGrace has passed since (the SDK re-sends a request that timed
 // out), which retires the undelivered answer. Any other retired token
-// revokes the session. Each DPoP proof is used once.
+// revokes the session. Each DPoP proof is used once (sessionRecord.Proofs).
 func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, error) {
 	if req.Proof == nil {
 		return nil, ErrMissingDPoP
@@ -151,7 +182,6 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 	if !ok {
 		return nil, ErrUnauthorized
 	}
-	proofChecked := false
 	var redeemed *redemption
 	for attempt := 0; attempt < 4; attempt++ {
 		var s sessionRecord
@@ -169,13 +199,17 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 		if s.JKT != req.Proof.Thumbprint {
 			return nil, ErrDPoPKeyMismatch
 		}
-		if !proofChecked {
-			if err := e.markProofUsed(ctx, req.Proof); err != nil {
-				return nil, err
-			}
-			proofChecked = true
-		}
 		next := s
+		next.Proofs = liveProofs(s.Proofs, now)
+		for _, p := range next.Proofs {
+			if p.ID == req.Proof.ID {
+				return nil, ErrInvalidDPoP
+			}
+		}
+		if len(next.Proofs) >= maxLiveProofs {
+			return nil, ErrRateLimited
+		}
+		next.Proofs = append(next.Proofs, usedProof{ID: req.Proof.ID, Until: now.Add(proofMemory).UnixMilli()})
 		switch {
 		case gen == s.Gen:
 			next.RetryGen, next.RetryUntil = gen, now.Add(e.cfg.RefreshGrace).UnixMilli()

@@ -151,6 +151,19 @@ func TestRefreshRotation(t *testing.T) {
 		_, err = h.e.Refresh(ctx, RefreshRequest{RefreshToken: c.tokens.RefreshToken, Proof: first})
 		wantErr(t, "the first proof after 20 refreshes, within its iat window", err, ErrInvalidDPoP)
 	})
+	t.Run("a session refreshes at most 64 times within a proof's window", func(t *testing.T) {
+		h := newHarness(t, nil)
+		c := h.login(t, IdentifierPhone, phone)
+		for i := 0; i < maxLiveProofs; i++ {
+			_, err := h.refresh(t, c, "")
+			noErr(t, "refresh", err)
+		}
+		_, err := h.refresh(t, c, "")
+		wantErr(t, "the 65th refresh within two minutes", err, ErrRateLimited)
+		h.clk.Advance(proofMemory)
+		_, err = h.refresh(t, c, "")
+		noErr(t, "a refresh once the proofs aged out", err)
+	})
 	t.Run("malformed and unknown tokens", func(t *testing.T) {
 		h := newHarness(t, nil)
 		c := h.login(t, IdentifierPhone, phone)
