@@ -15,6 +15,8 @@
 # Usage: bench/run-session.sh    (about 2-3 minutes on 2 cores)
 # Knobs (environment): USERS=2000 CONC=32 REFRESHES=10 RATE=1000 PACED=30s
 #   FLOWS=3000 FLOW_CONC=16 FLOW_RATE=300 FLOW_PACED=10s RT_CALLS=300
+#   REFUSALS=2000 (login starts past one client's limit, on a gateway
+#   with the default limits, to count what each refusal costs in Redis)
 #   PROFILE=0 (1 also saves CPU profiles of the gateways during the paced
 #   Redis refresh phase and the unpaced step-up flows, with pprof tops)
 # Output: bench/results/session-<UTC time>/ (ignored by git): report.md,
@@ -22,7 +24,7 @@
 set -euo pipefail
 
 knobs=""
-for v in USERS CONC REFRESHES RATE PACED FLOWS FLOW_CONC FLOW_RATE FLOW_PACED RT_CALLS PROFILE; do
+for v in USERS CONC REFRESHES RATE PACED FLOWS FLOW_CONC FLOW_RATE FLOW_PACED RT_CALLS REFUSALS PROFILE; do
 	if [ -n "${!v:-}" ]; then knobs+="$v=${!v} "; fi
 done
 USERS="${USERS:-2000}"
@@ -35,6 +37,7 @@ FLOW_CONC="${FLOW_CONC:-16}"
 FLOW_RATE="${FLOW_RATE:-300}"
 FLOW_PACED="${FLOW_PACED:-10s}"
 RT_CALLS="${RT_CALLS:-300}"
+REFUSALS="${REFUSALS:-2000}"
 PROFILE="${PROFILE:-0}"
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -59,11 +62,12 @@ for tool in freeport session stepup; do
 	go build -o "$tmp/$tool" "./bench/$tool"
 done
 
-mapfile -t ports < <("$tmp/freeport" -n 13)
+mapfile -t ports < <("$tmp/freeport" -n 15)
 p_redis="${ports[0]}"
-declare -A port=([mem]="${ports[1]}" [redis]="${ports[2]}" [stepup]="${ports[3]}")
-declare -A admin=([mem]="${ports[4]}" [redis]="${ports[5]}" [stepup]="${ports[6]}")
-declare -A inbox=([mem]="${ports[7]}" [redis]="${ports[8]}" [stepup]="${ports[9]}")
+declare -A port=([mem]="${ports[1]}" [redis]="${ports[2]}" [stepup]="${ports[3]}" [limited]="${ports[13]}")
+declare -A admin=([mem]="${ports[4]}" [redis]="${ports[5]}" [stepup]="${ports[6]}" [limited]="${ports[14]}")
+# The limited gateway sends its (ten) codes to the Redis session benchmark's webhook.
+declare -A inbox=([mem]="${ports[7]}" [redis]="${ports[8]}" [stepup]="${ports[9]}" [limited]="${ports[8]}")
 p_hook="${ports[10]}"
 p_upstream="${ports[11]}"
 
@@ -105,9 +109,21 @@ $site
 }
 CONF
 }
-caddyfile mem "" "" ""
-caddyfile redis "store redis redis://127.0.0.1:$p_redis/0" "" ""
-caddyfile stepup "store redis redis://127.0.0.1:$p_redis/1" "		scope transfer:write {
+# Every request of the throughput benchmarks comes from 127.0.0.1, which
+# stands for many clients: the per-client limits are raised there (their
+# counters are still kept, so their cost is measured). The "limited"
+# gateway keeps the defaults, for the refused-start measurement.
+many_clients="		limits {
+			client_login_starts 1000000 1m
+			client_sends 1000000 1m
+			login_starts 1000000 1m
+			sends 1000000 1m
+		}"
+caddyfile mem "" "$many_clients" ""
+caddyfile redis "store redis redis://127.0.0.1:$p_redis/0" "$many_clients" ""
+caddyfile limited "store redis redis://127.0.0.1:$p_redis/2" "" ""
+caddyfile stepup "store redis redis://127.0.0.1:$p_redis/1" "$many_clients
+		scope transfer:write {
 			delegated http://127.0.0.1:$p_hook/hook
 		}" "	route /api/transfers* {
 		stepup transfer:write
@@ -116,7 +132,7 @@ caddyfile stepup "store redis redis://127.0.0.1:$p_redis/1" "		scope transfer:wr
 	respond 404"
 
 declare -A gwpid
-for name in mem redis stepup; do
+for name in mem redis stepup limited; do
 	"$tmp/caddy-stepup" run --config "$tmp/$name.caddyfile" --adapter caddyfile >"$results/caddy-$name.log" 2>&1 &
 	gwpid[$name]=$!
 	pids+=($!)
@@ -167,7 +183,7 @@ echo "== sessions, Redis store" >&2
 # shellcheck disable=SC2046
 measure "Redis-store session" "$tmp/session" -pid "${gwpid[redis]}" -label Redis -gateway "http://127.0.0.1:${port[redis]}" -inbox "127.0.0.1:${inbox[redis]}" \
 	-redis "127.0.0.1:$p_redis" -users "$USERS" -c "$CONC" -refreshes "$REFRESHES" -rate "$RATE" -paced "$PACED" \
-	$(profile_args redis)
+	-limited "http://127.0.0.1:${port[limited]}" -limited-pid "${gwpid[limited]}" -refusals "$REFUSALS" $(profile_args redis)
 echo "== step-up flows, Redis store" >&2
 # shellcheck disable=SC2046
 measure "step-up" "$tmp/stepup" -pid "${gwpid[stepup]}" -gateway "http://127.0.0.1:${port[stepup]}" -inbox "127.0.0.1:${inbox[stepup]}" \

@@ -32,6 +32,8 @@ type config struct {
 	gateway, inboxAddr, redisAddr, label, profileURL, profileOut string
 	users, concurrency, refreshes, rate, pid                     int
 	paced                                                        time.Duration
+	limited                                                      string // a gateway with the default limits, on the same Redis
+	limitedPID, refusals                                         int
 }
 
 func main() {
@@ -48,6 +50,9 @@ func main() {
 	flag.IntVar(&cfg.pid, "pid", 0, "the gateway's process ID, to report its CPU time per operation")
 	flag.StringVar(&cfg.profileURL, "profile-url", "", "gateway's /debug/pprof/profile URL: profile the paced phase")
 	flag.StringVar(&cfg.profileOut, "profile-out", "", "where to write that profile")
+	flag.StringVar(&cfg.limited, "limited", "", "origin of a gateway with the default limits on the same Redis: measure refused login starts")
+	flag.IntVar(&cfg.limitedPID, "limited-pid", 0, "that gateway's process ID")
+	flag.IntVar(&cfg.refusals, "refusals", 2000, "login starts sent past one client's limit")
 	flag.Parse()
 	if cfg.gateway == "" || cfg.inboxAddr == "" {
 		log.Fatal("session: -gateway and -inbox are required")
@@ -94,7 +99,64 @@ func run(cfg config) error {
 		return err
 	}
 	b.report(login, unpaced, paced)
+	if cfg.limited != "" && b.redis != nil {
+		refused, err := b.refusedStarts()
+		if err != nil {
+			return err
+		}
+		b.reportRefusals(refused)
+	}
 	return nil
+}
+
+// refusedStarts has one client use up its login starts on the limited
+// gateway, then send -refusals more, and counts what Redis processed for
+// those (nothing else uses Redis meanwhile).
+func (b *bench) refusedStarts() (*phaseResult, error) {
+	c := sessionclient.New(b.cfg.limited)
+	c.HTTP = b.http
+	runID := time.Now().UnixNano() / 1000 % 10000
+	for i := 0; ; i++ {
+		resp, err := c.StartLogin("phone_number", phone(runID, 9000+i))
+		if err != nil {
+			return nil, err
+		}
+		if resp.Status == http.StatusTooManyRequests {
+			break
+		}
+		if i > 100 {
+			return nil, fmt.Errorf("the limited gateway accepted %d starts from one client", i)
+		}
+	}
+	res := &phaseResult{rec: benchkit.NewRecorder(), ops: b.cfg.refusals}
+	m, err := benchkit.StartMeter(context.Background(), b.tr, res.rec, b.cfg.limitedPID, b.redis)
+	if err != nil {
+		return nil, err
+	}
+	benchkit.Parallel(b.cfg.refusals, b.cfg.concurrency, func(i int) {
+		resp, err := c.StartLogin("phone_number", phone(runID, i))
+		res.check(resp, err, http.StatusTooManyRequests)
+	})
+	if res.Measured, err = m.Stop(res.ops); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (b *bench) reportRefusals(p *phaseResult) {
+	w := os.Stdout
+	s := p.rec.Summary("/login/otp 429")
+	cpu := "n/a"
+	if b.cfg.limitedPID != 0 {
+		cpu = fmt.Sprintf("%.3f", p.CPU.Seconds()*1000/float64(p.ops))
+	}
+	fmt.Fprintf(w, "#### Login starts past one client's limit (default limits, Redis store)\n\n")
+	fmt.Fprintf(w, "%d starts from one client that had used its 10, %d in flight: %.0f refusals/s, p50 %s ms, p99 %s ms, gateway CPU %s ms each, %s; Redis: **%.3f round trips per refused start** (%s).\n\n",
+		p.ops, b.cfg.concurrency, float64(p.ops)/p.Wall.Seconds(), benchkit.MS(s.P50), benchkit.MS(s.P99), cpu,
+		benchkit.Failures(p.errors, p.firstErr), p.Redis.RoundTrips, p.Redis.Detail)
+	fmt.Fprintln(w, "| goal | measured | met |")
+	fmt.Fprintln(w, "| --- | --- | --- |")
+	fmt.Fprintf(w, "| a login start refused past the limit costs at most one store round trip | %.3f | %s |\n\n", p.Redis.RoundTrips, benchkit.Yes(p.Redis.RoundTrips < 1.005 && p.errors == 0))
 }
 
 // phaseResult is what a phase measured.
