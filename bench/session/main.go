@@ -128,6 +128,11 @@ func (b *bench) refusedStarts() (*phaseResult, error) {
 			return nil, fmt.Errorf("the limited gateway accepted %d starts from one client", i)
 		}
 	}
+	// Warm up: the gateway's Redis pool opens its connections (HELLO,
+	// SELECT) for this concurrency before the count starts.
+	benchkit.Parallel(4*b.cfg.concurrency, b.cfg.concurrency, func(i int) {
+		_, _ = c.StartLogin("phone_number", phone(runID, 8000+i))
+	})
 	res := &phaseResult{rec: benchkit.NewRecorder(), ops: b.cfg.refusals}
 	m, err := benchkit.StartMeter(context.Background(), b.tr, res.rec, b.cfg.limitedPID, b.redis)
 	if err != nil {
