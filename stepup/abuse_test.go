@@ -225,6 +225,9 @@ func TestResendsPassEveryLock(t *testing.T) {
 	h.clk.Advance(time.Second)
 	sent := h.sender.count()
 	wantErr(t, "a login resend for a locked identifier", h.e.RetryLogin(ctx, flow, victim), ErrRateLimited)
+	if h.sender.count() != sent {
+		t.Fatal("a login code was sent past the lock")
+	}
 
 	c := h.loginFrom(t, "+33633333333", victim)
 	tok := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
