@@ -140,7 +140,14 @@ func (env *edgeEnv) login(t *testing.T, phone string) *sessionclient.Client {
 // and returns the access token carrying the single-use grant.
 func (env *edgeEnv) singleUseToken(t *testing.T, c *sessionclient.Client, metadata map[string]string) string {
 	t.Helper()
-	req, err := c.RequestStepUp("transfer:write", metadata)
+	return stepUpBySMS(t, c, env.codes, "transfer:write", metadata).String("access_token")
+}
+
+// stepUpBySMS requests scope for c, passes its SMS step with the code the
+// OTP receiver got, and returns the answer of the redeeming refresh.
+func stepUpBySMS(t *testing.T, c *sessionclient.Client, codes *otpReceiver, scope string, metadata map[string]string) *sessionclient.Response {
+	t.Helper()
+	req, err := c.RequestStepUp(scope, metadata)
 	if err != nil || req.Status != http.StatusOK || req.String("challenge_token") == "" {
 		t.Fatalf("stepup/request: %v %v", req, err)
 	}
@@ -148,7 +155,7 @@ func (env *edgeEnv) singleUseToken(t *testing.T, c *sessionclient.Client, metada
 	if resp, err := c.SendOTP(challenge); err != nil || resp.Status != http.StatusNoContent {
 		t.Fatalf("otp: %v %v", resp, err)
 	}
-	checked, err := c.CheckOTP(challenge, env.codes.last(t, "step_up").Code)
+	checked, err := c.CheckOTP(challenge, codes.last(t, "step_up").Code)
 	if err != nil || checked.Status != http.StatusOK {
 		t.Fatalf("otp/check: %v %v", checked, err)
 	}
@@ -156,7 +163,7 @@ func (env *edgeEnv) singleUseToken(t *testing.T, c *sessionclient.Client, metada
 	if err != nil || red.Status != http.StatusOK || red.String("access_token") == "" {
 		t.Fatalf("refresh with the completed challenge: %v %v", red, err)
 	}
-	return red.String("access_token")
+	return red
 }
 
 func jsonHeader(token string) http.Header {
