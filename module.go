@@ -200,7 +200,8 @@ type LimitsConfig struct {
 	// Login starts per client. Default: 10 per 10m.
 	ClientLoginStarts *RateConfig `json:"client_login_starts,omitempty"`
 	// Codes sent because of one client: login codes, resends and step-up
-	// codes. Default: 20 per 1h.
+	// codes, counted per client IP and, for step-up codes, per session
+	// DPoP key too. Default: 20 per 1h.
 	ClientSends *RateConfig `json:"client_sends,omitempty"`
 	// Login starts of all clients together. Default: 600 per 1m.
 	LoginStarts *RateConfig `json:"login_starts,omitempty"`

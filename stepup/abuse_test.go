@@ -210,7 +210,16 @@ func TestClientAndGlobalLimits(t *testing.T) {
 		_, err = h.e.SendStepOTP(ctx, tok, false, victim)
 		wantErr(t, "send 5 (a step)", err, ErrRateLimited)
 		_, err = h.e.SendStepOTP(ctx, tok, false, ClientInfo{IP: "192.0.2.5"})
-		noErr(t, "the same step from another client", err)
+		noErr(t, "the same step from another address", err)
+		tok2 := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
+		_, err = h.e.SendStepOTP(ctx, tok2, false, ClientInfo{IP: "192.0.2.6"})
+		noErr(t, "a second step-up code for the session", err)
+		tok3 := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
+		_, err = h.e.SendStepOTP(ctx, tok3, false, ClientInfo{IP: "192.0.2.7"})
+		noErr(t, "the session key's third code", err)
+		tok4 := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
+		_, err = h.e.SendStepOTP(ctx, tok4, false, ClientInfo{IP: "192.0.2.8"})
+		wantErr(t, "the session key's fourth code, each from a new address", err, ErrRateLimited)
 	})
 }
 

@@ -302,7 +302,7 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool, clie
 	if _, err := e.checkLock(ctx, userFailKey(c.UserID)); err != nil {
 		return "", err
 	}
-	if err := e.allowSend(ctx, client, deviceSendsKey(to, c.JKT)); err != nil {
+	if err := e.allowSend(ctx, client, c.JKT, deviceSendsKey(to, c.JKT)); err != nil {
 		return "", err
 	}
 	next := *c

@@ -20,7 +20,7 @@ type Rate struct {
 // the store, so every instance sharing it counts together.
 type RateLimits struct {
 	ClientLoginStarts Rate // per client; default 10 per 10m
-	ClientSends       Rate // codes sent because of one client (login, resends, steps); default 20 per 1h
+	ClientSends       Rate // codes sent because of one client IP, or one session's DPoP key (login, resends, steps); default 20 per 1h
 	LoginStarts       Rate // all clients together; default 600 per 1m
 	Sends             Rate // all clients together; default 600 per 1m
 }
@@ -53,11 +53,18 @@ func (e *Engine) allow(ctx context.Context, key string, r Rate) error {
 	return nil
 }
 
-// allowSend checks every cap on one code before it is sent: the client's,
-// the deployment's, and the destination bucket's (see sendBucketKey).
-func (e *Engine) allowSend(ctx context.Context, client ClientInfo, bucket string) error {
+// allowSend checks every cap on one code before it is sent: the client
+// IP's, the session key's when the request comes from a session (a client
+// that moves between addresses keeps its key), the deployment's, and the
+// destination bucket's.
+func (e *Engine) allowSend(ctx context.Context, client ClientInfo, sessionJKT, bucket string) error {
 	if err := e.allow(ctx, clientSendsKey(clientKey(client.IP)), e.cfg.Limits.ClientSends); err != nil {
 		return err
+	}
+	if sessionJKT != "" {
+		if err := e.allow(ctx, clientSendsKey("jkt:"+sessionJKT), e.cfg.Limits.ClientSends); err != nil {
+			return err
+		}
 	}
 	if err := e.allow(ctx, globalSendsKey, e.cfg.Limits.Sends); err != nil {
 		return err

@@ -65,7 +65,7 @@ func (e *Engine) StartLogin(ctx context.Context, typ, value string, client Clien
 	if _, err := e.checkLock(ctx, flow.failKey(flow.Device)); err != nil {
 		return "", err
 	}
-	if err := e.allowSend(ctx, client, flow.sendsKey()); err != nil {
+	if err := e.allowSend(ctx, client, "", flow.sendsKey()); err != nil {
 		return "", err
 	}
 	id := newID(prefixFlow)
@@ -127,7 +127,7 @@ func (e *Engine) RetryLogin(ctx context.Context, flowID string, client ClientInf
 	if _, err := e.checkLock(ctx, flow.failKey(flow.Device)); err != nil {
 		return err
 	}
-	if err := e.allowSend(ctx, client, flow.sendsKey()); err != nil {
+	if err := e.allowSend(ctx, client, "", flow.sendsKey()); err != nil {
 		return err
 	}
 	next := flow
