@@ -199,7 +199,7 @@ func TestStepOTP(t *testing.T) {
 		t.Fatalf("message %+v (id %s)", m, id)
 	}
 	_, err = h.e.SendStepOTP(ctx, tok, true, testClient)
-	wantErr(t, "resend within the cooldown", err, ErrRateLimited)
+	wantErr(t, "resend within the cooldown", err, ErrResendTooSoon)
 
 	wrong := "000000"
 	if m.Code == wrong {
@@ -266,7 +266,7 @@ func TestSendStepOTPNeedsAVerifiedIdentifier(t *testing.T) {
 	tok := h.stepUp(t, c, "email", nil).ChallengeToken
 	sent := h.sender.count()
 	_, err := h.e.SendStepOTP(context.Background(), tok, false, testClient)
-	wantErr(t, "email step for a phone-only user", err, ErrInvalidIdentifier)
+	wantErr(t, "email step for a phone-only user", err, ErrNoVerifiedIdentifier)
 	if h.sender.count() != sent {
 		t.Fatal("a code was sent")
 	}

@@ -105,6 +105,7 @@ type Engine struct {
 	codeKey    []byte // HMAC key of stored OTP digests
 	refreshKey []byte // HMAC key of refresh-token secrets
 	deviceKey  []byte // HMAC key of device cookies
+	steps      *StepRegistry
 	log        *zap.Logger
 }
 
@@ -113,27 +114,34 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Issuer == "" || cfg.Signer == nil || cfg.Store == nil {
 		return nil, errors.New("stepup: issuer, signer and store are required")
 	}
+	cfg.setDefaults()
+	steps, err := cfg.validate()
+	if err != nil {
+		return nil, fmt.Errorf("stepup: %w", err)
+	}
+	return &Engine{cfg: cfg, steps: steps, log: cfg.Logger,
+		codeKey:    cfg.Signer.DeriveSecret("otp-digest"),
+		refreshKey: cfg.Signer.DeriveSecret("refresh-token"),
+		deviceKey:  cfg.Signer.DeriveSecret("device-cookie")}, nil
+}
+
+func (cfg *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
 	if cfg.Audience == "" {
 		cfg.Audience = cfg.Issuer
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	if cfg.AccessTokenTTL == 0 {
-		cfg.AccessTokenTTL = 15 * time.Minute
-	}
-	if cfg.Leeway == 0 {
-		cfg.Leeway = 30 * time.Second
-	}
-	if cfg.RefreshTokenTTL == 0 {
-		cfg.RefreshTokenTTL = 720 * time.Hour
-	}
-	if cfg.RefreshGrace == 0 {
-		cfg.RefreshGrace = 20 * time.Second
-	}
-	if cfg.UserTTL == 0 {
-		cfg.UserTTL = 400 * 24 * time.Hour
-	}
+	def(&cfg.AccessTokenTTL, 15*time.Minute)
+	def(&cfg.Leeway, 30*time.Second)
+	def(&cfg.RefreshTokenTTL, 720*time.Hour)
+	def(&cfg.RefreshGrace, 20*time.Second)
+	def(&cfg.UserTTL, 400*24*time.Hour)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -142,25 +150,42 @@ func New(cfg Config) (*Engine, error) {
 			return http.ErrUseLastResponse
 		}}
 	}
-	if len(cfg.Scopes) > 0 && (cfg.ChallengeVerifier == nil || cfg.HookSigner == nil) {
-		return nil, errors.New("stepup: scopes need a challenge verifier and a hook signer")
-	}
 	cfg.OTP.setDefaults()
 	cfg.Limits.setDefaults()
+}
+
+// validate checks the configuration and returns its step registry, against
+// which direct scopes' steps are checked.
+func (cfg *Config) validate() (*StepRegistry, error) {
+	if len(cfg.Scopes) > 0 && (cfg.ChallengeVerifier == nil || cfg.HookSigner == nil) {
+		return nil, errors.New("scopes need a challenge verifier and a hook signer")
+	}
 	if cfg.OTP.TTL > 10*time.Minute {
-		return nil, errors.New("stepup: OTP codes may live 10 minutes at most")
+		return nil, errors.New("OTP codes may live 10 minutes at most")
 	}
 	if cfg.OTP.Digits < otp.MinDigits || cfg.OTP.Digits > otp.MaxDigits {
-		return nil, fmt.Errorf("stepup: OTP codes have %d to %d digits", otp.MinDigits, otp.MaxDigits)
+		return nil, fmt.Errorf("OTP codes have %d to %d digits", otp.MinDigits, otp.MaxDigits)
 	}
 	for _, typ := range cfg.LoginIdentifiers {
 		if typ != IdentifierPhone && typ != IdentifierEmail {
-			return nil, fmt.Errorf("stepup: unknown login identifier type %q", typ)
+			return nil, fmt.Errorf("unknown login identifier type %q", typ)
 		}
 	}
-	return &Engine{cfg: cfg, codeKey: cfg.Signer.DeriveSecret("otp-digest"), refreshKey: cfg.Signer.DeriveSecret("refresh-token"),
-		deviceKey: cfg.Signer.DeriveSecret("device-cookie"),
-		log:       cfg.Logger}, nil
+	steps, err := NewStepRegistry(cfg.CustomStepKeys)
+	if err != nil {
+		return nil, err
+	}
+	for name, p := range cfg.Scopes {
+		if p.Direct == nil {
+			continue
+		}
+		for _, st := range p.Direct.Steps {
+			if !steps.Has(st.Key) {
+				return nil, fmt.Errorf("scope %s: step %q is neither %s, %s nor a configured custom step", name, st.Key, StepVerifySMS, StepVerifyEmail)
+			}
+		}
+	}
+	return steps, nil
 }
 
 func (e *Engine) now() time.Time { return e.cfg.Now() }

@@ -18,7 +18,9 @@ const (
 )
 
 // Error is a refusal the client sees as `{"code","message","type"}`. Its
-// message never contains a token, code or secret.
+// message never contains a token, code or secret. Errors are compared by
+// identity (errors.Is(err, ErrResendTooSoon)): two refusals may share a
+// code for the client and still be different refusals.
 type Error struct {
 	Kind    Kind
 	Code    string // the SDK maps its errors from this
@@ -30,47 +32,42 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// Is matches errors by code, so callers can write errors.Is(err, ErrBadCheckCode).
-func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
-}
-
 func newError(kind Kind, code, message string) *Error {
 	return &Error{Kind: kind, Code: code, Message: message}
 }
 
 // The engine's refusals. Codes are the ones @prelude.so/js-sdk 0.6.0 maps.
 var (
-	ErrBadRequest          = newError(KindBadRequest, "bad_request", "The request is malformed.")
-	ErrInvalidIdentifier   = newError(KindBadRequest, "invalid_identifier", "The identifier is not a valid phone number or email address.")
-	ErrNotConfigured       = newError(KindForbidden, "not_configured", "This feature is not configured on this gateway.")
-	ErrBadCheckCode        = newError(KindBadRequest, "bad_check_code", "The code is wrong or expired.")
-	ErrNoLoginFlow         = newError(KindBadRequest, "bad_request", "No login is in progress: start again.")
-	ErrRateLimited         = newError(KindRateLimited, "rate_limited", "Too many attempts: wait and try again.")
-	ErrResendTooSoon       = newError(KindRateLimited, "rate_limited", "A code was just sent: wait a little before asking for another.")
-	ErrUnauthorized        = newError(KindUnauthorized, "unauthorized", "The credentials are missing, invalid or expired.")
-	ErrMissingDPoP         = newError(KindBadRequest, "missing_dpop_proof", "A DPoP proof is required.")
-	ErrInvalidDPoP         = newError(KindBadRequest, "invalid_dpop_proof", "The DPoP proof is invalid.")
-	ErrDPoPKeyMismatch     = newError(KindBadRequest, "dpop_key_mismatch", "The DPoP key is not the one this session is bound to.")
-	ErrInvalidPagination   = newError(KindBadRequest, "invalid_pagination_limit", "limit must be between 1 and 100.")
-	ErrInvalidOffset       = newError(KindBadRequest, "invalid_pagination_offset", "offset must be 0 or more.")
-	ErrSessionNotFound     = newError(KindNotFound, "not_found", "No such session.")
-	ErrUnavailable         = newError(KindUnavailable, "internal", "The service is temporarily unavailable.")
-	ErrBusy                = newError(KindUnavailable, "internal", "Too many logins are in progress: try again in a few minutes.")
-	ErrUseDPoPNonce        = &Error{Kind: KindBadRequest, Code: "use_dpop_nonce", Message: "Use the DPoP nonce in the DPoP-Nonce header.", Nonce: true}
-	ErrScopeNotAllowed     = newError(KindForbidden, "scope_not_allowed", "This scope cannot be requested.")
-	ErrInvalidMetadata     = newError(KindBadRequest, "invalid_metadata", "metadata: at most 5 string values, keys up to 12 and values up to 32 characters.")
-	ErrInvalidChallenge    = newError(KindBadRequest, "invalid_challenge_token", "The challenge token is invalid.")
-	ErrExpiredChallenge    = newError(KindBadRequest, "expired_challenge_token", "The challenge has expired: request the step-up again.")
-	ErrStepNotCompleted    = newError(KindBadRequest, "step_not_completed", "The challenge has steps left to complete.")
-	ErrStepNotFound        = newError(KindBadRequest, "step_not_found", "This step is not part of the challenge.")
-	ErrStepBypassed        = newError(KindBadRequest, "step_bypassed", "Steps must be completed in order.")
-	ErrTokenReused         = newError(KindConflict, "token_reused", "This token was already used.")
-	ErrTokenMismatch       = newError(KindBadRequest, "token_mismatch", "The token does not belong to this challenge.")
-	ErrInvalidVerification = newError(KindBadRequest, "invalid_verification_token", "The verification token is invalid.")
-	ErrHookFailed          = newError(KindUnavailable, "hook_failed", "The step-up decision could not be obtained: try again later.")
-	ErrTooManyChallenges   = newError(KindRateLimited, "rate_limited", "Too many step-up challenges are open: finish or wait for one.")
+	ErrBadRequest           = newError(KindBadRequest, "bad_request", "The request is malformed.")
+	ErrInvalidIdentifier    = newError(KindBadRequest, "invalid_identifier", "The identifier is not a valid phone number or email address.")
+	ErrNoVerifiedIdentifier = newError(KindBadRequest, "invalid_identifier", "The account has no verified identifier of the kind this step sends its code to.")
+	ErrNotConfigured        = newError(KindForbidden, "not_configured", "This feature is not configured on this gateway.")
+	ErrBadCheckCode         = newError(KindBadRequest, "bad_check_code", "The code is wrong or expired.")
+	ErrNoLoginFlow          = newError(KindBadRequest, "bad_request", "No login is in progress: start again.")
+	ErrRateLimited          = newError(KindRateLimited, "rate_limited", "Too many attempts: wait and try again.")
+	ErrResendTooSoon        = newError(KindRateLimited, "rate_limited", "A code was just sent: wait a little before asking for another.")
+	ErrUnauthorized         = newError(KindUnauthorized, "unauthorized", "The credentials are missing, invalid or expired.")
+	ErrMissingDPoP          = newError(KindBadRequest, "missing_dpop_proof", "A DPoP proof is required.")
+	ErrInvalidDPoP          = newError(KindBadRequest, "invalid_dpop_proof", "The DPoP proof is invalid.")
+	ErrDPoPKeyMismatch      = newError(KindBadRequest, "dpop_key_mismatch", "The DPoP key is not the one this session is bound to.")
+	ErrInvalidPagination    = newError(KindBadRequest, "invalid_pagination_limit", "limit must be between 1 and 100.")
+	ErrInvalidOffset        = newError(KindBadRequest, "invalid_pagination_offset", "offset must be 0 or more.")
+	ErrSessionNotFound      = newError(KindNotFound, "not_found", "No such session.")
+	ErrUnavailable          = newError(KindUnavailable, "internal", "The service is temporarily unavailable.")
+	ErrBusy                 = newError(KindUnavailable, "internal", "Too many logins are in progress: try again in a few minutes.")
+	ErrUseDPoPNonce         = &Error{Kind: KindBadRequest, Code: "use_dpop_nonce", Message: "Use the DPoP nonce in the DPoP-Nonce header.", Nonce: true}
+	ErrScopeNotAllowed      = newError(KindForbidden, "scope_not_allowed", "This scope cannot be requested.")
+	ErrInvalidMetadata      = newError(KindBadRequest, "invalid_metadata", "metadata: at most 5 string values, keys up to 12 and values up to 32 characters.")
+	ErrInvalidChallenge     = newError(KindBadRequest, "invalid_challenge_token", "The challenge token is invalid.")
+	ErrExpiredChallenge     = newError(KindBadRequest, "expired_challenge_token", "The challenge has expired: request the step-up again.")
+	ErrStepNotCompleted     = newError(KindBadRequest, "step_not_completed", "The challenge has steps left to complete.")
+	ErrStepNotFound         = newError(KindBadRequest, "step_not_found", "This step is not part of the challenge.")
+	ErrStepBypassed         = newError(KindBadRequest, "step_bypassed", "Steps must be completed in order.")
+	ErrTokenReused          = newError(KindConflict, "token_reused", "This token was already used.")
+	ErrTokenMismatch        = newError(KindBadRequest, "token_mismatch", "The token does not belong to this challenge.")
+	ErrInvalidVerification  = newError(KindBadRequest, "invalid_verification_token", "The verification token is invalid.")
+	ErrHookFailed           = newError(KindUnavailable, "hook_failed", "The step-up decision could not be obtained: try again later.")
+	ErrTooManyChallenges    = newError(KindRateLimited, "rate_limited", "Too many step-up challenges are open: finish or wait for one.")
 )
 
 // unavailable wraps a store or sender failure: the client sees `internal`,

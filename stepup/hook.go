@@ -65,12 +65,6 @@ const (
 	GrantSessionBound = "session-bound"
 )
 
-// Managed step keys: the gateway sends and checks their codes itself.
-const (
-	StepVerifySMS   = "verify_sms"
-	StepVerifyEmail = "verify_email"
-)
-
 // callHook asks the delegation hook, strictly: any failure or answer that
 // is not exactly valid refuses the step-up (never grants it).
 func (e *Engine) callHook(ctx context.Context, url string, req hookRequest) (*Decision, error) {
@@ -165,7 +159,7 @@ func (e *Engine) validateDecision(d *Decision) (string, error) {
 			return "invalid_step", fmt.Errorf("step %d: key", i)
 		}
 		seen[st.Key] = true
-		if st.Key != StepVerifySMS && st.Key != StepVerifyEmail && !containsString(e.cfg.CustomStepKeys, st.Key) {
+		if !e.steps.Has(st.Key) {
 			return "invalid_step", fmt.Errorf("step %d: key %q is not a managed or configured custom step", i, st.Key)
 		}
 		if st.ExpirationDuration <= 0 || st.ExpirationDuration > maxStepDuration {

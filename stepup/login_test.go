@@ -179,9 +179,9 @@ func TestRetryLogin(t *testing.T) {
 		h := newHarness(t, nil)
 		flow, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
 		noErr(t, "StartLogin", err)
-		wantErr(t, "resend within the cooldown", h.e.RetryLogin(ctx, flow, testClient), ErrRateLimited)
+		wantErr(t, "resend within the cooldown", h.e.RetryLogin(ctx, flow, testClient), ErrResendTooSoon)
 		h.clk.Advance(29 * time.Second)
-		wantErr(t, "resend 1s before the cooldown ends", h.e.RetryLogin(ctx, flow, testClient), ErrRateLimited)
+		wantErr(t, "resend 1s before the cooldown ends", h.e.RetryLogin(ctx, flow, testClient), ErrResendTooSoon)
 		for i := 0; i < 3; i++ {
 			h.clk.Advance(30 * time.Second)
 			noErr(t, "resend "+strconv.Itoa(i+1), h.e.RetryLogin(ctx, flow, testClient))

@@ -184,74 +184,105 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 	}
 	var redeemed *redemption
 	for attempt := 0; attempt < 4; attempt++ {
-		var s sessionRecord
-		raw, err := e.load(ctx, sessionKey(sid), &s)
+		s, raw, err := e.liveSession(ctx, sid)
 		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, ErrUnauthorized
-			}
 			return nil, err
 		}
-		now := e.now()
-		if now.Unix() >= s.Expires || !e.genuineRefresh(&s, gen, secret) {
-			return nil, ErrUnauthorized
+		next, err := e.rotate(ctx, s, gen, secret, req.Proof)
+		if err != nil {
+			return nil, err
 		}
-		if s.JKT != req.Proof.Thumbprint {
-			return nil, ErrDPoPKeyMismatch
-		}
-		next := s
-		next.Proofs = liveProofs(s.Proofs, now)
-		for _, p := range next.Proofs {
-			if p.ID == req.Proof.ID {
-				return nil, ErrInvalidDPoP
-			}
-		}
-		if len(next.Proofs) >= maxLiveProofs {
-			return nil, ErrRateLimited
-		}
-		next.Proofs = append(next.Proofs, usedProof{ID: req.Proof.ID, Until: now.Add(proofMemory).UnixMilli()})
-		switch {
-		case gen == s.Gen:
-			next.RetryGen, next.RetryUntil = gen, now.Add(e.cfg.RefreshGrace).UnixMilli()
-		case gen == s.RetryGen && now.UnixMilli() <= s.RetryUntil:
-			// A retry of a refresh whose answer was lost: the answer (s.Gen)
-			// is retired unseen, and a new one issued.
-		default:
-			// A retired token again: a copy is in other hands. End it.
-			e.log.Warn("retired refresh token presented again: session revoked", zap.String("session", s.ID))
-			if err := e.endSession(ctx, &s); err != nil {
-				return nil, err
-			}
-			return nil, ErrUnauthorized
-		}
-		next.Gen = s.Gen + 1
-		next.Grants = liveGrants(s.Grants, now)
 		// The challenge is redeemed once, even when a concurrent refresh
 		// makes this loop run again.
 		if req.StepUpToken != "" && redeemed == nil {
-			if redeemed, err = e.redeemChallenge(ctx, &next, req.StepUpToken, req.Proof); err != nil {
+			if redeemed, err = e.redeemChallenge(ctx, next, req.StepUpToken, req.Proof); err != nil {
 				return nil, err
 			}
 		}
-		singleUse := redeemed.apply(&next)
-		next.LastSeen = now.Unix()
+		singleUse := redeemed.apply(next)
 		if ua := truncate(req.Client.UserAgent, 256); ua != "" {
 			next.UserAgent = ua
 		}
-		ttl := time.Unix(s.Expires, 0).Sub(now)
-		err = e.cfg.Store.Swap(ctx, sessionKey(sid), raw, mustJSON(next), ttl)
-		if errors.Is(err, store.ErrConflict) {
+		err = e.cfg.Store.Swap(ctx, sessionKey(sid), raw, mustJSON(next), time.Unix(s.Expires, 0).Sub(e.now()))
+		switch {
+		case errors.Is(err, store.ErrConflict):
 			continue // a concurrent refresh won: read again
-		}
-		if errors.Is(err, store.ErrNotFound) {
+		case errors.Is(err, store.ErrNotFound):
 			return nil, ErrUnauthorized
-		}
-		if err != nil {
+		case err != nil:
 			return nil, storeErr(err)
 		}
-		return e.mint(&next, singleUse)
+		return e.mint(next, singleUse)
 	}
 	return nil, unavailable(errors.New("session keeps changing"))
+}
+
+// liveSession loads an unexpired session.
+func (e *Engine) liveSession(ctx context.Context, sid string) (*sessionRecord, []byte, error) {
+	var s sessionRecord
+	raw, err := e.load(ctx, sessionKey(sid), &s)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, ErrUnauthorized
+		}
+		return nil, nil, err
+	}
+	if e.now().Unix() >= s.Expires {
+		return nil, nil, ErrUnauthorized
+	}
+	return &s, raw, nil
+}
+
+// rotate checks a refresh of s with the token of generation gen and the
+// proof, and returns the session's next state: the next generation, the
+// proof recorded. A retired token ends the session.
+func (e *Engine) rotate(ctx context.Context, s *sessionRecord, gen int, secret string, proof *dpop.Proof) (*sessionRecord, error) {
+	if !e.genuineRefresh(s, gen, secret) {
+		return nil, ErrUnauthorized
+	}
+	if s.JKT != proof.Thumbprint {
+		return nil, ErrDPoPKeyMismatch
+	}
+	now := e.now()
+	next := *s
+	proofs, err := recordProof(s.Proofs, proof.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	next.Proofs = proofs
+	switch {
+	case gen == s.Gen:
+		next.RetryGen, next.RetryUntil = gen, now.Add(e.cfg.RefreshGrace).UnixMilli()
+	case gen == s.RetryGen && now.UnixMilli() <= s.RetryUntil:
+		// A retry of a refresh whose answer was lost: the answer (s.Gen) is
+		// retired unseen, and a new one issued.
+	default:
+		// A retired token again: a copy is in other hands. End it.
+		e.log.Warn("retired refresh token presented again: session revoked", zap.String("session", s.ID))
+		if err := e.endSession(ctx, s); err != nil {
+			return nil, err
+		}
+		return nil, ErrUnauthorized
+	}
+	next.Gen = s.Gen + 1
+	next.Grants = liveGrants(s.Grants, now)
+	next.LastSeen = now.Unix()
+	return &next, nil
+}
+
+// recordProof adds a proof's jti to those the session used within their
+// window, refusing one used before and a session refreshing too often.
+func recordProof(used []usedProof, jti string, now time.Time) ([]usedProof, error) {
+	live := liveProofs(used, now)
+	for _, p := range live {
+		if p.ID == jti {
+			return nil, ErrInvalidDPoP
+		}
+	}
+	if len(live) >= maxLiveProofs {
+		return nil, ErrRateLimited
+	}
+	return append(live, usedProof{ID: jti, Until: now.Add(proofMemory).UnixMilli()}), nil
 }
 
 // Revoke ends the session of a refresh token (logout): the current one,

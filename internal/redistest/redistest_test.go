@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +19,41 @@ func TestStartAnswersAndKillStops(t *testing.T) {
 		t.Fatalf("server on the default port: %s", s.Addr)
 	}
 	s.Kill()
-	if _, err := Do(s.Addr, "PING"); err == nil {
-		t.Fatal("PING answered after Kill")
+	var replyErr ReplyError
+	if _, err := Do(s.Addr, "PING"); err == nil || errors.As(err, &replyErr) {
+		t.Fatalf("PING after Kill: %v, want a network error", err)
 	}
 	s.Kill() // a second call is harmless
+}
+
+func TestDoRendersReplies(t *testing.T) {
+	s := Start(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"SET", "k", "v"}, "OK"},
+		{[]string{"INCR", "n"}, "1"},
+		{[]string{"GET", "missing"}, ""},
+		{[]string{"MGET", "k", "missing"}, "v\n"},
+		{[]string{"SCAN", "0", "MATCH", "k"}, "0\nk"},
+	} {
+		if got, err := Do(s.Addr, tc.args...); err != nil || got != tc.want {
+			t.Errorf("%v = %q, %v; want %q", tc.args, got, err, tc.want)
+		}
+	}
+	var replyErr ReplyError
+	if _, err := Do(s.Addr, "INCR", "k"); !errors.As(err, &replyErr) || !strings.HasPrefix(err.Error(), "ERR ") {
+		t.Errorf("INCR on a string: %v, want an ERR reply", err)
+	}
+}
+
+func TestDoReportsNoAuthAsReply(t *testing.T) {
+	s := Start(t, "--requirepass", "secret")
+	var replyErr ReplyError
+	if _, err := Do(s.Addr, "PING"); !errors.As(err, &replyErr) || !strings.HasPrefix(err.Error(), "NOAUTH ") {
+		t.Fatalf("PING without a password: %v, want a NOAUTH reply", err)
+	}
 }
 
 func TestStartPassesExtraArgs(t *testing.T) {

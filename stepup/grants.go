@@ -1,0 +1,119 @@
+package stepup
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+)
+
+// Redemption of a completed challenge into its grant, and the use of
+// single-use grants.
+
+// grantRecord is a single-use grant, consumed by the stepup handler.
+type grantRecord struct {
+	V         int               `json:"v"`
+	ID        string            `json:"id"`
+	UserID    string            `json:"user_id"`
+	SessionID string            `json:"session_id"`
+	Scope     string            `json:"scope"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	Expires   int64             `json:"expires"`
+}
+
+// redemption is what a completed challenge grants.
+type redemption struct {
+	scope   string
+	end     int64  // Unix s
+	grantID string // single-use: the stored grant
+}
+
+// apply adds a session-bound grant to the session being refreshed, or
+// returns the single-use grant for the access token.
+func (rd *redemption) apply(s *sessionRecord) *redemption {
+	if rd == nil {
+		return nil
+	}
+	if rd.grantID != "" {
+		return rd
+	}
+	if s.Grants == nil {
+		s.Grants = map[string]int64{}
+	}
+	s.Grants[rd.scope] = rd.end
+	return nil
+}
+
+// redeemChallenge turns a completed challenge of session s into its grant,
+// once: the challenge is marked redeemed (a second redemption is
+// token_reused) and a single-use grant is stored.
+func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token string, proof *dpop.Proof) (*redemption, error) {
+	c, raw, err := e.loadChallenge(ctx, token, &Caller{UserID: s.UserID, SessionID: s.ID})
+	if err != nil {
+		return nil, err
+	}
+	if c.Redeemed {
+		return nil, ErrTokenReused
+	}
+	if !c.completed() {
+		return nil, ErrStepNotCompleted
+	}
+	if c.JKT != "" && c.JKT != proof.Thumbprint {
+		return nil, ErrDPoPKeyMismatch
+	}
+	next := *c
+	next.Redeemed = true
+	if err := e.swapChallenge(ctx, c, raw, &next); err != nil {
+		if errors.Is(err, ErrInvalidChallenge) {
+			return nil, ErrTokenReused // a concurrent redemption won
+		}
+		return nil, err
+	}
+	end := e.now().Add(time.Duration(c.GrantedFor) * time.Second)
+	rd := &redemption{scope: c.Scope, end: end.Unix()}
+	if c.GrantMode == GrantSessionBound {
+		return rd, nil
+	}
+	g := grantRecord{V: recordVersion, ID: newID(prefixGrant), UserID: c.UserID, SessionID: c.SessionID, Scope: c.Scope,
+		Metadata: c.Metadata, Expires: end.Unix()}
+	if err := e.cfg.Store.Create(ctx, grantKey(g.ID, g.UserID, g.SessionID, g.Scope), mustJSON(g), time.Duration(c.GrantedFor)*time.Second); err != nil {
+		return nil, storeErr(err)
+	}
+	rd.grantID = g.ID
+	return rd, nil
+}
+
+// Grant is a consumed single-use grant.
+type Grant struct {
+	ID       string
+	Scope    string
+	Metadata map[string]string
+}
+
+// ConsumeGrant uses a single-use grant for one request: atomically, so of
+// any number of concurrent requests on any number of instances exactly one
+// gets it. A grant of another user, session or scope is not touched.
+func (e *Engine) ConsumeGrant(ctx context.Context, grantID, userID, sessionID, scope string) (*Grant, error) {
+	if !validID(prefixGrant, grantID) {
+		return nil, ErrUnauthorized
+	}
+	// The key names the grant's user, session and scope: another caller's
+	// Take looks up another key and never touches this grant.
+	raw, err := e.cfg.Store.Take(ctx, grantKey(grantID, userID, sessionID, scope))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrUnauthorized
+		}
+		return nil, storeErr(err)
+	}
+	var g grantRecord
+	if err := jsonUnmarshal(raw, &g); err != nil {
+		return nil, unavailable(err)
+	}
+	if g.UserID != userID || g.SessionID != sessionID || g.Scope != scope || e.now().Unix() >= g.Expires {
+		return nil, ErrUnauthorized // unreachable unless the key scheme changes; fail closed
+	}
+	return &Grant{ID: g.ID, Scope: g.Scope, Metadata: g.Metadata}, nil
+}

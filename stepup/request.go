@@ -1,0 +1,153 @@
+package stepup
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+)
+
+// The step-up request: the policy (block, direct steps or the delegation
+// hook) decides, and a challenge is opened.
+
+// Limits of step-up requests (Prelude's documented metadata limits), and
+// of challenges per user.
+const (
+	maxMetadataKeys     = 5
+	maxMetadataKeyLen   = 12
+	maxMetadataValueLen = 32
+	maxOpenChallenges   = 10 // per user per openChallengeWindow
+	openChallengeWindow = 10 * time.Minute
+)
+
+// ScopePolicy is how a scope is stepped up. Exactly one field is set.
+type ScopePolicy struct {
+	Block   bool
+	HookURL string
+	Direct  *Decision // Status review, the configured steps and grant
+}
+
+// Caller is the verified access token of a request.
+type Caller struct {
+	UserID    string
+	SessionID string
+}
+
+// StepUpResult is the answer to a step-up request.
+type StepUpResult struct {
+	Status         string
+	ChallengeToken string // empty for block
+	ChallengeID    string
+}
+
+// RequestStepUp starts a step-up for scope: the policy (block, direct
+// steps, or the delegation hook) decides; a challenge bound to the user,
+// the session and its DPoP key is created for continue and review.
+func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string, metadata map[string]string, signals Signals) (*StepUpResult, error) {
+	if len(e.cfg.Scopes) == 0 {
+		return nil, ErrNotConfigured
+	}
+	if !ValidKey(scope) {
+		return nil, ErrScopeNotAllowed
+	}
+	policy, ok := e.cfg.Scopes[scope]
+	if !ok {
+		return nil, ErrScopeNotAllowed
+	}
+	if err := checkMetadata(metadata); err != nil {
+		return nil, err
+	}
+	sess, user, err := e.callerSession(ctx, caller)
+	if err != nil {
+		return nil, err
+	}
+	if policy.Block {
+		return &StepUpResult{Status: StatusBlock}, nil
+	}
+	// The cap comes before the hook: a client past it costs the customer's
+	// backend nothing.
+	n, err := e.cfg.Store.Incr(ctx, userChallengesKey(user.ID), openChallengeWindow)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if n > maxOpenChallenges {
+		return nil, ErrTooManyChallenges
+	}
+	var d *Decision
+	if policy.Direct != nil {
+		copied := *policy.Direct
+		copied.Steps = append([]Step(nil), policy.Direct.Steps...)
+		d = &copied
+	} else {
+		d, err = e.callHook(ctx, policy.HookURL, hookRequest{ScopeRequested: scope, UserID: user.ID,
+			Identifiers: user.Identifiers, Signals: signals, Metadata: nonNil(metadata)})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if d.Status == StatusBlock {
+		return &StepUpResult{Status: StatusBlock}, nil
+	}
+	now := e.now()
+	c := &challengeRecord{V: recordVersion, ID: newID(prefixChallenge), UserID: user.ID, SessionID: sess.ID, JKT: sess.JKT,
+		Scope: scope, Metadata: metadata, Identifiers: user.Identifiers, Steps: d.Steps, GrantMode: d.GrantMode, GrantedFor: d.GrantedFor}
+	ttl := completedTTL
+	for _, st := range d.Steps {
+		ttl += time.Duration(st.ExpirationDuration) * time.Second
+	}
+	c.Expires = now.Add(ttl).Unix()
+	c.StepEnds = e.stepEnd(c, now)
+	tok, err := e.issueChallengeToken(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.cfg.Store.Create(ctx, challengeKey(c.ID), mustJSON(c), ttl); err != nil {
+		return nil, storeErr(err)
+	}
+	return &StepUpResult{Status: d.Status, ChallengeToken: tok, ChallengeID: c.ID}, nil
+}
+
+// callerSession loads the caller's live session and user.
+func (e *Engine) callerSession(ctx context.Context, caller Caller) (*sessionRecord, *userRecord, error) {
+	if !validID(prefixSession, caller.SessionID) || !validID(prefixUser, caller.UserID) {
+		return nil, nil, ErrUnauthorized
+	}
+	var s sessionRecord
+	if _, err := e.load(ctx, sessionKey(caller.SessionID), &s); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, ErrUnauthorized
+		}
+		return nil, nil, err
+	}
+	if s.UserID != caller.UserID || e.now().Unix() >= s.Expires {
+		return nil, nil, ErrUnauthorized
+	}
+	var u userRecord
+	if _, err := e.load(ctx, userKey(s.UserID), &u); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, ErrUnauthorized
+		}
+		return nil, nil, err
+	}
+	return &s, &u, nil
+}
+
+func checkMetadata(m map[string]string) error {
+	if len(m) > maxMetadataKeys {
+		return ErrInvalidMetadata
+	}
+	for k, v := range m {
+		if k == "" || len(k) > maxMetadataKeyLen || len(v) > maxMetadataValueLen {
+			return ErrInvalidMetadata
+		}
+	}
+	return nil
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

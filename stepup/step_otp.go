@@ -1,0 +1,95 @@
+package stepup
+
+import (
+	"context"
+	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
+	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
+)
+
+// Steps proven by a one-time code the gateway sends (verify_sms,
+// verify_email).
+
+// SendStepOTP sends (or, with retry, re-sends) the code of the current
+// managed step to the user's verified identifier of the step's type.
+func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool, client ClientInfo) (string, error) {
+	if e.cfg.Sender == nil {
+		return "", ErrNotConfigured
+	}
+	c, raw, err := e.loadChallenge(ctx, token, nil)
+	if err != nil {
+		return "", err
+	}
+	kind, ok := e.steps.kind(c.currentKey())
+	if !ok || kind.codeTo == "" {
+		return "", ErrStepNotFound
+	}
+	now := e.now()
+	if c.OTP.Sends > 0 {
+		if err := c.OTP.mayResend(now, &e.cfg.OTP); err != nil {
+			return "", err
+		}
+	} else if retry {
+		return "", ErrBadRequest
+	}
+	to := ""
+	for _, id := range c.Identifiers {
+		if id.Type == kind.codeTo {
+			to = id.Value
+		}
+	}
+	if to == "" {
+		return "", ErrNoVerifiedIdentifier
+	}
+	// Every lock and cap, first send and resends alike. Step codes go to
+	// the user's own identifier, for the user's session: they count in the
+	// bucket of the session's key, which strangers' login starts never
+	// reach.
+	if _, err := e.checkLock(ctx, userFailKey(c.UserID)); err != nil {
+		return "", err
+	}
+	if err := e.allowSend(ctx, client, c.JKT, deviceSendsKey(to, c.JKT)); err != nil {
+		return "", err
+	}
+	next := *c
+	code, err := e.newCode(&next.OTP, c.ID, now)
+	if err != nil {
+		return "", err
+	}
+	if err := e.swapChallenge(ctx, c, raw, &next); err != nil {
+		return "", err
+	}
+	err = e.send(ctx, otp.Message{Channel: channelOf(kind.codeTo), To: to, Code: code, Purpose: otp.PurposeStepUp,
+		ExpiresAt: time.UnixMilli(next.OTP.Expires), ChallengeID: c.ID, Scope: c.Scope})
+	return c.ID, err
+}
+
+// CheckStepOTP checks the code of the current managed step and, when it
+// is right, advances the challenge and returns its new token.
+func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dpop.Proof, client ClientInfo) (string, error) {
+	c, raw, err := e.loadChallenge(ctx, token, nil)
+	if err != nil {
+		return "", err
+	}
+	if err := checkChallengeProof(c, proof); err != nil {
+		return "", err
+	}
+	if kind, ok := e.steps.kind(c.currentKey()); !ok || kind.codeTo == "" {
+		return "", ErrStepNotFound
+	}
+	if c.OTP.Digest == nil || len(code) > 16 {
+		return "", ErrBadCheckCode
+	}
+	guess := guessCounters{account: userFailKey(c.UserID), client: clientFailKey(clientKey(client.IP))}
+	if err := e.checkGuessing(ctx, &guess); err != nil {
+		return "", err
+	}
+	if err := e.checkCode(ctx, challengeTriesKey(c.ID, c.OTP.Gen), c.ID, code, &c.OTP, &guess); err != nil {
+		return "", err
+	}
+	if err := e.clearGuessing(ctx, &guess); err != nil {
+		return "", err
+	}
+	return e.advance(ctx, c, raw)
+}

@@ -1,0 +1,64 @@
+package stepup
+
+import "fmt"
+
+// Step keys the gateway runs itself: it sends and checks their codes.
+const (
+	StepVerifySMS   = "verify_sms"
+	StepVerifyEmail = "verify_email"
+)
+
+// stepKind is how one kind of step is proven, and so which endpoint
+// completes it. A new kind of step (a TOTP code, a passkey) is one file
+// with the flow that proves it, and one entry in builtinSteps.
+type stepKind struct {
+	// codeTo is the identifier type the step's one-time codes go to
+	// (POST /otp, /otp/retry, /otp/check: step_otp.go); "" for other kinds.
+	codeTo string
+	// byBackend: the step is proven by a verification token the customer's
+	// backend signs (POST /stepup/continue: step_custom.go).
+	byBackend bool
+}
+
+// builtinSteps are the steps the gateway runs itself.
+var builtinSteps = map[string]stepKind{
+	StepVerifySMS:   {codeTo: IdentifierPhone},
+	StepVerifyEmail: {codeTo: IdentifierEmail},
+}
+
+// StepRegistry is every step key an engine can put in a challenge: the
+// built-in steps and the configured custom ones.
+type StepRegistry struct {
+	kinds map[string]stepKind
+}
+
+// NewStepRegistry adds the custom step keys (proven by the customer's
+// backend) to the built-in steps. A custom key may not take a built-in
+// one's name.
+func NewStepRegistry(customKeys []string) (*StepRegistry, error) {
+	r := &StepRegistry{kinds: make(map[string]stepKind, len(builtinSteps)+len(customKeys))}
+	for k, v := range builtinSteps {
+		r.kinds[k] = v
+	}
+	for _, k := range customKeys {
+		if !ValidKey(k) {
+			return nil, fmt.Errorf("custom step %q: letters, digits and . _ : - only", k)
+		}
+		if _, builtin := builtinSteps[k]; builtin {
+			return nil, fmt.Errorf("custom step %q: the gateway runs this step itself", k)
+		}
+		r.kinds[k] = stepKind{byBackend: true}
+	}
+	return r, nil
+}
+
+// Has reports whether key names a step the engine can run.
+func (r *StepRegistry) Has(key string) bool {
+	_, ok := r.kinds[key]
+	return ok
+}
+
+func (r *StepRegistry) kind(key string) (stepKind, bool) {
+	k, ok := r.kinds[key]
+	return k, ok
+}
