@@ -75,8 +75,9 @@ func TestKeyAllowsAlg(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := keyAllowsAlg(tt.pub, tt.declared, tt.alg); got != tt.want {
-				t.Fatalf("keyAllowsAlg = %v, want %v", got, tt.want)
+			k := &VerificationKey{Algorithm: tt.declared, Public: tt.pub}
+			if got := k.allows(tt.alg); got != tt.want {
+				t.Fatalf("allows = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -2,9 +2,11 @@ package jwks
 
 import (
 	"encoding/json"
-	"math"
 	"strings"
 	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/internal/strictjson"
+	"github.com/caddy-stepup/caddy-stepup/jose"
 )
 
 // Claims are the registered claims of a verified token, read with exact,
@@ -46,140 +48,56 @@ func (c *Claims) HasScope(scope string) bool {
 	return false
 }
 
-// maxNumericDate bounds NumericDate values so conversions cannot overflow
-// (about year 36800).
-const maxNumericDate = 1 << 40
-
-// decodeClaims reads the registered claims from payload. Names are matched
-// exactly because the payload is first decoded into a map: "Sub" or
-// "SCOPE" are other claims, not these. A registered claim of the wrong JSON
-// type (including null) makes the token invalid.
+// decodeClaims reads the registered claims from payload with exact,
+// case-sensitive names ("Sub" or "SCOPE" are other claims, not these), as
+// one strict JSON object (jose, internal/strictjson: a duplicate claim is
+// refused, never resolved). A registered claim of the wrong JSON type
+// (null included) makes the token invalid.
 func decodeClaims(payload []byte) (*Claims, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &m); err != nil || m == nil {
+	m, err := strictjson.ParseObject(payload)
+	if err != nil {
 		return nil, errMalformedClaims
 	}
 	c := &Claims{Raw: payload}
-	var err error
-	if c.Issuer, err = stringMember(m, "iss"); err != nil {
-		return nil, err
-	}
-	if c.Subject, err = stringMember(m, "sub"); err != nil {
-		return nil, err
+	for name, dst := range map[string]*string{"iss": &c.Issuer, "sub": &c.Subject, "jti": &c.ID, "sid": &c.SessionID} {
+		if *dst, _, err = jose.String(m, name); err != nil {
+			return nil, errClaimType
+		}
 	}
 	if c.Subject == "" {
 		return nil, errSubject
 	}
-	if c.ID, err = stringMember(m, "jti"); err != nil {
-		return nil, err
+	if c.Audience, _, err = jose.Strings(m, "aud"); err != nil {
+		return nil, errClaimType
 	}
-	if c.SessionID, err = stringMember(m, "sid"); err != nil {
-		return nil, err
+	if s, present, err := jose.String(m, "scope"); err != nil {
+		return nil, errScopeNotString
+	} else if present && validScope(s) {
+		c.Scope = splitScope(s)
+		c.ScopeText = s
 	}
-	if raw, ok := m["aud"]; ok {
-		if c.Audience, err = audience(raw); err != nil {
-			return nil, err
-		}
-	}
-	if raw, ok := m["scope"]; ok {
-		var s string
-		if !isJSONString(raw) || json.Unmarshal(raw, &s) != nil {
-			return nil, errScopeNotString
-		}
-		if validScope(s) {
-			c.Scope = splitScope(s)
-			c.ScopeText = s
-		}
-	}
-	if raw, ok := m["cnf"]; ok {
-		if c.JKT, err = confirmation(raw); err != nil {
+	if v, ok := m["cnf"]; ok {
+		if c.JKT, err = confirmation(v); err != nil {
 			return nil, err
 		}
 		c.Confirmed = true
 	}
-	raw, ok := m["exp"]
-	if !ok {
-		return nil, errExpMissing
+	exp, present, err := jose.NumericDate(m, "exp")
+	if err != nil {
+		return nil, errClaimType
 	}
-	if c.ExpiresAt, err = numericDate(raw); err != nil {
-		return nil, err
-	}
-	if c.ExpiresAt.Unix() <= 0 {
+	if !present || exp.Unix() <= 0 {
 		// jwx and others read exp 0 as "never expires"; we refuse it.
 		return nil, errExpMissing
 	}
-	if raw, ok := m["nbf"]; ok {
-		if c.NotBefore, err = numericDate(raw); err != nil {
-			return nil, err
-		}
+	c.ExpiresAt = exp
+	if c.NotBefore, _, err = jose.NumericDate(m, "nbf"); err != nil {
+		return nil, errClaimType
 	}
-	if raw, ok := m["iat"]; ok {
-		if c.IssuedAt, err = numericDate(raw); err != nil {
-			return nil, err
-		}
+	if c.IssuedAt, _, err = jose.NumericDate(m, "iat"); err != nil {
+		return nil, errClaimType
 	}
 	return c, nil
-}
-
-// stringMember returns m[name] as a string, "" when absent, an error when
-// present with another JSON type.
-func stringMember(m map[string]json.RawMessage, name string) (string, error) {
-	raw, ok := m[name]
-	if !ok {
-		return "", nil
-	}
-	var s string
-	if !isJSONString(raw) || json.Unmarshal(raw, &s) != nil {
-		return "", errClaimType
-	}
-	return s, nil
-}
-
-// isJSONString guards against null, which json.Unmarshal silently accepts
-// for a string target.
-func isJSONString(raw json.RawMessage) bool {
-	return len(raw) >= 2 && raw[0] == '"'
-}
-
-// audience accepts the two RFC 7519 forms: a string or an array of strings.
-func audience(raw json.RawMessage) ([]string, error) {
-	if isJSONString(raw) {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, errClaimType
-		}
-		return []string{s}, nil
-	}
-	if len(raw) == 0 || raw[0] != '[' {
-		return nil, errClaimType
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) != nil {
-		return nil, errClaimType
-	}
-	out := make([]string, 0, len(list))
-	for _, item := range list {
-		var s string
-		if !isJSONString(item) || json.Unmarshal(item, &s) != nil {
-			return nil, errClaimType
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-// numericDate reads an RFC 7519 NumericDate: a non-negative JSON number of
-// seconds, possibly fractional.
-func numericDate(raw json.RawMessage) (time.Time, error) {
-	if len(raw) == 0 || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
-		return time.Time{}, errClaimType
-	}
-	var f float64
-	if json.Unmarshal(raw, &f) != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return time.Time{}, errClaimType
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
 
 // validScope reports whether s is RFC 6749 §3.3 syntax: scope tokens of
@@ -216,19 +134,16 @@ func splitScope(s string) []string {
 // confirmation reads a cnf claim: a JSON object whose jkt, when present,
 // is a non-empty string. Other confirmation methods (x5t#S256 for mTLS)
 // are kept as "confirmed, not by DPoP".
-func confirmation(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || raw[0] != '{' {
+func confirmation(v strictjson.Value) (string, error) {
+	if v.Kind != strictjson.Object {
 		return "", errClaimType
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return "", errClaimType
-	}
-	jkt, err := stringMember(m, "jkt")
+	m, err := strictjson.ParseObject(v.Raw)
 	if err != nil {
 		return "", errClaimType
 	}
-	if _, present := m["jkt"]; present && jkt == "" {
+	jkt, present, err := jose.String(m, "jkt")
+	if err != nil || (present && jkt == "") {
 		return "", errClaimType
 	}
 	return jkt, nil

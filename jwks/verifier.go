@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+	"github.com/caddy-stepup/caddy-stepup/jose"
 )
 
 // Leeway bounds for VerifierOptions.Leeway.
@@ -118,7 +118,7 @@ func newIssuerPolicy(is Issuer) (*issuerPolicy, error) {
 		p.algs = []string{"ES256"}
 	}
 	for _, a := range p.algs {
-		if _, ok := asymmetricAlgs[a]; !ok {
+		if !jose.Supported(a) {
 			return nil, fmt.Errorf("algorithm %q not allowed (asymmetric signature algorithms only)", a)
 		}
 	}
@@ -126,7 +126,7 @@ func newIssuerPolicy(is Issuer) (*issuerPolicy, error) {
 		if t == "" {
 			return nil, errors.New("empty typ in Types")
 		}
-		p.types = append(p.types, normaliseMediaType(t))
+		p.types = append(p.types, jose.MediaType(t))
 	}
 	return p, nil
 }
@@ -165,27 +165,15 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 // verify does the full check. Cheap checks come before the key lookup (which
 // may fetch) and the signature (the expensive part).
 func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Claims, error) {
-	hdrSeg, paySeg, sigSeg, inputEnd, err := splitCompact(raw)
+	jws, err := jose.SplitCompact(raw)
 	if err != nil {
-		return nil, err
+		return nil, formError(err)
 	}
-	hdrJSON, err := b64.DecodeString(hdrSeg)
+	h, err := jose.ParseHeader(jws.Header)
 	if err != nil {
-		return nil, errBase64
+		return nil, headerError(err)
 	}
-	h, err := parseHeader(hdrJSON)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := b64.DecodeString(paySeg)
-	if err != nil {
-		return nil, errBase64
-	}
-	sig, err := b64.DecodeString(sigSeg)
-	if err != nil {
-		return nil, errBase64
-	}
-	c, err := decodeClaims(payload)
+	c, err := decodeClaims(jws.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +186,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Clai
 			return nil, errIssuer
 		}
 	}
-	if !slices.Contains(p.algs, h.alg) {
+	if !slices.Contains(p.algs, h.Alg) {
 		return nil, errAlg
 	}
 	if !p.typeAccepted(h) {
@@ -211,33 +199,56 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Clai
 		return nil, errAudience
 	}
 
-	key, err := p.keys.LookupKey(ctx, h.kid)
+	key, err := p.keys.LookupKey(ctx, h.Kid)
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("jwks: invalid token: no key for kid: %w", ErrInvalidToken)
 	}
-	if !key.allows(h.alg) {
+	if !key.allows(h.Alg) {
 		return nil, errKeyAlg
 	}
-	// jwsbb checks ECDSA signatures are exactly 2×curve size and Go's
-	// crypto range-checks r and s; asymmetricAlgs excludes HMAC and none.
-	if err := jwsbb.Verify(key.Public, h.alg, []byte(raw[:inputEnd]), sig); err != nil {
+	if err := jose.Verify(key.Public, h.Alg, []byte(jws.SigningInput), jws.Signature); err != nil {
 		return nil, errSignature
 	}
 	return c, nil
 }
 
 // typeAccepted applies Issuer.Types to the header typ.
-func (p *issuerPolicy) typeAccepted(h joseHeader) bool {
+func (p *issuerPolicy) typeAccepted(h *jose.Header) bool {
 	if len(p.types) == 0 {
-		return !h.hasTyp || normaliseMediaType(h.typ) == "jwt"
+		return !h.HasTyp || jose.MediaType(h.Typ) == "jwt"
 	}
-	if !h.hasTyp {
+	if !h.HasTyp {
 		return false
 	}
-	return slices.Contains(p.types, normaliseMediaType(h.typ))
+	return slices.Contains(p.types, jose.MediaType(h.Typ))
+}
+
+// formError and headerError map jose's refusals to this package's
+// constant errors (no allocation on the refusal path).
+func formError(err error) error {
+	if errors.Is(err, jose.ErrBase64) {
+		return errBase64
+	}
+	return errNotCompact
+}
+
+func headerError(err error) error {
+	switch {
+	case errors.Is(err, jose.ErrCrit):
+		return errCrit
+	case errors.Is(err, jose.ErrNotJWS):
+		return errNotJWS
+	case errors.Is(err, jose.ErrNested):
+		return errNested
+	case errors.Is(err, jose.ErrAlg):
+		return errAlg
+	case errors.Is(err, jose.ErrHeaderMember):
+		return errTyp
+	}
+	return errMalformedHeader
 }
 
 // checkTimes applies exp (required), nbf and iat with the leeway.

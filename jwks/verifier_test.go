@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -271,15 +272,29 @@ func TestVerifyRefusesHeaderAlgOtherThanKeyAlg(t *testing.T) {
 	}
 }
 
-func TestVerifyIgnoresCaseVariantClaims(t *testing.T) {
+// TestVerifyCaseVariantClaims: names are exact ("SCOPE" is not scope),
+// and a claims set with two names equal under case folding ("sub" and
+// "Sub") is refused: a case-insensitive parser would read one of them.
+func TestVerifyCaseVariantClaims(t *testing.T) {
 	f := newFixture(t, 0)
-	tok := forge(t, "ES256", f.gw.priv, f.gwHeader(), gwClaims("scope", nil, "SCOPE", "admin", "Sub", "root", "Scope", "admin", "CNF", map[string]any{"jkt": "x"}))
+	tok := forge(t, "ES256", f.gw.priv, f.gwHeader(), gwClaims("scope", nil, "SCOPE", "admin", "CNF", map[string]any{"jkt": "x"}))
 	c, err := f.verifier.Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(c.Scope) != 0 || c.Subject != "user-1" || c.Confirmed {
 		t.Errorf("case-variant claims filled fields: scope %q, sub %q, cnf %v", c.Scope, c.Subject, c.Confirmed)
+	}
+	for _, kv := range [][2]any{{"Sub", "root"}, {"SCOPE", "admin"}, {"Exp", 1}, {"ISS", gwIssuer}} {
+		tok := forge(t, "ES256", f.gw.priv, f.gwHeader(), gwClaims(kv[0], kv[1]))
+		if _, err := f.verifier.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("claims with both %s and its exact name: %v", kv[0], err)
+		}
+	}
+	dup := forge(t, "ES256", f.gw.priv, f.gwHeader(), []byte(fmt.Sprintf(`{"iss":%q,"sub":"user-1","sub":"root","aud":%q,"exp":%d}`,
+		gwIssuer, audience1, testNow.Add(time.Hour).Unix())))
+	if _, err := f.verifier.Verify(context.Background(), dup); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("a duplicate sub: %v", err)
 	}
 }
 

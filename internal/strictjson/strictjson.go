@@ -89,6 +89,51 @@ func ParseObject(data []byte) (Members, error) {
 	return members, nil
 }
 
+// StringArray parses data as one JSON array of strings, under the same
+// rules as ParseObject.
+func StringArray(data []byte) ([]string, error) {
+	if !utf8.Valid(data) {
+		return nil, ErrUTF8
+	}
+	p := parser{data: data}
+	p.skipSpace()
+	if p.peek() != '[' {
+		return nil, ErrSyntax
+	}
+	p.pos++
+	out := []string{}
+	p.skipSpace()
+	if p.peek() == ']' {
+		p.pos++
+	} else {
+		for {
+			p.skipSpace()
+			if p.peek() != '"' {
+				return nil, ErrSyntax
+			}
+			s, err := p.str()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+			p.skipSpace()
+			if p.peek() == ']' {
+				p.pos++
+				break
+			}
+			if p.peek() != ',' {
+				return nil, ErrSyntax
+			}
+			p.pos++
+		}
+	}
+	p.skipSpace()
+	if p.pos != len(p.data) {
+		return nil, ErrSyntax
+	}
+	return out, nil
+}
+
 type parser struct {
 	data []byte
 	pos  int

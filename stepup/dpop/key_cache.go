@@ -1,9 +1,6 @@
 package dpop
 
-import (
-	"encoding/json"
-	"sync"
-)
+import "sync"
 
 // keyCacheSize bounds the parsed-key cache. A client keeps one DPoP key for
 // its whole session, so the same jwk arrives with each of its proofs;
@@ -20,7 +17,7 @@ var keyCache = struct {
 // parsed are kept, so malformed keys can't fill it; when full it is
 // emptied, which an attacker sending many valid keys can only make as slow
 // as no cache.
-func cachedPublicKey(rawJWK json.RawMessage, alg string) (*publicKey, error) {
+func cachedPublicKey(rawJWK []byte, alg string) (*publicKey, error) {
 	id := alg + "\x00" + string(rawJWK)
 	keyCache.RLock()
 	k, ok := keyCache.m[id]
