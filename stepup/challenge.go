@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/internal/strictjson"
+	"github.com/caddy-stepup/caddy-stepup/jose"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
@@ -122,22 +124,28 @@ func (e *Engine) loadChallenge(ctx context.Context, token string, caller *Caller
 		}
 		return nil, nil, ErrInvalidChallenge
 	}
-	var tc challengeClaims
-	if err := jsonUnmarshal(claims.Raw, &tc); err != nil || !validID(prefixChallenge, tc.ChallengeID) {
+	// The verifier read sub, sid and jti with exact names; challenge_id is
+	// read the same way.
+	members, err := strictjson.ParseObject(claims.Raw)
+	if err != nil {
 		return nil, nil, ErrInvalidChallenge
 	}
-	if caller != nil && (tc.Sub != caller.UserID || tc.Sid != caller.SessionID) {
+	challengeID, _, err := jose.String(members, "challenge_id")
+	if err != nil || !validID(prefixChallenge, challengeID) {
+		return nil, nil, ErrInvalidChallenge
+	}
+	if caller != nil && (claims.Subject != caller.UserID || claims.SessionID != caller.SessionID) {
 		return nil, nil, ErrInvalidChallenge
 	}
 	var c challengeRecord
-	raw, err := e.load(ctx, challengeKey(tc.ChallengeID), &c)
+	raw, err := e.load(ctx, challengeKey(challengeID), &c)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil, ErrExpiredChallenge
 		}
 		return nil, nil, err
 	}
-	if c.TokenJTI != tc.Jti || c.UserID != tc.Sub || c.SessionID != tc.Sid {
+	if c.TokenJTI != claims.ID || c.UserID != claims.Subject || c.SessionID != claims.SessionID {
 		return nil, nil, ErrInvalidChallenge
 	}
 	if now := e.now().Unix(); now >= c.StepEnds || now >= c.Expires {

@@ -235,6 +235,3 @@ func keyKind(key string) string {
 	}
 	return key
 }
-
-// jsonUnmarshal decodes a record or verified claims.
-func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }

@@ -2,6 +2,7 @@ package stepup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -109,7 +110,7 @@ func (e *Engine) ConsumeGrant(ctx context.Context, grantID, userID, sessionID, s
 		return nil, storeErr(err)
 	}
 	var g grantRecord
-	if err := jsonUnmarshal(raw, &g); err != nil {
+	if err := json.Unmarshal(raw, &g); err != nil { // a record this gateway stored
 		return nil, unavailable(err)
 	}
 	if g.UserID != userID || g.SessionID != sessionID || g.Scope != scope || e.now().Unix() >= g.Expires {
