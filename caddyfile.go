@@ -603,7 +603,7 @@ func parseScope(d *caddyfile.Dispenser) (*Scope, error) {
 			return nil, d.Errf("unrecognized scope option '%s'", d.Val())
 		}
 	}
-	if err := validateScope("x", s); err != nil {
+	if err := validateScope("x", s, nil); err != nil {
 		return nil, d.Err(err.Error())
 	}
 	return s, nil

@@ -2,45 +2,30 @@ package caddystepup
 
 import (
 	"fmt"
-	"net/url"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
-// provisionEngine builds the session and step-up engine over the store.
-func (a *App) provisionEngine(ctx caddy.Context) error {
-	repl := caddy.NewReplacer()
-	a.ExternalURL = repl.ReplaceKnown(a.ExternalURL, "")
-	origin := a.ExternalURL
-	if origin == "" {
-		origin = a.Issuer
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return fmt.Errorf("external_url: %q is not an absolute URL", origin)
-	}
-	a.externalOrigin = u.Scheme + "://" + u.Host
-
-	st := a.store
-	sender, err := a.newSender()
+// newEngine builds the session and step-up engine over the runtime's
+// signer and store (at Start: placeholders are resolved, fields checked).
+func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
+	sender, err := a.newSender(rt.signer)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg := stepup.Config{
 		Issuer:          a.Issuer,
 		Audience:        a.Audience,
-		Signer:          a.signer,
-		Store:           st,
+		Signer:          rt.signer,
+		Store:           rt.store,
 		Sender:          sender,
 		Logger:          a.logger,
 		AccessTokenTTL:  time.Duration(a.AccessTokenTTL),
 		Leeway:          time.Duration(a.Leeway),
 		RefreshTokenTTL: time.Duration(a.RefreshTokenTTL),
-		HookSigner:      a.signer,
+		HookSigner:      rt.signer,
 	}
 	if a.Login != nil {
 		cfg.LoginIdentifiers = a.Login.OTP
@@ -62,44 +47,35 @@ func (a *App) provisionEngine(ctx caddy.Context) error {
 	if len(a.Scopes) > 0 {
 		cfg.Scopes = make(map[string]stepup.ScopePolicy, len(a.Scopes))
 		for name, s := range a.Scopes {
-			cfg.Scopes[name] = scopePolicy(s, repl)
+			cfg.Scopes[name] = scopePolicy(s)
 		}
 		cfg.ChallengeVerifier, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
-			Issuer: a.Issuer, Audiences: []string{a.Issuer}, Keys: a.signer.KeySource(),
+			Issuer: a.Issuer, Audiences: []string{a.Issuer}, Keys: rt.signer.KeySource(),
 			Algorithms: []string{"ES256"}, Types: []string{stepup.ChallengeTokenType},
 		}}, Leeway: time.Duration(a.Leeway)})
 		if err != nil {
-			return fmt.Errorf("setting up challenge tokens: %v", err)
+			return nil, fmt.Errorf("setting up challenge tokens: %v", err)
 		}
 	}
 	if cs := a.CustomSteps; cs != nil {
 		cfg.CustomStepKeys = cs.Keys
-		remote, key, err := acquireRemoteKeys(repl.ReplaceKnown(cs.JWKSURL, ""), defaultJWKSRefresh, a.logger)
+		remote, err := a.acquireRemote(cs.JWKSURL, defaultJWKSRefresh)
 		if err != nil {
-			return fmt.Errorf("custom_steps: %v", err)
-		}
-		a.remotes = append(a.remotes, key)
-		algs := cs.Algorithms
-		if len(algs) == 0 {
-			algs = []string{"RS256"}
+			return nil, fmt.Errorf("custom_steps: %v", err)
 		}
 		cfg.Verifications, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
-			Issuer: repl.ReplaceKnown(cs.Issuer, ""), Audiences: cs.Audience, Keys: remote, Algorithms: algs,
+			Issuer: cs.Issuer, Audiences: cs.Audience, Keys: remote, Algorithms: cs.Algorithms,
 		}}, Leeway: time.Duration(a.Leeway)})
-		cfg.VerificationMaxLifetime = time.Duration(cs.MaxLifetime)
 		if err != nil {
-			return fmt.Errorf("custom_steps: %v", err)
+			return nil, fmt.Errorf("custom_steps: %v", err)
 		}
+		cfg.VerificationMaxLifetime = time.Duration(cs.MaxLifetime)
 	}
-	a.engine, err = stepup.New(cfg)
-	if err != nil {
-		return err
-	}
-	return nil
+	return stepup.New(cfg)
 }
 
 // scopePolicy turns a scope block into the engine's policy.
-func scopePolicy(s *Scope, repl *caddy.Replacer) stepup.ScopePolicy {
+func scopePolicy(s *Scope) stepup.ScopePolicy {
 	switch {
 	case s.Block:
 		return stepup.ScopePolicy{Block: true}
@@ -112,5 +88,5 @@ func scopePolicy(s *Scope, repl *caddy.Replacer) stepup.ScopePolicy {
 		}
 		return stepup.ScopePolicy{Direct: d}
 	}
-	return stepup.ScopePolicy{HookURL: repl.ReplaceKnown(s.Delegated, "")}
+	return stepup.ScopePolicy{HookURL: s.Delegated}
 }

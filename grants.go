@@ -17,8 +17,8 @@ const grantClaim = `"grt"`
 
 // singleUseGrants reads scope → grant ID from a gateway-minted token; nil
 // when it has none (the common case costs one byte search).
-func (h *Handler) singleUseGrants(claims *jwks.Claims) map[string]string {
-	if h.app.engine == nil || claims.Issuer != h.app.Issuer || !bytes.Contains(claims.Raw, []byte(grantClaim)) {
+func (h *Handler) singleUseGrants(rt *runtime, claims *jwks.Claims) map[string]string {
+	if rt.engine == nil || claims.Issuer != h.app.Issuer || !bytes.Contains(claims.Raw, []byte(grantClaim)) {
 		return nil
 	}
 	var c struct {
@@ -36,8 +36,8 @@ func (h *Handler) singleUseGrants(claims *jwks.Claims) map[string]string {
 // a request passes only by spending a single-use grant whose approved
 // metadata the body matches: a scope held for good (session-bound, or from
 // another issuer) approved no transaction.
-func (h *Handler) useGrant(r *http.Request, claims *jwks.Claims, resp *enforcementResponses) (*stepup.Grant, *response) {
-	grants := h.singleUseGrants(claims)
+func (h *Handler) useGrant(r *http.Request, rt *runtime, claims *jwks.Claims, resp *enforcementResponses) (*stepup.Grant, *response) {
+	grants := h.singleUseGrants(rt, claims)
 	if h.Any {
 		// One scope suffices: prefer one the token holds for good.
 		if h.binding == nil {
@@ -49,7 +49,7 @@ func (h *Handler) useGrant(r *http.Request, claims *jwks.Claims, resp *enforceme
 		}
 		for _, s := range h.Scopes {
 			if id := grants[s]; id != "" {
-				return h.consume(r, id, claims, s, resp)
+				return h.consume(r, rt.engine, id, claims, s, resp)
 			}
 		}
 		return nil, h.unboundRefusal(resp)
@@ -68,7 +68,7 @@ func (h *Handler) useGrant(r *http.Request, claims *jwks.Claims, resp *enforceme
 		if id == "" {
 			continue
 		}
-		g, refusal := h.consume(r, id, claims, s, resp)
+		g, refusal := h.consume(r, rt.engine, id, claims, s, resp)
 		if refusal != nil {
 			return nil, refusal
 		}
@@ -86,8 +86,8 @@ func (h *Handler) unboundRefusal(resp *enforcementResponses) *response {
 	return resp.stepUp(h.Scopes[0])
 }
 
-func (h *Handler) consume(r *http.Request, id string, claims *jwks.Claims, scope string, resp *enforcementResponses) (*stepup.Grant, *response) {
-	g, err := h.app.engine.ConsumeGrant(r.Context(), id, claims.Subject, claims.SessionID, scope)
+func (h *Handler) consume(r *http.Request, engine *stepup.Engine, id string, claims *jwks.Claims, scope string, resp *enforcementResponses) (*stepup.Grant, *response) {
+	g, err := engine.ConsumeGrant(r.Context(), id, claims.Subject, claims.SessionID, scope)
 	if err != nil {
 		if errors.Is(err, stepup.ErrUnavailable) {
 			return nil, &resp.unavailable

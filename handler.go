@@ -125,7 +125,6 @@ type Handler struct {
 	dpopResp  enforcementResponses // DPoP scheme
 	stripper  *enforce.HeaderStripper
 	binding   *enforce.Binding
-	proofs    *enforce.ProofChecker
 }
 
 // IdentityHeaders names the request headers that tell the upstream who
@@ -182,10 +181,6 @@ func (h *Handler) setup(app *App) error {
 		return fmt.Errorf("strip_headers: %v", err)
 	}
 	h.binding = enforce.NewBinding(h.Bind)
-	h.proofs = &enforce.ProofChecker{Verifier: app.resourceProofs, Store: app.store}
-	if h.DPoPNonce {
-		h.proofs.Nonces = app.nonces
-	}
 	return nil
 }
 
@@ -225,7 +220,7 @@ func (h *Handler) Validate() error {
 	if h.BodyLimit < 0 {
 		return errors.New("body_limit must not be negative")
 	}
-	if h.app != nil && h.app.tokens == nil {
+	if h.app != nil && !h.app.trustsIssuers() {
 		return errors.New("the stepup app trusts no issuer: set `issuer` or add a `trust` block in the stepup global option")
 	}
 	if len(h.Bind) > 0 {
@@ -276,6 +271,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if cred.Scheme == enforce.DPoP {
 		resp = &h.dpopResp
 	}
+	rt := h.app.runtime()
+	if rt == nil {
+		return resp.write(w, &resp.unavailable) // the app has not started (yet)
+	}
 	if refusal := h.checkOneCredential(r, resp); refusal != nil {
 		return resp.write(w, refusal)
 	}
@@ -287,7 +286,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case enforce.Oversize:
 		return resp.write(w, &resp.invalidToken)
 	}
-	claims, err := h.app.tokens.Verify(r.Context(), cred.Token)
+	claims, err := rt.tokens.Verify(r.Context(), cred.Token)
 	if err != nil {
 		if errors.Is(err, jwks.ErrUnavailable) {
 			h.logger.Error("verifying access token: key source unavailable", zap.Error(err))
@@ -296,14 +295,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.debug("access token refused", err)
 		return resp.write(w, &resp.invalidToken)
 	}
-	if refusal := h.checkSenderConstraint(w, r, cred, claims, resp); refusal != nil {
+	if refusal := h.checkSenderConstraint(w, r, rt, cred, claims, resp); refusal != nil {
 		return resp.write(w, refusal)
 	}
 
 	if missing := missingScopes(h.Scopes, h.Any, claims.Scope); len(missing) > 0 {
 		return resp.write(w, h.scopeProblem(resp, missing))
 	}
-	grant, refusal := h.useGrant(r, claims, resp)
+	grant, refusal := h.useGrant(r, rt, claims, resp)
 	if refusal != nil {
 		return resp.write(w, refusal)
 	}
@@ -386,7 +385,7 @@ func (h *Handler) bodyProblem(resp *enforcementResponses, err error) *response {
 // checkSenderConstraint applies RFC 9449 §7: a token bound to a key (cnf)
 // only with the DPoP scheme and a proof of that key; the DPoP scheme only
 // with such a token. Tokens the gateway mints are bearer tokens.
-func (h *Handler) checkSenderConstraint(w http.ResponseWriter, r *http.Request, cred enforce.Credential, claims *jwks.Claims, resp *enforcementResponses) *response {
+func (h *Handler) checkSenderConstraint(w http.ResponseWriter, r *http.Request, rt *runtime, cred enforce.Credential, claims *jwks.Claims, resp *enforcementResponses) *response {
 	if cred.Scheme == enforce.Bearer {
 		if claims.Confirmed {
 			return &resp.invalidToken // no downgrade to a bearer token
@@ -396,9 +395,13 @@ func (h *Handler) checkSenderConstraint(w http.ResponseWriter, r *http.Request, 
 	if claims.JKT == "" {
 		return &resp.invalidToken
 	}
-	err := h.proofs.Check(r.Context(), r.Header, r.Method, h.requestURL(r), cred.Token, claims.JKT)
-	if h.proofs.Nonces != nil {
-		w.Header().Set("DPoP-Nonce", h.proofs.Nonces.Issue())
+	proofs := enforce.ProofChecker{Verifier: rt.resourceProofs, Store: rt.store}
+	if h.DPoPNonce {
+		proofs.Nonces = rt.nonces
+	}
+	err := proofs.Check(r.Context(), r.Header, r.Method, h.requestURL(r), cred.Token, claims.JKT)
+	if proofs.Nonces != nil {
+		w.Header().Set("DPoP-Nonce", proofs.Nonces.Issue())
 	}
 	switch {
 	case err == nil:
@@ -507,48 +510,6 @@ func quoteForError(s string) string {
 		s = s[:64] + "…"
 	}
 	return "\"" + s + "\""
-}
-
-// sessionStatus is the HTTP status of each kind of session API error
-// (prelude-protocol.md §4: 401 only for missing or invalid credentials,
-// since a 401 makes the SDK refresh and retry).
-func sessionStatus(k stepup.Kind) int {
-	switch k {
-	case stepup.KindBadRequest:
-		return http.StatusBadRequest
-	case stepup.KindUnauthorized:
-		return http.StatusUnauthorized
-	case stepup.KindForbidden:
-		return http.StatusForbidden
-	case stepup.KindNotFound:
-		return http.StatusNotFound
-	case stepup.KindConflict:
-		return http.StatusConflict
-	case stepup.KindRateLimited:
-		return http.StatusTooManyRequests
-	case kindMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	}
-	return http.StatusServiceUnavailable
-}
-
-// errorType is the `type` member of error bodies.
-func errorType(k stepup.Kind) string {
-	switch k {
-	case stepup.KindBadRequest, kindMethodNotAllowed:
-		return "bad_request"
-	case stepup.KindUnauthorized:
-		return "unauthorized"
-	case stepup.KindForbidden:
-		return "forbidden"
-	case stepup.KindNotFound:
-		return "not_found"
-	case stepup.KindConflict:
-		return "conflict"
-	case stepup.KindRateLimited:
-		return "rate_limited"
-	}
-	return "internal"
 }
 
 // Interface guards

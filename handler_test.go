@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,26 +24,23 @@ import (
 
 const testIssuer = "https://gateway.test"
 
-// testApp is a provisioned stepup app without Caddy: the gateway's own key,
-// and optionally an external issuer whose JWKS cannot be reached.
+// testApp is a started stepup app without Caddy: the gateway's own key,
+// a memory store, and an external issuer whose JWKS cannot be reached.
 func testApp(t testing.TB, scopes ...string) *App {
 	t.Helper()
 	signer, err := jwks.GenerateSigner()
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &App{Issuer: testIssuer, Audience: testIssuer, signer: signer, logger: zap.NewNop(), Scopes: map[string]*Scope{}}
-	mem := store.NewMemory()
-	t.Cleanup(func() { _ = mem.Close() })
-	app.store = mem
-	app.nonces = dpop.NewNonces(nil, 0)
-	app.resourceProofs = &dpop.Verifier{Algorithms: app.dpopAlgorithms()}
+	app := &App{Issuer: testIssuer, Audience: testIssuer, logger: zap.NewNop(), Scopes: map[string]*Scope{}}
 	for _, s := range scopes {
 		app.Scopes[s] = &Scope{Block: true}
 	}
+	mem := store.NewMemory()
+	t.Cleanup(func() { _ = mem.Close() })
 	down := jwks.NewRemote(jwks.RemoteOptions{URL: "http://127.0.0.1:1/jwks.json", Timeout: time.Second})
 	t.Cleanup(down.Close)
-	app.tokens, err = jwks.NewVerifier(jwks.VerifierOptions{
+	tokens, err := jwks.NewVerifier(jwks.VerifierOptions{
 		Issuers: []jwks.Issuer{
 			{Issuer: testIssuer, Audiences: []string{testIssuer}, Keys: signer.KeySource(), Algorithms: []string{"ES256"}, Types: []string{accessTokenType}},
 			{Issuer: "https://down.test", Keys: down, Algorithms: []string{"ES256"}, Types: []string{accessTokenType}},
@@ -52,6 +50,9 @@ func testApp(t testing.TB, scopes ...string) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
+	app.rt = new(atomic.Pointer[runtime])
+	app.rt.Store(&runtime{signer: signer, tokens: tokens, store: mem, nonces: dpop.NewNonces(nil, 0),
+		resourceProofs: &dpop.Verifier{Algorithms: app.dpopAlgorithms()}})
 	return app
 }
 
@@ -78,7 +79,7 @@ func mintToken(t testing.TB, app *App, mutate func(map[string]any)) string {
 	if mutate != nil {
 		mutate(claims)
 	}
-	tok, err := app.signer.Sign(accessTokenType, claims)
+	tok, err := app.runtime().signer.Sign(accessTokenType, claims)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ func TestEveryInvalidTokenGetsTheSameAnswer(t *testing.T) {
 func signWithType(t *testing.T, app *App, typ string) string {
 	t.Helper()
 	now := time.Now()
-	tok, err := app.signer.Sign(typ, map[string]any{"iss": testIssuer, "aud": testIssuer, "sub": "u", "exp": now.Add(time.Minute).Unix(), "iat": now.Unix()})
+	tok, err := app.runtime().signer.Sign(typ, map[string]any{"iss": testIssuer, "aud": testIssuer, "sub": "u", "exp": now.Add(time.Minute).Unix(), "iat": now.Unix()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,36 +18,15 @@
 package caddystepup
 
 import (
-	"errors"
-	"fmt"
-	"net/url"
-	"slices"
-	"strings"
-	"time"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
-
-	"github.com/caddy-stepup/caddy-stepup/enforce"
-	"github.com/caddy-stepup/caddy-stepup/jwks"
-	"github.com/caddy-stepup/caddy-stepup/stepup"
-	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
-	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
 
 func init() {
 	caddy.RegisterModule(App{})
 }
-
-// Defaults of the app's settings.
-const (
-	defaultAccessTokenTTL  = 15 * time.Minute
-	defaultRefreshTokenTTL = 720 * time.Hour
-	defaultLeeway          = 30 * time.Second
-	maxLeeway              = 60 * time.Second
-	defaultTokenCacheSize  = 10000
-	defaultJWKSRefresh     = 15 * time.Minute
-)
 
 // App is the `stepup` app: the settings every `stepup` and `stepup_session`
 // handler of a Caddy instance shares. It is configured with the `stepup`
@@ -152,16 +131,13 @@ type App struct {
 	// Default: ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA.
 	DPoPAlgorithms []string `json:"dpop_algorithms,omitempty"`
 
-	logger         *zap.Logger
-	signer         *jwks.Signer
-	tokens         *jwks.Verifier
-	engine         *stepup.Engine
-	store          store.Store
-	nonces         *dpop.Nonces
-	resourceProofs *dpop.Verifier // DPoP proofs at stepup handlers
-	externalOrigin string
-	remotes        []string // pool keys of the remote key sets this app acquired
-	storeKey       string   // pool key of the store this app acquired
+	ctx    caddy.Context
+	logger *zap.Logger
+	// rt is what Start acquired; nil before (and during `caddy validate`,
+	// which never starts apps): handlers answer 503 until it is set.
+	rt       *atomic.Pointer[runtime]
+	remotes  []string // pool keys of the remote key sets Start acquired
+	storeKey string   // pool key of the store Start acquired
 }
 
 // CustomStepsConfig declares custom steps: steps your backend runs (a KYC
@@ -288,323 +264,14 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision sets defaults, loads the signing key and builds the token
-// verifier.
-func (a *App) Provision(ctx caddy.Context) error {
-	a.logger = ctx.Logger()
-	repl := caddy.NewReplacer()
-
-	a.Issuer = repl.ReplaceKnown(a.Issuer, "")
-	a.Audience = repl.ReplaceKnown(a.Audience, "")
-	a.SigningKey = repl.ReplaceKnown(a.SigningKey, "")
-	if a.Audience == "" {
-		a.Audience = a.Issuer
-	}
-	if a.AccessTokenTTL == 0 {
-		a.AccessTokenTTL = caddy.Duration(defaultAccessTokenTTL)
-	}
-	if a.RefreshTokenTTL == 0 {
-		a.RefreshTokenTTL = caddy.Duration(defaultRefreshTokenTTL)
-	}
-	if a.Leeway == 0 {
-		a.Leeway = caddy.Duration(defaultLeeway)
-	}
-	if a.TokenCacheSize == 0 {
-		a.TokenCacheSize = defaultTokenCacheSize
-	}
-	for _, t := range a.Trust {
-		t.Issuer = repl.ReplaceKnown(t.Issuer, "")
-		t.JWKSURL = repl.ReplaceKnown(t.JWKSURL, "")
-		if len(t.Algorithms) == 0 {
-			t.Algorithms = []string{"RS256", "ES256"}
-		}
-		if t.RefreshInterval == 0 {
-			t.RefreshInterval = caddy.Duration(defaultJWKSRefresh)
-		}
-	}
-	for _, s := range a.Scopes {
-		if s != nil && s.Direct != nil {
-			s.Direct.setDefaults()
-		}
-	}
-
-	signer, err := loadSigningKey(ctx, a.SigningKey)
-	if err != nil {
-		return fmt.Errorf("loading signing_key: %v", err)
-	}
-	a.signer = signer
-	a.nonces = dpop.NewNonces(a.signer.DeriveSecret("dpop-nonce"), 0)
-	a.resourceProofs = &dpop.Verifier{Algorithms: a.dpopAlgorithms()}
-	// Handlers keep DPoP replay markers in the store even when the gateway
-	// mints no tokens of its own.
-	if a.store, err = a.openStore(ctx); err != nil {
-		return err
-	}
-
-	issuers, err := a.issuers()
-	if err != nil {
-		return err
-	}
-	if a.Issuer != "" {
-		if err := a.provisionEngine(ctx); err != nil {
-			return err
-		}
-	}
-	if len(issuers) == 0 {
-		return nil // nothing to verify; handlers that need tokens refuse to load
-	}
-	cacheSize := a.TokenCacheSize
-	if a.DisableTokenCache {
-		cacheSize = 0
-	}
-	a.tokens, err = jwks.NewVerifier(jwks.VerifierOptions{
-		Issuers:   issuers,
-		Leeway:    time.Duration(a.Leeway),
-		CacheSize: cacheSize,
-	})
-	if err != nil {
-		return fmt.Errorf("setting up token verification: %v", err)
-	}
-	return nil
-}
-
-// issuers lists the token issuers this app accepts, acquiring a shared
-// remote key set for each trusted issuer.
-func (a *App) issuers() ([]jwks.Issuer, error) {
-	var issuers []jwks.Issuer
-	if a.Issuer != "" {
-		issuers = append(issuers, jwks.Issuer{
-			Issuer:     a.Issuer,
-			Audiences:  []string{a.Audience},
-			Keys:       a.signer.KeySource(),
-			Algorithms: []string{"ES256"},
-			Types:      []string{accessTokenType},
-		})
-	}
-	for _, t := range a.Trust {
-		remote, key, err := acquireRemoteKeys(t.JWKSURL, time.Duration(t.RefreshInterval), a.logger)
-		if err != nil {
-			return nil, fmt.Errorf("trust %s: %v", t.Issuer, err)
-		}
-		a.remotes = append(a.remotes, key)
-		issuers = append(issuers, jwks.Issuer{
-			Issuer:     t.Issuer,
-			Audiences:  t.Audience,
-			Keys:       remote,
-			Algorithms: t.Algorithms,
-			Types:      append([]string{accessTokenType}, t.Types...),
-		})
-	}
-	return issuers, nil
-}
-
-// Validate checks the settings; it changes nothing.
-func (a *App) Validate() error {
-	if a.Issuer != "" {
-		if err := checkIssuerURL(a.Issuer); err != nil {
-			return fmt.Errorf("issuer: %v", err)
-		}
-	}
-	if time.Duration(a.Leeway) < 0 || time.Duration(a.Leeway) > maxLeeway {
-		return fmt.Errorf("leeway must be between 0 and %s", maxLeeway)
-	}
-	if a.AccessTokenTTL < 0 || a.RefreshTokenTTL < 0 {
-		return errors.New("access_token_ttl and refresh_token_ttl must be positive")
-	}
-	if a.TokenCacheSize < 0 {
-		return errors.New("token_cache_size must not be negative")
-	}
-	seen := map[string]bool{a.Issuer: a.Issuer != ""}
-	for i, t := range a.Trust {
-		if t == nil || t.Issuer == "" {
-			return fmt.Errorf("trust %d: issuer is required", i)
-		}
-		if seen[t.Issuer] {
-			return fmt.Errorf("trust %s: issuer is configured twice", t.Issuer)
-		}
-		seen[t.Issuer] = true
-		if err := checkJWKSURL(t.JWKSURL); err != nil {
-			return fmt.Errorf("trust %s: jwks_url: %v", t.Issuer, err)
-		}
-	}
-	if cs := a.CustomSteps; cs != nil {
-		if err := checkJWKSURL(cs.JWKSURL); err != nil {
-			return fmt.Errorf("custom_steps: jwks_url: %v", err)
-		}
-		if cs.MaxLifetime < 0 || (cs.MaxLifetime > 0 && time.Duration(cs.MaxLifetime) < time.Second) {
-			return errors.New("custom_steps: max_lifetime must be at least 1s")
-		}
-	}
-	for _, alg := range a.DPoPAlgorithms {
-		if !slices.Contains(defaultDPoPAlgorithms, alg) {
-			return fmt.Errorf("dpop_algorithms: %q is not one of %s", alg, strings.Join(defaultDPoPAlgorithms, " "))
-		}
-	}
-	if _, err := enforce.NewHeaderStripper(a.strippedHeaders()); err != nil {
-		return fmt.Errorf("strip_headers: %v", err)
-	}
-	if l := a.Limits; l != nil {
-		for name, r := range map[string]*RateConfig{"client_login_starts": l.ClientLoginStarts, "client_sends": l.ClientSends,
-			"login_starts": l.LoginStarts, "sends": l.Sends} {
-			if r != nil && (r.Count < 1 || time.Duration(r.Window) < time.Second) {
-				return fmt.Errorf("limits: %s: at least 1 per window of at least 1s", name)
-			}
-		}
-	}
-	for name, s := range a.Scopes {
-		if err := validateScope(name, s); err != nil {
-			return fmt.Errorf("scope %s: %v", name, err)
-		}
-	}
-	return nil
-}
-
-// Cleanup releases the shared key sets this app acquired.
-func (a *App) Cleanup() error {
-	for _, key := range a.remotes {
-		releaseRemoteKeys(key, a.logger)
-	}
-	a.remotes = nil
-	a.releaseStore()
-	return nil
-}
-
-// Start is part of caddy.App; the app's work happens in its handlers.
-func (a *App) Start() error { return nil }
-
-// Stop is part of caddy.App.
-func (a *App) Stop() error { return nil }
-
-// dpopAlgorithms is DPoPAlgorithms or its default.
-func (a *App) dpopAlgorithms() []string {
-	if len(a.DPoPAlgorithms) > 0 {
-		return a.DPoPAlgorithms
-	}
-	return defaultDPoPAlgorithms
-}
-
-// defaultDPoPAlgorithms are every asymmetric algorithm the proof verifier
-// supports (key types and sizes are checked against them).
-var defaultDPoPAlgorithms = []string{"ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA"}
-
-// strippedHeaders is the configured strip list, with the default one
-// unless strip_headers is off.
-func (a *App) strippedHeaders() []string {
-	if a.StripHeadersOff {
-		return a.StripHeaders
-	}
-	return append(slices.Clone(enforce.DefaultStrippedHeaders), a.StripHeaders...)
-}
-
-// canStepUp reports whether scope has a `scope` block.
-func (a *App) canStepUp(scope string) bool {
-	_, ok := a.Scopes[scope]
-	return ok
-}
-
-// accessTokenType is the `typ` of access tokens (RFC 9068).
-const accessTokenType = "at+jwt"
-
-func checkIssuerURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", s)
-	}
-	return nil
-}
-
-// checkJWKSURL requires https, except for loopback hosts (tests, sidecars).
-func checkJWKSURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", s)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopbackHost(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("%q must use https (plain http is allowed on loopback only)", s)
-	default:
-		return fmt.Errorf("%q must use https", s)
-	}
-}
-
-func isLoopbackHost(h string) bool {
-	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
-}
-
-func validateScope(name string, s *Scope) error {
-	if !stepup.ValidKey(name) {
-		return errors.New("scope names are made of letters, digits and . _ : -")
-	}
-	if s == nil {
-		return errors.New("one of delegated, direct or block is required")
-	}
-	set := 0
-	if s.Delegated != "" {
-		set++
-		if _, err := url.Parse(s.Delegated); err != nil {
-			return fmt.Errorf("delegated: %v", err)
-		}
-	}
-	if s.Direct != nil {
-		set++
-		if err := s.Direct.validate(); err != nil {
-			return fmt.Errorf("direct: %v", err)
-		}
-	}
-	if s.Block {
-		set++
-	}
-	if set != 1 {
-		return errors.New("exactly one of delegated, direct or block is required")
-	}
-	return nil
-}
-
-func (d *DirectScope) setDefaults() {
-	if d.GrantedFor == 0 {
-		d.GrantedFor = caddy.Duration(5 * time.Minute)
-	}
-	if d.GrantMode == "" {
-		d.GrantMode = grantSingleUse
-	}
-	for i := range d.Steps {
-		if d.Steps[i].Expiration == 0 {
-			d.Steps[i].Expiration = caddy.Duration(5 * time.Minute)
-		}
-	}
-}
-
-func (d *DirectScope) validate() error {
-	if len(d.Steps) == 0 {
-		return errors.New("at least one step is required")
-	}
-	for _, st := range d.Steps {
-		if !stepup.ValidKey(st.Key) {
-			return fmt.Errorf("step key %q: letters, digits and . _ : - only", st.Key)
-		}
-		if st.Expiration < 0 || time.Duration(st.Expiration) > 24*time.Hour {
-			return fmt.Errorf("step %s: expiration must be between 0 and 24h", st.Key)
-		}
-	}
-	if d.GrantedFor < 0 || time.Duration(d.GrantedFor) > 24*time.Hour {
-		return errors.New("granted_for must be between 0 and 24h")
-	}
-	if d.GrantMode != "" && d.GrantMode != grantSingleUse && d.GrantMode != grantSessionBound {
-		return fmt.Errorf("grant_mode must be %s or %s", grantSingleUse, grantSessionBound)
-	}
-	return nil
-}
-
 // Grant modes.
 const (
 	grantSingleUse    = "single-use"
 	grantSessionBound = "session-bound"
 )
+
+// accessTokenType is the `typ` of access tokens (RFC 9068).
+const accessTokenType = "at+jwt"
 
 // appFrom loads the stepup app (an empty one when it is not configured).
 func appFrom(ctx caddy.Context) (*App, error) {

@@ -3,30 +3,84 @@ package caddystepup
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"go.uber.org/zap"
 )
 
+// validated runs the app's checks as Caddy does: after Provision filled in
+// the defaults.
+func validated(a *App) error {
+	a.setDefaults()
+	return a.Validate()
+}
+
 func TestValidateRefusesKeySetsOverPlainHTTP(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		app  App
+		app  *App
 		want string
 	}{
-		{"trust off loopback", App{Leeway: 1, Trust: []*Trust{{Issuer: "https://idp", JWKSURL: "http://idp.example.com/jwks"}}}, "must use https"},
-		{"custom steps off loopback", App{Leeway: 1, CustomSteps: &CustomStepsConfig{JWKSURL: "http://backend.example.com/jwks"}}, "custom_steps: jwks_url"},
-		{"custom steps not a URL", App{Leeway: 1, CustomSteps: &CustomStepsConfig{JWKSURL: "jwks.json"}}, "not an absolute URL"},
+		{"trust off loopback", &App{Trust: []*Trust{{Issuer: "https://idp", JWKSURL: "http://idp.example.com/jwks"}}}, "must use https"},
+		{"a name that starts like a loopback address", &App{Trust: []*Trust{{Issuer: "https://idp", JWKSURL: "http://127.attacker.example/jwks"}}}, "must use https"},
+		{"a name that ends like one", &App{Trust: []*Trust{{Issuer: "https://idp", JWKSURL: "http://attacker.example.127.0.0.1.nip.io/jwks"}}}, "must use https"},
+		{"localhost as a subdomain", &App{Trust: []*Trust{{Issuer: "https://idp", JWKSURL: "http://localhost.attacker.example/jwks"}}}, "must use https"},
+		{"custom steps off loopback", &App{CustomSteps: &CustomStepsConfig{JWKSURL: "http://backend.example.com/jwks"}}, "custom_steps: jwks_url"},
+		{"custom steps not a URL", &App{CustomSteps: &CustomStepsConfig{JWKSURL: "jwks.json"}}, "not an absolute URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.app.Validate()
+			err := validated(tc.app)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Validate() = %v, want an error containing %q", err, tc.want)
 			}
 		})
 	}
-	ok := App{Leeway: 1, CustomSteps: &CustomStepsConfig{JWKSURL: "http://127.0.0.1:9/jwks.json"}}
-	if err := ok.Validate(); err != nil {
-		t.Fatalf("loopback http refused: %v", err)
+	for _, u := range []string{"http://127.0.0.1:9/jwks.json", "http://127.12.0.3/jwks", "http://[::1]:9/jwks", "http://localhost:9/jwks", "https://idp.example.com/jwks"} {
+		if err := validated(&App{Trust: []*Trust{{Issuer: "https://idp", JWKSURL: u}}}); err != nil {
+			t.Errorf("%s refused: %v", u, err)
+		}
+	}
+}
+
+// TestValidateChecksEveryField: what used to load and then fail at every
+// request is refused at load.
+func TestValidateChecksEveryField(t *testing.T) {
+	direct := func(d *DirectScope) *App {
+		return &App{Issuer: "https://gw.test", Scopes: map[string]*Scope{"mail:write": {Direct: d}}}
+	}
+	for name, tc := range map[string]struct {
+		app  *App
+		want string
+	}{
+		"unknown step key":                  {direct(&DirectScope{Steps: []DirectStep{{Key: "verify_mail"}}}), `step "verify_mail" is neither`},
+		"custom step not configured":        {direct(&DirectScope{Steps: []DirectStep{{Key: "kyc_review"}}}), `step "kyc_review"`},
+		"sub-second granted_for":            {direct(&DirectScope{Steps: []DirectStep{{Key: "verify_sms"}}, GrantedFor: caddy.Duration(500 * time.Millisecond)}), "granted_for"},
+		"sub-second step expiration":        {direct(&DirectScope{Steps: []DirectStep{{Key: "verify_sms", Expiration: caddy.Duration(time.Millisecond)}}}), "expiration"},
+		"scopes without issuer":             {&App{Scopes: map[string]*Scope{"a": {Block: true}}}, "need `issuer`"},
+		"delegated not a URL":               {&App{Issuer: "https://gw.test", Scopes: map[string]*Scope{"a": {Delegated: "hooks/stepup"}}}, "delegated"},
+		"custom step named like a built-in": {&App{Issuer: "https://gw.test", CustomSteps: &CustomStepsConfig{JWKSURL: "https://b.test/jwks", Keys: []string{"verify_sms"}}}, "runs this step itself"},
+		"external_url not a URL":            {&App{Issuer: "https://gw.test", ExternalURL: "gw.test"}, "external_url"},
+		"unknown store":                     {&App{Store: &StoreConfig{Backend: "etcd"}}, "unknown backend"},
+		"store key prefix":                  {&App{Store: &StoreConfig{Backend: "redis", URL: "redis://127.0.0.1:1", KeyPrefix: "a{b}"}}, "key_prefix"},
+		"redis without address":             {&App{Store: &StoreConfig{Backend: "redis"}}, "store"},
+		"unknown sender":                    {&App{OTP: &OTPConfig{Sender: &SenderConfig{Kind: "fax"}}}, "unknown kind"},
+		"webhook not a URL":                 {&App{OTP: &OTPConfig{Sender: &SenderConfig{Kind: "webhook", URL: "backend/send"}}}, "webhook"},
+		"sub-second access tokens":          {&App{AccessTokenTTL: caddy.Duration(time.Millisecond)}, "access_token_ttl"},
+		"trust algorithm HS256":             {&App{Trust: []*Trust{{Issuer: "https://idp", JWKSURL: "https://idp/jwks", Algorithms: []string{"HS256"}}}}, "HS256"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := validated(tc.app)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	ok := &App{Issuer: "https://gw.test", CustomSteps: &CustomStepsConfig{JWKSURL: "https://b.test/jwks", Keys: []string{"kyc_review"}},
+		Scopes: map[string]*Scope{"kyc:write": {Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}, {Key: "kyc_review"}}}}}}
+	if err := validated(ok); err != nil {
+		t.Fatalf("a valid config: %v", err)
 	}
 }
 
@@ -85,14 +139,20 @@ func TestBindNeedsASingleUseGrant(t *testing.T) {
 }
 
 func TestValidateRefusesUnknownDPoPAlgorithmsAndHeaderPatterns(t *testing.T) {
-	for _, app := range []*App{
-		{DPoPAlgorithms: []string{"HS256"}},
-		{DPoPAlgorithms: []string{"none"}},
-		{StripHeaders: []string{"X Bad"}},
-		{StripHeaders: []string{"*"}},
+	for _, tc := range []struct {
+		app  *App
+		want string
+	}{
+		{&App{DPoPAlgorithms: []string{"HS256"}}, "dpop_algorithms"},
+		{&App{DPoPAlgorithms: []string{"none"}}, "dpop_algorithms"},
+		{&App{StripHeaders: []string{"X Bad"}}, "strip_headers"},
+		{&App{StripHeaders: []string{"*"}}, "strip_headers"},
 	} {
-		if err := app.Validate(); err == nil {
-			t.Errorf("%+v passed Validate", app)
+		if err := validated(tc.app); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.app, err, tc.want)
 		}
+	}
+	if err := validated(&App{DPoPAlgorithms: []string{"ES256", "EdDSA"}, StripHeaders: []string{"X-Tenant*"}}); err != nil {
+		t.Errorf("a valid config: %v", err)
 	}
 }

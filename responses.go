@@ -3,6 +3,8 @@ package caddystepup
 import (
 	"net/http"
 	"strings"
+
+	"github.com/caddy-stepup/caddy-stepup/apierror"
 )
 
 // response is a complete refusal: status, challenge header and JSON body.
@@ -28,21 +30,18 @@ type enforcementResponses struct {
 
 func newEnforcementResponses(scheme, params, realm, stepUpRequestPath string) enforcementResponses {
 	er := enforcementResponses{scheme: scheme, params: params, stepUpRequestPath: stepUpRequestPath}
-	er.noToken = response{http.StatusUnauthorized, er.challenge(`realm="` + realm + `"`),
-		errorBody("unauthorized", "An access token is required.", "unauthorized", nil)}
-	er.badRequest = response{http.StatusBadRequest, er.challenge(`error="invalid_request"`),
-		errorBody("bad_request", "The request must carry one access token, in the Authorization header only.", "bad_request", nil)}
-	er.invalidToken = response{http.StatusUnauthorized, er.challenge(`error="invalid_token"`),
-		errorBody("unauthorized", "The access token is invalid or expired.", "unauthorized", nil)}
-	er.unavailable = response{http.StatusServiceUnavailable, "",
-		errorBody("internal", "Authorization is temporarily unavailable.", "internal", nil)}
-	er.tooLarge = response{http.StatusRequestEntityTooLarge, "",
-		errorBody("body_too_large", "The request body is too large for the gateway to inspect.", "bad_request", nil)}
-	er.invalidProof = response{http.StatusUnauthorized, er.challenge(`error="invalid_dpop_proof"`),
-		errorBody("invalid_dpop_proof", "The DPoP proof is invalid.", "unauthorized", nil)}
-	er.useNonce = response{http.StatusUnauthorized, er.challenge(`error="use_dpop_nonce"`),
-		errorBody("use_dpop_nonce", "Use the DPoP nonce in the DPoP-Nonce header.", "unauthorized",
-			map[string]any{"error": "use_dpop_nonce"})}
+	er.noToken = newResponse(apierror.Unauthorized, er.challenge(`realm="`+realm+`"`),
+		"unauthorized", "An access token is required.", nil)
+	er.badRequest = newResponse(apierror.BadRequest, er.challenge(`error="invalid_request"`),
+		"bad_request", "The request must carry one access token, in the Authorization header only.", nil)
+	er.invalidToken = newResponse(apierror.Unauthorized, er.challenge(`error="invalid_token"`),
+		"unauthorized", "The access token is invalid or expired.", nil)
+	er.unavailable = newResponse(apierror.Unavailable, "", "internal", "Authorization is temporarily unavailable.", nil)
+	er.tooLarge = newResponse(apierror.TooLarge, "", "body_too_large", "The request body is too large for the gateway to inspect.", nil)
+	er.invalidProof = newResponse(apierror.Unauthorized, er.challenge(`error="invalid_dpop_proof"`),
+		"invalid_dpop_proof", "The DPoP proof is invalid.", nil)
+	er.useNonce = newResponse(apierror.Unauthorized, er.challenge(`error="use_dpop_nonce"`),
+		"use_dpop_nonce", "Use the DPoP nonce in the DPoP-Nonce header.", map[string]any{"error": "use_dpop_nonce"})
 	return er
 }
 
@@ -51,23 +50,27 @@ func (er *enforcementResponses) challenge(params string) string {
 	return er.scheme + " " + params + er.params
 }
 
+// newResponse is a refusal of kind k (its status and body type come from
+// apierror, the one table of statuses).
+func newResponse(k apierror.Kind, wwwAuthenticate, code, message string, extra map[string]any) response {
+	return response{k.Status(), wwwAuthenticate, apierror.Body(k, code, message, extra)}
+}
+
 // stepUp is RFC 9470's challenge for scopes that can be stepped up.
 func (er *enforcementResponses) stepUp(scope string) *response {
-	return &response{http.StatusUnauthorized,
-		er.challenge(`error="insufficient_user_authentication", scope="` + scope + `"`),
-		errorBody("step_up_required", "This operation needs a step-up authentication.", "unauthorized", map[string]any{
+	r := newResponse(apierror.Unauthorized, er.challenge(`error="insufficient_user_authentication", scope="`+scope+`"`),
+		"step_up_required", "This operation needs a step-up authentication.", map[string]any{
 			"scope":   scope,
 			"step_up": map[string]string{"request": er.stepUpRequestPath},
-		})}
+		})
+	return &r
 }
 
 // insufficientScope refuses scopes that cannot be stepped up (RFC 6750 §3.1).
 func (er *enforcementResponses) insufficientScope(scope string) *response {
-	return &response{http.StatusForbidden,
-		er.challenge(`error="insufficient_scope", scope="` + scope + `"`),
-		errorBody("forbidden", "The access token lacks the scope this operation requires.", "forbidden", map[string]any{
-			"scope": scope,
-		})}
+	r := newResponse(apierror.Forbidden, er.challenge(`error="insufficient_scope", scope="`+scope+`"`),
+		"forbidden", "The access token lacks the scope this operation requires.", map[string]any{"scope": scope})
+	return &r
 }
 
 func (er *enforcementResponses) write(w http.ResponseWriter, resp *response) error {
@@ -75,7 +78,7 @@ func (er *enforcementResponses) write(w http.ResponseWriter, resp *response) err
 	if resp.wwwAuthenticate != "" {
 		hdr["Www-Authenticate"] = []string{resp.wwwAuthenticate}
 	}
-	writeJSON(w, resp.status, resp.body)
+	apierror.WriteJSON(w, resp.status, resp.body)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
 )
 
@@ -76,30 +77,30 @@ type SenderConfig struct {
 	Subject string `json:"subject,omitempty"`
 }
 
-// newSender builds the configured sender.
-func (a *App) newSender() (otp.Sender, error) {
+// newSender builds the configured sender (at Start: placeholders are
+// resolved).
+func (a *App) newSender(signer *jwks.Signer) (otp.Sender, error) {
 	if a.OTP == nil || a.OTP.Sender == nil {
 		return nil, nil
 	}
 	c := a.OTP.Sender
-	repl := caddy.NewReplacer()
 	switch c.Kind {
 	case "log":
 		a.logger.Warn("otp sender `log` writes every code to the log: use it for development only")
 		return otp.NewLogSender(a.logger.Named("otp")), nil
 	case "webhook":
 		return otp.NewWebhookSender(otp.WebhookOptions{
-			URL:     repl.ReplaceKnown(c.URL, ""),
-			Secret:  []byte(repl.ReplaceKnown(c.Secret, "")),
-			Signer:  a.signer,
+			URL:     c.URL,
+			Secret:  []byte(c.Secret),
+			Signer:  signer,
 			Timeout: time.Duration(c.Timeout),
 		})
 	case "smtp":
 		return otp.NewSMTPSender(otp.SMTPOptions{
-			Addr:     repl.ReplaceKnown(c.Addr, ""),
-			From:     repl.ReplaceKnown(c.From, ""),
-			Username: repl.ReplaceKnown(c.Username, ""),
-			Password: repl.ReplaceKnown(c.Password, ""),
+			Addr:     c.Addr,
+			From:     c.From,
+			Username: c.Username,
+			Password: c.Password,
 			TLS:      c.TLS,
 			Subject:  c.Subject,
 			Timeout:  time.Duration(c.Timeout),

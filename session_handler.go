@@ -3,14 +3,12 @@ package caddystepup
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 
-	"github.com/caddy-stepup/caddy-stepup/stepup"
-	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
+	"github.com/caddy-stepup/caddy-stepup/apierror"
+	"github.com/caddy-stepup/caddy-stepup/sessionapi"
 )
 
 func init() {
@@ -29,14 +27,9 @@ func init() {
 //
 // Requests for other paths go to the next handler. Errors are JSON
 // `{"code","message","type"}`, never HTML. The settings live in the
-// `stepup` app (global options).
+// `stepup` app (global options); the API itself is package sessionapi.
 type SessionHandler struct {
-	app    *App
-	engine *stepup.Engine
-	logger *zap.Logger
-	jwks   []byte
-	proofs *dpop.Verifier
-	nonces *dpop.Nonces
+	app *App
 }
 
 // CaddyModule returns the Caddy module information.
@@ -49,16 +42,11 @@ func (SessionHandler) CaddyModule() caddy.ModuleInfo {
 
 // Provision attaches the handler to the stepup app.
 func (s *SessionHandler) Provision(ctx caddy.Context) error {
-	s.logger = ctx.Logger()
 	app, err := appFrom(ctx)
 	if err != nil {
 		return err
 	}
 	s.app = app
-	s.jwks = app.signer.PublicJWKS()
-	s.engine = app.engine
-	s.proofs = &dpop.Verifier{}
-	s.nonces = app.nonces
 	return nil
 }
 
@@ -72,30 +60,33 @@ func (s *SessionHandler) Validate() error {
 
 // ServeHTTP answers the gateway's own endpoints.
 func (s *SessionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if endpoint, ok := sessionPath(r.URL.Path); ok {
-		return s.serveSessionAPI(w, r, endpoint)
+	if !sessionapi.Owns(r.URL.Path) {
+		return next.ServeHTTP(w, r)
 	}
-	switch {
-	case strings.HasSuffix(r.URL.Path, "/.well-known/jwks.json"),
-		strings.HasSuffix(r.URL.Path, "/.well-known/step-up-jwks.json"):
-		return s.serveJWKS(w, r)
+	rt := s.app.runtime()
+	if rt == nil || rt.sessionAPI == nil {
+		// The app has not started (yet): fail closed, in the SDK's shape.
+		apierror.WriteJSON(w, apierror.Unavailable.Status(),
+			apierror.Body(apierror.Unavailable, "internal", "The service is temporarily unavailable.", nil))
+		return nil
 	}
-	return next.ServeHTTP(w, r)
+	rt.sessionAPI.ServeHTTP(w, r)
+	return nil
 }
 
-func (s *SessionHandler) serveJWKS(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		return s.fail(w, r, errMethod)
+// clientIP is the request's client address as Caddy determined it
+// (`trusted_proxies` applied).
+func clientIP(r *http.Request) string {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
+}
+
+// originalPath is the path the client addressed, before any rewrite.
+func originalPath(r *http.Request) string {
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		return orig.URL.EscapedPath()
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/jwk-set+json")
-	hdr.Set("Cache-Control", "public, max-age=300")
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodGet {
-		_, _ = w.Write(s.jwks)
-	}
-	return nil
+	return r.URL.EscapedPath()
 }
 
 // Interface guards

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -82,15 +81,27 @@ type pooledStore struct {
 // Destruct closes the connection when the last config lets go.
 func (p pooledStore) Destruct() error { return p.close() }
 
-// openStore resolves placeholders, connects (without I/O) and pings.
-func (a *App) openStore(ctx caddy.Context) (store.Store, error) {
+// redisOptions are the connection settings of a redis store.
+func (cfg *StoreConfig) redisOptions() store.RedisOptions {
+	opts := store.RedisOptions{
+		URL: cfg.URL, Addrs: cfg.Addrs, Cluster: cfg.Cluster, MasterName: cfg.SentinelMaster,
+		Username: cfg.Username, Password: cfg.Password, DB: cfg.DB, Timeout: time.Duration(cfg.Timeout),
+	}
+	if cfg.TLS {
+		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return opts
+}
+
+// openStore acquires the configured store from the pool: the memory
+// store, or a Redis client, which it pings and whose eviction policy it
+// checks. It runs at Start.
+func (a *App) openStore(ctx context.Context) (store.Store, error) {
 	cfg := a.Store
 	if cfg == nil {
 		cfg = &StoreConfig{}
 	}
-	repl := caddy.NewReplacer()
-	switch cfg.Backend {
-	case "", "memory":
+	if cfg.Backend == "" || cfg.Backend == "memory" {
 		a.storeKey = "memory"
 		v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
 			m := store.NewMemory()
@@ -106,31 +117,11 @@ func (a *App) openStore(ctx caddy.Context) (store.Store, error) {
 		}
 		m.SetMaxKeys(maxKeys) // the store outlives reloads; the bound follows the config
 		return m, nil
-	case "redis":
-	default:
-		return nil, fmt.Errorf("store: unknown backend %q (want memory or redis)", cfg.Backend)
 	}
-	opts := store.RedisOptions{
-		URL:        repl.ReplaceKnown(cfg.URL, ""),
-		Cluster:    cfg.Cluster,
-		MasterName: cfg.SentinelMaster,
-		Username:   repl.ReplaceKnown(cfg.Username, ""),
-		Password:   repl.ReplaceKnown(cfg.Password, ""),
-		DB:         cfg.DB,
-		Timeout:    time.Duration(cfg.Timeout),
-	}
-	for _, addr := range cfg.Addrs {
-		opts.Addrs = append(opts.Addrs, repl.ReplaceKnown(addr, ""))
-	}
-	if cfg.TLS {
-		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
+	opts := cfg.redisOptions()
 	prefix := cfg.KeyPrefix
 	if prefix == "" {
 		prefix = store.DefaultKeyPrefix
-	}
-	if strings.ContainsAny(prefix, "{}") {
-		return nil, fmt.Errorf("store: key_prefix must not contain { or }")
 	}
 	a.storeKey = "redis|" + opts.Identity() + "|" + prefix
 	v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {

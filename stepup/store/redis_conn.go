@@ -23,7 +23,7 @@ type RedisConn struct {
 // DialRedis builds the client described by opts. It does no I/O: call Ping
 // to find out whether Redis answers.
 func DialRedis(opts RedisOptions) (*RedisConn, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	c := &RedisConn{timeout: opts.timeout()}

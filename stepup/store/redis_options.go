@@ -56,9 +56,9 @@ func (o RedisOptions) timeout() time.Duration {
 	return o.Timeout
 }
 
-// validate rejects contradictory or incomplete options. Its messages never
+// Validate rejects contradictory or incomplete options. Its messages never
 // quote the URL, which may carry a password.
-func (o RedisOptions) validate() error {
+func (o RedisOptions) Validate() error {
 	switch {
 	case len(o.Addrs) == 0 && o.URL == "":
 		return errors.New("store: redis needs addresses or a URL")

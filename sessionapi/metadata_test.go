@@ -1,4 +1,4 @@
-package caddystepup
+package sessionapi
 
 import (
 	"encoding/json"

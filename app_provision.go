@@ -1,0 +1,154 @@
+package caddystepup
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-stepup/caddy-stepup/enforce"
+)
+
+// The app's lifecycle is one pass in three steps, each in Caddy's own
+// place for it:
+//
+//   - Provision (this file) resolves every placeholder and fills in the
+//     defaults: no I/O, nothing acquired;
+//   - Validate (app_validate.go) checks every field, reading only;
+//   - Start (app_start.go) acquires what the config needs: the signing key,
+//     the store and its connections, the remote key sets.
+//
+// `caddy validate` provisions and validates but never starts apps, so it
+// has no side effects: no Redis connection, no key written to storage, no
+// JWKS fetched.
+
+// Provision resolves placeholders ({env.*}) and sets defaults.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	a.logger = ctx.Logger()
+	a.rt = new(atomic.Pointer[runtime])
+	a.resolvePlaceholders(caddy.NewReplacer())
+	a.setDefaults()
+	return nil
+}
+
+// resolvePlaceholders replaces the known placeholders of every field that
+// may hold one (secrets are written as {env.NAME} and resolved here, never
+// at parse time).
+func (a *App) resolvePlaceholders(repl *caddy.Replacer) {
+	r := func(fields ...*string) {
+		for _, f := range fields {
+			*f = repl.ReplaceKnown(*f, "")
+		}
+	}
+	r(&a.Issuer, &a.Audience, &a.SigningKey, &a.ExternalURL)
+	for _, t := range a.Trust {
+		if t != nil {
+			r(&t.Issuer, &t.JWKSURL)
+		}
+	}
+	if cs := a.CustomSteps; cs != nil {
+		r(&cs.JWKSURL, &cs.Issuer)
+	}
+	for _, s := range a.Scopes {
+		if s != nil {
+			r(&s.Delegated)
+		}
+	}
+	if st := a.Store; st != nil {
+		r(&st.URL, &st.Username, &st.Password)
+		for i := range st.Addrs {
+			r(&st.Addrs[i])
+		}
+	}
+	if a.OTP != nil && a.OTP.Sender != nil {
+		sc := a.OTP.Sender
+		r(&sc.URL, &sc.Secret, &sc.Addr, &sc.From, &sc.Username, &sc.Password)
+	}
+}
+
+// Defaults of the app's settings.
+const (
+	defaultAccessTokenTTL  = 15 * time.Minute
+	defaultRefreshTokenTTL = 720 * time.Hour
+	defaultLeeway          = 30 * time.Second
+	maxLeeway              = 60 * time.Second
+	defaultTokenCacheSize  = 10000
+	defaultJWKSRefresh     = 15 * time.Minute
+	defaultStepExpiration  = 5 * time.Minute
+	defaultGrantedFor      = 5 * time.Minute
+)
+
+func (a *App) setDefaults() {
+	if a.Audience == "" {
+		a.Audience = a.Issuer
+	}
+	def := func(d *caddy.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = caddy.Duration(v)
+		}
+	}
+	def(&a.AccessTokenTTL, defaultAccessTokenTTL)
+	def(&a.RefreshTokenTTL, defaultRefreshTokenTTL)
+	def(&a.Leeway, defaultLeeway)
+	if a.TokenCacheSize == 0 {
+		a.TokenCacheSize = defaultTokenCacheSize
+	}
+	for _, t := range a.Trust {
+		if t == nil {
+			continue
+		}
+		if len(t.Algorithms) == 0 {
+			t.Algorithms = []string{"RS256", "ES256"}
+		}
+		def(&t.RefreshInterval, defaultJWKSRefresh)
+	}
+	if cs := a.CustomSteps; cs != nil && len(cs.Algorithms) == 0 {
+		cs.Algorithms = []string{"RS256"}
+	}
+	for _, s := range a.Scopes {
+		if s == nil || s.Direct == nil {
+			continue
+		}
+		def(&s.Direct.GrantedFor, defaultGrantedFor)
+		if s.Direct.GrantMode == "" {
+			s.Direct.GrantMode = grantSingleUse
+		}
+		for i := range s.Direct.Steps {
+			def(&s.Direct.Steps[i].Expiration, defaultStepExpiration)
+		}
+	}
+}
+
+// dpopAlgorithms is DPoPAlgorithms or its default.
+func (a *App) dpopAlgorithms() []string {
+	if len(a.DPoPAlgorithms) > 0 {
+		return a.DPoPAlgorithms
+	}
+	return defaultDPoPAlgorithms
+}
+
+// defaultDPoPAlgorithms are every asymmetric algorithm a proof may use
+// (key types and sizes are checked against them).
+var defaultDPoPAlgorithms = []string{"ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA"}
+
+// strippedHeaders is the configured strip list, with the default one
+// unless strip_headers is off.
+func (a *App) strippedHeaders() []string {
+	if a.StripHeadersOff {
+		return a.StripHeaders
+	}
+	return append(slices.Clone(enforce.DefaultStrippedHeaders), a.StripHeaders...)
+}
+
+// canStepUp reports whether scope has a `scope` block.
+func (a *App) canStepUp(scope string) bool {
+	_, ok := a.Scopes[scope]
+	return ok
+}
+
+// trustsIssuers reports whether the app accepts any access token at all.
+func (a *App) trustsIssuers() bool {
+	return a.Issuer != "" || len(a.Trust) > 0
+}

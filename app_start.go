@@ -1,0 +1,156 @@
+package caddystepup
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddy-stepup/caddy-stepup/sessionapi"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+)
+
+// runtime is what the app acquires when it starts, and what handlers use
+// at request time.
+type runtime struct {
+	signer *jwks.Signer
+	// tokens verifies access tokens: the gateway's own and those of the
+	// trusted issuers (nil when the app trusts none).
+	tokens *jwks.Verifier
+	store  store.Store
+	// engine runs logins, sessions and step-ups; nil without issuer.
+	engine *stepup.Engine
+	nonces *dpop.Nonces
+	// resourceProofs verifies DPoP proofs at stepup handlers.
+	resourceProofs *dpop.Verifier
+	sessionAPI     *sessionapi.API
+}
+
+// Start acquires what the validated config needs: the signing key (from
+// the file, or generated once into Caddy's storage), the store (pinged, its
+// eviction policy checked), the remote key sets (fetched in the
+// background). A failure fails the config load.
+func (a *App) Start() error {
+	rt, err := a.acquire()
+	if err != nil {
+		return err
+	}
+	a.rt.Store(rt)
+	return nil
+}
+
+func (a *App) acquire() (*runtime, error) {
+	signer, err := loadSigningKey(a.ctx, a.SigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading signing_key: %v", err)
+	}
+	rt := &runtime{
+		signer: signer,
+		nonces: dpop.NewNonces(signer.DeriveSecret("dpop-nonce"), 0),
+		// Handlers keep DPoP replay markers in the store even when the
+		// gateway mints no tokens of its own.
+		resourceProofs: &dpop.Verifier{Algorithms: a.dpopAlgorithms()},
+	}
+	if rt.store, err = a.openStore(a.ctx); err != nil {
+		return nil, err
+	}
+	if rt.tokens, err = a.accessTokenVerifier(signer); err != nil {
+		return nil, err
+	}
+	if a.Issuer == "" {
+		return rt, nil
+	}
+	if rt.engine, err = a.newEngine(rt); err != nil {
+		return nil, err
+	}
+	rt.sessionAPI = sessionapi.New(sessionapi.Config{
+		Engine: rt.engine, Tokens: rt.tokens, Issuer: a.Issuer, Nonces: rt.nonces,
+		ExternalOrigin: a.externalOrigin(), CORS: a.CORS, JWKS: signer.PublicJWKS(),
+		Logger: a.logger.Named("session"), ClientIP: clientIP, OriginalPath: originalPath,
+	})
+	return rt, nil
+}
+
+// runtime is what Start acquired, nil before: handlers fail closed then.
+func (a *App) runtime() *runtime {
+	if a.rt == nil {
+		return nil
+	}
+	return a.rt.Load()
+}
+
+// accessTokenVerifier accepts the gateway's own access tokens and those of
+// every trusted issuer, each checked only against its own keys.
+func (a *App) accessTokenVerifier(signer *jwks.Signer) (*jwks.Verifier, error) {
+	var issuers []jwks.Issuer
+	if a.Issuer != "" {
+		issuers = append(issuers, jwks.Issuer{Issuer: a.Issuer, Audiences: []string{a.Audience}, Keys: signer.KeySource(),
+			Algorithms: []string{"ES256"}, Types: []string{accessTokenType}})
+	}
+	for _, t := range a.Trust {
+		remote, err := a.acquireRemote(t.JWKSURL, time.Duration(t.RefreshInterval))
+		if err != nil {
+			return nil, fmt.Errorf("trust %s: %v", t.Issuer, err)
+		}
+		issuers = append(issuers, jwks.Issuer{Issuer: t.Issuer, Audiences: t.Audience, Keys: remote,
+			Algorithms: t.Algorithms, Types: append([]string{accessTokenType}, t.Types...)})
+	}
+	if len(issuers) == 0 {
+		return nil, nil // handlers that need tokens refused to load (Validate)
+	}
+	cacheSize := a.TokenCacheSize
+	if a.DisableTokenCache {
+		cacheSize = 0
+	}
+	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: time.Duration(a.Leeway), CacheSize: cacheSize})
+	if err != nil {
+		return nil, fmt.Errorf("setting up token verification: %v", err)
+	}
+	return v, nil
+}
+
+// acquireRemote shares the key set at jwksURL, remembering it for Cleanup.
+func (a *App) acquireRemote(jwksURL string, refresh time.Duration) (*jwks.Remote, error) {
+	remote, key, err := acquireRemoteKeys(jwksURL, refresh, a.logger)
+	if err != nil {
+		return nil, err
+	}
+	a.remotes = append(a.remotes, key)
+	return remote, nil
+}
+
+// externalOrigin is the origin clients call the session API at.
+func (a *App) externalOrigin() string {
+	origin := a.ExternalURL
+	if origin == "" {
+		origin = a.Issuer
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return origin // Validate refused it already
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// Stop is part of caddy.App; what Start acquired is released by Cleanup,
+// which also runs when a config fails halfway.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases the shared key sets and store this app acquired.
+func (a *App) Cleanup() error {
+	for _, key := range a.remotes {
+		releaseRemoteKeys(key, a.logger)
+	}
+	a.remotes = nil
+	if a.storeKey != "" {
+		if _, err := stores.Delete(a.storeKey); err != nil {
+			a.logger.Error("releasing store", zap.Error(err))
+		}
+		a.storeKey = ""
+	}
+	return nil
+}

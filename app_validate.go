@@ -1,0 +1,285 @@
+package caddystepup
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/enforce"
+	"github.com/caddy-stepup/caddy-stepup/jose"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
+)
+
+// Validate checks every setting, after Provision resolved placeholders and
+// filled in defaults, and before Start acquires anything; it changes
+// nothing.
+func (a *App) Validate() error {
+	for _, check := range []func() error{a.validateTokens, a.validateTrust, a.validateSteps, a.validateLimits, a.validateStore, a.validateOTP} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *App) validateTokens() error {
+	if a.Issuer != "" {
+		if err := checkAbsoluteURL(a.Issuer); err != nil {
+			return fmt.Errorf("issuer: %v", err)
+		}
+	}
+	if a.ExternalURL != "" {
+		if err := checkAbsoluteURL(a.ExternalURL); err != nil {
+			return fmt.Errorf("external_url: %v", err)
+		}
+	}
+	if time.Duration(a.Leeway) < 0 || time.Duration(a.Leeway) > maxLeeway {
+		return fmt.Errorf("leeway must be between 0 and %s", maxLeeway)
+	}
+	for name, d := range map[string]time.Duration{"access_token_ttl": time.Duration(a.AccessTokenTTL), "refresh_token_ttl": time.Duration(a.RefreshTokenTTL)} {
+		if d < time.Second {
+			return fmt.Errorf("%s must be at least 1s", name)
+		}
+	}
+	if a.TokenCacheSize < 0 {
+		return errors.New("token_cache_size must not be negative")
+	}
+	for _, alg := range a.DPoPAlgorithms {
+		if !slices.Contains(defaultDPoPAlgorithms, alg) {
+			return fmt.Errorf("dpop_algorithms: %q is not one of %s", alg, strings.Join(defaultDPoPAlgorithms, " "))
+		}
+	}
+	if _, err := enforce.NewHeaderStripper(a.strippedHeaders()); err != nil {
+		return fmt.Errorf("strip_headers: %v", err)
+	}
+	return nil
+}
+
+func (a *App) validateTrust() error {
+	seen := map[string]bool{a.Issuer: a.Issuer != ""}
+	for i, t := range a.Trust {
+		if t == nil || t.Issuer == "" {
+			return fmt.Errorf("trust %d: issuer is required", i)
+		}
+		if seen[t.Issuer] {
+			return fmt.Errorf("trust %s: issuer is configured twice", t.Issuer)
+		}
+		seen[t.Issuer] = true
+		if err := checkJWKSURL(t.JWKSURL); err != nil {
+			return fmt.Errorf("trust %s: jwks_url: %v", t.Issuer, err)
+		}
+		if err := checkAlgorithms(t.Algorithms); err != nil {
+			return fmt.Errorf("trust %s: %v", t.Issuer, err)
+		}
+		if time.Duration(t.RefreshInterval) < time.Second {
+			return fmt.Errorf("trust %s: refresh_interval must be at least 1s", t.Issuer)
+		}
+	}
+	return nil
+}
+
+// validateSteps checks custom steps and scopes against the step registry:
+// a direct scope may only name steps the engine can run.
+func (a *App) validateSteps() error {
+	var customKeys []string
+	if cs := a.CustomSteps; cs != nil {
+		if err := checkJWKSURL(cs.JWKSURL); err != nil {
+			return fmt.Errorf("custom_steps: jwks_url: %v", err)
+		}
+		if err := checkAlgorithms(cs.Algorithms); err != nil {
+			return fmt.Errorf("custom_steps: %v", err)
+		}
+		if cs.MaxLifetime < 0 || (cs.MaxLifetime > 0 && time.Duration(cs.MaxLifetime) < time.Second) {
+			return errors.New("custom_steps: max_lifetime must be at least 1s")
+		}
+		customKeys = cs.Keys
+	}
+	steps, err := stepup.NewStepRegistry(customKeys)
+	if err != nil {
+		return fmt.Errorf("custom_steps: %v", err)
+	}
+	if len(a.Scopes) > 0 && a.Issuer == "" {
+		return errors.New("scope blocks need `issuer`: the gateway mints the tokens that carry stepped-up scopes")
+	}
+	for name, s := range a.Scopes {
+		if err := validateScope(name, s, steps); err != nil {
+			return fmt.Errorf("scope %s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+func (a *App) validateLimits() error {
+	l := a.Limits
+	if l == nil {
+		return nil
+	}
+	for name, r := range map[string]*RateConfig{"client_login_starts": l.ClientLoginStarts, "client_sends": l.ClientSends,
+		"login_starts": l.LoginStarts, "sends": l.Sends} {
+		if r != nil && (r.Count < 1 || time.Duration(r.Window) < time.Second) {
+			return fmt.Errorf("limits: %s: at least 1 per window of at least 1s", name)
+		}
+	}
+	return nil
+}
+
+func (a *App) validateStore() error {
+	st := a.Store
+	if st == nil {
+		return nil
+	}
+	switch st.Backend {
+	case "", "memory":
+		if st.MaxKeys != 0 && st.MaxKeys < 1000 {
+			return errors.New("store: max_keys must be at least 1000")
+		}
+		return nil
+	case "redis":
+	default:
+		return fmt.Errorf("store: unknown backend %q (want memory or redis)", st.Backend)
+	}
+	if strings.ContainsAny(st.KeyPrefix, "{}") {
+		return errors.New("store: key_prefix must not contain { or }")
+	}
+	if err := st.redisOptions().Validate(); err != nil {
+		return fmt.Errorf("store: %v", err)
+	}
+	return nil
+}
+
+func (a *App) validateOTP() error {
+	o := a.OTP
+	if o == nil {
+		return nil
+	}
+	if o.TTL < 0 || time.Duration(o.TTL) > 10*time.Minute {
+		return errors.New("otp: ttl must be at most 10m")
+	}
+	if o.Digits != 0 && (o.Digits < 6 || o.Digits > 8) {
+		return errors.New("otp: digits must be 6 to 8")
+	}
+	sc := o.Sender
+	if sc == nil {
+		return nil
+	}
+	switch sc.Kind {
+	case "log":
+	case "webhook":
+		if err := checkAbsoluteURL(sc.URL); err != nil {
+			return fmt.Errorf("otp sender webhook: %v", err)
+		}
+	case "smtp":
+		if sc.Addr == "" || sc.From == "" {
+			return errors.New("otp sender smtp: addr and from are required")
+		}
+	default:
+		return fmt.Errorf("otp sender: unknown kind %q (want log, webhook or smtp)", sc.Kind)
+	}
+	return nil
+}
+
+func checkAbsoluteURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	return nil
+}
+
+// checkJWKSURL requires https, except for loopback hosts (tests, sidecars).
+func checkJWKSURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", s)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q must use https (plain http is allowed on loopback only)", s)
+	default:
+		return fmt.Errorf("%q must use https", s)
+	}
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback IP
+// address. Names that merely start like one (127.attacker.example) are
+// not.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.IsLoopback()
+}
+
+func checkAlgorithms(algs []string) error {
+	for _, alg := range algs {
+		if !jose.Supported(alg) {
+			return fmt.Errorf("algorithm %q not allowed (asymmetric signature algorithms only)", alg)
+		}
+	}
+	return nil
+}
+
+// validateScope checks a scope block; steps may be nil at parse time
+// (custom steps are then not yet known).
+func validateScope(name string, s *Scope, steps *stepup.StepRegistry) error {
+	if !stepup.ValidKey(name) {
+		return errors.New("scope names are made of letters, digits and . _ : -")
+	}
+	if s == nil {
+		return errors.New("one of delegated, direct or block is required")
+	}
+	set := 0
+	if s.Delegated != "" {
+		set++
+		if err := checkAbsoluteURL(s.Delegated); err != nil {
+			return fmt.Errorf("delegated: %v", err)
+		}
+	}
+	if s.Direct != nil {
+		set++
+		if err := s.Direct.validate(steps); err != nil {
+			return fmt.Errorf("direct: %v", err)
+		}
+	}
+	if s.Block {
+		set++
+	}
+	if set != 1 {
+		return errors.New("exactly one of delegated, direct or block is required")
+	}
+	return nil
+}
+
+func (d *DirectScope) validate(steps *stepup.StepRegistry) error {
+	if len(d.Steps) == 0 {
+		return errors.New("at least one step is required")
+	}
+	for _, st := range d.Steps {
+		if !stepup.ValidKey(st.Key) {
+			return fmt.Errorf("step key %q: letters, digits and . _ : - only", st.Key)
+		}
+		if steps != nil && !steps.Has(st.Key) {
+			return fmt.Errorf("step %q is neither %s, %s nor a key of custom_steps", st.Key, stepup.StepVerifySMS, stepup.StepVerifyEmail)
+		}
+		if d := time.Duration(st.Expiration); d != 0 && (d < time.Second || d > 24*time.Hour) {
+			return fmt.Errorf("step %s: expiration must be between 1s and 24h", st.Key)
+		}
+	}
+	if g := time.Duration(d.GrantedFor); g != 0 && (g < time.Second || g > 24*time.Hour) {
+		return errors.New("granted_for must be between 1s and 24h")
+	}
+	if d.GrantMode != "" && d.GrantMode != grantSingleUse && d.GrantMode != grantSessionBound {
+		return fmt.Errorf("grant_mode must be %s or %s", grantSingleUse, grantSessionBound)
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package sessionapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/caddy-stepup/caddy-stepup/enforce"
+	"github.com/caddy-stepup/caddy-stepup/internal/strictjson"
+	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
+)
+
+// The credentials of a request: access token, DPoP proofs, refresh token
+// and OTP contexts.
+
+// bearer verifies the access token of a session API request: only tokens
+// this gateway minted are accepted here.
+func (a *API) bearer(r *http.Request) (stepup.Caller, error) {
+	cred, problem := enforce.ParseAuthorization(r.Header["Authorization"])
+	if problem != enforce.OK || cred.Scheme != enforce.Bearer || enforce.HasAccessToken(r.URL.RawQuery) {
+		return stepup.Caller{}, stepup.ErrUnauthorized
+	}
+	claims, err := a.cfg.Tokens.Verify(r.Context(), cred.Token)
+	if err != nil {
+		if errors.Is(err, jwks.ErrUnavailable) {
+			return stepup.Caller{}, stepup.ErrUnavailable
+		}
+		return stepup.Caller{}, stepup.ErrUnauthorized
+	}
+	if claims.Issuer != a.cfg.Issuer {
+		return stepup.Caller{}, stepup.ErrUnauthorized
+	}
+	return stepup.Caller{UserID: claims.Subject, SessionID: claims.SessionID}, nil
+}
+
+// sessionProof verifies the session DPoP proof of r, demanding a current
+// nonce. Every response to a request with a proof carries a fresh nonce.
+func (a *API) sessionProof(w http.ResponseWriter, r *http.Request, required bool) (*dpop.Proof, error) {
+	header, err := dpop.FromHeader(r.Header)
+	if errors.Is(err, dpop.ErrMissingProof) {
+		if required {
+			return nil, stepup.ErrMissingDPoP
+		}
+		return nil, nil
+	}
+	w.Header().Set("DPoP-Nonce", a.cfg.Nonces.Issue())
+	if err != nil {
+		return nil, stepup.ErrInvalidDPoP
+	}
+	proof, err := a.proofs.VerifyWithNonce(header, r.Method, a.externalURL(r), a.cfg.Nonces)
+	switch {
+	case errors.Is(err, dpop.ErrNonceRequired):
+		return nil, stepup.ErrUseDPoPNonce
+	case err != nil:
+		a.debug("DPoP proof refused", err)
+		return nil, stepup.ErrInvalidDPoP
+	}
+	return proof, nil
+}
+
+// challengeProof verifies a challenge-bound proof: no nonce, and its jti
+// is the challenge token's (checked by the engine).
+func (a *API) challengeProof(r *http.Request) (*dpop.Proof, error) {
+	header, err := dpop.FromHeader(r.Header)
+	if errors.Is(err, dpop.ErrMissingProof) {
+		return nil, nil // the engine decides whether the challenge needs one
+	}
+	if err != nil {
+		return nil, stepup.ErrInvalidDPoP
+	}
+	proof, err := a.proofs.Verify(header, r.Method, a.externalURL(r))
+	if err != nil {
+		a.debug("challenge DPoP proof refused", err)
+		return nil, stepup.ErrInvalidDPoP
+	}
+	return proof, nil
+}
+
+// externalURL is the URL the client called, as DPoP's htu must name it:
+// the configured external origin and the request's original path.
+func (a *API) externalURL(r *http.Request) string {
+	return a.cfg.ExternalOrigin + a.cfg.OriginalPath(r)
+}
+
+// refreshToken reads the refresh token from the X-Refresh-Token header
+// (the SDK's IndexedDB copy) or the HttpOnly cookie.
+func refreshToken(r *http.Request) string {
+	if v := r.Header.Get("X-Refresh-Token"); v != "" {
+		return v
+	}
+	if c, err := r.Cookie(refreshCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// flowContext reads the OTP context: the X-Verification-Token header
+// (newer SDKs) or the verification cookie (0.6.0).
+func flowContext(r *http.Request, cookie string) string {
+	if v := r.Header.Get(verificationHeader); v != "" {
+		return v
+	}
+	if c, err := r.Cookie(cookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// clientInfo describes the client of r for the engine: its address (for
+// the per-client limits), user agent and device cookie.
+func (a *API) clientInfo(r *http.Request) stepup.ClientInfo {
+	ci := stepup.ClientInfo{UserAgent: r.UserAgent(), IP: a.cfg.ClientIP(r)}
+	if c, err := r.Cookie(deviceCookie); err == nil {
+		ci.Device = c.Value
+	}
+	return ci
+}
+
+func (a *API) signals(r *http.Request) stepup.Signals {
+	ci := a.clientInfo(r)
+	return stepup.Signals{UserAgent: ci.UserAgent, Platform: "WEB", IP: ci.IP}
+}
+
+func deviceType(ua string) string {
+	switch {
+	case ua == "":
+		return "unknown"
+	case strings.Contains(ua, "iPad") || strings.Contains(ua, "Tablet"):
+		return "tablet"
+	case strings.Contains(ua, "Mobile"):
+		return "mobile"
+	}
+	return "desktop"
+}
+
+// readJSON decodes a JSON body of at most 64 KiB. An empty body is allowed
+// when the endpoint's fields are optional.
+func readJSON(r *http.Request, v any, required bool) error {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil || len(raw) > maxBodyBytes {
+		return stepup.ErrBadRequest
+	}
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		if required {
+			return stepup.ErrBadRequest
+		}
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return stepup.ErrBadRequest
+	}
+	return nil
+}
+
+// parseMetadata accepts an object of strings only, read strictly (no
+// duplicate or case-variant keys): the hook approves these values, and
+// transaction binding later compares request bodies with exactly them.
+func parseMetadata(raw json.RawMessage) (map[string]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	members, err := strictjson.ParseObject(raw)
+	if err != nil {
+		return nil, stepup.ErrInvalidMetadata
+	}
+	m := make(map[string]string, len(members))
+	for name, v := range members {
+		if v.Kind != strictjson.String {
+			return nil, stepup.ErrInvalidMetadata
+		}
+		m[name] = v.Text
+	}
+	return m, nil
+}
