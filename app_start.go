@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/sessionapi"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
@@ -146,11 +144,6 @@ func (a *App) Cleanup() error {
 		releaseRemoteKeys(key, a.logger)
 	}
 	a.remotes = nil
-	if a.storeKey != "" {
-		if _, err := stores.Delete(a.storeKey); err != nil {
-			a.logger.Error("releasing store", zap.Error(err))
-		}
-		a.storeKey = ""
-	}
+	a.releaseStore()
 	return nil
 }

@@ -154,6 +154,7 @@ func (a *App) openStore(ctx context.Context) (store.Store, error) {
 	return pooled.Store, nil
 }
 
+// releaseStore gives back the pooled store Start acquired, if any.
 func (a *App) releaseStore() {
 	if a.storeKey == "" {
 		return

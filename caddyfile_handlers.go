@@ -1,0 +1,103 @@
+// Caddyfile parsing of the two HTTP handler directives, stepup and
+// stepup_session.
+
+package caddystepup
+
+import (
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+// parseStepupDirective parses the `stepup` directive.
+func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(Handler)
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return handler, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	stepup [<matcher>] [<scope...>] {
+//		any
+//		realm      <realm>
+//		bind       <json-field...>
+//		body_limit <size>
+//		dpop_nonce
+//		header sub|scope|sid|grant <header-name>
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	h.Scopes = append(h.Scopes, d.RemainingArgs()...)
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "any":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Any = true
+		case "realm":
+			if err := oneArg(d, &h.Realm); err != nil {
+				return err
+			}
+		case "bind":
+			h.Bind = append(h.Bind, d.RemainingArgs()...)
+			if len(h.Bind) == 0 {
+				return d.ArgErr()
+			}
+		case "body_limit":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			size, err := humanize.ParseBytes(v)
+			if err != nil || size == 0 || size > 1<<40 {
+				return d.Errf("body_limit: %q is not a size such as 64KiB or 1MiB", v)
+			}
+			h.BodyLimit = int64(size)
+		case "dpop_nonce":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.DPoPNonce = true
+		case "header":
+			var field, name string
+			if !d.Args(&field, &name) || d.NextArg() {
+				return d.Err("header sub|scope|sid|grant <header-name>")
+			}
+			if h.Headers == nil {
+				h.Headers = new(IdentityHeaders)
+			}
+			target := map[string]*string{"sub": &h.Headers.Subject, "scope": &h.Headers.Scope, "sid": &h.Headers.Session, "grant": &h.Headers.Grant}[field]
+			if target == nil {
+				return d.Errf("header: unknown field '%s' (want sub, scope, sid or grant)", field)
+			}
+			*target = name
+		default:
+			return d.Errf("unrecognized stepup option '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+// parseSessionDirective parses the `stepup_session` directive.
+func parseSessionDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(SessionHandler)
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return handler, err
+}
+
+// UnmarshalCaddyfile sets up the session handler. Syntax:
+//
+//	stepup_session
+func (s *SessionHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		return d.Errf("unrecognized stepup_session option '%s'", d.Val())
+	}
+	return nil
+}

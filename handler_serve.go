@@ -1,0 +1,198 @@
+// The stepup handler at request time: one credential, a verified token, the
+// route's scopes, and the answer when something is missing.
+
+package caddystepup
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddy-stepup/caddy-stepup/enforce"
+	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// ServeHTTP enforces the route's scopes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h.stripper.Strip(r.Header)
+
+	cred, problem := enforce.ParseAuthorization(r.Header["Authorization"])
+	resp := &h.responses
+	if cred.Scheme == enforce.DPoP {
+		resp = &h.dpopResp
+	}
+	rt := h.app.runtime()
+	if rt == nil {
+		return resp.write(w, &resp.unavailable) // the app has not started (yet)
+	}
+	if refusal := h.checkOneCredential(r, resp); refusal != nil {
+		return resp.write(w, refusal)
+	}
+	switch problem {
+	case enforce.Missing:
+		return resp.write(w, &resp.noToken)
+	case enforce.Malformed:
+		return resp.write(w, &resp.badRequest)
+	case enforce.Oversize:
+		return resp.write(w, &resp.invalidToken)
+	}
+	claims, err := rt.tokens.Verify(r.Context(), cred.Token)
+	if err != nil {
+		if errors.Is(err, jwks.ErrUnavailable) {
+			h.logger.Error("verifying access token: key source unavailable", zap.Error(err))
+			return resp.write(w, &resp.unavailable)
+		}
+		h.debug("access token refused", err)
+		return resp.write(w, &resp.invalidToken)
+	}
+	if refusal := h.checkSenderConstraint(w, r, rt, cred, claims, resp); refusal != nil {
+		return resp.write(w, refusal)
+	}
+
+	if missing := missingScopes(h.Scopes, h.Any, claims.Scope); len(missing) > 0 {
+		return resp.write(w, h.scopeProblem(resp, missing))
+	}
+	grant, refusal := h.useGrant(r, rt, claims, resp)
+	if refusal != nil {
+		return resp.write(w, refusal)
+	}
+
+	scope := claims.ScopeText
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", claims.Subject)
+	repl.Set("http.stepup.scope", scope)
+	repl.Set("http.stepup.sid", claims.SessionID)
+	r.Header[h.Headers.Subject] = []string{claims.Subject}
+	r.Header[h.Headers.Scope] = []string{scope}
+	if claims.SessionID != "" {
+		r.Header[h.Headers.Session] = []string{claims.SessionID}
+	}
+	if grant != nil {
+		r.Header[h.Headers.Grant] = []string{grant.ID}
+		repl.Set("http.stepup.grant", grant.ID)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// checkOneCredential refuses a request that carries (or may carry) an
+// access token besides its Authorization header: RFC 6750 §3.1 allows one
+// method per request, and an upstream reading the other token would act
+// for whoever that token names. Form bodies are read whole (up to
+// BodyLimit) and handed on unchanged.
+func (h *Handler) checkOneCredential(r *http.Request, resp *enforcementResponses) *response {
+	if len(r.Header["Content-Type"]) > 1 {
+		return &resp.badRequest
+	}
+	if r.URL.RawQuery != "" && enforce.HasAccessToken(r.URL.RawQuery) {
+		return &resp.badRequest
+	}
+	kind, err := enforce.ClassifyBody(r.Header["Content-Type"])
+	if err != nil {
+		return &resp.badRequest
+	}
+	if kind == enforce.OpaqueBody || r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	if len(r.Header["Content-Encoding"]) > 0 {
+		return &resp.badRequest // a compressed form can't be inspected
+	}
+	raw, err := h.readBody(r)
+	if err != nil {
+		return h.bodyProblem(resp, err)
+	}
+	if err := enforce.InspectForm(kind, r.Header.Get("Content-Type"), raw); err != nil {
+		h.debug("form body refused", err)
+		return &resp.badRequest
+	}
+	return nil
+}
+
+// readBody reads the whole body (at most BodyLimit) and puts exactly those
+// bytes back for the upstream, with their length.
+func (h *Handler) readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	raw, err := enforce.ReadBody(r.Body, h.BodyLimit)
+	if err != nil {
+		return nil, err
+	}
+	_ = r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	r.ContentLength = int64(len(raw))
+	r.TransferEncoding = nil
+	r.Header["Content-Length"] = []string{strconv.Itoa(len(raw))}
+	return raw, nil
+}
+
+func (h *Handler) bodyProblem(resp *enforcementResponses, err error) *response {
+	if errors.Is(err, enforce.ErrBodyTooLarge) {
+		return &resp.tooLarge
+	}
+	return &resp.badRequest
+}
+
+// checkSenderConstraint applies RFC 9449 §7: a token bound to a key (cnf)
+
+func (h *Handler) debug(msg string, err error) {
+	if ce := h.logger.Check(zapcore.DebugLevel, msg); ce != nil {
+		ce.Write(zap.Error(err))
+	}
+}
+
+// scopeProblem chooses between a step-up challenge (some missing scope can
+// be stepped up) and a plain refusal.
+func (h *Handler) scopeProblem(resp *enforcementResponses, missing []string) *response {
+	var stepUp []string
+	for _, s := range missing {
+		if h.app.canStepUp(s) {
+			stepUp = append(stepUp, s)
+		}
+	}
+	if len(stepUp) > 0 {
+		return resp.stepUp(strings.Join(stepUp, " "))
+	}
+	return resp.insufficientScope(strings.Join(missing, " "))
+}
+
+// missingScopes returns the required scopes the token lacks: all of them
+// that are absent, or, with any, all of them when none is present.
+func missingScopes(required []string, any bool, have []string) []string {
+	if len(required) == 0 {
+		return nil
+	}
+	var missing []string
+	for _, s := range required {
+		if containsString(have, s) {
+			if any {
+				return nil
+			}
+			continue
+		}
+		missing = append(missing, s)
+	}
+	return missing
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteForError(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return "\"" + s + "\""
+}
