@@ -1,0 +1,67 @@
+package caddystepup
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const modulePath = "github.com/caddy-stepup/caddy-stepup"
+
+// roomImports is the layout the README describes: which of the module's own
+// packages each plain-Go package may import. Only the Caddy shell (the root
+// package) and the tests may import Caddy; a new package needs a line here.
+var roomImports = map[string][]string{
+	"internal/strictjson": {},
+	"jose":                {"internal/strictjson"},
+	"jwks":                {"internal/strictjson", "jose"},
+	"stepup/store":        {},
+	"stepup/otp":          {},
+	"stepup/dpop":         {"internal/strictjson", "jose"},
+	"stepup":              {"internal/strictjson", "jose", "jwks", "stepup/dpop", "stepup/otp", "stepup/store"},
+	"enforce":             {"internal/strictjson", "stepup/dpop", "stepup/store"},
+	"apierror":            {"stepup"},
+	"sessionapi":          {"apierror", "enforce", "internal/strictjson", "jwks", "stepup", "stepup/dpop"},
+}
+
+// TestLayout checks the module's import graph against roomImports, with the
+// go tool's own view of it, so that the rooms stay apart as the code grows.
+func TestLayout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go tool")
+	}
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Imports \" \"}}|{{join .Deps \" \"}}", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.SplitN(line, "|", 3)
+		room := strings.TrimPrefix(strings.TrimPrefix(parts[0], modulePath), "/")
+		allowed, planned := roomImports[room]
+		if !planned {
+			if room != "" && !strings.HasPrefix(room, "tests") && !strings.HasPrefix(room, "bench") && !strings.HasPrefix(room, "internal/") {
+				t.Errorf("package %q is not in roomImports; add it with the rooms it may import", room)
+			}
+			continue
+		}
+		seen[room] = true
+		for _, imp := range strings.Fields(parts[1]) {
+			if own, ok := strings.CutPrefix(imp, modulePath+"/"); ok && !slices.Contains(allowed, own) {
+				t.Errorf("%s imports %s, which its room may not", room, own)
+			}
+		}
+		for _, dep := range strings.Fields(parts[2]) {
+			if strings.HasPrefix(dep, "github.com/caddyserver/") {
+				t.Errorf("%s depends on %s: plain-Go packages import no Caddy", room, dep)
+				break
+			}
+		}
+	}
+	for room := range roomImports {
+		if !seen[room] {
+			t.Errorf("roomImports names %s, which go list did not find", room)
+		}
+	}
+}
