@@ -264,6 +264,22 @@ func TestBodies(t *testing.T) {
 		})
 	}
 	expect(t, e.call("POST", "/v1/session/login/otp", `{"identifier":{"type":"phone_number","value":"12"}}`, nil), 400, "invalid_identifier")
+	// At the limit exactly, a body is read; one byte more is refused, on
+	// every endpoint that reads one.
+	atLimit := func(extra int) string {
+		head := `{"identifier":{"type":"phone_number","value":"+33612345679"},"pad":"`
+		return head + strings.Repeat("x", maxBodyBytes-len(head)-2+extra) + `"}`
+	}
+	if body := atLimit(0); len(body) != maxBodyBytes {
+		t.Fatalf("built %d bytes", len(body))
+	}
+	if w := e.call("POST", "/v1/session/login/otp", atLimit(0), nil); w.Code != 204 {
+		t.Errorf("a body of exactly %d bytes: %d %s", maxBodyBytes, w.Code, w.Body)
+	}
+	bearer := http.Header{"Authorization": {"Bearer " + e.login(t).AccessToken}}
+	for _, path := range []string{"/v1/session/login/otp", "/v1/session/stepup/request", "/v1/session/otp", "/v1/session/otp/check", "/v1/session/stepup/continue"} {
+		expect(t, e.call("POST", path, atLimit(1), bearer), 400, "bad_request")
+	}
 }
 
 // TestDPoPHeaders: the nonce dance of the SDK, readable by RFC 9449
