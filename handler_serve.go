@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -170,7 +171,7 @@ func missingScopes(required []string, any bool, have []string) []string {
 	}
 	var missing []string
 	for _, s := range required {
-		if containsString(have, s) {
+		if slices.Contains(have, s) {
 			if any {
 				return nil
 			}
@@ -179,15 +180,6 @@ func missingScopes(required []string, any bool, have []string) []string {
 		missing = append(missing, s)
 	}
 	return missing
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func quoteForError(s string) string {

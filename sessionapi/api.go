@@ -9,6 +9,7 @@ package sessionapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,7 +190,7 @@ func (a *API) crossSite(r *http.Request) bool {
 		return r.Header.Get("Sec-Fetch-Site") == "cross-site"
 	case 1:
 		o := origins[0]
-		return o != a.cfg.ExternalOrigin && o != requestOrigin(r) && !contains(a.cfg.CORS, o)
+		return o != a.cfg.ExternalOrigin && o != requestOrigin(r) && !slices.Contains(a.cfg.CORS, o)
 	default:
 		return true
 	}
@@ -240,7 +241,7 @@ func (a *API) serveJWKS(w http.ResponseWriter, r *http.Request) {
 // origins, and answers preflights; it reports whether it answered.
 func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	allowed := origin != "" && contains(a.cfg.CORS, origin)
+	allowed := origin != "" && slices.Contains(a.cfg.CORS, origin)
 	hdr := w.Header()
 	if allowed {
 		hdr.Set("Access-Control-Allow-Origin", origin)
@@ -260,15 +261,6 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 var _ http.Handler = (*API)(nil)
