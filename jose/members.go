@@ -45,6 +45,24 @@ func Strings(m strictjson.Members, name string) ([]string, bool, error) {
 	return nil, true, ErrMemberType
 }
 
+// StringArray returns a member that must be a JSON array of strings when
+// present (OpenID Connect's amr): a lone string is an error, not a
+// one-element array.
+func StringArray(m strictjson.Members, name string) ([]string, bool, error) {
+	v, ok := m[name]
+	if !ok {
+		return nil, false, nil
+	}
+	if v.Kind != strictjson.Array {
+		return nil, true, ErrMemberType
+	}
+	items, err := strictjson.StringArray(v.Raw)
+	if err != nil {
+		return nil, true, ErrMemberType
+	}
+	return items, true, nil
+}
+
 // maxNumericDate bounds NumericDate values (about year 36800) so that
 // conversions cannot overflow.
 const maxNumericDate = 1 << 40

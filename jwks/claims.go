@@ -33,6 +33,14 @@ type Claims struct {
 	ExpiresAt time.Time
 	IssuedAt  time.Time // zero when absent
 	NotBefore time.Time // zero when absent
+	// ACR is the authentication context class of the authentication event
+	// behind the token (OpenID Connect acr; RFC 9470); "" when absent.
+	ACR string
+	// AMR lists the methods of that event (RFC 8176 values); nil when
+	// absent.
+	AMR []string
+	// AuthTime is when that event happened (auth_time); zero when absent.
+	AuthTime time.Time
 	// Raw is the decoded payload JSON, for callers reading other claims
 	// (challenge_id, grt, ...). Decode it with exact names too.
 	Raw json.RawMessage
@@ -95,6 +103,18 @@ func decodeClaims(payload []byte) (*Claims, error) {
 		return nil, errClaimType
 	}
 	if c.IssuedAt, _, err = jose.NumericDate(m, "iat"); err != nil {
+		return nil, errClaimType
+	}
+	// The authentication event: acr a string, amr an array of strings,
+	// auth_time a NumericDate. A route may require them, so any other type
+	// makes the token invalid rather than "without them".
+	if c.ACR, _, err = jose.String(m, "acr"); err != nil {
+		return nil, errClaimType
+	}
+	if c.AMR, _, err = jose.StringArray(m, "amr"); err != nil {
+		return nil, errClaimType
+	}
+	if c.AuthTime, _, err = jose.NumericDate(m, "auth_time"); err != nil {
 		return nil, errClaimType
 	}
 	return c, nil

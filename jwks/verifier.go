@@ -263,6 +263,11 @@ func (v *Verifier) checkTimes(c *Claims, now time.Time) error {
 	if !c.IssuedAt.IsZero() && c.IssuedAt.After(latest) {
 		return errNotYetValid
 	}
+	// An authentication that has not happened yet would pass every
+	// max_age: such a token is refused like one issued in the future.
+	if !c.AuthTime.IsZero() && c.AuthTime.After(latest) {
+		return errNotYetValid
+	}
 	return nil
 }
 

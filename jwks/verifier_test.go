@@ -589,3 +589,53 @@ func asn1Sig(r, s *big.Int) ([]byte, error) {
 	type sigValue struct{ R, S *big.Int }
 	return asn1.Marshal(sigValue{r, s})
 }
+
+// TestVerifyAuthenticationClaims: acr a string, amr an array of strings,
+// auth_time a NumericDate, read exactly; any other type, a case variant
+// next to the exact name, or an authentication in the future makes the
+// token invalid (a route may require them: never "as if absent").
+func TestVerifyAuthenticationClaims(t *testing.T) {
+	f := newFixture(t, 0)
+	at := testNow.Add(-2 * time.Minute).Unix()
+	tok := forge(t, "ES256", f.gw.priv, f.gwHeader(), gwClaims("acr", "urn:stepup:otp", "amr", []string{"otp", "sms"}, "auth_time", at))
+	c, err := f.verifier.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ACR != "urn:stepup:otp" || !slices.Equal(c.AMR, []string{"otp", "sms"}) || c.AuthTime.Unix() != at {
+		t.Errorf("read acr %q amr %v auth_time %v", c.ACR, c.AMR, c.AuthTime)
+	}
+	if c, err := f.verifier.Verify(context.Background(), forge(t, "ES256", f.gw.priv, f.gwHeader(), gwClaims())); err != nil ||
+		c.ACR != "" || c.AMR != nil || !c.AuthTime.IsZero() {
+		t.Errorf("absent: %+v %v", c, err)
+	}
+	for name, claims := range map[string]map[string]any{
+		"acr number":            gwClaims("acr", 2),
+		"acr array":             gwClaims("acr", []string{"urn:stepup:otp"}),
+		"acr null":              gwClaims("acr", json.RawMessage("null")),
+		"acr twice":             nil,
+		"amr a lone string":     gwClaims("amr", "otp"),
+		"amr with a number":     gwClaims("amr", []any{"otp", 1}),
+		"amr object":            gwClaims("amr", map[string]any{"otp": true}),
+		"amr null":              gwClaims("amr", json.RawMessage("null")),
+		"auth_time a string":    gwClaims("auth_time", "1700000000"),
+		"auth_time negative":    gwClaims("auth_time", -1),
+		"auth_time null":        gwClaims("auth_time", json.RawMessage("null")),
+		"auth_time in a minute": gwClaims("auth_time", testNow.Add(time.Minute+DefaultLeeway).Unix()),
+		"ACR beside acr":        gwClaims("acr", "urn:a", "ACR", "urn:b"),
+		"Auth_Time beside":      gwClaims("auth_time", at, "Auth_Time", at),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var tok string
+			if claims == nil {
+				tok = forge(t, "ES256", f.gw.priv, f.gwHeader(), []byte(fmt.Sprintf(`{"iss":%q,"sub":"user-1","aud":%q,"exp":%d,"acr":"urn:low","acr":"urn:high"}`,
+					gwIssuer, audience1, testNow.Add(time.Hour).Unix())))
+			} else {
+				tok = forge(t, "ES256", f.gw.priv, f.gwHeader(), claims)
+			}
+			if _, err := f.verifier.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("err = %v, want an invalid token", err)
+			}
+		})
+	}
+}
