@@ -3,6 +3,7 @@ package stepup
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/internal/strictjson"
@@ -42,8 +43,12 @@ type challengeRecord struct {
 	GrantedFor  int          `json:"granted_for"`
 	TokenJTI    string       `json:"token_jti"` // the one challenge token that is current
 	Redeemed    bool         `json:"redeemed,omitempty"`
-	Expires     int64        `json:"expires"` // Unix s
-	OTP         otpState     `json:"otp"`     // of the current managed step
+	// AMR are the methods of the steps done so far; Completed is when the
+	// last one was (Unix s): the authentication event a redemption records.
+	AMR       []string `json:"amr,omitempty"`
+	Completed int64    `json:"completed,omitempty"`
+	Expires   int64    `json:"expires"` // Unix s
+	OTP       otpState `json:"otp"`     // of the current managed step
 }
 
 func (c *challengeRecord) completed() bool { return c.Current >= len(c.Steps) }
@@ -173,13 +178,18 @@ func checkChallengeProof(c *challengeRecord, proof *dpop.Proof) error {
 	return nil
 }
 
-// advance marks the current step done and issues the next token. Of
-// concurrent advances from one state, exactly one succeeds.
-func (e *Engine) advance(ctx context.Context, c *challengeRecord, raw []byte) (string, error) {
+// advance marks the current step done, proven with methods, and issues the
+// next token. Of concurrent advances from one state, exactly one succeeds.
+func (e *Engine) advance(ctx context.Context, c *challengeRecord, raw []byte, methods []string) (string, error) {
+	now := e.now()
 	next := *c
 	next.Current++
 	next.OTP = otpState{}
-	next.StepEnds = e.stepEnd(&next, e.now())
+	next.AMR = addMethods(slices.Clone(c.AMR), methods)
+	if next.completed() {
+		next.Completed = now.Unix()
+	}
+	next.StepEnds = e.stepEnd(&next, now)
 	tok, err := e.issueChallengeToken(&next)
 	if err != nil {
 		return "", err

@@ -71,6 +71,14 @@ type Config struct {
 	// LoginIdentifiers lists the identifier types OTP login accepts
 	// ("phone_number", "email_address"); empty: OTP login is off.
 	LoginIdentifiers []string
+	// LoginACR is the acr of the tokens of a fresh login (default
+	// DefaultLoginACR).
+	LoginACR string
+	// PossessionACR are the acr values that assert possession of a device:
+	// only an event that proves possession (an SMS code, a custom step
+	// whose verification token's amr says hwk, swk, sc, sms or tel) earns
+	// one; an email code never does.
+	PossessionACR []string
 
 	AccessTokenTTL time.Duration // default 15m
 	// Leeway is the clock leeway verifiers apply to exp (default 30s): a
@@ -137,6 +145,9 @@ func (cfg *Config) setDefaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if cfg.LoginACR == "" {
+		cfg.LoginACR = DefaultLoginACR
+	}
 	def(&cfg.AccessTokenTTL, 15*time.Minute)
 	def(&cfg.Leeway, 30*time.Second)
 	def(&cfg.RefreshTokenTTL, 720*time.Hour)
@@ -184,6 +195,9 @@ func (cfg *Config) validate() (*StepRegistry, error) {
 				return nil, fmt.Errorf("scope %s: step %q is neither %s, %s nor a configured custom step", name, st.Key, StepVerifySMS, StepVerifyEmail)
 			}
 		}
+	}
+	if err := cfg.validateACR(steps); err != nil {
+		return nil, err
 	}
 	return steps, nil
 }

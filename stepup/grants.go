@@ -29,14 +29,17 @@ type redemption struct {
 	scope   string
 	end     int64  // Unix s
 	grantID string // single-use: the stored grant
+	event   authEvent
 }
 
-// apply adds a session-bound grant to the session being refreshed, or
+// apply records the step-up as the session's last authentication event
+// and adds a session-bound grant to the session being refreshed, or
 // returns the single-use grant for the access token.
 func (rd *redemption) apply(s *sessionRecord) *redemption {
 	if rd == nil {
 		return nil
 	}
+	s.Auth = rd.event
 	if rd.grantID != "" {
 		return rd
 	}
@@ -73,7 +76,7 @@ func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token st
 		return nil, err
 	}
 	end := e.now().Add(time.Duration(c.GrantedFor) * time.Second)
-	rd := &redemption{scope: c.Scope, end: end.Unix()}
+	rd := &redemption{scope: c.Scope, end: end.Unix(), event: e.stepUpEvent(c)}
 	if c.GrantMode == GrantSessionBound {
 		return rd, nil
 	}

@@ -310,13 +310,14 @@ func (h *harness) counterOf(t testing.TB, key string) int {
 
 // verification is a custom step's verification token signed by signer.
 type verification struct {
-	Sub         string `json:"sub"`
-	Jti         string `json:"jti"`
-	Iat         int64  `json:"iat"`
-	Exp         int64  `json:"exp"`
-	ChallengeID string `json:"challenge_id"`
-	Key         string `json:"key"`
-	Status      string `json:"status"`
+	Sub         string   `json:"sub"`
+	Jti         string   `json:"jti"`
+	Iat         int64    `json:"iat"`
+	Exp         int64    `json:"exp"`
+	ChallengeID string   `json:"challenge_id"`
+	Key         string   `json:"key"`
+	Status      string   `json:"status"`
+	AMR         []string `json:"amr,omitempty"`
 }
 
 func (h *harness) verificationToken(t testing.TB, signer *jwks.Signer, v verification) string {

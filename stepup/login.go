@@ -194,7 +194,7 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := e.createSession(ctx, user, proof.Thumbprint, client)
+	tokens, err := e.createSession(ctx, user, proof.Thumbprint, flow.Type, client)
 	if err != nil {
 		return nil, err
 	}

@@ -21,11 +21,15 @@ const (
 	openChallengeWindow = 10 * time.Minute
 )
 
-// ScopePolicy is how a scope is stepped up. Exactly one field is set.
+// ScopePolicy is how a scope is stepped up: exactly one of Block, HookURL
+// and Direct is set.
 type ScopePolicy struct {
 	Block   bool
 	HookURL string
 	Direct  *Decision // Status review, the configured steps and grant
+	// ACR is the acr a completed step-up of the scope earns; "" means the
+	// login's (Config.LoginACR).
+	ACR string
 }
 
 // Caller is the verified access token of a request.

@@ -43,6 +43,9 @@ type sessionRecord struct {
 	Expires    int64            `json:"expires"`
 	UserAgent  string           `json:"user_agent,omitempty"`
 	Grants     map[string]int64 `json:"grants,omitempty"` // session-bound scope → Unix s end
+	// Auth is the last authentication event: the login, then each
+	// redeemed step-up. Its tokens carry it as acr, amr and auth_time.
+	Auth authEvent `json:"auth"`
 	// Proofs are the DPoP proofs refreshes used within their acceptance
 	// window: a proof is refused again for as long as its iat could pass,
 	// however many refreshes happen meanwhile, at no store round trip of
@@ -101,15 +104,20 @@ type accessClaims struct {
 	Sid   string            `json:"sid"`
 	Scope string            `json:"scope"`
 	Grant map[string]string `json:"grt,omitempty"` // single-use scope → grant ID
+	// The last authentication event (RFC 9470, OpenID Connect Core §2).
+	AuthTime int64    `json:"auth_time"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
 }
 
-// createSession starts a session bound to the DPoP key jkt.
-func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt string, client ClientInfo) (*Tokens, error) {
+// createSession starts a session bound to the DPoP key jkt, after a login
+// with a code sent to an identifier of type idType.
+func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt, idType string, client ClientInfo) (*Tokens, error) {
 	now := e.now()
 	s := sessionRecord{
 		V: recordVersion, ID: newID(prefixSession), UserID: u.ID, JKT: jkt, Nonce: newSecret(), Gen: 1,
 		Created: now.Unix(), LastSeen: now.Unix(), Expires: now.Add(e.cfg.RefreshTokenTTL).Unix(),
-		UserAgent: truncate(client.UserAgent, 256),
+		UserAgent: truncate(client.UserAgent, 256), Auth: e.loginEvent(idType, now),
 	}
 	if err := e.cfg.Store.Create(ctx, sessionKey(s.ID), mustJSON(s), e.cfg.RefreshTokenTTL); err != nil {
 		return nil, storeErr(err)
@@ -152,6 +160,10 @@ func (e *Engine) mint(s *sessionRecord, singleUse *redemption) (*Tokens, error) 
 	claims := accessClaims{
 		Iss: e.cfg.Issuer, Sub: s.UserID, Aud: e.cfg.Audience, Exp: exp, Iat: now.Unix(), Nbf: now.Unix(),
 		Jti: newID(prefixToken), Sid: s.ID, Scope: strings.Join(scopes, " "), Grant: grants,
+		AuthTime: s.Auth.At, ACR: s.Auth.ACR, AMR: s.Auth.AMR,
+	}
+	if claims.AuthTime == 0 {
+		claims.AuthTime = s.Created // a session stored before events were recorded
 	}
 	tok, err := e.cfg.Signer.Sign(AccessTokenType, claims)
 	if err != nil {

@@ -99,6 +99,10 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 	case v.Status != "completed":
 		return "", ErrStepNotCompleted
 	}
+	methods, err := readMethods(vc.AMR)
+	if err != nil {
+		return "", err
+	}
 	// Long enough to outlive the token, leeway included.
 	ttl := max(vc.ExpiresAt.Sub(e.now()), 0) + 2*time.Minute
 	if err := e.cfg.Store.Create(ctx, verificationJTIKey(vc.ID), []byte("1"), ttl); err != nil {
@@ -107,5 +111,5 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 		}
 		return "", storeErr(err)
 	}
-	return e.advance(ctx, c, raw)
+	return e.advance(ctx, c, raw, methods)
 }

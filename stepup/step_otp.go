@@ -75,7 +75,8 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 	if err := checkChallengeProof(c, proof); err != nil {
 		return "", err
 	}
-	if kind, ok := e.steps.kind(c.currentKey()); !ok || kind.codeTo == "" {
+	kind, ok := e.steps.kind(c.currentKey())
+	if !ok || kind.codeTo == "" {
 		return "", ErrStepNotFound
 	}
 	if c.OTP.Digest == nil || len(code) > 16 {
@@ -91,5 +92,5 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 	if err := e.clearGuessing(ctx, &guess); err != nil {
 		return "", err
 	}
-	return e.advance(ctx, c, raw)
+	return e.advance(ctx, c, raw, kind.amr)
 }

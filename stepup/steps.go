@@ -18,12 +18,15 @@ type stepKind struct {
 	// byBackend: the step is proven by a verification token the customer's
 	// backend signs (POST /stepup/continue: step_custom.go).
 	byBackend bool
+	// amr are the RFC 8176 methods proving the step shows. A custom step's
+	// come from its verification token.
+	amr []string
 }
 
 // builtinSteps are the steps the gateway runs itself.
 var builtinSteps = map[string]stepKind{
-	StepVerifySMS:   {codeTo: IdentifierPhone},
-	StepVerifyEmail: {codeTo: IdentifierEmail},
+	StepVerifySMS:   {codeTo: IdentifierPhone, amr: methodsSMS},
+	StepVerifyEmail: {codeTo: IdentifierEmail, amr: methodsEmail},
 }
 
 // StepRegistry is every step key an engine can put in a challenge: the
