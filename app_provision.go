@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 // The app's lifecycle is one pass in three steps, each in Caddy's own
@@ -95,6 +96,9 @@ func (a *App) setDefaults() {
 	if a.TokenCacheSize == 0 {
 		a.TokenCacheSize = defaultTokenCacheSize
 	}
+	if a.LoginACR == "" {
+		a.LoginACR = stepup.DefaultLoginACR
+	}
 	for _, t := range a.Trust {
 		if t == nil {
 			continue
@@ -146,6 +150,22 @@ func (a *App) strippedHeaders() []string {
 func (a *App) canStepUp(scope string) bool {
 	_, ok := a.Scopes[scope]
 	return ok
+}
+
+// grantable reports whether scope has a scope block that is not blocked: a
+// step-up request for it can succeed.
+func (a *App) grantable(scope string) bool {
+	s, ok := a.Scopes[scope]
+	return ok && s != nil && !s.Block
+}
+
+// earnedACR is the acr a step-up of scope sets: its block's, else the
+// login's.
+func (a *App) earnedACR(scope string) string {
+	if s, ok := a.Scopes[scope]; ok && s != nil && s.ACR != "" {
+		return s.ACR
+	}
+	return a.LoginACR
 }
 
 // trustsIssuers reports whether the app accepts any access token at all.

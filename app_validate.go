@@ -110,7 +110,21 @@ func (a *App) validateSteps() error {
 			return fmt.Errorf("scope %s: %v", name, err)
 		}
 	}
-	return nil
+	return a.validateACR(steps)
+}
+
+// validateACR checks the acr words with the engine's own rules: values
+// that stand in a header as they are, and no possession-based acr that
+// nothing configured can earn.
+func (a *App) validateACR(steps *stepup.StepRegistry) error {
+	cfg := stepup.Config{LoginACR: a.LoginACR, PossessionACR: a.PossessionACR, Scopes: make(map[string]stepup.ScopePolicy, len(a.Scopes))}
+	if a.Login != nil {
+		cfg.LoginIdentifiers = a.Login.OTP
+	}
+	for name, s := range a.Scopes {
+		cfg.Scopes[name] = scopePolicy(s)
+	}
+	return cfg.ValidateACR(steps)
 }
 
 func (a *App) validateLimits() error {

@@ -65,6 +65,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			allow_eviction
 //		}
 //		login otp phone_number|email_address...
+//		login_acr      <acr>
+//		possession_acr <acr...>
 //		limits {
 //			client_login_starts <n> <window>
 //			client_sends        <n> <window>
@@ -102,6 +104,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //				grant_mode  single-use|session-bound
 //			}
 //			block
+//			acr <acr>
 //		}
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -198,6 +201,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if typ != "phone_number" && typ != "email_address" {
 					return d.Errf("login otp: unknown identifier type '%s' (want phone_number or email_address)", typ)
 				}
+			}
+		case "login_acr":
+			if err := oneArg(d, &a.LoginACR); err != nil {
+				return err
+			}
+		case "possession_acr":
+			a.PossessionACR = append(a.PossessionACR, d.RemainingArgs()...)
+			if len(a.PossessionACR) == 0 {
+				return d.ArgErr()
 			}
 		case "limits":
 			if d.NextArg() {

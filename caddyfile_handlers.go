@@ -25,6 +25,8 @@ func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		bind       <json-field...>
 //		body_limit <size>
 //		dpop_nonce
+//		acr        <acr...>
+//		max_age    <duration>
 //		header sub|scope|sid|grant <header-name>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -61,6 +63,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.DPoPNonce = true
+		case "acr":
+			h.ACR = append(h.ACR, d.RemainingArgs()...)
+			if len(h.ACR) == 0 {
+				return d.ArgErr()
+			}
+		case "max_age":
+			if err := durationArg(d, &h.MaxAge); err != nil {
+				return err
+			}
 		case "header":
 			var field, name string
 			if !d.Args(&field, &name) || d.NextArg() {

@@ -72,6 +72,10 @@ func parseScope(d *caddyfile.Dispenser) (*Scope, error) {
 				return nil, d.ArgErr()
 			}
 			s.Block = true
+		case "acr":
+			if err := oneArg(d, &s.ACR); err != nil {
+				return nil, err
+			}
 		case "direct":
 			if d.NextArg() {
 				return nil, d.ArgErr()

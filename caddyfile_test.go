@@ -42,13 +42,21 @@ func TestGlobalOptionParsesEveryField(t *testing.T) {
 		scope admin:all {
 			block
 		}
+		scope payouts:write {
+			delegated https://backend.internal/hooks/stepup
+			acr urn:stepup:phone
+		}
+		login_acr urn:stepup:otp
+		possession_acr urn:stepup:phone
+		possession_acr urn:stepup:hwk
 	}`
 	got := parseGlobal(t, input)
 	want := `{"issuer":"https://api.example.com","audience":"api.example.com","signing_key":"/etc/stepup/es256.pem",` +
 		`"access_token_ttl":600000000000,"refresh_token_ttl":86400000000000,"leeway":45000000000,"token_cache_size":500,` +
 		`"trust":[{"issuer":"https://idp.example.com","jwks_url":"https://idp.example.com/.well-known/jwks.json","audience":["api","other"],"algorithms":["RS256","PS256"],"types":["JWT"],"refresh_interval":300000000000},` +
 		`{"issuer":"https://idp2.example.com","jwks_url":"https://idp2.example.com/keys"}],` +
-		`"scopes":{"admin:all":{"block":true},"profile:write":{"direct":{"steps":[{"key":"verify_email","expiration":300000000000},{"key":"kyc_review"}],"granted_for":43200000000000,"grant_mode":"session-bound"}},"transfer:write":{"delegated":"https://backend.internal/hooks/stepup"}}}`
+		`"scopes":{"admin:all":{"block":true},"payouts:write":{"delegated":"https://backend.internal/hooks/stepup","acr":"urn:stepup:phone"},"profile:write":{"direct":{"steps":[{"key":"verify_email","expiration":300000000000},{"key":"kyc_review"}],"granted_for":43200000000000,"grant_mode":"session-bound"}},"transfer:write":{"delegated":"https://backend.internal/hooks/stepup"}},` +
+		`"login_acr":"urn:stepup:otp","possession_acr":["urn:stepup:phone","urn:stepup:hwk"]}`
 	if got != want {
 		t.Errorf("adapted JSON:\n got %s\nwant %s", got, want)
 	}
@@ -128,6 +136,8 @@ func TestStepupDirective(t *testing.T) {
 			`{"scopes":["a","b"],"any":true,"realm":"api","headers":{"subject":"X-User","grant":"X-Grant-Id"}}`},
 		{"body limit and nonce", "stepup {\n body_limit 64KiB\n dpop_nonce\n}", `{"body_limit":65536,"dpop_nonce":true}`},
 		{"body limit in bytes", "stepup {\n body_limit 1000\n}", `{"body_limit":1000}`},
+		{"acr and max_age", "stepup payouts:write {\n acr urn:stepup:otp urn:stepup:hwk\n acr 0\n max_age 5m\n}",
+			`{"scopes":["payouts:write"],"acr":["urn:stepup:otp","urn:stepup:hwk","0"],"max_age":300000000000}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := parseStepupDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(tc.input)})
@@ -154,6 +164,10 @@ func TestStepupDirectiveErrors(t *testing.T) {
 		{"body limit not a size", "stepup {\n body_limit lots\n}", "body_limit"},
 		{"body limit negative", "stepup {\n body_limit -1\n}", "body_limit"},
 		{"dpop_nonce with argument", "stepup {\n dpop_nonce yes\n}", "wrong argument count"},
+		{"acr without values", "stepup {\n acr\n}", "wrong argument count"},
+		{"max_age without a value", "stepup {\n max_age\n}", "wrong argument count"},
+		{"max_age not a duration", "stepup {\n max_age soon\n}", "max_age"},
+		{"max_age twice the arguments", "stepup {\n max_age 5m 10m\n}", "wrong argument count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseStepupDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(tc.input)})

@@ -26,6 +26,8 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		Leeway:          time.Duration(a.Leeway),
 		RefreshTokenTTL: time.Duration(a.RefreshTokenTTL),
 		HookSigner:      rt.signer,
+		LoginACR:        a.LoginACR,
+		PossessionACR:   a.PossessionACR,
 	}
 	if a.Login != nil {
 		cfg.LoginIdentifiers = a.Login.OTP
@@ -78,7 +80,7 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 func scopePolicy(s *Scope) stepup.ScopePolicy {
 	switch {
 	case s.Block:
-		return stepup.ScopePolicy{Block: true}
+		return stepup.ScopePolicy{Block: true, ACR: s.ACR}
 	case s.Direct != nil:
 		d := &stepup.Decision{Status: stepup.StatusReview, GrantMode: s.Direct.GrantMode,
 			GrantedFor: int(time.Duration(s.Direct.GrantedFor) / time.Second)}
@@ -86,7 +88,7 @@ func scopePolicy(s *Scope) stepup.ScopePolicy {
 			d.Steps = append(d.Steps, stepup.Step{Order: i + 1, Key: st.Key,
 				ExpirationDuration: int(time.Duration(st.Expiration) / time.Second)})
 		}
-		return stepup.ScopePolicy{Direct: d}
+		return stepup.ScopePolicy{Direct: d, ACR: s.ACR}
 	}
-	return stepup.ScopePolicy{HookURL: s.Delegated}
+	return stepup.ScopePolicy{HookURL: s.Delegated, ACR: s.ACR}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -80,6 +81,18 @@ type Handler struct {
 	// Require one of Scopes instead of all. Default: false.
 	Any bool `json:"any,omitempty"`
 
+	// Authentication context classes the route accepts (RFC 9470): the
+	// token's `acr` must be one of these. A token without a listed one is
+	// answered 401 `insufficient_user_authentication` with `acr_values`.
+	// Default: none (any acr).
+	ACR []string `json:"acr,omitempty"`
+
+	// How long ago the token's authentication may have happened
+	// (`auth_time`, RFC 9470): an older one, or none, is answered 401
+	// `insufficient_user_authentication` with `max_age` in seconds. Whole
+	// seconds, at least 1s. Default: 0 (no limit).
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+
 	// The realm named in `WWW-Authenticate`. Default: "stepup".
 	Realm string `json:"realm,omitempty"`
 
@@ -120,7 +133,14 @@ type Handler struct {
 	dpopResp  enforcementResponses // DPoP scheme
 	stripper  *enforce.HeaderStripper
 	binding   *enforce.Binding
+	// Step-up advice for acr and max_age challenges (planStepUps).
+	acrValues  string   // ACR, space-delimited
+	acrScopes  []string // scopes whose step-up earns a listed acr, the route's first
+	renewScope string   // the route's first scope that can be granted
 }
+
+// maxMaxAge bounds a route's max_age: a year.
+const maxMaxAge = 8760 * time.Hour
 
 // IdentityHeaders names the request headers that tell the upstream who
 // called. An empty name keeps the default.
@@ -176,6 +196,7 @@ func (h *Handler) setup(app *App) error {
 		return fmt.Errorf("strip_headers: %v", err)
 	}
 	h.binding = enforce.NewBinding(h.Bind)
+	h.planStepUps()
 	return nil
 }
 
@@ -214,6 +235,14 @@ func (h *Handler) Validate() error {
 	}
 	if h.BodyLimit < 0 {
 		return errors.New("body_limit must not be negative")
+	}
+	for _, v := range h.ACR {
+		if !stepup.ValidACR(v) {
+			return errors.New("acr " + quoteForError(v) + ": 1 to 255 printable ASCII characters, no space, quote or backslash")
+		}
+	}
+	if m := time.Duration(h.MaxAge); m != 0 && (m < time.Second || m%time.Second != 0 || m > maxMaxAge) {
+		return errors.New("max_age must be whole seconds, from 1s to 8760h")
 	}
 	if h.app != nil && !h.app.trustsIssuers() {
 		return errors.New("the stepup app trusts no issuer: set `issuer` or add a `trust` block in the stepup global option")

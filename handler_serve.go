@@ -8,9 +8,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
@@ -57,8 +56,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return resp.write(w, refusal)
 	}
 
-	if missing := missingScopes(h.Scopes, h.Any, claims.Scope); len(missing) > 0 {
-		return resp.write(w, h.scopeProblem(resp, missing))
+	if refusal := h.authenticationProblem(resp, claims, time.Now()); refusal != nil {
+		return resp.write(w, refusal)
 	}
 	grant, refusal := h.useGrant(r, rt, claims, resp)
 	if refusal != nil {
@@ -146,40 +145,6 @@ func (h *Handler) debug(msg string, err error) {
 	if ce := h.logger.Check(zapcore.DebugLevel, msg); ce != nil {
 		ce.Write(zap.Error(err))
 	}
-}
-
-// scopeProblem chooses between a step-up challenge (some missing scope can
-// be stepped up) and a plain refusal.
-func (h *Handler) scopeProblem(resp *enforcementResponses, missing []string) *response {
-	var stepUp []string
-	for _, s := range missing {
-		if h.app.canStepUp(s) {
-			stepUp = append(stepUp, s)
-		}
-	}
-	if len(stepUp) > 0 {
-		return resp.stepUp(strings.Join(stepUp, " "))
-	}
-	return resp.insufficientScope(strings.Join(missing, " "))
-}
-
-// missingScopes returns the required scopes the token lacks: all of them
-// that are absent, or, with any, all of them when none is present.
-func missingScopes(required []string, any bool, have []string) []string {
-	if len(required) == 0 {
-		return nil
-	}
-	var missing []string
-	for _, s := range required {
-		if slices.Contains(have, s) {
-			if any {
-				return nil
-			}
-			continue
-		}
-		missing = append(missing, s)
-	}
-	return missing
 }
 
 func quoteForError(s string) string {

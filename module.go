@@ -83,6 +83,19 @@ type App struct {
 	// listed here is answered with 403 `insufficient_scope`.
 	Scopes map[string]*Scope `json:"scopes,omitempty"`
 
+	// The `acr` of the tokens of a fresh login (RFC 9470: the authentication
+	// context class a route's `acr` compares with). A step-up sets its
+	// scope's `acr` instead. Default: `urn:stepup:otp`.
+	LoginACR string `json:"login_acr,omitempty"`
+
+	// `acr` values that assert possession of a device (NIST SP 800-63B
+	// §5.1.3.1): only an authentication that proves possession earns one,
+	// that is an SMS code, or a custom step whose verification token's
+	// `amr` holds `hwk`, `swk`, `sc`, `sms` or `tel`. An email code never
+	// does: a scope whose steps are email codes only, or a `login_acr`
+	// with email login on, is refused at load. Default: none.
+	PossessionACR []string `json:"possession_acr,omitempty"`
+
 	// Where challenges, codes, sessions, grants and replay markers live.
 	// Default: memory (one instance only).
 	Store *StoreConfig `json:"store,omitempty"`
@@ -233,6 +246,12 @@ type Scope struct {
 
 	// Refuse every step-up request for this scope.
 	Block bool `json:"block,omitempty"`
+
+	// The `acr` a completed step-up of this scope earns: the tokens after
+	// it carry this `acr`, the steps' `amr` and their time as `auth_time`.
+	// A route whose `acr` lists it names this scope in its challenges.
+	// Default: the app's `login_acr`.
+	ACR string `json:"acr,omitempty"`
 }
 
 // DirectScope is a step-up policy written in the configuration.

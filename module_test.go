@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddyserver/caddy/v2"
 
 	"go.uber.org/zap"
@@ -69,6 +70,10 @@ func TestValidateChecksEveryField(t *testing.T) {
 		"webhook not a URL":                 {&App{OTP: &OTPConfig{Sender: &SenderConfig{Kind: "webhook", URL: "backend/send"}}}, "webhook"},
 		"sub-second access tokens":          {&App{AccessTokenTTL: caddy.Duration(time.Millisecond)}, "access_token_ttl"},
 		"trust algorithm HS256":             {&App{Trust: []*Trust{{Issuer: "https://idp", JWKSURL: "https://idp/jwks", Algorithms: []string{"HS256"}}}}, "HS256"},
+		"login_acr with a space":            {&App{LoginACR: "urn:a b"}, "printable ASCII"},
+		"scope acr with a quote":            {&App{Issuer: "https://gw.test", Scopes: map[string]*Scope{"a": {Block: true, ACR: `x"`}}}, "printable ASCII"},
+		"possession acr, email login":       {&App{PossessionACR: []string{stepup.DefaultLoginACR}, Login: &LoginConfig{OTP: []string{"email_address"}}}, "email login never earns"},
+		"possession acr, email steps":       {&App{Issuer: "https://gw.test", PossessionACR: []string{"urn:p"}, Scopes: map[string]*Scope{"mail:write": {ACR: "urn:p", Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_email"}}}}}}, "proves possession"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := validated(tc.app)

@@ -2,6 +2,7 @@ package caddystepup
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/caddy-stepup/caddy-stepup/apierror"
@@ -58,11 +59,54 @@ func newResponse(k apierror.Kind, wwwAuthenticate, code, message string, extra m
 
 // stepUp is RFC 9470's challenge for scopes that can be stepped up.
 func (er *enforcementResponses) stepUp(scope string) *response {
-	r := newResponse(apierror.Unauthorized, er.challenge(`error="insufficient_user_authentication", scope="`+scope+`"`),
-		"step_up_required", "This operation needs a step-up authentication.", map[string]any{
-			"scope":   scope,
-			"step_up": map[string]string{"request": er.stepUpRequestPath},
-		})
+	first, _, _ := strings.Cut(scope, " ")
+	return er.userAuthentication(authnNeed{scopes: scope, stepUpScope: first})
+}
+
+// authnNeed is what a valid token lacks for a route, in RFC 9470's terms.
+type authnNeed struct {
+	scopes    string // missing scopes that can be stepped up, space-delimited
+	acrValues string // the route's acr values, when the token's acr is none of them
+	maxAge    int64  // the route's max_age in seconds, when auth_time is older or absent
+	// stepUpScope is the scope whose step-up (the SDK's requestStepUp)
+	// meets the need; "" when none does and the client must go back to
+	// its identity provider.
+	stepUpScope string
+}
+
+// userAuthentication is RFC 9470's insufficient_user_authentication
+// challenge: the header names what is missing (scope, acr_values,
+// max_age), and the body says the same and which scope to request.
+func (er *enforcementResponses) userAuthentication(n authnNeed) *response {
+	params := `error="insufficient_user_authentication"`
+	extra := map[string]any{}
+	message := "This operation needs a step-up authentication."
+	switch {
+	case n.acrValues != "":
+		params += `, error_description="A different authentication level is required"`
+		message = "This operation needs a different authentication level."
+	case n.maxAge > 0:
+		params += `, error_description="A more recent authentication is required"`
+		message = "This operation needs a more recent authentication."
+	}
+	if n.scopes != "" {
+		params += `, scope="` + n.scopes + `"`
+		extra["scope"] = n.scopes
+	}
+	if n.acrValues != "" {
+		params += `, acr_values="` + n.acrValues + `"`
+		extra["acr_values"] = n.acrValues
+	}
+	if n.maxAge > 0 {
+		params += ", max_age=" + strconv.FormatInt(n.maxAge, 10)
+		extra["max_age"] = n.maxAge
+	}
+	code := "insufficient_user_authentication"
+	if n.stepUpScope != "" {
+		code = "step_up_required"
+		extra["step_up"] = map[string]string{"request": er.stepUpRequestPath, "scope": n.stepUpScope}
+	}
+	r := newResponse(apierror.Unauthorized, er.challenge(params), code, message, extra)
 	return &r
 }
 
