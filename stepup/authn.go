@@ -136,10 +136,10 @@ func readMethods(amr []string) ([]string, error) {
 	return amr, nil
 }
 
-// validateACR checks the acr settings against the login identifiers and the
-// scopes' steps: a possession-based acr that no configured way can earn is
-// a configuration error, not a route nobody can pass.
-func (cfg *Config) validateACR(steps *StepRegistry) error {
+// ValidateACR checks the acr settings against the login identifiers and the
+// scopes' steps (New runs it too): a possession-based acr that no configured
+// way can earn is a configuration error, not a route nobody can pass.
+func (cfg *Config) ValidateACR(steps *StepRegistry) error {
 	for _, v := range append([]string{cfg.LoginACR}, cfg.PossessionACR...) {
 		if !ValidACR(v) {
 			return fmt.Errorf("acr %q: 1 to %d printable ASCII characters, no space, quote or backslash", v, maxACRLen)

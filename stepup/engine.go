@@ -196,7 +196,7 @@ func (cfg *Config) validate() (*StepRegistry, error) {
 			}
 		}
 	}
-	if err := cfg.validateACR(steps); err != nil {
+	if err := cfg.ValidateACR(steps); err != nil {
 		return nil, err
 	}
 	return steps, nil
