@@ -124,9 +124,12 @@ type oidcRun struct {
 	MaxAge    *int   `json:"max_age,omitempty"`
 	// ACR and AMR are what the login page reports; the acr defaults to the
 	// first of ACRValues, the amr to ["pwd"].
-	ACR   string     `json:"acr,omitempty"`
-	AMR   []string   `json:"amr,omitempty"`
-	Calls []oidcCall `json:"calls"`
+	ACR string   `json:"acr,omitempty"`
+	AMR []string `json:"amr,omitempty"`
+	// AuthAge: the login page says the user signed in this many seconds
+	// ago (the token's auth_time).
+	AuthAge int        `json:"auth_age,omitempty"`
+	Calls   []oidcCall `json:"calls"`
 }
 
 // oidcCall is one request with the token. As is how it is sent: "dpop"
@@ -150,6 +153,9 @@ type oidcResult struct {
 	DPoPNonce       string `json:"dpop_nonce"`
 	Body            string `json:"body"`
 	Retried         bool   `json:"retried"`
+	// Challenges is oauth4webapi's own parse of WWW-Authenticate, for
+	// "dpop" calls answered with a challenge.
+	Challenges []oidcChallenge `json:"challenges"`
 }
 
 type oidcOutput struct {

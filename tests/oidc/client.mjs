@@ -117,7 +117,12 @@ async function obtainToken(input, client, dpopHandle) {
   }
 
   const amr = Array.isArray(input.amr) ? input.amr.join(' ') : input.amr;
-  const callbackURL = await authorizeAsUser(authorizationURL, redirectURI, { login: input.sub ?? 'alice', acr: input.acr, amr });
+  const callbackURL = await authorizeAsUser(authorizationURL, redirectURI, {
+    login: input.sub ?? 'alice',
+    acr: input.acr,
+    amr,
+    auth_age: input.auth_age === undefined ? undefined : String(input.auth_age),
+  });
   const callbackParams = oauth.validateAuthResponse(as, client, callbackURL, state);
 
   // The provider demands a DPoP nonce: the first request is answered with
@@ -148,8 +153,9 @@ function rememberNonce(url, response) {
   if (nonce) noncesByOrigin.set(new URL(url).origin, nonce);
 }
 
-// One entry of the output's results.
-async function describe(name, url, response, retried) {
+// One entry of the output's results. challenges is oauth4webapi's own
+// reading of WWW-Authenticate, when the library call raised one.
+async function describe(name, url, response, retried, challenges) {
   rememberNonce(url, response);
   return {
     name,
@@ -158,6 +164,7 @@ async function describe(name, url, response, retried) {
     dpop_nonce: response.headers.get('dpop-nonce') ?? '',
     body: await response.text(),
     retried,
+    challenges: challenges ?? [],
   };
 }
 
@@ -168,16 +175,19 @@ async function libraryCall(call, token, dpopHandle) {
     DPoP: dpopHandle,
     ...insecure,
   });
-  try {
-    return await describe(call.name, call.url, await send(), false);
-  } catch (err) {
-    if (oauth.isDPoPNonceError(err)) {
-      rememberNonce(call.url, err.response);
-      return describe(call.name, call.url, await send(), true);
+  const attempt = async (retried) => {
+    try {
+      return await describe(call.name, call.url, await send(), retried);
+    } catch (err) {
+      if (!retried && oauth.isDPoPNonceError(err)) {
+        rememberNonce(call.url, err.response);
+        return attempt(true);
+      }
+      if (err instanceof oauth.WWWAuthenticateChallengeError) return describe(call.name, call.url, err.response, retried, err.cause);
+      throw err;
     }
-    if (err instanceof oauth.WWWAuthenticateChallengeError) return describe(call.name, call.url, err.response, false);
-    throw err;
-  }
+  };
+  return attempt(false);
 }
 
 function headers(call) {

@@ -112,7 +112,7 @@ async function interaction(req, res, uid) {
   if (req.method === 'GET') {
     if (prompt.name === 'login') {
       const requestedAcr = params.acr_values ? params.acr_values.split(' ')[0] : '';
-      page(res, 'Sign-in', action, { prompt: 'login', login: 'alice', acr: requestedAcr, amr: 'pwd' });
+      page(res, 'Sign-in', action, { prompt: 'login', login: 'alice', acr: requestedAcr, amr: 'pwd', auth_age: '0' });
     } else {
       page(res, 'Authorize', action, { prompt: 'consent' });
     }
@@ -124,6 +124,10 @@ async function interaction(req, res, uid) {
     const login = { accountId: form.get('login') || 'alice' };
     if (form.get('acr')) login.acr = form.get('acr');
     if (form.get('amr')) login.amr = form.get('amr').split(' ');
+    // auth_age: the user says they signed in that many seconds ago
+    // (oidc-provider's login ts, which becomes auth_time).
+    const age = Number(form.get('auth_age') || 0);
+    if (age > 0) login.ts = Math.floor(Date.now() / 1000) - age;
     await provider.interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
     return;
   }
