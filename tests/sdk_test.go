@@ -365,3 +365,56 @@ func TestRealSDKStepUp(t *testing.T) {
 		})
 	}
 }
+
+// TestRealSDKACR (issue 11, run with STEPUP_SDK_STEPUP=1): routes that
+// require an acr or a recent authentication (RFC 9470); the real SDK steps
+// up for the scope the challenge names and gets a token carrying the acr,
+// amr and auth_time that pass; an email code never earns the phone's acr.
+func TestRealSDKACR(t *testing.T) {
+	if os.Getenv(stepUpEnv) != "1" {
+		t.Skipf("the real SDK's step-up run needs %s=1", stepUpEnv)
+	}
+	dir := requireSDK(t)
+	for _, st := range sdkStores[:2] {
+		t.Run(st.name, func(t *testing.T) {
+			codes := newOTPReceiver(t)
+			api := newUpstream(t)
+			options := `possession_acr urn:stepup:phone
+		scope payouts:write {
+			acr urn:stepup:phone
+			direct {
+				step verify_sms 5m
+				granted_for 10m
+				grant_mode session-bound
+			}
+		}
+		scope mail:confirm {
+			acr urn:stepup:mail
+			direct {
+				step verify_email 5m
+				granted_for 10m
+				grant_mode session-bound
+			}
+		}`
+			site := fmt.Sprintf(`route /api/payouts* {
+		stepup {
+			acr urn:stepup:phone
+		}
+		reverse_proxy %[1]s
+	}
+	route /api/recent* {
+		stepup payouts:write {
+			max_age 5s
+		}
+		reverse_proxy %[1]s
+	}
+	respond 404`, api.srv.URL)
+			g := startSDKGateway(t, codes.srv.URL, st.store(t), options, site)
+			g.runNode(t, dir, "acr.test.mjs", stepUpEnv+"=1", "STEPUP_CODES_URL="+codes.srv.URL+"/codes")
+			// Passed: payouts once, recent twice.
+			if n := api.hits.Load(); n != 3 {
+				t.Errorf("the legacy API was reached %d times, want 3", n)
+			}
+		})
+	}
+}
