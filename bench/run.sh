@@ -9,6 +9,8 @@
 #       scheme and a fresh ES256 proof per request (bench/proofs makes them
 #       right before each window, bench/dpop.lua sends each once): one proof
 #       verification and one replay marker (memory store) per request
+#   (f) as (b), on a route of the same gateway that also requires an acr
+#       and a max_age (RFC 9470), which the token's acr and auth_time meet
 # then the memory check: DISTINCT distinct valid tokens and GARBAGE garbage
 # tokens sent to a fresh gateway, its VmRSS read before and after.
 #
@@ -73,16 +75,19 @@ bound="$(cat "$tmp/bound.txt")"
 
 mapfile -t ports < <("$tmp/freeport" -n 9)
 p_up="${ports[0]}"
-declare -A port=([a]="${ports[1]}" [b]="${ports[2]}" [c]="${ports[3]}" [d]="${ports[2]}" [e]="${ports[2]}" [m]="${ports[4]}")
+declare -A port=([a]="${ports[1]}" [b]="${ports[2]}" [c]="${ports[3]}" [d]="${ports[2]}" [e]="${ports[2]}" [f]="${ports[2]}" [m]="${ports[4]}")
+# The request path of each case: (f) is the acr route of the (b) gateway.
+declare -A path=([a]=/pay [b]=/pay [c]=/pay [d]=/pay [e]=/pay [f]=/acr/pay [m]=/pay)
 declare -A admin=([plain]="${ports[5]}" [stepup]="${ports[6]}" [nocache]="${ports[7]}" [mem]="${ports[8]}")
 
 "$tmp/upstream" -addr "127.0.0.1:$p_up" -jwks "$tmp/jwks.json" >"$results/upstream.log" 2>&1 &
 pids+=($!)
 
-# caddyfile NAME PORT STEPUP_OPTIONS HANDLER: one gateway on loopback, plain
-# http, admin API (and /debug/pprof) on its own loopback port.
+# caddyfile NAME PORT STEPUP_OPTIONS HANDLER [ROUTES]: one gateway on
+# loopback, plain http, admin API (and /debug/pprof) on its own loopback
+# port; ROUTES come before the catch-all route of HANDLER.
 caddyfile() {
-	local name="$1" listen="$2" options="$3" handler="$4"
+	local name="$1" listen="$2" options="$3" handler="$4" routes="${5:-}"
 	cat >"$tmp/$name.caddyfile" <<EOF
 {
 	admin 127.0.0.1:${admin[$name]}
@@ -94,6 +99,7 @@ $options
 
 http://127.0.0.1:$listen {
 	bind 127.0.0.1
+$routes
 	route {
 $handler
 		reverse_proxy 127.0.0.1:$p_up
@@ -120,7 +126,14 @@ EOF
 }
 
 caddyfile plain "${port[a]}" "" ""
-caddyfile stepup "${port[b]}" "$(trust_block "")" "		stepup payments:write"
+acr_route="	route /acr/* {
+		stepup payments:write {
+			acr urn:bench:loa2
+			max_age 1h
+		}
+		reverse_proxy 127.0.0.1:$p_up
+	}"
+caddyfile stepup "${port[b]}" "$(trust_block "")" "		stepup payments:write" "$acr_route"
 caddyfile nocache "${port[c]}" "$(trust_block "		token_cache off")" "		stepup payments:write"
 caddyfile mem "${port[m]}" "$(trust_block "")" "		stepup payments:write"
 
@@ -134,9 +147,9 @@ start_gateway() {
 start_gateway plain "$tmp/caddy-plain"
 start_gateway stepup "$tmp/caddy-stepup"
 start_gateway nocache "$tmp/caddy-stepup"
-declare -A gw=([a]=plain [b]=stepup [c]=nocache [d]=stepup [e]=stepup)
-declare -A tok=([a]="$valid" [b]="$valid" [c]="$valid" [d]="$noscope" [e]="$bound")
-declare -A scheme=([a]=Bearer [b]=Bearer [c]=Bearer [d]=Bearer [e]=DPoP [m]=Bearer)
+declare -A gw=([a]=plain [b]=stepup [c]=nocache [d]=stepup [e]=stepup [f]=stepup)
+declare -A tok=([a]="$valid" [b]="$valid" [c]="$valid" [d]="$noscope" [e]="$bound" [f]="$valid")
+declare -A scheme=([a]=Bearer [b]=Bearer [c]=Bearer [d]=Bearer [e]=DPoP [f]=Bearer [m]=Bearer)
 
 # proofs_for SECONDS: a fresh file of single-use DPoP proofs for (e).
 proofs_for() {
@@ -155,7 +168,7 @@ load_prepared() {
 		script=(-s "$repo/bench/dpop.lua")
 	fi
 	wrk -t "$THREADS" -c "$CONNS" -d "${seconds}s" "$@" "${script[@]}" \
-		-H "Authorization: ${scheme[$c]} ${tok[$c]}" "http://127.0.0.1:${port[$c]}/pay" \
+		-H "Authorization: ${scheme[$c]} ${tok[$c]}" "http://127.0.0.1:${port[$c]}${path[$c]}" \
 		${script:+-- "$tmp/proofs.txt" "$THREADS"}
 }
 
@@ -174,7 +187,7 @@ expect() {
 			"$tmp/proofs" -key "$tmp/dpop-key.pem" -token "$tmp/bound.txt" -url "http://127.0.0.1:${port[e]}/pay" -n 1 -out "$tmp/one-proof.txt"
 			proof=(-H "DPoP: $(cat "$tmp/one-proof.txt")")
 		fi
-		got="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: ${scheme[$c]} ${tok[$c]}" "${proof[@]}" "http://127.0.0.1:${port[$c]}/pay" || true)"
+		got="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: ${scheme[$c]} ${tok[$c]}" "${proof[@]}" "http://127.0.0.1:${port[$c]}${path[$c]}" || true)"
 		[ "$got" = "$want" ] && return 0
 		sleep 0.1
 	done
@@ -186,6 +199,11 @@ expect b 200
 expect c 200
 expect d 401
 expect e 200
+expect f 200
+# The (f) route does check: a token with another acr is challenged there.
+curl -s -D - -o /dev/null -H "Authorization: Bearer $(cat "$tmp/lowacr.txt")" "http://127.0.0.1:${port[f]}${path[f]}" |
+	grep -qi '^www-authenticate: Bearer error="insufficient_user_authentication", .*acr_values="urn:bench:loa2"' ||
+	{ echo "run.sh: the (f) route does not enforce" >&2; exit 1; }
 curl -s -D - -o /dev/null -H "Authorization: Bearer $noscope" "http://127.0.0.1:${port[d]}/pay" |
 	grep -qi '^www-authenticate: Bearer error="insufficient_user_authentication"' ||
 	{ echo "run.sh: case (d) is not a step-up challenge" >&2; exit 1; }
@@ -208,11 +226,11 @@ window() {
 }
 
 echo "== warm-up, ${WARMUP}s per case" >&2
-for c in a b c d e; do
+for c in a b c d e f; do
 	load "$c" "$WARMUP" >/dev/null
 done
 
-cases=(a b c d e)
+cases=(a b c d e f)
 n=${#cases[@]}
 for r in $(seq 1 "$ROUNDS"); do
 	# Rotate the order each round, and reverse it every other round, so no

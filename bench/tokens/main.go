@@ -3,8 +3,10 @@
 // with it. It writes, into -out:
 //
 //	jwks.json         the public key set the gateways trust
-//	valid.txt         one token with the scope the route requires
+//	valid.txt         one token with the scope the route requires, and an acr
+//	                  (urn:bench:loa2) and auth_time (now) for case (f)
 //	noscope.txt       one token without it (the step-up challenge path)
+//	lowacr.txt        one token with the scope and another acr (urn:bench:loa1)
 //	distinct.txt      -distinct tokens, each different (memory test)
 //	bound.txt         one token with the scope, bound (cnf.jkt) to the key in
 //	dpop-key.pem      a DPoP key of the client (PKCS#8), for bench/proofs
@@ -38,7 +40,13 @@ type accessClaims struct {
 	Jti   string            `json:"jti"`
 	Scope string            `json:"scope"`
 	Cnf   map[string]string `json:"cnf,omitempty"` // RFC 9449 §6.1
+	// The authentication event (RFC 9470), which the (f) route checks.
+	ACR      string `json:"acr"`
+	AuthTime int64  `json:"auth_time"`
 }
+
+// benchACR is the acr of every token, the one case (f)'s route requires.
+const benchACR = "urn:bench:loa2"
 
 func main() {
 	out := flag.String("out", "", "output directory (required)")
@@ -56,17 +64,18 @@ func main() {
 		log.Fatalf("tokens: %v", err)
 	}
 	now := time.Now()
-	mintBound := func(sub, scope string, cnf map[string]string) string {
+	mintWith := func(sub, scope, acr string, cnf map[string]string) string {
 		tok, err := signer.Sign("at+jwt", accessClaims{
 			Iss: *issuer, Sub: sub, Aud: "payments-api",
 			Exp: now.Add(*ttl).Unix(), Iat: now.Unix(), Jti: randomID(), Scope: scope, Cnf: cnf,
+			ACR: acr, AuthTime: now.Unix(),
 		})
 		if err != nil {
 			log.Fatalf("tokens: %v", err)
 		}
 		return tok
 	}
-	mint := func(sub, scope string) string { return mintBound(sub, scope, nil) }
+	mint := func(sub, scope string) string { return mintWith(sub, scope, benchACR, nil) }
 
 	dpopKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -77,12 +86,13 @@ func main() {
 		log.Fatalf("tokens: %v", err)
 	}
 	write(filepath.Join(*out, "dpop-key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	write(filepath.Join(*out, "bound.txt"), []byte(mintBound("bench-user", "openid payments:read "+*scope,
+	write(filepath.Join(*out, "bound.txt"), []byte(mintWith("bench-user", "openid payments:read "+*scope, benchACR,
 		map[string]string{"jkt": sessionclient.JKT(dpopKey)})))
 
 	write(filepath.Join(*out, "jwks.json"), signer.PublicJWKS())
 	write(filepath.Join(*out, "valid.txt"), []byte(mint("bench-user", "openid payments:read "+*scope)))
 	write(filepath.Join(*out, "noscope.txt"), []byte(mint("bench-user", "openid payments:read")))
+	write(filepath.Join(*out, "lowacr.txt"), []byte(mintWith("bench-user", "openid payments:read "+*scope, "urn:bench:loa1", nil)))
 	if *distinct > 0 {
 		err := benchkit.MakeLines(filepath.Join(*out, "distinct.txt"), *distinct, func(int) string {
 			return mint("user-"+randomID(), "openid payments:read "+*scope)
