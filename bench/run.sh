@@ -111,6 +111,9 @@ EOF
 trust_block() {
 	cat <<EOF
 	stepup {
+		# Scope blocks need the gateway's own issuer (it mints the tokens
+		# that carry stepped-up scopes); nothing here is minted.
+		issuer https://gateway.bench
 		trust https://idp.bench {
 			jwks_url http://127.0.0.1:$p_up/.well-known/jwks.json
 		}
