@@ -3,9 +3,13 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/internal/redistest"
+	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
 	"github.com/caddy-stepup/caddy-stepup/internal/testcaddy"
 )
 
@@ -171,4 +175,82 @@ func orZero(s string) string {
 		return "0"
 	}
 	return s
+}
+
+// TestRefusedAgeSpendsNoGrant: a token whose single-use grant is behind a
+// route that also requires a recent authentication is refused there once
+// too old, on memory and Redis, and the refusal leaves the grant for a
+// route without max_age, where it passes once.
+func TestRefusedAgeSpendsNoGrant(t *testing.T) {
+	for _, st := range acrGatewayStores {
+		t.Run(st.name, func(t *testing.T) {
+			api, codes := newUpstream(t), newOTPReceiver(t)
+			port := testcaddy.FreePort(t)
+			base := fmt.Sprintf("http://127.0.0.1:%d", port)
+			testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
+	admin {admin}
+	auto_https off
+	stepup {
+		issuer %[1]s
+		%[2]s
+		login otp phone_number
+		otp {
+			sender webhook %[3]s/send
+		}
+		scope pay:once {
+			acr urn:stepup:phone
+			direct {
+				step verify_sms 5m
+				granted_for 5m
+				grant_mode single-use
+			}
+		}
+	}
+}
+%[1]s {
+	stepup_session
+	route /api/recent* {
+		stepup pay:once {
+			acr urn:stepup:phone
+			max_age 2s
+		}
+		reverse_proxy %[4]s
+	}
+	route /api/pay* {
+		stepup pay:once
+		reverse_proxy %[4]s
+	}
+	respond 404
+}
+`, base, st.store(t), codes.srv.URL, api.srv.URL), WaitFor: []string{base + "/.well-known/jwks.json"}})
+			client := newClient(t)
+			c := sessionclient.New(base)
+			c.HTTP = client
+			if resp, err := c.StartLogin("phone_number", "+33612340001"); err != nil || resp.Status != http.StatusNoContent {
+				t.Fatalf("login/otp: %v %v", resp, err)
+			}
+			if resp, err := c.CheckLogin(codes.lastCode(t, "+33612340001")); err != nil || resp.Status != http.StatusOK {
+				t.Fatalf("login/otp/check: %v %v", resp, err)
+			}
+			token := stepUpBySMS(t, c, codes, "pay:once", nil).String("access_token")
+			claims := sessionclient.Claims(token)
+			if claims["acr"] != "urn:stepup:phone" || fmt.Sprint(claims["amr"]) != "[otp sms]" || claims["auth_time"] == nil {
+				t.Fatalf("the stepped-up token: %v", claims)
+			}
+			time.Sleep(3500 * time.Millisecond) // past max_age 2s, in whole seconds
+			stale := fetch(t, client, "GET", base+"/api/recent", bearer(token))
+			if stale.status != 401 || !strings.Contains(stale.wwwAuth, "max_age=2") || api.hits.Load() != 0 {
+				t.Fatalf("a stale token: %d %q (%d upstream hits)", stale.status, stale.wwwAuth, api.hits.Load())
+			}
+			if got := fetch(t, client, "GET", base+"/api/pay", bearer(token)); got.status != 200 {
+				t.Fatalf("the grant after the refusal: %d %s", got.status, got.body)
+			}
+			if got := fetch(t, client, "GET", base+"/api/pay", bearer(token)); got.status != 401 || got.code != "step_up_required" {
+				t.Errorf("the grant a second time: %d %s", got.status, got.body)
+			}
+			if n := api.hits.Load(); n != 1 {
+				t.Errorf("the legacy API was called %d times, want 1", n)
+			}
+		})
+	}
 }
