@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-stepup/caddy-stepup/internal/redistest"
 	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
 	"github.com/caddy-stepup/caddy-stepup/internal/testcaddy"
 )
@@ -24,14 +23,8 @@ type oidcChallenge struct {
 	Parameters map[string]string `json:"parameters"`
 }
 
-// acrGatewayStores are the stores the acr tests run on.
-var acrGatewayStores = []struct {
-	name  string
-	store func(t *testing.T) string
-}{
-	{"memory", func(*testing.T) string { return "store memory" }},
-	{"redis", func(t *testing.T) string { return "store redis redis://" + redistest.Start(t).Addr + "/0" }},
-}
+// acrGatewayStores are the stores the acr tests run on: memory and Redis.
+var acrGatewayStores = sdkStores[:2]
 
 // startProviderACRGateway trusts the provider's tokens for the resource
 // https://api.test, in front of:
