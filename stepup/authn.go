@@ -145,6 +145,14 @@ func (cfg *Config) ValidateACR(steps *StepRegistry) error {
 			return fmt.Errorf("acr %q: 1 to %d printable ASCII characters, no space, quote or backslash", v, maxACRLen)
 		}
 	}
+	if p := cfg.Passwords; p != nil && p.ACR != "" {
+		if !ValidACR(p.ACR) {
+			return fmt.Errorf("password acr %q: 1 to %d printable ASCII characters, no space, quote or backslash", p.ACR, maxACRLen)
+		}
+		if slices.Contains(cfg.PossessionACR, p.ACR) {
+			return fmt.Errorf("password acr %q is possession-based, which a password never earns", p.ACR)
+		}
+	}
 	if slices.Contains(cfg.PossessionACR, cfg.LoginACR) && slices.Contains(cfg.LoginIdentifiers, IdentifierEmail) {
 		return fmt.Errorf("login acr %q is possession-based, which an email login never earns: remove email from the login identifiers or choose another login acr", cfg.LoginACR)
 	}

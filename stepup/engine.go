@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
+	"github.com/caddy-stepup/caddy-stepup/stepup/password"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
 
@@ -79,6 +80,8 @@ type Config struct {
 	// whose verification token's amr says hwk, swk, sc, sms or tel) earns
 	// one; an email code never does.
 	PossessionACR []string
+	// Passwords turns password login and sign-up on; nil: off.
+	Passwords *PasswordLogin
 
 	AccessTokenTTL time.Duration // default 15m
 	// Leeway is the clock leeway verifiers apply to exp (default 30s): a
@@ -114,6 +117,7 @@ type Engine struct {
 	refreshKey []byte // HMAC key of refresh-token secrets
 	deviceKey  []byte // HMAC key of device cookies
 	steps      *StepRegistry
+	passwords  *password.Hasher // nil: password login off
 	log        *zap.Logger
 }
 
@@ -127,10 +131,16 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stepup: %w", err)
 	}
-	return &Engine{cfg: cfg, steps: steps, log: cfg.Logger,
+	e := &Engine{cfg: cfg, steps: steps, log: cfg.Logger,
 		codeKey:    cfg.Signer.DeriveSecret("otp-digest"),
 		refreshKey: cfg.Signer.DeriveSecret("refresh-token"),
-		deviceKey:  cfg.Signer.DeriveSecret("device-cookie")}, nil
+		deviceKey:  cfg.Signer.DeriveSecret("device-cookie")}
+	if cfg.Passwords != nil {
+		if e.passwords, err = password.NewHasher(cfg.Passwords.Params, 0); err != nil {
+			return nil, fmt.Errorf("stepup: %w", err)
+		}
+	}
+	return e, nil
 }
 
 func (cfg *Config) setDefaults() {
@@ -147,6 +157,16 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.LoginACR == "" {
 		cfg.LoginACR = DefaultLoginACR
+	}
+	if p := cfg.Passwords; p != nil {
+		copied := *p
+		if copied.Params == (password.Params{}) {
+			copied.Params = password.DefaultParams
+		}
+		if copied.ACR == "" {
+			copied.ACR = DefaultPasswordACR
+		}
+		cfg.Passwords = &copied
 	}
 	def(&cfg.AccessTokenTTL, 15*time.Minute)
 	def(&cfg.Leeway, 30*time.Second)
@@ -198,6 +218,14 @@ func (cfg *Config) validate() (*StepRegistry, error) {
 	}
 	if err := cfg.ValidateACR(steps); err != nil {
 		return nil, err
+	}
+	if p := cfg.Passwords; p != nil {
+		if err := p.Policy.Validate(); err != nil {
+			return nil, err
+		}
+		if err := p.Params.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	return steps, nil
 }

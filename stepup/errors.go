@@ -68,6 +68,10 @@ var (
 	ErrInvalidVerification  = newError(KindBadRequest, "invalid_verification_token", "The verification token is invalid.")
 	ErrHookFailed           = newError(KindUnavailable, "hook_failed", "The step-up decision could not be obtained: try again later.")
 	ErrTooManyChallenges    = newError(KindRateLimited, "rate_limited", "Too many step-up challenges are open: finish or wait for one.")
+	ErrBadCredentials       = newError(KindUnauthorized, "unauthorized", "The email address or the password is wrong.")
+	ErrInvalidPassword      = newError(KindBadRequest, "invalid_password", "The password does not meet the password policy.")
+	ErrIdentifierExists     = newError(KindConflict, "identifier_already_exists", "An account with this email address already has a password: log in instead.")
+	ErrInvalidLoginTicket   = newError(KindBadRequest, "invalid_challenge_token", "The login is unknown, expired or already finished: start again.")
 )
 
 // unavailable wraps a store or sender failure: the client sees `internal`,

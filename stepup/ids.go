@@ -52,4 +52,5 @@ const (
 	prefixChallenge = "chl_"
 	prefixGrant     = "grt_"
 	prefixToken     = "tok_"
+	prefixTicket    = "lgn_"
 )

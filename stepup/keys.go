@@ -38,6 +38,7 @@ func grantKey(id, userID, sessionID, scope string) string {
 	return "grt:{" + id + "}:" + userID + ":" + sessionID + ":" + scope
 }
 func verificationJTIKey(jti string) string { return "vjti:{" + jti + "}" }
+func ticketKey(id string) string           { return "lgn:{" + id + "}" }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 

@@ -25,6 +25,9 @@ type loginFlow struct {
 	// device's buckets (device.go).
 	Device string   `json:"device,omitempty"`
 	OTP    otpState `json:"otp"`
+	// SignUpHash is the password a sign-up sets once the code proves the
+	// email address (login_password.go).
+	SignUpHash string `json:"sign_up_hash,omitempty"`
 }
 
 // ClientInfo describes the client of a request.
@@ -58,8 +61,13 @@ func (e *Engine) StartLogin(ctx context.Context, typ, value string, client Clien
 	if err := e.allow(ctx, globalStartsKey, e.cfg.Limits.LoginStarts); err != nil {
 		return "", err
 	}
-	flow := loginFlow{V: recordVersion, Type: typ, Value: value}
-	if jkt, ok := e.deviceOf(typ, value, client.Device); ok {
+	return e.openLoginFlow(ctx, loginFlow{V: recordVersion, Type: typ, Value: value}, client)
+}
+
+// openLoginFlow stores a login flow and sends its first code, past the
+// identifier's lock and every send cap.
+func (e *Engine) openLoginFlow(ctx context.Context, flow loginFlow, client ClientInfo) (string, error) {
+	if jkt, ok := e.deviceOf(flow.Type, flow.Value, client.Device); ok {
 		flow.Device = jkt
 	}
 	if _, err := e.checkLock(ctx, flow.failKey(flow.Device)); err != nil {
@@ -78,7 +86,7 @@ func (e *Engine) StartLogin(ctx context.Context, typ, value string, client Clien
 	if err := e.cfg.Store.Create(ctx, flowKey(id), mustJSON(flow), loginFlowTTL); err != nil {
 		return "", storeErr(err)
 	}
-	if err := e.send(ctx, otp.Message{Channel: channelOf(typ), To: value, Code: code, Purpose: otp.PurposeLogin,
+	if err := e.send(ctx, otp.Message{Channel: channelOf(flow.Type), To: flow.Value, Code: code, Purpose: otp.PurposeLogin,
 		ExpiresAt: time.UnixMilli(flow.OTP.Expires)}); err != nil {
 		return "", err
 	}
@@ -194,7 +202,12 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := e.createSession(ctx, user, proof.Thumbprint, flow.Type, client)
+	if flow.SignUpHash != "" {
+		if err := e.setPassword(ctx, user.ID, flow.SignUpHash, false); err != nil {
+			return nil, err
+		}
+	}
+	tokens, err := e.createSession(ctx, user, proof.Thumbprint, e.loginEvent(flow.Type, e.now()), client)
 	if err != nil {
 		return nil, err
 	}
@@ -364,6 +377,9 @@ type userRecord struct {
 	ID          string       `json:"id"`
 	Identifiers []Identifier `json:"identifiers"`
 	Created     int64        `json:"created"`
+	// Password is the argon2id hash (PHC string) of the user's password;
+	// "" for users who never set one.
+	Password string `json:"password,omitempty"`
 }
 
 // userFor finds the user who owns a verified identifier, creating them on

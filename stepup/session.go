@@ -110,14 +110,14 @@ type accessClaims struct {
 	AMR      []string `json:"amr,omitempty"`
 }
 
-// createSession starts a session bound to the DPoP key jkt, after a login
-// with a code sent to an identifier of type idType.
-func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt, idType string, client ClientInfo) (*Tokens, error) {
+// createSession starts a session bound to the DPoP key jkt, after the login
+// event.
+func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt string, event authEvent, client ClientInfo) (*Tokens, error) {
 	now := e.now()
 	s := sessionRecord{
 		V: recordVersion, ID: newID(prefixSession), UserID: u.ID, JKT: jkt, Nonce: newSecret(), Gen: 1,
 		Created: now.Unix(), LastSeen: now.Unix(), Expires: now.Add(e.cfg.RefreshTokenTTL).Unix(),
-		UserAgent: truncate(client.UserAgent, 256), Auth: e.loginEvent(idType, now),
+		UserAgent: truncate(client.UserAgent, 256), Auth: event,
 	}
 	if err := e.cfg.Store.Create(ctx, sessionKey(s.ID), mustJSON(s), e.cfg.RefreshTokenTTL); err != nil {
 		return nil, storeErr(err)
