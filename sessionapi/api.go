@@ -116,20 +116,22 @@ type route struct {
 }
 
 var routes = map[string]route{
-	"/login/otp":           {http.MethodPost, (*API).startLogin},
-	"/login/otp/retry":     {http.MethodPost, (*API).retryLogin},
-	"/login/otp/check":     {http.MethodPost, (*API).checkLogin},
-	"/refresh":             {http.MethodPost, (*API).refresh},
-	"/revoke":              {http.MethodPost, (*API).revoke},
-	"/me/list":             {http.MethodGet, (*API).listSessions},
-	"/me/revoke":           {http.MethodPost, (*API).revokeSessions},
-	"/stepup/request":      {http.MethodPost, (*API).requestStepUp},
-	"/otp":                 {http.MethodPost, (*API).sendStepOTP},
-	"/otp/retry":           {http.MethodPost, (*API).retryStepOTP},
-	"/otp/check":           {http.MethodPost, (*API).checkStepOTP},
-	"/stepup/continue":     {http.MethodPost, (*API).continueStepUp},
-	"/login/finalize":      {http.MethodPost, (*API).notOffered},
-	"/password/compliancy": {http.MethodGet, (*API).notOffered},
+	"/login/otp":            {http.MethodPost, (*API).startLogin},
+	"/login/otp/retry":      {http.MethodPost, (*API).retryLogin},
+	"/login/otp/check":      {http.MethodPost, (*API).checkLogin},
+	"/refresh":              {http.MethodPost, (*API).refresh},
+	"/revoke":               {http.MethodPost, (*API).revoke},
+	"/me/list":              {http.MethodGet, (*API).listSessions},
+	"/me/revoke":            {http.MethodPost, (*API).revokeSessions},
+	"/stepup/request":       {http.MethodPost, (*API).requestStepUp},
+	"/otp":                  {http.MethodPost, (*API).sendStepOTP},
+	"/otp/retry":            {http.MethodPost, (*API).retryStepOTP},
+	"/otp/check":            {http.MethodPost, (*API).checkStepOTP},
+	"/stepup/continue":      {http.MethodPost, (*API).continueStepUp},
+	"/login/email/password": {http.MethodPost, (*API).passwordLogin},
+	"/login/email/sign-up":  {http.MethodPost, (*API).signUp},
+	"/login/finalize":       {http.MethodPost, (*API).finalizeLogin},
+	"/password/compliancy":  {http.MethodGet, (*API).passwordCompliancy},
 }
 
 // endpointOf returns the endpoint path after /v1/session.

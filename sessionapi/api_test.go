@@ -52,6 +52,12 @@ type env struct {
 // httptest for the client-driven cases.
 func newEnv(t *testing.T, cors ...string) *env {
 	t.Helper()
+	return newEnvWith(t, cors, nil)
+}
+
+// newEnvWith is newEnv with the engine's configuration changed first.
+func newEnvWith(t *testing.T, cors []string, change func(*stepup.Config)) *env {
+	t.Helper()
 	signer, err := jwks.GenerateSigner()
 	if err != nil {
 		t.Fatal(err)
@@ -64,11 +70,15 @@ func newEnv(t *testing.T, cors ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := stepup.New(stepup.Config{Issuer: origin, Signer: signer, Store: mem, Sender: sender,
+	cfg := stepup.Config{Issuer: origin, Signer: signer, Store: mem, Sender: sender,
 		LoginIdentifiers: []string{stepup.IdentifierPhone}, ChallengeVerifier: challenges, HookSigner: signer,
 		Scopes: map[string]stepup.ScopePolicy{"transfer:write": {Direct: &stepup.Decision{Status: stepup.StatusReview,
 			GrantMode: stepup.GrantSingleUse, GrantedFor: 60, Steps: []stepup.Step{{Order: 1, Key: stepup.StepVerifySMS, ExpirationDuration: 60}}}}},
-		OTP: stepup.OTPPolicy{ResendCooldown: time.Millisecond}})
+		OTP: stepup.OTPPolicy{ResendCooldown: time.Millisecond}}
+	if change != nil {
+		change(&cfg)
+	}
+	engine, err := stepup.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,10 @@ type Finalized struct {
 	FlowID string
 }
 
+// FinalizeOffered reports whether any login that ends in /login/finalize
+// (password, sign-up, OAuth) is on.
+func (e *Engine) FinalizeOffered() bool { return e.passwords != nil }
+
 // FinalizeLogin takes a ticket, once, and finishes its login with the
 // client's DPoP key. An OAuth ticket also needs the PKCE verifier of the
 // challenge the app began with. A ticket that fails any check is gone:

@@ -227,6 +227,31 @@ func (c *Client) CheckLogin(code string) (*Response, error) {
 		SessionDPoP: true, Header: c.verificationHeader(c.Verification)})
 }
 
+// PasswordLogin calls POST /login/email/password.
+func (c *Client) PasswordLogin(email, password string) (*Response, error) {
+	return c.Do(Request{Method: "POST", Path: api + "/login/email/password", Body: map[string]string{"identifier": email, "password": password}})
+}
+
+// SignUp calls POST /login/email/sign-up.
+func (c *Client) SignUp(email, password string) (*Response, error) {
+	return c.Do(Request{Method: "POST", Path: api + "/login/email/sign-up", Body: map[string]string{"identifier": email, "password": password}})
+}
+
+// Finalize calls POST /login/finalize with a ticket (and a PKCE verifier
+// for OAuth), as the SDK's finalizeLogin does; a sign-up's answer sets the
+// verification token CheckLogin sends.
+func (c *Client) Finalize(ticket, codeVerifier string) (*Response, error) {
+	body := map[string]string{"challenge_token": ticket}
+	if codeVerifier != "" {
+		body["code_verifier"] = codeVerifier
+	}
+	resp, err := c.Do(Request{Method: "POST", Path: api + "/login/finalize", Body: body, SessionDPoP: true})
+	if err == nil && resp.Header.Get("X-Verification-Token") != "" {
+		c.Verification = resp.Header.Get("X-Verification-Token")
+	}
+	return resp, err
+}
+
 // Refresh calls POST /refresh, with a completed challenge token if given.
 func (c *Client) Refresh(stepUpToken string) (*Response, error) {
 	var body any
