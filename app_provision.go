@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/stepup/password"
 )
 
 // The app's lifecycle is one pass in three steps, each in Caddy's own
@@ -98,6 +99,22 @@ func (a *App) setDefaults() {
 	}
 	if a.LoginACR == "" {
 		a.LoginACR = stepup.DefaultLoginACR
+	}
+	if a.Login != nil && a.Login.Password != nil {
+		pw := a.Login.Password
+		if pw.MinLength == 0 {
+			pw.MinLength = defaultPasswordMinLength
+		}
+		if pw.MaxLength == 0 {
+			pw.MaxLength = max(defaultPasswordMaxLength, pw.MinLength)
+		}
+		if pw.ACR == "" {
+			pw.ACR = stepup.DefaultPasswordACR
+		}
+		if pw.Argon2id == nil {
+			d := password.DefaultParams
+			pw.Argon2id = &Argon2idConfig{Time: int(d.Time), MemoryKiB: int(d.MemoryKiB), Threads: int(d.Threads)}
+		}
 	}
 	for _, t := range a.Trust {
 		if t == nil {

@@ -18,7 +18,7 @@ import (
 // filled in defaults, and before Start acquires anything; it changes
 // nothing.
 func (a *App) Validate() error {
-	for _, check := range []func() error{a.validateTokens, a.validateTrust, a.validateSteps, a.validateLimits, a.validateStore, a.validateOTP} {
+	for _, check := range []func() error{a.validateTokens, a.validateTrust, a.validateSteps, a.validateLimits, a.validateStore, a.validateOTP, a.validateLogin} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -120,6 +120,9 @@ func (a *App) validateACR(steps *stepup.StepRegistry) error {
 	cfg := stepup.Config{LoginACR: a.LoginACR, PossessionACR: a.PossessionACR, Scopes: make(map[string]stepup.ScopePolicy, len(a.Scopes))}
 	if a.Login != nil {
 		cfg.LoginIdentifiers = a.Login.OTP
+		if pw := a.Login.Password; pw != nil {
+			cfg.Passwords = pw.passwordLogin()
+		}
 	}
 	for name, s := range a.Scopes {
 		cfg.Scopes[name] = scopePolicy(s)
@@ -294,6 +297,32 @@ func (d *DirectScope) validate(steps *stepup.StepRegistry) error {
 	}
 	if d.GrantMode != "" && d.GrantMode != grantSingleUse && d.GrantMode != grantSessionBound {
 		return fmt.Errorf("grant_mode must be %s or %s", grantSingleUse, grantSessionBound)
+	}
+	return nil
+}
+
+// validateLogin checks the login methods: a password policy that can be
+// met, argon2id costs within bounds, and what sign-ups need.
+func (a *App) validateLogin() error {
+	if a.Login == nil || a.Login.Password == nil {
+		return nil
+	}
+	pw := a.Login.Password
+	if a.Issuer == "" {
+		return errors.New("login password needs `issuer`: the gateway mints the tokens of its sessions")
+	}
+	if a.OTP == nil || a.OTP.Sender == nil {
+		return errors.New("login password needs an otp sender: a sign-up proves its email address with a code")
+	}
+	if ac := pw.Argon2id; ac != nil && (ac.Time < 1 || ac.Time > 10 || ac.MemoryKiB < 1 || ac.MemoryKiB > 1<<20 || ac.Threads < 1 || ac.Threads > 16) {
+		return errors.New("login password: argon2id time 1 to 10, memory 8MiB to 1GiB, threads 1 to 16")
+	}
+	p := pw.passwordLogin()
+	if err := p.Policy.Validate(); err != nil {
+		return fmt.Errorf("login password: %v", err)
+	}
+	if err := p.Params.Validate(); err != nil {
+		return fmt.Errorf("login password: %v", err)
 	}
 	return nil
 }

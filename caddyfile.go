@@ -65,6 +65,13 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			allow_eviction
 //		}
 //		login otp phone_number|email_address...
+//		login password {
+//			min_length <n>
+//			max_length <n>
+//			uppercase|lowercase|numbers|symbols [<n>]
+//			argon2id <time> <memory> <threads>
+//			acr <acr>
+//		}
 //		login_acr      <acr>
 //		possession_acr <acr...>
 //		limits {
@@ -182,25 +189,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			a.Store = st
 		case "login":
-			var method string
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			method = d.Val()
-			if method != "otp" {
-				return d.Errf("login: unknown method '%s' (want otp)", method)
-			}
 			if a.Login == nil {
 				a.Login = new(LoginConfig)
 			}
-			a.Login.OTP = append(a.Login.OTP, d.RemainingArgs()...)
-			if len(a.Login.OTP) == 0 {
-				return d.Err("login otp needs identifier types: phone_number, email_address")
-			}
-			for _, typ := range a.Login.OTP {
-				if typ != "phone_number" && typ != "email_address" {
-					return d.Errf("login otp: unknown identifier type '%s' (want phone_number or email_address)", typ)
-				}
+			if err := parseLogin(d, a.Login); err != nil {
+				return err
 			}
 		case "login_acr":
 			if err := oneArg(d, &a.LoginACR); err != nil {

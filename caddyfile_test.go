@@ -196,6 +196,26 @@ func parseGlobal(t *testing.T, input string) string {
 	return string(v.(httpcaddyfile.App).Value)
 }
 
+func TestGlobalOptionLoginPassword(t *testing.T) {
+	got := parseGlobal(t, `stepup {
+		login otp phone_number
+		login password {
+			min_length 12
+			max_length 64
+			uppercase
+			numbers 2
+			symbols 0
+			argon2id 2 64MiB 1
+			acr urn:example:pwd
+		}
+	}`)
+	want := `{"login":{"otp":["phone_number"],"password":{"min_length":12,"max_length":64,"uppercase":1,"numbers":2,` +
+		`"argon2id":{"time":2,"memory_kib":65536,"threads":1},"acr":"urn:example:pwd"}}}`
+	if got != want {
+		t.Errorf("adapted JSON:\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestGlobalOptionSessionSettings(t *testing.T) {
 	got := parseGlobal(t, `stepup {
 		issuer https://api.example.com
@@ -259,7 +279,12 @@ func TestGlobalOptionSessionErrors(t *testing.T) {
 		{"store redis url and addrs", "stepup {\n store redis redis://x {\n addrs a:1\n }\n}", "not both"},
 		{"store twice", "stepup {\n store memory\n store memory\n}", "store already specified"},
 		{"store bad db", "stepup {\n store redis redis://x {\n db two\n }\n}", "not a database number"},
-		{"login unknown method", "stepup {\n login password\n}", "unknown method 'password'"},
+		{"login unknown method", "stepup {\n login webauthn\n}", "unknown method 'webauthn'"},
+		{"login password twice", "stepup {\n login password\n login password\n}", "given twice"},
+		{"login password argument", "stepup {\n login password strong\n}", "wrong argument count"},
+		{"login password unknown word", "stepup {\n login password {\n  entropy 60\n }\n}", "unrecognized login password option 'entropy'"},
+		{"login password negative", "stepup {\n login password {\n  min_length -1\n }\n}", "not a count"},
+		{"login password argon2id", "stepup {\n login password {\n  argon2id 1 lots 1\n }\n}", "argon2id <time> <memory> <threads>"},
 		{"login unknown identifier", "stepup {\n login otp username\n}", "unknown identifier type 'username'"},
 		{"login without identifiers", "stepup {\n login otp\n}", "needs identifier types"},
 		{"sender unknown", "stepup {\n otp {\n sender carrier-pigeon\n }\n}", "unknown sender 'carrier-pigeon'"},

@@ -31,6 +31,9 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 	}
 	if a.Login != nil {
 		cfg.LoginIdentifiers = a.Login.OTP
+		if pw := a.Login.Password; pw != nil {
+			cfg.Passwords = pw.passwordLogin()
+		}
 	}
 	if l := a.Limits; l != nil {
 		rate := func(r *RateConfig) stepup.Rate {

@@ -10,15 +10,6 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
 )
 
-// LoginConfig turns on login methods for the SDK.
-type LoginConfig struct {
-	// Identifier types accepted by OTP login (the SDK's startOTPLogin):
-	// `phone_number`, `email_address`. Users are identified by the
-	// identifier they verified; a user is created at their first login.
-	// Default: none (OTP login off).
-	OTP []string `json:"otp,omitempty"`
-}
-
 // OTPConfig sets how one-time codes are made and delivered.
 type OTPConfig struct {
 	// How codes reach users. Required for OTP login and OTP steps.
