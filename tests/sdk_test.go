@@ -418,3 +418,22 @@ func TestRealSDKACR(t *testing.T) {
 		})
 	}
 }
+
+// TestRealSDKPassword (issue 12): the real SDK reads the password policy,
+// signs up (the address proven with a code), logs in with the password,
+// and gets its own errors for a weak and a wrong password, on every store.
+func TestRealSDKPassword(t *testing.T) {
+	dir := requireSDK(t)
+	for _, st := range sdkStores {
+		t.Run(st.name, func(t *testing.T) {
+			codes := newOTPReceiver(t)
+			options := `login password {
+			min_length 10
+			numbers
+			argon2id 1 8MiB 1
+		}`
+			g := startSDKGateway(t, codes.srv.URL, st.store(t), options, "respond 404")
+			g.runNode(t, dir, "password.test.mjs", "STEPUP_CODES_URL="+codes.srv.URL+"/codes")
+		})
+	}
+}
