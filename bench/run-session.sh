@@ -6,7 +6,10 @@
 #   step-up (bench/stepup): full flows (request → OTP → check → refresh →
 #     one protected call, then the same call again) on Redis, unpaced then
 #     paced at a fixed rate, with a delegation hook, the OTP webhook and the
-#     upstream in the bench process.
+#     upstream in the bench process;
+#   password logins (bench/password): sign-ups, then password logins and
+#     wrong passwords (one argon2id verification each, default cost), on
+#     the memory store.
 #
 # The gateway is tests/caddy built here with `go build`; redis-server is
 # started here on a free loopback port (never the one on 6379) with no
@@ -15,6 +18,7 @@
 # Usage: bench/run-session.sh    (about 2-3 minutes on 2 cores)
 # Knobs (environment): USERS=2000 CONC=32 REFRESHES=10 RATE=1000 PACED=30s
 #   FLOWS=3000 FLOW_CONC=16 FLOW_RATE=300 FLOW_PACED=10s RT_CALLS=300
+#   PW_USERS=200 PW_CONC=8 (password users, and requests in flight)
 #   REFUSALS=2000 (login starts past one client's limit, on a gateway
 #   with the default limits, to count what each refusal costs in Redis)
 #   PROFILE=0 (1 also saves CPU profiles of the gateways during the paced
@@ -24,7 +28,7 @@
 set -euo pipefail
 
 knobs=""
-for v in USERS CONC REFRESHES RATE PACED FLOWS FLOW_CONC FLOW_RATE FLOW_PACED RT_CALLS REFUSALS PROFILE; do
+for v in USERS CONC REFRESHES RATE PACED FLOWS FLOW_CONC FLOW_RATE FLOW_PACED RT_CALLS REFUSALS PW_USERS PW_CONC PROFILE; do
 	if [ -n "${!v:-}" ]; then knobs+="$v=${!v} "; fi
 done
 USERS="${USERS:-2000}"
@@ -38,6 +42,8 @@ FLOW_RATE="${FLOW_RATE:-300}"
 FLOW_PACED="${FLOW_PACED:-10s}"
 RT_CALLS="${RT_CALLS:-300}"
 REFUSALS="${REFUSALS:-2000}"
+PW_USERS="${PW_USERS:-200}"
+PW_CONC="${PW_CONC:-8}"
 PROFILE="${PROFILE:-0}"
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -58,16 +64,16 @@ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
 fi
 echo "== building (binaries in $tmp)" >&2
 go build -o "$tmp/caddy-stepup" ./tests/caddy
-for tool in freeport session stepup; do
+for tool in freeport session stepup password; do
 	go build -o "$tmp/$tool" "./bench/$tool"
 done
 
-mapfile -t ports < <("$tmp/freeport" -n 15)
+mapfile -t ports < <("$tmp/freeport" -n 18)
 p_redis="${ports[0]}"
-declare -A port=([mem]="${ports[1]}" [redis]="${ports[2]}" [stepup]="${ports[3]}" [limited]="${ports[13]}")
-declare -A admin=([mem]="${ports[4]}" [redis]="${ports[5]}" [stepup]="${ports[6]}" [limited]="${ports[14]}")
+declare -A port=([mem]="${ports[1]}" [redis]="${ports[2]}" [stepup]="${ports[3]}" [limited]="${ports[13]}" [password]="${ports[15]}")
+declare -A admin=([mem]="${ports[4]}" [redis]="${ports[5]}" [stepup]="${ports[6]}" [limited]="${ports[14]}" [password]="${ports[16]}")
 # The limited gateway sends its (ten) codes to the Redis session benchmark's webhook.
-declare -A inbox=([mem]="${ports[7]}" [redis]="${ports[8]}" [stepup]="${ports[9]}" [limited]="${ports[8]}")
+declare -A inbox=([mem]="${ports[7]}" [redis]="${ports[8]}" [stepup]="${ports[9]}" [limited]="${ports[8]}" [password]="${ports[17]}")
 p_hook="${ports[10]}"
 p_upstream="${ports[11]}"
 
@@ -131,8 +137,13 @@ caddyfile stepup "store redis redis://127.0.0.1:$p_redis/1" "$many_clients
 	}
 	respond 404"
 
+caddyfile password "" "$many_clients
+		login password {
+			min_length 12
+		}" ""
+
 declare -A gwpid
-for name in mem redis stepup limited; do
+for name in mem redis stepup limited password; do
 	"$tmp/caddy-stepup" run --config "$tmp/$name.caddyfile" --adapter caddyfile >"$results/caddy-$name.log" 2>&1 &
 	gwpid[$name]=$!
 	pids+=($!)
@@ -189,6 +200,10 @@ echo "== step-up flows, Redis store" >&2
 measure "step-up" "$tmp/stepup" -pid "${gwpid[stepup]}" -gateway "http://127.0.0.1:${port[stepup]}" -inbox "127.0.0.1:${inbox[stepup]}" \
 	-hook "127.0.0.1:$p_hook" -upstream "127.0.0.1:$p_upstream" -redis "127.0.0.1:$p_redis" \
 	-flows "$FLOWS" -c "$FLOW_CONC" -rate "$FLOW_RATE" -paced "$FLOW_PACED" -rt-calls "$RT_CALLS" $(profile_args stepup)
+
+echo "== password logins, memory store" >&2
+measure "password login" "$tmp/password" -pid "${gwpid[password]}" -gateway "http://127.0.0.1:${port[password]}" -inbox "127.0.0.1:${inbox[password]}" \
+	-users "$PW_USERS" -c "$PW_CONC" -params "argon2id 1 46MiB 1 (the default)"
 
 if [ "$PROFILE" = 1 ]; then
 	for name in redis stepup; do
