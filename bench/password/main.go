@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/bench/internal/benchkit"
@@ -123,9 +124,20 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	// One client (this process, one IP) guessing: the first ones are
+	// compared (401), then the client's failure delay refuses (429).
+	var compared, delayed atomic.Int64
 	wrong, wrongRec, wrongFailures, wrongFirst, err := phase(cfg.users, func(i int) error {
 		resp, err := newClient().PasswordLogin(email(runID, i), "not the password")
-		return want(resp, err, http.StatusUnauthorized)
+		if err == nil && resp.Status == http.StatusTooManyRequests {
+			delayed.Add(1)
+			return nil
+		}
+		if err := want(resp, err, http.StatusUnauthorized); err != nil {
+			return err
+		}
+		compared.Add(1)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -145,7 +157,8 @@ func run(cfg config) error {
 	}
 	row("sign-up (sign-up, finalize, code check)", signUp, signUpFailures, signUpFirst)
 	row("**password login** (password, finalize)", login, loginFailures, loginFirst)
-	row("wrong password (401)", wrong, wrongFailures, wrongFirst)
+	row(fmt.Sprintf("wrong password from one client: %d compared (401), %d refused by its failure delay (429)", compared.Load(), delayed.Load()),
+		wrong, wrongFailures, wrongFirst)
 	fmt.Fprintln(w)
 	benchkit.WriteLatencyHeader(w)
 	benchkit.WriteLatencyRows(w, "sign-up", signUpRec)
