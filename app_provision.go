@@ -68,6 +68,13 @@ func (a *App) resolvePlaceholders(repl *caddy.Replacer) {
 		sc := a.OTP.Sender
 		r(&sc.URL, &sc.Secret, &sc.Addr, &sc.From, &sc.Username, &sc.Password)
 	}
+	if a.Login != nil {
+		for _, o := range a.Login.OAuth {
+			if o != nil {
+				r(&o.Issuer, &o.ClientID, &o.ClientSecret)
+			}
+		}
+	}
 }
 
 // Defaults of the app's settings.

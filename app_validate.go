@@ -304,7 +304,15 @@ func (d *DirectScope) validate(steps *stepup.StepRegistry) error {
 // validateLogin checks the login methods: a password policy that can be
 // met, argon2id costs within bounds, and what sign-ups need.
 func (a *App) validateLogin() error {
-	if a.Login == nil || a.Login.Password == nil {
+	if a.Login == nil {
+		return nil
+	}
+	for name, o := range a.Login.OAuth {
+		if err := a.validateOAuth(name, o); err != nil {
+			return fmt.Errorf("login oauth %s: %v", name, err)
+		}
+	}
+	if a.Login.Password == nil {
 		return nil
 	}
 	pw := a.Login.Password
@@ -323,6 +331,39 @@ func (a *App) validateLogin() error {
 	}
 	if err := p.Params.Validate(); err != nil {
 		return fmt.Errorf("login password: %v", err)
+	}
+	return nil
+}
+
+// validateOAuth checks one OpenID provider's block.
+func (a *App) validateOAuth(name string, o *OAuthConfig) error {
+	if !stepup.ValidKey(name) || len(name) > 64 {
+		return errors.New("the name: letters, digits and . _ : - only")
+	}
+	if o == nil || o.ClientID == "" {
+		return errors.New("client_id is required")
+	}
+	if a.Issuer == "" {
+		return errors.New("needs `issuer`: the gateway mints the tokens of its sessions")
+	}
+	if err := checkJWKSURL(o.Issuer); err != nil {
+		return fmt.Errorf("issuer: %v", err)
+	}
+	if strings.ContainsAny(o.Issuer, "{} ") {
+		return errors.New("issuer: no braces or spaces")
+	}
+	for _, u := range o.RedirectURIs {
+		if err := checkAbsoluteURL(u); err != nil {
+			return fmt.Errorf("redirect_uris: %v", err)
+		}
+	}
+	for _, s := range o.Scopes {
+		if !stepup.ValidKey(s) {
+			return fmt.Errorf("scopes: %q", s)
+		}
+	}
+	if o.ACR != "" && !stepup.ValidACR(o.ACR) {
+		return fmt.Errorf("acr %q: printable ASCII, no space, quote or backslash", o.ACR)
 	}
 	return nil
 }

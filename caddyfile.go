@@ -72,6 +72,14 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			argon2id <time> <memory> <threads>
 //			acr <acr>
 //		}
+//		login oauth <provider> {
+//			issuer        <url>
+//			client_id     <id>
+//			client_secret <secret>
+//			scopes        <scope...>
+//			redirect_uris <url...>
+//			acr           <acr>
+//		}
 //		login_acr      <acr>
 //		possession_acr <acr...>
 //		limits {

@@ -36,9 +36,57 @@ func parseLogin(d *caddyfile.Dispenser, l *LoginConfig) error {
 		pw, err := parsePasswordLogin(d)
 		l.Password = pw
 		return err
+	case "oauth":
+		var name string
+		if !d.Args(&name) || d.NextArg() {
+			return d.Err("login oauth <provider> { issuer ...; client_id ...; client_secret ... }")
+		}
+		if l.OAuth == nil {
+			l.OAuth = map[string]*OAuthConfig{}
+		}
+		if _, dup := l.OAuth[name]; dup {
+			return d.Errf("login oauth %s is given twice", name)
+		}
+		o, err := parseOAuthLogin(d)
+		l.OAuth[name] = o
+		return err
 	default:
-		return d.Errf("login: unknown method '%s' (want otp or password)", method)
+		return d.Errf("login: unknown method '%s' (want otp, password or oauth)", method)
 	}
+}
+
+// parseOAuthLogin parses the block of `login oauth <provider>`.
+func parseOAuthLogin(d *caddyfile.Dispenser) (*OAuthConfig, error) {
+	o := new(OAuthConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "issuer":
+			err = oneArg(d, &o.Issuer)
+		case "client_id":
+			err = oneArg(d, &o.ClientID)
+		case "client_secret":
+			err = oneArg(d, &o.ClientSecret)
+		case "acr":
+			err = oneArg(d, &o.ACR)
+		case "scopes":
+			o.Scopes = append(o.Scopes, d.RemainingArgs()...)
+			if len(o.Scopes) == 0 {
+				err = d.ArgErr()
+			}
+		case "redirect_uris":
+			o.RedirectURIs = append(o.RedirectURIs, d.RemainingArgs()...)
+			if len(o.RedirectURIs) == 0 {
+				err = d.ArgErr()
+			}
+		default:
+			return nil, d.Errf("unrecognized login oauth option '%s'", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 // parsePasswordLogin parses the block of `login password`.

@@ -34,6 +34,9 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		if pw := a.Login.Password; pw != nil {
 			cfg.Passwords = pw.passwordLogin()
 		}
+		if cfg.OAuth, err = a.oauthLogins(); err != nil {
+			return nil, err
+		}
 	}
 	if l := a.Limits; l != nil {
 		rate := func(r *RateConfig) stepup.Rate {

@@ -18,6 +18,40 @@ type LoginConfig struct {
 	// sign-up proves its address with a code from the `otp` sender before
 	// the password is stored. Default: off.
 	Password *PasswordConfig `json:"password,omitempty"`
+
+	// OpenID Connect providers, by the name the SDK uses
+	// (initiateOAuthLogin({provider}): google, apple, microsoft, github,
+	// okta, or any other). Default: none.
+	OAuth map[string]*OAuthConfig `json:"oauth,omitempty"`
+}
+
+// OAuthConfig is one OpenID Connect provider the gateway logs users in
+// with, as a confidential client using the authorization code flow with
+// PKCE. Register {external_url}/v1/session/login/oauth/{name}/callback as
+// its redirect URI at the provider.
+type OAuthConfig struct {
+	// The provider's issuer: discovery is read from
+	// {issuer}/.well-known/openid-configuration at the first login. https,
+	// or http on a loopback address. Required.
+	Issuer string `json:"issuer,omitempty"`
+
+	// The client the provider registered for the gateway. Required.
+	ClientID string `json:"client_id,omitempty"`
+
+	// Its secret; write it as {env.NAME}. Required unless the provider
+	// registered the client as public.
+	ClientSecret string `json:"client_secret,omitempty"`
+
+	// Scopes asked for. Default: openid email phone profile.
+	Scopes []string `json:"scopes,omitempty"`
+
+	// The app URLs the browser may be sent back to after the login, exact
+	// match. Default: any URL on the gateway's own origin (external_url).
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+
+	// The acr of its logins' tokens. Default: the ID token's acr, else
+	// `urn:stepup:oauth`.
+	ACR string `json:"acr,omitempty"`
 }
 
 // PasswordConfig is the password policy (`/password/compliancy`) and how

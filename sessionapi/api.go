@@ -152,6 +152,10 @@ func (a *API) serveEndpoint(w http.ResponseWriter, r *http.Request, endpoint str
 	if a.cors(w, r) {
 		return // preflight answered
 	}
+	if provider, action, ok := oauthEndpoint(endpoint); ok {
+		a.serveOAuth(w, r, provider, action)
+		return
+	}
 	rt, ok := routes[endpoint]
 	if !ok {
 		if strings.HasPrefix(endpoint, "/login/") || strings.HasPrefix(endpoint, "/password/") || strings.HasPrefix(endpoint, "/passkey") {

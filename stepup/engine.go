@@ -82,6 +82,9 @@ type Config struct {
 	PossessionACR []string
 	// Passwords turns password login and sign-up on; nil: off.
 	Passwords *PasswordLogin
+	// OAuth are the OpenID providers users log in with, by the name the
+	// SDK puts in the path (/login/oauth/{name}/authorize).
+	OAuth map[string]OAuthLogin
 
 	AccessTokenTTL time.Duration // default 15m
 	// Leeway is the clock leeway verifiers apply to exp (default 30s): a

@@ -32,16 +32,7 @@ func newSecret() string {
 
 // validID checks an identifier's exact shape before any store call.
 func validID(prefix, s string) bool {
-	if len(s) != len(prefix)+idLen || !strings.HasPrefix(s, prefix) {
-		return false
-	}
-	for i := len(prefix); i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return strings.HasPrefix(s, prefix) && isBase64URL(s[len(prefix):], idLen)
 }
 
 // Identifier prefixes.
@@ -54,3 +45,17 @@ const (
 	prefixToken     = "tok_"
 	prefixTicket    = "lgn_"
 )
+
+// isBase64URL reports whether s is n characters of base64url.
+func isBase64URL(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -58,7 +58,7 @@ type Finalized struct {
 
 // FinalizeOffered reports whether any login that ends in /login/finalize
 // (password, sign-up, OAuth) is on.
-func (e *Engine) FinalizeOffered() bool { return e.passwords != nil }
+func (e *Engine) FinalizeOffered() bool { return e.passwords != nil || len(e.cfg.OAuth) > 0 }
 
 // FinalizeLogin takes a ticket, once, and finishes its login with the
 // client's DPoP key. An OAuth ticket also needs the PKCE verifier of the

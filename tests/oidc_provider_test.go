@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -65,13 +66,15 @@ func (b *lockedBuffer) String() string {
 }
 
 // startOIDCProvider runs provider.mjs on a free loopback port until the
-// test ends.
-func startOIDCProvider(t *testing.T) *oidcProvider {
+// test ends, with env added to its environment (OIDC_GATEWAY_REDIRECT,
+// OIDC_GATEWAY_SECRET: a confidential client for a gateway).
+func startOIDCProvider(t *testing.T, env ...string) *oidcProvider {
 	t.Helper()
 	dir := requireOIDCHarness(t)
 	stdout, stderr := new(lockedBuffer), new(lockedBuffer)
 	cmd := exec.Command("node", "provider.mjs", fmt.Sprint(testcaddy.FreePort(t)))
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

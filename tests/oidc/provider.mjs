@@ -20,6 +20,24 @@ if (!Number.isInteger(port) || port <= 0) {
 const issuer = `http://127.0.0.1:${port}`;
 
 const clientId = 'stepup-test'; // client.mjs uses the same
+
+// A confidential client for a gateway that logs its users in here (its
+// OpenID Connect relying party): OIDC_GATEWAY_REDIRECT is its callback,
+// OIDC_GATEWAY_SECRET its client secret.
+const gatewayClient = process.env.OIDC_GATEWAY_REDIRECT
+  ? [{
+      client_id: 'stepup-gateway',
+      client_secret: process.env.OIDC_GATEWAY_SECRET || 'gateway-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: process.env.OIDC_GATEWAY_REDIRECT.split(','),
+    }]
+  : [];
+
+// What each account's login page said about it: email and phone number,
+// given out as verified claims.
+const accounts = new Map();
 // Every resource server gets these scopes; the client asks for a subset.
 const resourceScopes = 'payments:write transfer:read';
 const accessTokenTTL = 600;
@@ -46,7 +64,7 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     redirect_uris: [`${issuer}/cb`],
     dpop_bound_access_tokens: true,
-  }],
+  }, ...gatewayClient],
   jwks,
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   pkce: { required: () => true },
@@ -72,7 +90,31 @@ const provider = new Provider(issuer, {
   },
   ttl: { AccessToken: accessTokenTTL },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
-  findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+  findAccount: (ctx, sub) => ({
+    accountId: sub,
+    claims: () => {
+      const { email, phone } = accounts.get(sub) ?? {};
+      return {
+        sub,
+        ...(email ? { email, email_verified: true } : {}),
+        ...(phone ? { phone_number: phone, phone_number_verified: true } : {}),
+      };
+    },
+  }),
+  claims: {
+    acr: null,
+    amr: null,
+    auth_time: null,
+    iss: null,
+    sid: null,
+    // acr, amr and auth_time of the login go into every ID token.
+    openid: ['sub', 'acr', 'amr', 'auth_time'],
+    email: ['email', 'email_verified'],
+    phone: ['phone_number', 'phone_number_verified'],
+  },
+  // The scopes' claims go into the ID token (the gateway reads no
+  // userinfo).
+  conformIdTokenClaims: false,
   // How the user logged in (chosen on the login page) goes into access
   // tokens too, as it does into ID tokens. The grant source is the code
   // (authorization_code grant) or the refresh token (refresh_token grant).
@@ -112,7 +154,7 @@ async function interaction(req, res, uid) {
   if (req.method === 'GET') {
     if (prompt.name === 'login') {
       const requestedAcr = params.acr_values ? params.acr_values.split(' ')[0] : '';
-      page(res, 'Sign-in', action, { prompt: 'login', login: 'alice', acr: requestedAcr, amr: 'pwd', auth_age: '0' });
+      page(res, 'Sign-in', action, { prompt: 'login', login: 'alice', acr: requestedAcr, amr: 'pwd', auth_age: '0', email: '', phone: '' });
     } else {
       page(res, 'Authorize', action, { prompt: 'consent' });
     }
@@ -122,6 +164,7 @@ async function interaction(req, res, uid) {
   if (form.get('prompt') !== prompt.name) throw new Error(`expected the ${prompt.name} form`);
   if (prompt.name === 'login') {
     const login = { accountId: form.get('login') || 'alice' };
+    accounts.set(login.accountId, { email: form.get('email') || '', phone: form.get('phone') || '' });
     if (form.get('acr')) login.acr = form.get('acr');
     if (form.get('amr')) login.amr = form.get('amr').split(' ');
     // auth_age: the user says they signed in that many seconds ago
