@@ -216,6 +216,24 @@ func TestGlobalOptionLoginPassword(t *testing.T) {
 	}
 }
 
+func TestGlobalOptionLoginOAuth(t *testing.T) {
+	got := parseGlobal(t, `stepup {
+		login oauth okta {
+			issuer https://example.okta.com
+			client_id gw
+			client_secret {env.OKTA_SECRET}
+			scopes openid email
+			redirect_uris https://app.example.com/cb https://app.example.com/cb2
+			acr urn:example:sso
+		}
+	}`)
+	want := `{"login":{"oauth":{"okta":{"issuer":"https://example.okta.com","client_id":"gw","client_secret":"{env.OKTA_SECRET}",` +
+		`"scopes":["openid","email"],"redirect_uris":["https://app.example.com/cb","https://app.example.com/cb2"],"acr":"urn:example:sso"}}}}`
+	if got != want {
+		t.Errorf("adapted JSON:\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestGlobalOptionSessionSettings(t *testing.T) {
 	got := parseGlobal(t, `stepup {
 		issuer https://api.example.com
@@ -282,6 +300,9 @@ func TestGlobalOptionSessionErrors(t *testing.T) {
 		{"login unknown method", "stepup {\n login webauthn\n}", "unknown method 'webauthn'"},
 		{"login password twice", "stepup {\n login password\n login password\n}", "given twice"},
 		{"login password argument", "stepup {\n login password strong\n}", "wrong argument count"},
+		{"login oauth without a name", "stepup {\n login oauth\n}", "login oauth <provider>"},
+		{"login oauth twice", "stepup {\n login oauth okta\n login oauth okta\n}", "given twice"},
+		{"login oauth unknown word", "stepup {\n login oauth okta {\n  tenant x\n }\n}", "unrecognized login oauth option 'tenant'"},
 		{"login password unknown word", "stepup {\n login password {\n  entropy 60\n }\n}", "unrecognized login password option 'entropy'"},
 		{"login password negative", "stepup {\n login password {\n  min_length -1\n }\n}", "not a count"},
 		{"login password argon2id", "stepup {\n login password {\n  argon2id 1 lots 1\n }\n}", "argon2id <time> <memory> <threads>"},
