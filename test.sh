@@ -17,9 +17,10 @@ go vet ./...
 if ! command -v staticcheck >/dev/null; then go install honnef.co/go/tools/cmd/staticcheck@v0.8.2; fi
 staticcheck ./...
 
-echo "== npm ci (the real Prelude SDK, and the OpenID provider and OAuth client, for the Node tests)"
+echo "== npm ci (the real Prelude SDK, the OpenID provider and OAuth client, and playwright-core for Chromium)"
 (cd tests/sdk && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 (cd tests/oidc && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+(cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 echo "== go test -race (unit, whole-server with real caddy and Redis, the SDK in Node)"
 go test -race -count=1 -timeout 20m ./...

@@ -82,7 +82,13 @@ type sdkGateway struct {
 // more stepup options, and more site directives.
 func startSDKGateway(t *testing.T, otpURL, store, options, site string) *sdkGateway {
 	t.Helper()
-	httpsPort := testcaddy.FreePort(t)
+	return startSDKGatewayAt(t, testcaddy.FreePort(t), otpURL, store, options, site)
+}
+
+// startSDKGatewayAt is startSDKGateway on a chosen HTTPS port (for a
+// provider that must know the gateway's callback before it starts).
+func startSDKGatewayAt(t *testing.T, httpsPort int, otpURL, store, options, site string) *sdkGateway {
+	t.Helper()
 	g := &sdkGateway{domain: fmt.Sprintf("127.0.0.1:%d", httpsPort)}
 	g.inst = testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
 	admin {admin}

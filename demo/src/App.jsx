@@ -3,13 +3,20 @@
 // otpCheck, otpRetry), talking to the caddy that serves this page, plus one
 // step the seed lacks: calling the legacy API behind the gateway.
 import "@picocss/pico";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { PrldSessionClient, PrldErrors, decode } from "@prelude.so/js-sdk";
 
 // The session API is served by the same caddy site as this page
 // (stepup_session), so the SDK's domain is the page's own host: same
 // origin, no CORS, first-party cookies.
 const client = new PrldSessionClient({ domain: location.host });
+
+// ?oauth=<provider> offers a login through that OpenID provider (the
+// gateway's `login oauth <provider>`); the gateway sends the browser back
+// here with ?challenge_token=..., which the SDK finalizes.
+const params = new URLSearchParams(location.search);
+const oauthProvider = params.get("oauth");
+let ticketTaken = false; // a ticket is finalized once, however often the effect runs
 
 // The log sender writes every code to caddy's log, not to a phone.
 function WhereIsTheCode() {
@@ -32,6 +39,37 @@ export default function App() {
   const [user, setUser] = useState(null);
   const [error, setError] = useState(null);
   const [transfer, setTransfer] = useState(null); // {status, body} of the last POST /api/transfers
+
+  // Back from the OpenID provider: finalize the login once, then drop the
+  // ticket from the address bar.
+  useEffect(() => {
+    const ticket = params.get("challenge_token");
+    const failed = params.get("error");
+    if ((!ticket && !failed) || ticketTaken) return;
+    ticketTaken = true;
+    history.replaceState(null, "", oauthProvider ? `?oauth=${encodeURIComponent(oauthProvider)}` : location.pathname);
+    if (failed) {
+      setError(`The login did not complete: ${failed}.`);
+      return;
+    }
+    client
+      .finalizeOAuthLogin(ticket)
+      .then(() => client.refresh())
+      .then(({ user }) => {
+        setUser(user);
+        setView("logged");
+      })
+      .catch((err) => setError(err.message));
+  }, []);
+
+  const handleOAuthLogin = async () => {
+    setError(null);
+    try {
+      await client.loginWithOAuth({ provider: oauthProvider, redirectURI: `${location.origin}${location.pathname}?oauth=${encodeURIComponent(oauthProvider)}` });
+    } catch (err) {
+      setError(err.message);
+    }
+  };
 
   // ── Login flow ──────────────────────────────────────────────
 
@@ -153,6 +191,11 @@ export default function App() {
             <p>
               <small>Any phone number will do: the quick start prints each code in the terminal running caddy.</small>
             </p>
+            {oauthProvider && (
+              <button type="button" className="secondary" onClick={handleOAuthLogin}>
+                Log in with {oauthProvider}
+              </button>
+            )}
           </form>
         )}
 
