@@ -57,7 +57,12 @@ type Remote struct {
 
 	fetches      singleflight.Group
 	mu           sync.Mutex
-	lastOnDemand time.Time // start of the last lookup-triggered fetch
+	lastOnDemand time.Time // start of the last lookup-triggered fetch with a set in hand
+	// lastBootstrap is the start of the last lookup-triggered fetch made
+	// with no set at all (the first requests racing the first fetch, or a
+	// provider that was down): it does not spend the unknown-kid cooldown,
+	// so that a gateway started under traffic still learns a rotated key.
+	lastBootstrap time.Time
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -175,6 +180,10 @@ func (r *Remote) fetch(ctx context.Context) (*keySet, error) {
 	return set, err
 }
 
+// bootstrapCooldown spaces lookup-triggered fetches while there is no set
+// at all: a provider that is down is not asked at request rate.
+const bootstrapCooldown = time.Second
+
 // errCooldown: a lookup-triggered fetch happened too recently.
 var errCooldown = errors.New("jwks: unknown-key refetch in cooldown")
 
@@ -203,11 +212,15 @@ func (r *Remote) refetchOnDemand(ctx context.Context) {
 	_, err, _ := r.fetches.Do("jwks", func() (any, error) {
 		r.mu.Lock()
 		now := r.now()
-		if !r.lastOnDemand.IsZero() && now.Sub(r.lastOnDemand) < r.opts.UnknownKeyCooldown {
+		last, cooldown := &r.lastOnDemand, r.opts.UnknownKeyCooldown
+		if r.keys.Load() == nil {
+			last, cooldown = &r.lastBootstrap, min(bootstrapCooldown, cooldown)
+		}
+		if !last.IsZero() && now.Sub(*last) < cooldown {
 			r.mu.Unlock()
 			return nil, errCooldown
 		}
-		r.lastOnDemand = now
+		*last = now
 		r.mu.Unlock()
 		return nil, r.Refresh(context.WithoutCancel(ctx))
 	})

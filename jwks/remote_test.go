@@ -263,3 +263,40 @@ func TestRemoteStartLoadsInBackground(t *testing.T) {
 		t.Fatal("server never hit")
 	}
 }
+
+// TestRemoteBootstrapSpendsNoCooldown: requests that arrive before the
+// first fetch trigger one themselves; that fetch does not keep the next
+// unknown kid (a rotation right after start) from its own refetch. While
+// there is no set, such fetches are spaced by a second.
+func TestRemoteBootstrapSpendsNoCooldown(t *testing.T) {
+	old := mustECKey(t, elliptic.P256())
+	rotated := mustECKey(t, elliptic.P256())
+	srv := newJWKSServer(t, nil)
+	srv.serve(http.StatusServiceUnavailable, nil)
+	clock := newFakeClock(testNow)
+	r := newTestRemote(srv.URL, clock)
+	for range 5 {
+		if _, err := r.LookupKey(context.Background(), "old"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("no set, provider down: %v", err)
+		}
+	}
+	if got := srv.hits.Load(); got != 1 {
+		t.Fatalf("%d fetches within a second without a set, want 1", got)
+	}
+	clock.Advance(time.Second)
+	srv.serve(http.StatusOK, jwksJSON(t, jwkJSON(t, &old.PublicKey, map[string]any{"kid": "old"})))
+	if _, err := r.LookupKey(context.Background(), "old"); err != nil {
+		t.Fatalf("the first set, fetched by a request: %v", err)
+	}
+	srv.serve(http.StatusOK, jwksJSON(t, jwkJSON(t, &old.PublicKey, map[string]any{"kid": "old"}),
+		jwkJSON(t, &rotated.PublicKey, map[string]any{"kid": "new"})))
+	if _, err := r.LookupKey(context.Background(), "new"); err != nil {
+		t.Fatalf("a rotated key right after the first fetch: %v", err)
+	}
+	if _, err := r.LookupKey(context.Background(), "newer"); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("another unknown kid within the cooldown: %v", err)
+	}
+	if got := srv.hits.Load(); got != 3 {
+		t.Errorf("%d fetches, want 3 (down, first set, rotation)", got)
+	}
+}

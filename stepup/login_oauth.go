@@ -87,6 +87,9 @@ var (
 // PKCE challenge (S256) finalizing will need. It returns the provider's
 // authorization URL. Each start counts as a login start of the client.
 func (e *Engine) BeginOAuth(ctx context.Context, provider, appRedirect, appChallenge, method, ownOrigin string, client ClientInfo) (string, error) {
+	if len(e.cfg.OAuth) == 0 {
+		return "", ErrNotConfigured
+	}
 	p, ok := e.cfg.OAuth[provider]
 	if !ok {
 		return "", ErrOAuthNotConfigured
@@ -143,6 +146,9 @@ func (c *OAuthCallback) Location() string {
 // (used once), the code redeemed, the ID token checked, the user found or
 // created, and a ticket issued for the app to finalize.
 func (e *Engine) CompleteOAuth(ctx context.Context, provider, state, code, providerError string) (*OAuthCallback, error) {
+	if len(e.cfg.OAuth) == 0 {
+		return nil, ErrNotConfigured
+	}
 	p, ok := e.cfg.OAuth[provider]
 	if !ok {
 		return nil, ErrOAuthNotConfigured
