@@ -86,6 +86,10 @@ type Config struct {
 	// SDK puts in the path (/login/oauth/{name}/authorize).
 	OAuth map[string]OAuthLogin
 
+	// Events receives every security event (events.go), for the audit log
+	// and metrics; nil: none. It is called synchronously: keep it quick.
+	Events func(Event)
+
 	AccessTokenTTL time.Duration // default 15m
 	// Leeway is the clock leeway verifiers apply to exp (default 30s): a
 	// session-bound scope leaves the tokens this long before its grant

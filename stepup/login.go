@@ -90,6 +90,7 @@ func (e *Engine) openLoginFlow(ctx context.Context, flow loginFlow, client Clien
 		ExpiresAt: time.UnixMilli(flow.OTP.Expires)}); err != nil {
 		return "", err
 	}
+	e.emit(Event{Name: EventLoginCodeSent, Channel: channelOf(flow.Type), ClientIP: client.IP, Method: "otp"})
 	return id, nil
 }
 
@@ -159,7 +160,8 @@ func (e *Engine) RetryLogin(ctx context.Context, flowID string, client ClientInf
 // CheckLogin completes a login with the code and a DPoP proof; the new
 // session is bound to the proof's key, and the client receives a device
 // cookie for that key (Tokens.Device).
-func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpop.Proof, client ClientInfo) (*Tokens, error) {
+func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpop.Proof, client ClientInfo) (tokens *Tokens, err error) {
+	defer func() { e.loginResult("otp", client, tokens, err) }()
 	if proof == nil {
 		return nil, ErrMissingDPoP
 	}
@@ -207,7 +209,7 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 			return nil, err
 		}
 	}
-	tokens, err := e.createSession(ctx, user, proof.Thumbprint, e.loginEvent(flow.Type, e.now()), client)
+	tokens, err = e.createSession(ctx, user, proof.Thumbprint, e.loginEvent(flow.Type, e.now()), client)
 	if err != nil {
 		return nil, err
 	}
@@ -356,6 +358,7 @@ func (e *Engine) counter(ctx context.Context, key string) (int, error) {
 
 func (e *Engine) send(ctx context.Context, m otp.Message) error {
 	if err := e.cfg.Sender.Send(ctx, m); err != nil {
+		e.emit(Event{Name: EventCodeSendFailed, Channel: m.Channel, Reason: m.Purpose})
 		return unavailable(err)
 	}
 	return nil

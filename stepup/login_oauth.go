@@ -179,6 +179,7 @@ func (e *Engine) CompleteOAuth(ctx context.Context, provider, state, code, provi
 	if err != nil {
 		if errors.Is(err, ErrOAuthRefused) {
 			back.Error = "access_denied"
+			e.emit(Event{Name: EventLoginFailed, Method: ticketOAuth, ClientIP: st.ClientIP, Reason: "provider_refused"})
 		} else {
 			e.log.Warn("oauth login: provider unavailable", zap.String("provider", provider), zap.Error(err))
 			back.Error = "server_error"

@@ -78,7 +78,8 @@ func (e *Engine) SignUp(ctx context.Context, email, pw string, client ClientInfo
 // address's failure counter (or that of the client's device for it) locks
 // at MaxUserFailures, the client's slows it down past freeFailures, and
 // both count before the comparison, so parallel guesses gain nothing.
-func (e *Engine) PasswordLogin(ctx context.Context, email, pw string, client ClientInfo) (string, error) {
+func (e *Engine) PasswordLogin(ctx context.Context, email, pw string, client ClientInfo) (ticket string, err error) {
+	defer func() { e.loginResult("password", client, nil, err) }()
 	if e.passwords == nil {
 		return "", ErrNotConfigured
 	}

@@ -64,7 +64,13 @@ func (e *Engine) FinalizeOffered() bool { return e.passwords != nil || len(e.cfg
 // client's DPoP key. An OAuth ticket also needs the PKCE verifier of the
 // challenge the app began with. A ticket that fails any check is gone:
 // it is never tried twice.
-func (e *Engine) FinalizeLogin(ctx context.Context, ticketID, codeVerifier string, proof *dpop.Proof, client ClientInfo) (*Finalized, error) {
+func (e *Engine) FinalizeLogin(ctx context.Context, ticketID, codeVerifier string, proof *dpop.Proof, client ClientInfo) (done *Finalized, err error) {
+	method := ""
+	defer func() {
+		if done != nil && done.Tokens != nil {
+			e.loginResult(method, client, done.Tokens, nil)
+		}
+	}()
 	if proof == nil {
 		return nil, ErrMissingDPoP
 	}
@@ -82,6 +88,7 @@ func (e *Engine) FinalizeLogin(ctx context.Context, ticketID, codeVerifier strin
 	if err := json.Unmarshal(raw, &t); err != nil { // a record this gateway stored
 		return nil, unavailable(err)
 	}
+	method = t.Kind
 	switch t.Kind {
 	case ticketSignUp:
 		if codeVerifier != "" {

@@ -48,7 +48,20 @@ type StepUpResult struct {
 // RequestStepUp starts a step-up for scope: the policy (block, direct
 // steps, or the delegation hook) decides; a challenge bound to the user,
 // the session and its DPoP key is created for continue and review.
-func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string, metadata map[string]string, signals Signals) (*StepUpResult, error) {
+func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string, metadata map[string]string, signals Signals) (res *StepUpResult, err error) {
+	defer func() {
+		ev := Event{UserID: caller.UserID, SessionID: caller.SessionID, Scope: e.scopeLabel(scope), ClientIP: signals.IP}
+		var he *hookError
+		switch {
+		case res != nil:
+			ev.Name, ev.Outcome = EventStepUpRequested, res.Status
+		case errors.As(err, &he):
+			ev.Name, ev.Reason = EventHookFailed, he.reason
+		default:
+			return
+		}
+		e.emit(ev)
+	}()
 	if len(e.cfg.Scopes) == 0 {
 		return nil, ErrNotConfigured
 	}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
@@ -224,6 +222,15 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 		case err != nil:
 			return nil, storeErr(err)
 		}
+		e.emit(Event{Name: EventRefreshRotated, UserID: next.UserID, SessionID: next.ID, ClientIP: req.Client.IP})
+		if redeemed != nil {
+			mode := GrantSessionBound
+			if redeemed.grantID != "" {
+				mode = GrantSingleUse
+			}
+			e.emit(Event{Name: EventStepUpGranted, UserID: next.UserID, SessionID: next.ID, Scope: e.scopeLabel(redeemed.scope),
+				Reason: mode, ClientIP: req.Client.IP})
+		}
 		return e.mint(next, singleUse)
 	}
 	return nil, unavailable(errors.New("session keeps changing"))
@@ -270,7 +277,7 @@ func (e *Engine) rotate(ctx context.Context, s *sessionRecord, gen int, secret s
 		// retired unseen, and a new one issued.
 	default:
 		// A retired token again: a copy is in other hands. End it.
-		e.log.Warn("retired refresh token presented again: session revoked", zap.String("session", s.ID))
+		e.emit(Event{Name: EventRefreshReuse, UserID: s.UserID, SessionID: s.ID, Outcome: "session_revoked"})
 		if err := e.endSession(ctx, s); err != nil {
 			return nil, err
 		}
@@ -321,7 +328,11 @@ func (e *Engine) Revoke(ctx context.Context, refreshToken string, proof *dpop.Pr
 	if gen != s.Gen && !(gen == s.RetryGen && e.now().UnixMilli() <= s.RetryUntil) {
 		return ErrUnauthorized
 	}
-	return e.endSession(ctx, &s)
+	if err := e.endSession(ctx, &s); err != nil {
+		return err
+	}
+	e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: "logout"})
+	return nil
 }
 
 // refreshToken is the session's refresh token of generation gen.

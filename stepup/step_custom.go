@@ -111,5 +111,9 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 		}
 		return "", storeErr(err)
 	}
-	return e.advance(ctx, c, raw, methods)
+	next, err := e.advance(ctx, c, raw, methods)
+	if err == nil {
+		e.emit(Event{Name: EventStepUpStepDone, UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope), Reason: v.Key})
+	}
+	return next, err
 }

@@ -62,6 +62,10 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool, clie
 	}
 	err = e.send(ctx, otp.Message{Channel: channelOf(kind.codeTo), To: to, Code: code, Purpose: otp.PurposeStepUp,
 		ExpiresAt: time.UnixMilli(next.OTP.Expires), ChallengeID: c.ID, Scope: c.Scope})
+	if err == nil {
+		e.emit(Event{Name: EventStepUpCodeSent, UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope),
+			Channel: channelOf(kind.codeTo), ClientIP: client.IP})
+	}
 	return c.ID, err
 }
 
@@ -86,11 +90,21 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 	if err := e.checkGuessing(ctx, &guess); err != nil {
 		return "", err
 	}
+	ev := Event{UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope), ClientIP: client.IP, Reason: c.currentKey()}
 	if err := e.checkCode(ctx, challengeTriesKey(c.ID, c.OTP.Gen), c.ID, code, &c.OTP, &guess); err != nil {
+		if err == ErrBadCheckCode {
+			ev.Name = EventStepUpCheckFailed
+			e.emit(ev)
+		}
 		return "", err
 	}
 	if err := e.clearGuessing(ctx, &guess); err != nil {
 		return "", err
 	}
-	return e.advance(ctx, c, raw, kind.amr)
+	next, err := e.advance(ctx, c, raw, kind.amr)
+	if err == nil {
+		ev.Name = EventStepUpStepDone
+		e.emit(ev)
+	}
+	return next, err
 }

@@ -112,6 +112,7 @@ func (e *Engine) RevokeSessions(ctx context.Context, userID, currentSID, target,
 		if err := e.endSession(ctx, s); err != nil {
 			return err
 		}
+		e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: "user"})
 	}
 	if target == RevokeSession && !found {
 		return ErrSessionNotFound
