@@ -29,6 +29,11 @@ import (
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	a.auditLog = a.logger.Named("audit")
+	a.lastStoreAudit = new(atomic.Int64)
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
 	a.rt = new(atomic.Pointer[runtime])
 	a.resolvePlaceholders(caddy.NewReplacer())
 	a.setDefaults()

@@ -104,7 +104,8 @@ func (a *App) accessTokenVerifier(signer *jwks.Signer) (*jwks.Verifier, error) {
 	if a.DisableTokenCache {
 		cacheSize = 0
 	}
-	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: time.Duration(a.Leeway), CacheSize: cacheSize})
+	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: time.Duration(a.Leeway), CacheSize: cacheSize,
+		OnCache: countCacheLookup})
 	if err != nil {
 		return nil, fmt.Errorf("setting up token verification: %v", err)
 	}

@@ -28,7 +28,10 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		HookSigner:      rt.signer,
 		LoginACR:        a.LoginACR,
 		PossessionACR:   a.PossessionACR,
+		Events:          a.observe,
+		HookClient:      newMeasuredHookClient(),
 	}
+	cfg.Store = newMeasuredStore(rt.store, a.storeFailed)
 	if a.Login != nil {
 		cfg.LoginIdentifiers = a.Login.OTP
 		if pw := a.Login.Password; pw != nil {

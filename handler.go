@@ -133,6 +133,7 @@ type Handler struct {
 	dpopResp  enforcementResponses // DPoP scheme
 	stripper  *enforce.HeaderStripper
 	binding   *enforce.Binding
+	decisions decisionCounters
 	// Step-up advice for acr and max_age challenges (planStepUps).
 	acrValues  string   // ACR, space-delimited
 	acrScopes  []string // scopes whose step-up earns a listed acr, the route's first
@@ -197,6 +198,7 @@ func (h *Handler) setup(app *App) error {
 	}
 	h.binding = enforce.NewBinding(h.Bind)
 	h.planStepUps()
+	h.decisions = newDecisionCounters(strings.Join(h.Scopes, " "))
 	return nil
 }
 

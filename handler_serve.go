@@ -30,38 +30,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	rt := h.app.runtime()
 	if rt == nil {
-		return resp.write(w, &resp.unavailable) // the app has not started (yet)
+		return h.refuse(w, resp, &resp.unavailable) // the app has not started (yet)
 	}
 	if refusal := h.checkOneCredential(r, resp); refusal != nil {
-		return resp.write(w, refusal)
+		return h.refuse(w, resp, refusal)
 	}
 	switch problem {
 	case enforce.Missing:
-		return resp.write(w, &resp.noToken)
+		return h.refuse(w, resp, &resp.noToken)
 	case enforce.Malformed:
-		return resp.write(w, &resp.badRequest)
+		return h.refuse(w, resp, &resp.badRequest)
 	case enforce.Oversize:
-		return resp.write(w, &resp.invalidToken)
+		return h.refuse(w, resp, &resp.invalidToken)
 	}
 	claims, err := rt.tokens.Verify(r.Context(), cred.Token)
 	if err != nil {
 		if errors.Is(err, jwks.ErrUnavailable) {
 			h.logger.Error("verifying access token: key source unavailable", zap.Error(err))
-			return resp.write(w, &resp.unavailable)
+			return h.refuse(w, resp, &resp.unavailable)
 		}
 		h.debug("access token refused", err)
-		return resp.write(w, &resp.invalidToken)
+		return h.refuse(w, resp, &resp.invalidToken)
 	}
 	if refusal := h.checkSenderConstraint(w, r, rt, cred, claims, resp); refusal != nil {
-		return resp.write(w, refusal)
+		return h.refuse(w, resp, refusal)
 	}
 
 	if refusal := h.authenticationProblem(resp, claims, time.Now()); refusal != nil {
-		return resp.write(w, refusal)
+		return h.refuse(w, resp, refusal)
 	}
 	grant, refusal := h.useGrant(r, rt, claims, resp)
 	if refusal != nil {
-		return resp.write(w, refusal)
+		return h.refuse(w, resp, refusal)
 	}
 
 	scope := claims.ScopeText
@@ -78,7 +78,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r.Header[h.Headers.Grant] = []string{grant.ID}
 		repl.Set("http.stepup.grant", grant.ID)
 	}
+	h.decisions.pass.Inc()
 	return next.ServeHTTP(w, r)
+}
+
+// refuse counts a refusal by its outcome and writes it.
+func (h *Handler) refuse(w http.ResponseWriter, resp *enforcementResponses, refusal *response) error {
+	h.decisions.count(refusal.outcome)
+	return resp.write(w, refusal)
 }
 
 // checkOneCredential refuses a request that carries (or may carry) an

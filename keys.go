@@ -89,6 +89,7 @@ func acquireRemoteKeys(jwksURL string, refresh time.Duration, logger *zap.Logger
 			URL:             jwksURL,
 			RefreshInterval: refresh,
 			Logger:          logger.With(zap.String("jwks_url", jwksURL)),
+			OnFetch:         countJWKSFetch,
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		remote.Start(ctx)

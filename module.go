@@ -144,8 +144,12 @@ type App struct {
 	// Default: ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA.
 	DPoPAlgorithms []string `json:"dpop_algorithms,omitempty"`
 
-	ctx    caddy.Context
-	logger *zap.Logger
+	ctx      caddy.Context
+	logger   *zap.Logger
+	auditLog *zap.Logger // stepup.audit
+	// lastStoreAudit is the Unix second of the last store.unavailable
+	// audit entry.
+	lastStoreAudit *atomic.Int64
 	// rt is what Start acquired; nil before (and during `caddy validate`,
 	// which never starts apps): handlers answer 503 until it is set.
 	rt       *atomic.Pointer[runtime]

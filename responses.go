@@ -13,6 +13,8 @@ type response struct {
 	status          int
 	wwwAuthenticate string
 	body            []byte
+	// outcome labels the decision in caddy_stepup_enforcement_decisions_total.
+	outcome string
 }
 
 // enforcementResponses are a handler's refusals for one authentication
@@ -43,6 +45,10 @@ func newEnforcementResponses(scheme, params, realm, stepUpRequestPath string) en
 		"invalid_dpop_proof", "The DPoP proof is invalid.", nil)
 	er.useNonce = newResponse(apierror.Unauthorized, er.challenge(`error="use_dpop_nonce"`),
 		"use_dpop_nonce", "Use the DPoP nonce in the DPoP-Nonce header.", map[string]any{"error": "use_dpop_nonce"})
+	for r, outcome := range map[*response]string{&er.noToken: "no_token", &er.badRequest: "bad_request", &er.invalidToken: "invalid_token",
+		&er.unavailable: "unavailable", &er.tooLarge: "body_too_large", &er.invalidProof: "invalid_dpop_proof", &er.useNonce: "use_dpop_nonce"} {
+		r.outcome = outcome
+	}
 	return er
 }
 
@@ -54,7 +60,7 @@ func (er *enforcementResponses) challenge(params string) string {
 // newResponse is a refusal of kind k (its status and body type come from
 // apierror, the one table of statuses).
 func newResponse(k apierror.Kind, wwwAuthenticate, code, message string, extra map[string]any) response {
-	return response{k.Status(), wwwAuthenticate, apierror.Body(k, code, message, extra)}
+	return response{status: k.Status(), wwwAuthenticate: wwwAuthenticate, body: apierror.Body(k, code, message, extra)}
 }
 
 // stepUp is RFC 9470's challenge for scopes that can be stepped up.
@@ -107,6 +113,7 @@ func (er *enforcementResponses) userAuthentication(n authnNeed) *response {
 		extra["step_up"] = map[string]string{"request": er.stepUpRequestPath, "scope": n.stepUpScope}
 	}
 	r := newResponse(apierror.Unauthorized, er.challenge(params), code, message, extra)
+	r.outcome = code
 	return &r
 }
 
@@ -114,6 +121,7 @@ func (er *enforcementResponses) userAuthentication(n authnNeed) *response {
 func (er *enforcementResponses) insufficientScope(scope string) *response {
 	r := newResponse(apierror.Forbidden, er.challenge(`error="insufficient_scope", scope="`+scope+`"`),
 		"forbidden", "The access token lacks the scope this operation requires.", map[string]any{"scope": scope})
+	r.outcome = "forbidden"
 	return &r
 }
 

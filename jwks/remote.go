@@ -41,6 +41,9 @@ type RemoteOptions struct {
 	UnknownKeyCooldown time.Duration
 	// Logger receives fetch failures (never key material). Optional.
 	Logger *zap.Logger
+	// OnFetch is told how every fetch ended (nil error: a good set), for
+	// metrics. Optional.
+	OnFetch func(err error)
 }
 
 // Remote is a KeySource backed by a JWKS URL. It keeps the last good key set
@@ -144,6 +147,9 @@ func (r *Remote) Refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	set, err := r.fetch(ctx)
+	if r.opts.OnFetch != nil {
+		r.opts.OnFetch(err)
+	}
 	if err != nil {
 		return err
 	}

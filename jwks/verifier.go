@@ -46,6 +46,9 @@ type VerifierOptions struct {
 	// CacheSize is the number of verified tokens remembered (until their
 	// exp). 0 turns the cache off.
 	CacheSize int
+	// OnCache is told of every cache lookup (hit or miss), for metrics.
+	// Optional; it must be quick.
+	OnCache func(hit bool)
 }
 
 // Verifier checks tokens against a fixed list of issuers. It is safe for
@@ -56,6 +59,7 @@ type Verifier struct {
 	leeway    time.Duration
 	now       func() time.Time
 	cache     *tokenCache
+	onCache   func(hit bool)
 }
 
 // issuerPolicy is an Issuer with its lists validated and normalised.
@@ -87,6 +91,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	}
 	if opts.CacheSize > 0 {
 		v.cache = newTokenCache(opts.CacheSize)
+		v.onCache = opts.OnCache
 	}
 	for i, is := range opts.Issuers {
 		p, err := newIssuerPolicy(is)
@@ -148,7 +153,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	key := tokenHash(raw)
 	if c, ok := v.cache.get(&key, now); ok {
+		if v.onCache != nil {
+			v.onCache(true)
+		}
 		return c, nil
+	}
+	if v.onCache != nil {
+		v.onCache(false)
 	}
 	c, err := v.verify(ctx, raw, now)
 	if err != nil {

@@ -184,9 +184,7 @@ func (cfg *Config) setDefaults() {
 		cfg.Now = time.Now
 	}
 	if cfg.HookClient == nil {
-		cfg.HookClient = &http.Client{Timeout: hookTimeout, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
+		cfg.HookClient = NewHookClient(nil)
 	}
 	cfg.OTP.setDefaults()
 	cfg.Limits.setDefaults()

@@ -112,6 +112,15 @@ func (e *Engine) callHook(ctx context.Context, url string, req hookRequest) (*De
 	return &d, nil
 }
 
+// NewHookClient is the client the engine calls delegation hooks with (5 s,
+// no redirects followed), over transport (nil: the default one): a host
+// that measures hook calls passes its instrumented transport.
+func NewHookClient(transport http.RoundTripper) *http.Client {
+	return &http.Client{Timeout: hookTimeout, Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
 func (e *Engine) hookFailed(reason string, err error) error {
 	e.log.Warn("delegation hook failed: step-up refused")
 	return &hookError{reason: reason, cause: err}
