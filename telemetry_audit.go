@@ -22,7 +22,7 @@ var auditedEvents = map[string]bool{
 	stepup.EventStepUpCodeSent: true, stepup.EventStepUpStepDone: true, stepup.EventStepUpCheckFailed: true,
 	stepup.EventStepUpGranted: true, stepup.EventGrantConsumed: true, stepup.EventRefreshReuse: true,
 	stepup.EventSessionRevoked: true, stepup.EventHookFailed: true, stepup.EventCodeSendFailed: true,
-	eventStoreUnavailable: true, eventAdminRevoked: true, eventAdminConfigChanged: true,
+	stepup.EventGrantRevoked: true, eventStoreUnavailable: true, eventAdminConfigChanged: true,
 }
 
 // Events of the Caddy shell itself.

@@ -20,6 +20,7 @@ const (
 	EventRefreshRotated    = "refresh.rotated"       // metrics only
 	EventRefreshReuse      = "refresh.reuse_detected"
 	EventSessionRevoked    = "session.revoked" // reason: logout, user, admin
+	EventGrantRevoked      = "grant.revoked"   // an operator revoked a user\'s grants
 	EventHookFailed        = "hook.failed"     // reason: why
 	EventCodeSendFailed    = "otp.send_failed" // the sender failed
 )

@@ -85,6 +85,11 @@ func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token st
 	if err := e.cfg.Store.Create(ctx, grantKey(g.ID, g.UserID, g.SessionID, g.Scope), mustJSON(g), time.Duration(c.GrantedFor)*time.Second); err != nil {
 		return nil, storeErr(err)
 	}
+	// The user's open single-use grants, so that an operator can revoke
+	// them (admin.go); the set lives as long as its longest grant.
+	if err := e.cfg.Store.AddMember(ctx, userGrantsKey(g.UserID), grantKey(g.ID, g.UserID, g.SessionID, g.Scope), time.Duration(c.GrantedFor)*time.Second); err != nil {
+		return nil, storeErr(err)
+	}
 	rd.grantID = g.ID
 	return rd, nil
 }

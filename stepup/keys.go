@@ -28,6 +28,7 @@ func userKey(id string) string           { return "usr:{" + id + "}" }
 func userFailKey(id string) string       { return "usr:{" + id + "}:fail" }
 func userSessionsKey(id string) string   { return "usr:{" + id + "}:sessions" }
 func userChallengesKey(id string) string { return "usr:{" + id + "}:challenges" }
+func userGrantsKey(id string) string     { return "usr:{" + id + "}:grants" }
 func sessionKey(id string) string        { return "ses:{" + id + "}" }
 func proofJTIKey(jkt, jti string) string { return "jti:{" + jkt + "}:" + jti }
 func challengeKey(id string) string      { return "chl:{" + id + "}" }

@@ -51,13 +51,22 @@ func inParallel(t *testing.T, n int, call func(i int) (*sessionclient.Response, 
 // returns their base URLs.
 func twoGateways(t *testing.T, codes *otpReceiver, api *upstream) (string, string) {
 	t.Helper()
+	bases, _ := twoGatewayInstances(t, codes, api)
+	return bases[0], bases[1]
+}
+
+// twoGatewayInstances is twoGateways with the caddy instances (for their
+// admin endpoints).
+func twoGatewayInstances(t *testing.T, codes *otpReceiver, api *upstream) ([]string, []*testcaddy.Instance) {
+	t.Helper()
 	redis := redistest.Start(t)
 	keyFile := sharedSigningKey(t)
 	var bases []string
+	var instances []*testcaddy.Instance
 	for i := 0; i < 2; i++ {
 		port := testcaddy.FreePort(t)
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
-		testcaddy.Start(t, testcaddy.Config{
+		inst := testcaddy.Start(t, testcaddy.Config{
 			Caddyfile: fmt.Sprintf(`{
 	admin {admin}
 	auto_https off
@@ -92,8 +101,9 @@ func twoGateways(t *testing.T, codes *otpReceiver, api *upstream) (string, strin
 			WaitFor: []string{base + "/.well-known/jwks.json"},
 		})
 		bases = append(bases, base)
+		instances = append(instances, inst)
 	}
-	return bases[0], bases[1]
+	return bases, instances
 }
 
 // sharedSigningKey writes a fresh signing key for gateways that must act
