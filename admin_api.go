@@ -26,6 +26,7 @@ func init() {
 //	DELETE /stepup/users/{user}/grants          revoke the user's grants
 //	GET    /stepup/challenges/{challenge}       a challenge's state
 //
+// and Prelude's management calls (admin_config.go).
 // Everything goes through the store: an action on one instance holds on every
 // instance sharing it. Answers are JSON; errors have the SDK's shape.
 type AdminAPI struct {
@@ -63,6 +64,10 @@ type adminError struct {
 func (e *adminError) Error() string { return e.code + ": " + e.message }
 
 func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
+	if strings.HasPrefix(r.URL.Path, managementPrefix) {
+		a.serveManagement(w, r)
+		return nil
+	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/stepup/"), "/")
 	var rt *runtime
 	if a.app != nil {

@@ -73,6 +73,9 @@ func (a *App) resolvePlaceholders(repl *caddy.Replacer) {
 		sc := a.OTP.Sender
 		r(&sc.URL, &sc.Secret, &sc.Addr, &sc.From, &sc.Username, &sc.Password)
 	}
+	if a.Management != nil {
+		r(&a.Management.Key)
+	}
 	if a.Login != nil {
 		for _, o := range a.Login.OAuth {
 			if o != nil {

@@ -80,6 +80,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			redirect_uris <url...>
 //			acr           <acr>
 //		}
+//		management_key <key>
 //		login_acr      <acr>
 //		possession_acr <acr...>
 //		limits {
@@ -201,6 +202,13 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.Login = new(LoginConfig)
 			}
 			if err := parseLogin(d, a.Login); err != nil {
+				return err
+			}
+		case "management_key":
+			if a.Management == nil {
+				a.Management = new(ManagementConfig)
+			}
+			if err := oneArg(d, &a.Management.Key); err != nil {
 				return err
 			}
 		case "login_acr":

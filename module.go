@@ -96,6 +96,11 @@ type App struct {
 	// with email login on, is refused at load. Default: none.
 	PossessionACR []string `json:"possession_acr,omitempty"`
 
+	// The step-up configuration posted through the admin endpoint's
+	// management calls (Prelude's `config/stepup` and `config/scopes`), and
+	// the key they require. Written by those calls; set `key` yourself.
+	Management *ManagementConfig `json:"management,omitempty"`
+
 	// Where challenges, codes, sessions, grants and replay markers live.
 	// Default: memory (one instance only).
 	Store *StoreConfig `json:"store,omitempty"`
