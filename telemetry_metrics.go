@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -59,7 +60,50 @@ func initMetrics() {
 		m.hookSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: "hook_request_seconds",
 			Help: "Latency of delegation hook calls, by HTTP status class (2xx, 4xx, 5xx, error).", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"status"})
 		m.hookFailures = counter("hook_failures_total", "Delegation hook calls that refused the step-up, by reason.", "reason")
+		presetSeries()
 	})
+}
+
+// presetSeries creates the series of the fixed label sets at zero, so that
+// a dashboard shows 0, not "no data", for what has not happened yet.
+func presetSeries() {
+	m := &stepupMetrics
+	for _, r := range []string{"hit", "miss"} {
+		m.tokenCache.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.jwksFetches.WithLabelValues(r)
+	}
+	for _, method := range []string{"otp", "password", "oauth"} {
+		for _, o := range []string{"succeeded", "failed", "locked"} {
+			m.logins.WithLabelValues(method, o)
+		}
+	}
+	for _, ch := range []string{"sms", "email"} {
+		m.codeSendFailure.WithLabelValues(ch)
+		for _, p := range []string{"login", "step_up"} {
+			m.codesSent.WithLabelValues(ch, p)
+		}
+	}
+	for _, p := range []string{"login", "step_up"} {
+		for _, o := range []string{"ok", "wrong"} {
+			m.codeChecks.WithLabelValues(p, o)
+		}
+	}
+	for _, ev := range []string{"issued", "consumed"} {
+		for _, mode := range []string{stepup.GrantSingleUse, stepup.GrantSessionBound} {
+			m.grants.WithLabelValues(ev, mode)
+		}
+	}
+	for _, o := range []string{"rotated", "reuse_detected"} {
+		m.refreshes.WithLabelValues(o)
+	}
+	for _, r := range []string{"logout", "user", "admin", "reuse"} {
+		m.revocations.WithLabelValues(r)
+	}
+	for _, r := range []string{"request_failed", "invalid_status_code", "response_decode_failed", "invalid_response"} {
+		m.hookFailures.WithLabelValues(r)
+	}
 }
 
 // registerMetrics adds the collectors to a config's registry.

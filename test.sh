@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$(go env GOPATH)/bin:$PATH"
-export STEPUP_REQUIRE_REDIS=1 STEPUP_REQUIRE_NODE=1 STEPUP_SDK_STEPUP=1
+export STEPUP_REQUIRE_REDIS=1 STEPUP_REQUIRE_NODE=1 STEPUP_SDK_STEPUP=1 STEPUP_REQUIRE_PROMETHEUS=1
 
 echo "== gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tests/*/node_modules/*'))
