@@ -46,6 +46,7 @@ func testApp(t testing.TB, scopes ...string) *App {
 			{Issuer: "https://down.test", Keys: down, Algorithms: []string{"ES256"}, Types: []string{accessTokenType}},
 		},
 		CacheSize: 100,
+		OnCache:   countCacheLookup, // as app_start.go wires it
 	})
 	if err != nil {
 		t.Fatal(err)
