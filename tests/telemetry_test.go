@@ -180,6 +180,9 @@ func TestMetricsAndAuditOfAFlow(t *testing.T) {
 
 			// A reload (another access_token_ttl): the counters carry on.
 			inst.Reload(t, telemetryCaddyfile(base, store, codes.srv.URL, api.srv.URL, "10m"))
+			// The old server closes its idle keep-alive connections as it stops;
+			// a POST sent on one of them would read EOF, so start afresh.
+			client.CloseIdleConnections()
 			if got := fetch(t, client, "POST", base+"/api/transfers", bearer(noScope)); got.status != 401 {
 				t.Fatalf("after the reload: %d", got.status)
 			}
