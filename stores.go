@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -68,6 +69,12 @@ type StoreConfig struct {
 	MaxKeys int `json:"max_keys,omitempty"`
 }
 
+// routeRedisLog sends go-redis's own log lines (failed dials, Sentinel
+// switches) to Caddy's log as "stepup.redis" warnings, once per process:
+// go-redis has one logger for the whole process. caddy.Log() is read at
+// each line, so the lines follow the logging config across reloads.
+var routeRedisLog sync.Once
+
 // stores shares one store per connection identity across config reloads,
 // so a reload neither drops in-memory sessions nor reconnects to Redis.
 var stores = caddy.NewUsagePool()
@@ -124,6 +131,11 @@ func (a *App) openStore(ctx context.Context) (store.Store, error) {
 		prefix = store.DefaultKeyPrefix
 	}
 	a.storeKey = "redis|" + opts.Identity() + "|" + prefix
+	routeRedisLog.Do(func() {
+		store.RouteRedisLog(func(msg string, dropped int) {
+			caddy.Log().Named("stepup.redis").Warn(msg, zap.Int("dropped", dropped))
+		})
+	})
 	v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
 		conn, err := store.DialRedis(opts)
 		if err != nil {

@@ -299,8 +299,9 @@ func TestCORSForConfiguredOrigins(t *testing.T) {
 }
 
 func TestSessionAPIFailsClosedWhenRedisIsDown(t *testing.T) {
-	redis := redistest.Start(t)
-	env := startSessionAPI(t, "store redis redis://"+redis.Addr+"/0")
+	const password = "s3cret-redis-password"
+	redis := redistest.Start(t, "--requirepass", password)
+	env := startSessionAPI(t, "store redis redis://:"+password+"@"+redis.Addr+"/0")
 	c := login(t, env, "+14155550103")
 	redis.Kill()
 
@@ -314,6 +315,29 @@ func TestSessionAPIFailsClosedWhenRedisIsDown(t *testing.T) {
 	expect(t, resp, err, 503, "internal")
 	if strings.Contains(string(resp.Body), redis.Addr) || strings.Contains(string(resp.Body), "refused") {
 		t.Errorf("the store error leaked to the client: %s", resp.Body)
+	}
+
+	// go-redis's own lines (the failed dials) are in Caddy's structured
+	// log as stepup.redis warnings, not plain text on stderr.
+	var routed int
+	for _, line := range strings.Split(strings.TrimSpace(env.caddy.Log()), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Errorf("a log line is not JSON: %q", line)
+			continue
+		}
+		if entry["logger"] == "stepup.redis" {
+			routed++
+			if entry["level"] != "warn" || !strings.Contains(entry["msg"].(string), "dial") {
+				t.Errorf("go-redis line: %v", entry)
+			}
+		}
+	}
+	if routed == 0 {
+		t.Error("no stepup.redis line in the log after redis went away")
+	}
+	if strings.Contains(env.caddy.Log(), password) {
+		t.Error("the redis password is in the log")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 // the same deployment. Whoever dials it closes it.
 type RedisConn struct {
 	client  redis.UniversalClient
+	cluster *redis.ClusterClient // the same client when it is a Cluster's
 	timeout time.Duration
 	secrets []string // passwords to scrub from error messages
 }
@@ -23,6 +24,15 @@ type RedisConn struct {
 // DialRedis builds the client described by opts. It does no I/O: call Ping
 // to find out whether Redis answers.
 func DialRedis(opts RedisOptions) (*RedisConn, error) {
+	c, err := dialRedis(opts)
+	if err != nil {
+		return nil, err
+	}
+	redisLog.watch(c)
+	return c, nil
+}
+
+func dialRedis(opts RedisOptions) (*RedisConn, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -61,9 +71,30 @@ func DialRedis(opts RedisOptions) (*RedisConn, error) {
 		return c, nil
 	}
 
+	if len(opts.Addrs) > 1 && !opts.Cluster && opts.MasterName == "" {
+		// go-redis would silently treat several addresses as a cluster.
+		return nil, errors.New("store: several redis addresses need Cluster or a Sentinel master name")
+	}
+	if opts.Cluster {
+		co := &redis.ClusterOptions{
+			Addrs:                      opts.Addrs,
+			Username:                   opts.Username,
+			Password:                   opts.Password,
+			TLSConfig:                  opts.TLS,
+			PoolSize:                   opts.PoolSize,
+			ContextTimeoutEnabled:      true,
+			DialerRetries:              dialAttempts,
+			MaintNotificationsConfig:   noMaintNotifications(),
+			ClusterStateReloadInterval: clusterStateMaxAge,
+		}
+		c.applyTimeouts(&co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.PoolTimeout)
+		c.cluster = redis.NewClusterClient(co)
+		c.client = c.cluster
+		return c, nil
+	}
+
 	u := &redis.UniversalOptions{
 		Addrs:                    opts.Addrs,
-		IsClusterMode:            opts.Cluster,
 		MasterName:               opts.MasterName,
 		Username:                 opts.Username,
 		Password:                 opts.Password,
@@ -77,13 +108,17 @@ func DialRedis(opts RedisOptions) (*RedisConn, error) {
 		MaintNotificationsConfig: noMaintNotifications(),
 	}
 	c.applyTimeouts(&u.DialTimeout, &u.ReadTimeout, &u.WriteTimeout, &u.PoolTimeout)
-	if len(opts.Addrs) > 1 && !opts.Cluster && opts.MasterName == "" {
-		// go-redis would silently treat several addresses as a cluster.
-		return nil, errors.New("store: several redis addresses need Cluster or a Sentinel master name")
-	}
 	c.client = redis.NewUniversalClient(u)
 	return c, nil
 }
+
+// clusterStateMaxAge bounds how old the Cluster slot map may get while
+// commands succeed. go-redis reloads it on MOVED, ASK and READONLY replies,
+// but not when a master stops answering: after a failover it would keep
+// dialling the dead master until this age (60 s by default). fail() asks
+// for a reload on every connection-level error too, so the new master is
+// found within one reload of its promotion; this timer is only the backstop.
+const clusterStateMaxAge = 10 * time.Second
 
 // dialAttempts is how many times one operation tries to open a connection.
 // go-redis defaults to 5 with backoff, which only burns the operation's
@@ -136,6 +171,7 @@ func (c *RedisConn) Ping(ctx context.Context) error {
 
 // Close closes the client and its connections.
 func (c *RedisConn) Close() error {
+	redisLog.forget(c)
 	return c.client.Close()
 }
 
@@ -146,7 +182,37 @@ func (c *RedisConn) fail(err error) error {
 	if err == nil {
 		return nil
 	}
+	c.reloadClusterOn(err)
 	return unavailable(errors.New(c.scrub(err.Error())))
+}
+
+// reloadClusterOn asks go-redis to read the Cluster's slot map again when
+// err says a node could not be reached (refused, reset, timed out) rather
+// than answered: after a failover the slots' new master is then used as
+// soon as a node reports it. go-redis runs one reload at a time and at
+// most one every 200 ms, so a burst of errors costs one CLUSTER SLOTS.
+func (c *RedisConn) reloadClusterOn(err error) {
+	if c.cluster == nil {
+		return
+	}
+	var answered redis.Error
+	if errors.As(err, &answered) && !isClusterDownError(answered) {
+		return // the node answered: its reply is the error, not the topology
+	}
+	c.cluster.ReloadState(context.Background())
+}
+
+// isClusterDownError reports replies that mean the slot map moves: the
+// node is in a cluster that lost a master (CLUSTERDOWN), or sent us to a
+// node that is not the master any more (MASTERDOWN, TRYAGAIN).
+func isClusterDownError(err redis.Error) bool {
+	msg := err.Error()
+	for _, prefix := range []string{"CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN"} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // scrub removes every configured password from msg.
