@@ -16,7 +16,7 @@ const DefaultKeyPrefix = "stepup:"
 // same deployment and prefix. Every operation touches one key (Delete
 // deletes key by key), so all of them work on Redis Cluster; operations
 // that read and write run as one Lua script, so they are atomic. It needs
-// Redis 6.2 or later (GETDEL).
+// Redis 6.2 or later.
 type Redis struct {
 	conn   *RedisConn
 	prefix string
@@ -35,22 +35,37 @@ func NewRedis(conn *RedisConn, keyPrefix string) *Redis {
 	return &Redis{conn: conn, prefix: keyPrefix}
 }
 
-// The Lua scripts. Each touches only KEYS[1], so it runs on Cluster.
+// The Lua scripts. Each touches only KEYS[1], so it runs on Cluster. The
+// ones that consume or change state start with guardLua: ARGV[1] is the
+// deadline, and the script does nothing once it has passed (see
+// redis_deadline.go).
 var (
+	// createScript: SET NX PX; 0 = the key exists, 1 = created.
+	createScript = redis.NewScript(guardLua + `
+if redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3], 'NX') then return 1 end
+return 0`)
+
 	// swapScript: 0 = absent, 1 = different value, 2 = swapped.
-	swapScript = redis.NewScript(`
+	swapScript = redis.NewScript(guardLua + `
 local v = redis.call('GET', KEYS[1])
 if v == false then return 0 end
-if v ~= ARGV[1] then return 1 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if v ~= ARGV[2] then return 1 end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 return 2`)
+
+	// takeScript: GETDEL; {} when absent, {value} when taken.
+	takeScript = redis.NewScript(guardLua + `
+local v = redis.call('GET', KEYS[1])
+if v == false then return {} end
+redis.call('DEL', KEYS[1])
+return {v}`)
 
 	// incrScript sets the expiry only on a key that has none, i.e. a new
 	// counter (PEXPIRE ... NX would need Redis 7).
-	incrScript = redis.NewScript(`
+	incrScript = redis.NewScript(guardLua + `
 local n = redis.call('INCR', KEYS[1])
 if redis.call('PTTL', KEYS[1]) == -1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return n`)
 
@@ -102,18 +117,22 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	return r.conn.fail(r.conn.client.Do(ctx, "SET", r.key(key), value, "PX", millis(ttl)).Err())
 }
 
-// Create stores value under key for ttl only if key is absent (SET NX PX).
+// Create stores value under key for ttl only if key is absent (SET NX PX,
+// guarded by the deadline).
 func (r *Redis) Create(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := checkTTL(ttl); err != nil {
 		return err
 	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	err := r.conn.client.Do(ctx, "SET", r.key(key), value, "PX", millis(ttl), "NX").Err()
-	if errors.Is(err, redis.Nil) { // NX not met: the key exists
+	created, err := createScript.Run(ctx, r.conn.client, []string{r.key(key)}, r.conn.deadline(ctx), value, millis(ttl)).Int64()
+	if err != nil {
+		return r.conn.failGuarded(ctx, err)
+	}
+	if created == 0 {
 		return ErrExists
 	}
-	return r.conn.fail(err)
+	return nil
 }
 
 // Swap replaces the value under key, and resets its expiry, if the current
@@ -124,9 +143,9 @@ func (r *Redis) Swap(ctx context.Context, key string, old, value []byte, ttl tim
 	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	res, err := swapScript.Run(ctx, r.conn.client, []string{r.key(key)}, old, value, millis(ttl)).Int64()
+	res, err := swapScript.Run(ctx, r.conn.client, []string{r.key(key)}, r.conn.deadline(ctx), old, value, millis(ttl)).Int64()
 	if err != nil {
-		return r.conn.fail(err)
+		return r.conn.failGuarded(ctx, err)
 	}
 	switch res {
 	case 0:
@@ -138,18 +157,23 @@ func (r *Redis) Swap(ctx context.Context, key string, old, value []byte, ttl tim
 	}
 }
 
-// Take returns the value under key and deletes it (GETDEL).
+// Take returns the value under key and deletes it (GET and DEL in a
+// script guarded by the deadline).
 func (r *Redis) Take(ctx context.Context, key string) ([]byte, error) {
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	v, err := r.conn.client.GetDel(ctx, r.key(key)).Bytes()
-	if errors.Is(err, redis.Nil) {
+	res, err := takeScript.Run(ctx, r.conn.client, []string{r.key(key)}, r.conn.deadline(ctx)).Slice()
+	if err != nil {
+		return nil, r.conn.failGuarded(ctx, err)
+	}
+	if len(res) == 0 {
 		return nil, ErrNotFound
 	}
-	if err != nil {
-		return nil, r.conn.fail(err)
+	v, ok := res[0].(string)
+	if !ok {
+		return nil, r.conn.fail(errors.New("take: unexpected reply"))
 	}
-	return v, nil
+	return []byte(v), nil
 }
 
 // Incr adds one to the counter at key; a new counter expires after ttl.
@@ -159,9 +183,9 @@ func (r *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	n, err := incrScript.Run(ctx, r.conn.client, []string{r.key(key)}, millis(ttl)).Int64()
+	n, err := incrScript.Run(ctx, r.conn.client, []string{r.key(key)}, r.conn.deadline(ctx), millis(ttl)).Int64()
 	if err != nil {
-		return 0, r.conn.fail(err)
+		return 0, r.conn.failGuarded(ctx, err)
 	}
 	return n, nil
 }

@@ -19,6 +19,7 @@ type RedisConn struct {
 	cluster *redis.ClusterClient // the same client when it is a Cluster's
 	timeout time.Duration
 	secrets []string // passwords to scrub from error messages
+	clock   redisClock
 }
 
 // DialRedis builds the client described by opts. It does no I/O: call Ping
@@ -166,7 +167,11 @@ func (c *RedisConn) Ping(ctx context.Context) error {
 	} else {
 		err = c.client.Ping(ctx).Err()
 	}
-	return c.fail(err)
+	if err != nil {
+		return c.fail(err)
+	}
+	// Measured now, so that the first guarded command uses a real offset.
+	return c.measureClock(ctx)
 }
 
 // Close closes the client and its connections.
