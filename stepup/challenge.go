@@ -43,6 +43,13 @@ type challengeRecord struct {
 	GrantedFor  int          `json:"granted_for"`
 	TokenJTI    string       `json:"token_jti"` // the one challenge token that is current
 	Redeemed    bool         `json:"redeemed,omitempty"`
+	// The refresh that redeemed it (session, refresh generation, DPoP key),
+	// and what it granted: a retry of that same refresh whose session
+	// rotation did not land finishes the redemption instead of finding
+	// the token reused.
+	RedeemedBy string `json:"redeemed_by,omitempty"`
+	GrantID    string `json:"grant_id,omitempty"`
+	GrantEnd   int64  `json:"grant_end,omitempty"`
 	// AMR are the methods of the steps done so far; Completed is when the
 	// last one was (Unix s): the authentication event a redemption records.
 	AMR       []string `json:"amr,omitempty"`

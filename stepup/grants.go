@@ -2,6 +2,7 @@ package stepup
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"time"
@@ -51,15 +52,22 @@ func (rd *redemption) apply(s *sessionRecord) *redemption {
 }
 
 // redeemChallenge turns a completed challenge of session s into its grant,
-// once: the challenge is marked redeemed (a second redemption is
-// token_reused) and a single-use grant is stored.
-func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token string, proof *dpop.Proof) (*redemption, error) {
+// once: a second redemption is token_reused. by names the refresh that
+// redeems it (session, refresh generation, DPoP key); retry says that the
+// session still stands at that generation, i.e. no rotation carrying this
+// redemption was stored.
+//
+// The single-use grant is stored first and the challenge marked redeemed
+// after, so that a store failure in between leaves the challenge to
+// redeem again (the grant left behind names no token and expires). A
+// failure after the mark (the session's rotation) leaves a challenge
+// redeemed by this very refresh: its retry, with the session unchanged,
+// finishes the redemption with the same grant, which it never writes
+// again: a grant already spent can't come back.
+func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token string, proof *dpop.Proof, by string, retry bool) (*redemption, error) {
 	c, raw, err := e.loadChallenge(ctx, token, &Caller{UserID: s.UserID, SessionID: s.ID})
 	if err != nil {
 		return nil, err
-	}
-	if c.Redeemed {
-		return nil, ErrTokenReused
 	}
 	if !c.completed() {
 		return nil, ErrStepNotCompleted
@@ -67,31 +75,63 @@ func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token st
 	if c.JKT != "" && c.JKT != proof.Thumbprint {
 		return nil, ErrDPoPKeyMismatch
 	}
+	if c.Redeemed {
+		return e.resumeRedemption(ctx, c, by, retry)
+	}
+	end := e.now().Add(time.Duration(c.GrantedFor) * time.Second)
+	rd := &redemption{scope: c.Scope, end: end.Unix(), event: e.stepUpEvent(c)}
 	next := *c
-	next.Redeemed = true
+	next.Redeemed, next.RedeemedBy, next.GrantEnd = true, by, end.Unix()
+	if c.GrantMode != GrantSessionBound {
+		g := grantRecord{V: recordVersion, ID: newID(prefixGrant), UserID: c.UserID, SessionID: c.SessionID, Scope: c.Scope,
+			Metadata: c.Metadata, Expires: end.Unix()}
+		if err := e.storeGrant(ctx, &g, time.Duration(c.GrantedFor)*time.Second); err != nil {
+			return nil, err
+		}
+		rd.grantID, next.GrantID = g.ID, g.ID
+	}
 	if err := e.swapChallenge(ctx, c, raw, &next); err != nil {
+		if rd.grantID != "" {
+			_ = e.cfg.Store.Delete(ctx, grantKey(rd.grantID, c.UserID, c.SessionID, c.Scope))
+		}
 		if errors.Is(err, ErrInvalidChallenge) {
 			return nil, ErrTokenReused // a concurrent redemption won
 		}
 		return nil, err
 	}
-	end := e.now().Add(time.Duration(c.GrantedFor) * time.Second)
-	rd := &redemption{scope: c.Scope, end: end.Unix(), event: e.stepUpEvent(c)}
-	if c.GrantMode == GrantSessionBound {
-		return rd, nil
-	}
-	g := grantRecord{V: recordVersion, ID: newID(prefixGrant), UserID: c.UserID, SessionID: c.SessionID, Scope: c.Scope,
-		Metadata: c.Metadata, Expires: end.Unix()}
-	if err := e.cfg.Store.Create(ctx, grantKey(g.ID, g.UserID, g.SessionID, g.Scope), mustJSON(g), time.Duration(c.GrantedFor)*time.Second); err != nil {
-		return nil, storeErr(err)
-	}
-	// The user's open single-use grants, so that an operator can revoke
-	// them (admin.go); the set lives as long as its longest grant.
-	if err := e.cfg.Store.AddMember(ctx, userGrantsKey(g.UserID), grantKey(g.ID, g.UserID, g.SessionID, g.Scope), time.Duration(c.GrantedFor)*time.Second); err != nil {
-		return nil, storeErr(err)
-	}
-	rd.grantID = g.ID
 	return rd, nil
+}
+
+// resumeRedemption finishes a redemption whose refresh failed after the
+// challenge was marked: only for the same refresh (by) while the session
+// has not rotated since (retry), and only with the grant stored then,
+// which must still be there.
+func (e *Engine) resumeRedemption(ctx context.Context, c *challengeRecord, by string, retry bool) (*redemption, error) {
+	if !retry || c.RedeemedBy == "" || subtle.ConstantTimeCompare([]byte(c.RedeemedBy), []byte(by)) != 1 {
+		return nil, ErrTokenReused
+	}
+	rd := &redemption{scope: c.Scope, end: c.GrantEnd, event: e.stepUpEvent(c)}
+	if c.GrantID != "" {
+		if _, err := e.cfg.Store.Get(ctx, grantKey(c.GrantID, c.UserID, c.SessionID, c.Scope)); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, ErrTokenReused
+			}
+			return nil, storeErr(err)
+		}
+		rd.grantID = c.GrantID
+	}
+	return rd, nil
+}
+
+// storeGrant writes a single-use grant and indexes it under its user, so
+// that an operator can revoke it (admin.go); the index lives as long as
+// its longest grant.
+func (e *Engine) storeGrant(ctx context.Context, g *grantRecord, ttl time.Duration) error {
+	key := grantKey(g.ID, g.UserID, g.SessionID, g.Scope)
+	if err := e.cfg.Store.Create(ctx, key, mustJSON(g), ttl); err != nil {
+		return storeErr(err)
+	}
+	return storeErr(e.cfg.Store.AddMember(ctx, userGrantsKey(g.UserID), key, ttl))
 }
 
 // Grant is a consumed single-use grant.

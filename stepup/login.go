@@ -186,20 +186,11 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	if err := e.markProofUsed(ctx, proof); err != nil {
 		return nil, err
 	}
-	// The flow is used once: of concurrent right answers, one takes it.
-	taken, err := e.cfg.Store.Take(ctx, flowKey(flowID))
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, ErrBadCheckCode
-		}
-		return nil, storeErr(err)
-	}
-	if string(taken) != string(raw) {
-		return nil, ErrBadCheckCode // a resend replaced the code meanwhile
-	}
-	if err := e.clearGuessing(ctx, &guess); err != nil {
-		return nil, err
-	}
+	// Everything the login needs is written before the flow is spent, and
+	// the flow is spent last: a store failure before that answers 503 and
+	// leaves the flow for the client's retry (the user, a password set at
+	// sign-up and a session nobody holds a token of are harmless to
+	// write twice or to leave behind).
 	user, err := e.userFor(ctx, Identifier{Type: flow.Type, Value: flow.Value})
 	if err != nil {
 		return nil, err
@@ -213,6 +204,21 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	if err != nil {
 		return nil, err
 	}
+	// The flow is used once: of concurrent right answers, one takes it.
+	taken, err := e.cfg.Store.Take(ctx, flowKey(flowID))
+	if err == nil && string(taken) != string(raw) {
+		err = store.ErrNotFound // a resend replaced the code meanwhile
+	}
+	if err != nil {
+		e.discardSession(ctx, tokens)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrBadCheckCode
+		}
+		return nil, storeErr(err)
+	}
+	// After a success the failure counters are reset; should the store
+	// fail here, they only stay higher than they need to.
+	_ = e.clearGuessing(ctx, &guess)
 	tokens.Device = e.deviceCookie(flow.Type, flow.Value, proof.Thumbprint)
 	return tokens, nil
 }

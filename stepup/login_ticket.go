@@ -77,7 +77,7 @@ func (e *Engine) FinalizeLogin(ctx context.Context, ticketID, codeVerifier strin
 	if !validID(prefixTicket, ticketID) || len(codeVerifier) > 128 {
 		return nil, ErrInvalidLoginTicket
 	}
-	raw, err := e.cfg.Store.Take(ctx, ticketKey(ticketID))
+	raw, err := e.cfg.Store.Get(ctx, ticketKey(ticketID))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrInvalidLoginTicket
@@ -89,26 +89,26 @@ func (e *Engine) FinalizeLogin(ctx context.Context, ticketID, codeVerifier strin
 		return nil, unavailable(err)
 	}
 	method = t.Kind
-	switch t.Kind {
-	case ticketSignUp:
-		if codeVerifier != "" {
-			return nil, ErrInvalidLoginTicket
+	if !t.accepts(codeVerifier) {
+		// A wrong verifier spends the ticket: it is never tried twice.
+		if _, err := e.cfg.Store.Take(ctx, ticketKey(ticketID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, storeErr(err)
 		}
+		return nil, ErrInvalidLoginTicket
+	}
+	// What the login needs is written first and the ticket spent last, so
+	// that a store failure (503) leaves the ticket for the client's retry;
+	// of concurrent finalizations the one that takes the ticket wins.
+	if t.Kind == ticketSignUp {
 		id, err := e.openLoginFlow(ctx, loginFlow{V: recordVersion, Type: IdentifierEmail, Value: t.Email, SignUpHash: t.Hash}, client)
 		if err != nil {
 			return nil, err
 		}
+		if err := e.spendTicket(ctx, ticketID); err != nil {
+			_ = e.cfg.Store.Delete(ctx, flowKey(id))
+			return nil, err
+		}
 		return &Finalized{FlowID: id}, nil
-	case ticketOAuth:
-		if !pkceMatches(t.CodeChallenge, codeVerifier) {
-			return nil, ErrInvalidLoginTicket
-		}
-	case ticketPassword:
-		if codeVerifier != "" {
-			return nil, ErrInvalidLoginTicket
-		}
-	default:
-		return nil, ErrInvalidLoginTicket
 	}
 	if err := e.markProofUsed(ctx, proof); err != nil {
 		return nil, err
@@ -124,10 +124,39 @@ func (e *Engine) FinalizeLogin(ctx context.Context, ticketID, codeVerifier strin
 	if err != nil {
 		return nil, err
 	}
+	if err := e.spendTicket(ctx, ticketID); err != nil {
+		e.discardSession(ctx, tokens)
+		return nil, err
+	}
 	if t.Kind == ticketPassword {
 		tokens.Device = e.deviceCookie(IdentifierEmail, t.Email, proof.Thumbprint)
 	}
 	return &Finalized{Tokens: tokens}, nil
+}
+
+// accepts reports whether the ticket is of a known kind and the PKCE
+// verifier is what its kind needs (only OAuth tickets take one).
+func (t *loginTicket) accepts(codeVerifier string) bool {
+	switch t.Kind {
+	case ticketOAuth:
+		return pkceMatches(t.CodeChallenge, codeVerifier)
+	case ticketSignUp, ticketPassword:
+		return codeVerifier == ""
+	default:
+		return false
+	}
+}
+
+// spendTicket takes the ticket; one that is gone was spent by a concurrent
+// finalization.
+func (e *Engine) spendTicket(ctx context.Context, ticketID string) error {
+	if _, err := e.cfg.Store.Take(ctx, ticketKey(ticketID)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrInvalidLoginTicket
+		}
+		return storeErr(err)
+	}
+	return nil
 }
 
 // pkceMatches checks an RFC 7636 S256 verifier (43 to 128 characters of

@@ -126,6 +126,14 @@ func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt string, e
 	return e.mint(&s, nil)
 }
 
+// discardSession ends a session created for a login that could not
+// finish (its flow was spent by another answer, or the store failed): no
+// client holds its tokens. Best effort: what remains expires with its TTL.
+func (e *Engine) discardSession(ctx context.Context, t *Tokens) {
+	_ = e.cfg.Store.Delete(ctx, sessionKey(t.SessionID))
+	_ = e.cfg.Store.RemoveMember(ctx, userSessionsKey(t.UserID), t.SessionID)
+}
+
 // mint signs an access token for the session, with the single-use grant
 // just redeemed, if any. Its lifetime never passes the session's end nor a
 // grant's end, so that a scope disappears from the client's tokens when
@@ -205,7 +213,8 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 		// The challenge is redeemed once, even when a concurrent refresh
 		// makes this loop run again.
 		if req.StepUpToken != "" && redeemed == nil {
-			if redeemed, err = e.redeemChallenge(ctx, next, req.StepUpToken, req.Proof); err != nil {
+			by := sid + "." + strconv.Itoa(gen) + "." + req.Proof.Thumbprint
+			if redeemed, err = e.redeemChallenge(ctx, next, req.StepUpToken, req.Proof, by, s.Gen == gen); err != nil {
 				return nil, err
 			}
 		}
