@@ -154,6 +154,9 @@ func (a *App) validateStore() error {
 		if st.MaxKeys != 0 && st.MaxKeys < 1000 {
 			return errors.New("store: max_keys must be at least 1000")
 		}
+		if st.WaitReplicas != 0 || st.WaitTimeout != 0 {
+			return errors.New("store: wait_replicas is for a redis store; the memory store has no replicas")
+		}
 		return nil
 	case "redis":
 	default:

@@ -95,6 +95,23 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 				return nil, d.ArgErr()
 			}
 			st.AllowEviction = true
+		case "wait_replicas":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return nil, d.Err("wait_replicas <count> [<timeout>]")
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 {
+				return nil, d.Errf("wait_replicas: %q is not a replica count (1 or more)", args[0])
+			}
+			st.WaitReplicas = n
+			if len(args) == 2 {
+				dur, err := caddy.ParseDuration(args[1])
+				if err != nil || dur <= 0 {
+					return nil, d.Errf("wait_replicas: %q is not a positive duration", args[1])
+				}
+				st.WaitTimeout = caddy.Duration(dur)
+			}
 		default:
 			return nil, d.Errf("unrecognized store option '%s'", d.Val())
 		}

@@ -97,6 +97,10 @@ func TestGlobalOptionErrors(t *testing.T) {
 	}{
 		{"inline argument", "stepup foo {\n}", "wrong argument count"},
 		{"unknown option", "stepup {\n issuers x\n}", "unrecognized stepup option 'issuers'"},
+		{"wait_replicas zero", "stepup {\n store redis redis://r:6379 {\n wait_replicas 0\n }\n}", "replica count"},
+		{"wait_replicas not a number", "stepup {\n store redis redis://r:6379 {\n wait_replicas one\n }\n}", "replica count"},
+		{"wait_replicas bad timeout", "stepup {\n store redis redis://r:6379 {\n wait_replicas 1 soon\n }\n}", "positive duration"},
+		{"wait_replicas too many args", "stepup {\n store redis redis://r:6379 {\n wait_replicas 1 1s 2\n }\n}", "wait_replicas <count>"},
 		{"issuer twice", "stepup {\n issuer https://a\n issuer https://b\n}", "issuer already specified"},
 		{"issuer without value", "stepup {\n issuer\n}", "wrong argument count"},
 		{"bad duration", "stepup {\n access_token_ttl soon\n}", "access_token_ttl"},
@@ -241,6 +245,7 @@ func TestGlobalOptionSessionSettings(t *testing.T) {
 			password {env.REDIS_PASSWORD}
 			key_prefix gw1:
 			timeout 250ms
+			wait_replicas 1 100ms
 		}
 		login otp phone_number email_address
 		otp {
@@ -263,7 +268,7 @@ func TestGlobalOptionSessionSettings(t *testing.T) {
 		external_url https://api.example.com
 	}`)
 	want := `{"issuer":"https://api.example.com",` +
-		`"store":{"backend":"redis","url":"redis://127.0.0.1:6379/0","password":"{env.REDIS_PASSWORD}","key_prefix":"gw1:","timeout":250000000},` +
+		`"store":{"backend":"redis","url":"redis://127.0.0.1:6379/0","password":"{env.REDIS_PASSWORD}","key_prefix":"gw1:","timeout":250000000,"wait_replicas":1,"wait_timeout":100000000},` +
 		`"login":{"otp":["phone_number","email_address"]},` +
 		`"otp":{"sender":{"kind":"webhook","url":"https://backend.internal/send-otp","secret":"{env.OTP_SECRET}","timeout":3000000000},"digits":8,"ttl":180000000000,"max_attempts":3,"resend_cooldown":45000000000,"max_resends":2,"max_per_hour":6},` +
 		`"custom_steps":{"jwks_url":"https://backend.internal/.well-known/jwks.json","keys":["kyc_review","call_back"]},` +

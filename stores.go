@@ -62,6 +62,20 @@ type StoreConfig struct {
 	// this word such a Redis fails the config load. Default: false.
 	AllowEviction bool `json:"allow_eviction,omitempty"`
 
+	// Make every consuming write (spending a grant, a login flow or a
+	// ticket; a replay marker; a challenge's completion; a session's
+	// rotation; an attempt counter) wait until this many replicas of its
+	// master hold it (Redis WAIT), so that a failover to one of them does
+	// not undo it. A write too few replicas acknowledge within
+	// wait_timeout is answered 503 (it did happen on the master, so the
+	// user may have to start that step again). Redis and Cluster only;
+	// see the README's "Several instances". Default: 0 (no waiting).
+	WaitReplicas int `json:"wait_replicas,omitempty"`
+
+	// How long a write waits for those replicas. Must be shorter than
+	// timeout. Default: half of timeout (250ms).
+	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
+
 	// memory: the most keys the store holds (about 300 bytes each). Past
 	// 90% of it new logins are refused (503) so that the room left goes to
 	// counters, replay markers and sessions; at the bound every new key is
@@ -93,6 +107,7 @@ func (cfg *StoreConfig) redisOptions() store.RedisOptions {
 	opts := store.RedisOptions{
 		URL: cfg.URL, Addrs: cfg.Addrs, Cluster: cfg.Cluster, MasterName: cfg.SentinelMaster,
 		Username: cfg.Username, Password: cfg.Password, DB: cfg.DB, Timeout: time.Duration(cfg.Timeout),
+		WaitReplicas: cfg.WaitReplicas, WaitTimeout: time.Duration(cfg.WaitTimeout),
 	}
 	if cfg.TLS {
 		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,3 +101,45 @@ func benchOps(b *testing.B, s Store) {
 
 func BenchmarkRedis(b *testing.B)  { benchOps(b, benchRedis(b)) }
 func BenchmarkMemory(b *testing.B) { benchOps(b, NewMemory()) }
+
+// BenchmarkRedisReplicated measures the consuming operations on a master
+// with one replica, without and with wait_replicas 1: the cost of WAIT.
+func BenchmarkRedisReplicated(b *testing.B) {
+	master := redistest.Start(b, "--repl-diskless-sync-delay", "0")
+	host, port, _ := strings.Cut(master.Addr, ":")
+	replica := redistest.Start(b, "--replicaof", host+" "+port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		info, err := redistest.Do(replica.Addr, "INFO", "replication")
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the replica did not sync")
+		}
+	}
+	for _, wait := range []int{0, 1} {
+		b.Run(fmt.Sprintf("wait_replicas=%d", wait), func(b *testing.B) {
+			conn, err := DialRedis(RedisOptions{Addrs: []string{master.Addr}, WaitReplicas: wait})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			s := NewRedis(conn, fmt.Sprintf("bench%d:", wait))
+			ctx := context.Background()
+			value := []byte(`{"v":1,"user":"usr_0123456789abcdef","scope":"transfer:write"}`)
+			b.Run("CreateTake", func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					i++
+					key := fmt.Sprintf("grant:%d", i)
+					if err := s.Create(ctx, key, value, time.Minute); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := s.Take(ctx, key); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}

@@ -125,7 +125,7 @@ func (r *Redis) Create(ctx context.Context, key string, value []byte, ttl time.D
 	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	created, err := createScript.Run(ctx, r.conn.client, []string{r.key(key)}, r.conn.deadline(ctx), value, millis(ttl)).Int64()
+	created, err := r.runGuarded(ctx, createScript, key, value, millis(ttl)).Int64()
 	if err != nil {
 		return r.conn.failGuarded(ctx, err)
 	}
@@ -143,7 +143,7 @@ func (r *Redis) Swap(ctx context.Context, key string, old, value []byte, ttl tim
 	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	res, err := swapScript.Run(ctx, r.conn.client, []string{r.key(key)}, r.conn.deadline(ctx), old, value, millis(ttl)).Int64()
+	res, err := r.runGuarded(ctx, swapScript, key, old, value, millis(ttl)).Int64()
 	if err != nil {
 		return r.conn.failGuarded(ctx, err)
 	}
@@ -162,7 +162,7 @@ func (r *Redis) Swap(ctx context.Context, key string, old, value []byte, ttl tim
 func (r *Redis) Take(ctx context.Context, key string) ([]byte, error) {
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	res, err := takeScript.Run(ctx, r.conn.client, []string{r.key(key)}, r.conn.deadline(ctx)).Slice()
+	res, err := r.runGuarded(ctx, takeScript, key).Slice()
 	if err != nil {
 		return nil, r.conn.failGuarded(ctx, err)
 	}
@@ -183,7 +183,7 @@ func (r *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	n, err := incrScript.Run(ctx, r.conn.client, []string{r.key(key)}, r.conn.deadline(ctx), millis(ttl)).Int64()
+	n, err := r.runGuarded(ctx, incrScript, key, millis(ttl)).Int64()
 	if err != nil {
 		return 0, r.conn.failGuarded(ctx, err)
 	}

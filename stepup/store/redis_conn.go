@@ -20,6 +20,10 @@ type RedisConn struct {
 	timeout time.Duration
 	secrets []string // passwords to scrub from error messages
 	clock   redisClock
+	// waitReplicas and waitTimeout: consuming writes wait for this many
+	// replicas (WAIT), for at most waitTimeout; 0 replicas: no wait.
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
 // DialRedis builds the client described by opts. It does no I/O: call Ping
@@ -37,7 +41,7 @@ func dialRedis(opts RedisOptions) (*RedisConn, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	c := &RedisConn{timeout: opts.timeout()}
+	c := &RedisConn{timeout: opts.timeout(), waitReplicas: opts.WaitReplicas, waitTimeout: opts.waitTimeout()}
 	for _, s := range []string{opts.Password, opts.SentinelPassword, urlPassword(opts.URL)} {
 		if s != "" {
 			c.secrets = append(c.secrets, s)

@@ -46,6 +46,23 @@ type RedisOptions struct {
 	Timeout time.Duration
 	// PoolSize caps connections per node; zero keeps go-redis's default.
 	PoolSize int
+	// WaitReplicas, when positive, makes every consuming write (Create,
+	// Swap, Take, Incr) wait until that many replicas of its master
+	// acknowledge it (Redis WAIT) before it counts as done; a write they
+	// don't acknowledge within WaitTimeout fails with ErrUnavailable
+	// (having happened on the master). Zero: no waiting.
+	WaitReplicas int
+	// WaitTimeout bounds that wait; zero means half of Timeout. It must be
+	// shorter than Timeout.
+	WaitTimeout time.Duration
+}
+
+// waitTimeout returns the effective WAIT timeout.
+func (o RedisOptions) waitTimeout() time.Duration {
+	if o.WaitTimeout == 0 {
+		return o.timeout() / 2
+	}
+	return o.WaitTimeout
 }
 
 // timeout returns the effective per-operation deadline.
@@ -76,6 +93,12 @@ func (o RedisOptions) Validate() error {
 		return errors.New("store: redis timeout must not be negative")
 	case o.PoolSize < 0:
 		return errors.New("store: redis pool size must not be negative")
+	case o.WaitReplicas < 0:
+		return errors.New("store: redis wait_replicas must not be negative")
+	case o.WaitTimeout < 0 || (o.WaitReplicas > 0 && o.waitTimeout() < time.Millisecond):
+		return errors.New("store: redis wait timeout must be at least 1ms")
+	case o.WaitReplicas > 0 && o.waitTimeout() >= o.timeout():
+		return errors.New("store: redis wait timeout must be shorter than the operation timeout")
 	}
 	for _, a := range o.Addrs {
 		if strings.TrimSpace(a) == "" {
@@ -97,8 +120,8 @@ var identityKey = func() []byte {
 // Identity returns a stable string naming the connection these options
 // describe, for keying a shared pool of clients across config reloads:
 // sorted addresses, the URL without its password, cluster, master name,
-// usernames, DB, TLS (on/off, server name, verification off), timeout and
-// pool size. It never contains a password: changed passwords show up as a
+// usernames, DB, TLS (on/off, server name, verification off), timeout,
+// pool size and replica wait. It never contains a password: changed passwords show up as a
 // changed keyed fingerprint (HMAC with a per-process random key), so a
 // reload with a rotated password gets a new client. Other TLS settings
 // (roots, certificates) are not part of it.
@@ -117,6 +140,9 @@ func (o RedisOptions) Identity() string {
 		fmt.Fprintf(&b, " tls=on tls_server=%q tls_insecure=%t", o.TLS.ServerName, o.TLS.InsecureSkipVerify)
 	}
 	fmt.Fprintf(&b, " timeout=%s pool=%d", o.timeout(), o.PoolSize)
+	if o.WaitReplicas > 0 {
+		fmt.Fprintf(&b, " wait=%d/%s", o.WaitReplicas, o.waitTimeout())
+	}
 	return b.String()
 }
 
