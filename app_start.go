@@ -20,6 +20,10 @@ type runtime struct {
 	// trusted issuers (nil when the app trusts none).
 	tokens *jwks.Verifier
 	store  store.Store
+	// now is the clock every expiry is decided by: Redis's when the store
+	// is Redis (so that instances with skewed clocks agree with each other
+	// and with the store's TTLs), the local clock otherwise.
+	now func() time.Time
 	// engine runs logins, sessions and step-ups; nil without issuer.
 	engine *stepup.Engine
 	nonces *dpop.Nonces
@@ -56,7 +60,9 @@ func (a *App) acquire() (*runtime, error) {
 	if rt.store, err = a.openStore(a.ctx); err != nil {
 		return nil, err
 	}
-	if rt.tokens, err = a.accessTokenVerifier(signer); err != nil {
+	rt.now = store.ClockOf(rt.store)
+	rt.resourceProofs.Now = rt.now
+	if rt.tokens, err = a.accessTokenVerifier(signer, rt.now); err != nil {
 		return nil, err
 	}
 	if a.Issuer == "" {
@@ -68,7 +74,7 @@ func (a *App) acquire() (*runtime, error) {
 	rt.sessionAPI = sessionapi.New(sessionapi.Config{
 		Engine: rt.engine, Tokens: rt.tokens, Issuer: a.Issuer, Nonces: rt.nonces,
 		ExternalOrigin: a.externalOrigin(), CORS: a.CORS, JWKS: signer.PublicJWKS(),
-		Logger: a.logger.Named("session"), ClientIP: clientIP, OriginalPath: originalPath,
+		Logger: a.logger.Named("session"), ClientIP: clientIP, OriginalPath: originalPath, Now: rt.now,
 	})
 	return rt, nil
 }
@@ -83,7 +89,7 @@ func (a *App) runtime() *runtime {
 
 // accessTokenVerifier accepts the gateway's own access tokens and those of
 // every trusted issuer, each checked only against its own keys.
-func (a *App) accessTokenVerifier(signer *jwks.Signer) (*jwks.Verifier, error) {
+func (a *App) accessTokenVerifier(signer *jwks.Signer, now func() time.Time) (*jwks.Verifier, error) {
 	var issuers []jwks.Issuer
 	if a.Issuer != "" {
 		issuers = append(issuers, jwks.Issuer{Issuer: a.Issuer, Audiences: []string{a.Audience}, Keys: signer.KeySource(),
@@ -105,7 +111,7 @@ func (a *App) accessTokenVerifier(signer *jwks.Signer) (*jwks.Verifier, error) {
 		cacheSize = 0
 	}
 	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: time.Duration(a.Leeway), CacheSize: cacheSize,
-		OnCache: countCacheLookup})
+		OnCache: countCacheLookup, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("setting up token verification: %v", err)
 	}

@@ -30,6 +30,7 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		PossessionACR:   a.PossessionACR,
 		Events:          a.observe,
 		HookClient:      newMeasuredHookClient(),
+		Now:             rt.now,
 	}
 	cfg.Store = newMeasuredStore(rt.store, a.storeFailed)
 	if a.Login != nil {
@@ -63,7 +64,7 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		cfg.ChallengeVerifier, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
 			Issuer: a.Issuer, Audiences: []string{a.Issuer}, Keys: rt.signer.KeySource(),
 			Algorithms: []string{"ES256"}, Types: []string{stepup.ChallengeTokenType},
-		}}, Leeway: time.Duration(a.Leeway)})
+		}}, Leeway: time.Duration(a.Leeway), Now: rt.now})
 		if err != nil {
 			return nil, fmt.Errorf("setting up challenge tokens: %v", err)
 		}
@@ -76,7 +77,7 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		}
 		cfg.Verifications, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
 			Issuer: cs.Issuer, Audiences: cs.Audience, Keys: remote, Algorithms: cs.Algorithms,
-		}}, Leeway: time.Duration(a.Leeway)})
+		}}, Leeway: time.Duration(a.Leeway), Now: rt.now})
 		if err != nil {
 			return nil, fmt.Errorf("custom_steps: %v", err)
 		}

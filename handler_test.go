@@ -52,7 +52,7 @@ func testApp(t testing.TB, scopes ...string) *App {
 		t.Fatal(err)
 	}
 	app.rt = new(atomic.Pointer[runtime])
-	app.rt.Store(&runtime{signer: signer, tokens: tokens, store: mem, nonces: dpop.NewNonces(nil, 0),
+	app.rt.Store(&runtime{signer: signer, tokens: tokens, store: mem, now: time.Now, nonces: dpop.NewNonces(nil, 0),
 		resourceProofs: &dpop.Verifier{Algorithms: app.dpopAlgorithms()}})
 	return app
 }

@@ -65,6 +65,9 @@ type Config struct {
 	// OriginalPath is the path the client addressed, before any rewrite;
 	// default r.URL.EscapedPath().
 	OriginalPath func(*http.Request) string
+	// Now is the clock DPoP proofs' iat is checked against; default
+	// time.Now. Instances sharing a store pass the store's clock.
+	Now func() time.Time
 }
 
 // API serves the session API and the JWKS.
@@ -85,7 +88,7 @@ func New(cfg Config) *API {
 	if cfg.OriginalPath == nil {
 		cfg.OriginalPath = func(r *http.Request) string { return r.URL.EscapedPath() }
 	}
-	return &API{cfg: cfg, log: cfg.Logger, proofs: &dpop.Verifier{}}
+	return &API{cfg: cfg, log: cfg.Logger, proofs: &dpop.Verifier{Now: cfg.Now}}
 }
 
 // Owns reports whether path is one the API answers: under /v1/session/, or

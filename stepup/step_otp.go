@@ -98,13 +98,15 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 		}
 		return "", err
 	}
-	if err := e.clearGuessing(ctx, &guess); err != nil {
+	// The step is completed first; resetting the failure counters after it
+	// is best effort (they only stay higher than needed), so that a store
+	// failure there does not turn a completed step into a 503.
+	next, err := e.advance(ctx, c, raw, kind.amr)
+	if err != nil {
 		return "", err
 	}
-	next, err := e.advance(ctx, c, raw, kind.amr)
-	if err == nil {
-		ev.Name = EventStepUpStepDone
-		e.emit(ev)
-	}
-	return next, err
+	_ = e.clearGuessing(ctx, &guess)
+	ev.Name = EventStepUpStepDone
+	e.emit(ev)
+	return next, nil
 }

@@ -24,6 +24,7 @@ type RedisConn struct {
 	// replicas (WAIT), for at most waitTimeout; 0 replicas: no wait.
 	waitReplicas int
 	waitTimeout  time.Duration
+	local        func() time.Time // the instance's clock
 }
 
 // DialRedis builds the client described by opts. It does no I/O: call Ping
@@ -41,7 +42,10 @@ func dialRedis(opts RedisOptions) (*RedisConn, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	c := &RedisConn{timeout: opts.timeout(), waitReplicas: opts.WaitReplicas, waitTimeout: opts.waitTimeout()}
+	c := &RedisConn{timeout: opts.timeout(), waitReplicas: opts.WaitReplicas, waitTimeout: opts.waitTimeout(), local: opts.LocalClock}
+	if c.local == nil {
+		c.local = time.Now
+	}
 	for _, s := range []string{opts.Password, opts.SentinelPassword, urlPassword(opts.URL)} {
 		if s != "" {
 			c.secrets = append(c.secrets, s)

@@ -51,7 +51,10 @@ func (c *RedisConn) deadline(ctx context.Context) int64 {
 		d = time.Now().Add(c.timeout)
 	}
 	c.clock.maybeRemeasure(c)
-	return d.UnixMilli() + c.clock.offsetMillis.Load()
+	// The deadline is on the monotonic clock; moved onto the instance's
+	// clock (which the offset is measured from), then onto Redis's.
+	local := c.local().Add(time.Until(d))
+	return local.UnixMilli() + c.clock.offsetMillis.Load()
 }
 
 // maybeRemeasure measures the offset in the background when it is older
@@ -74,15 +77,15 @@ func (k *redisClock) maybeRemeasure(c *RedisConn) {
 
 // measureClock reads Redis's TIME and records the offset to the local clock.
 func (c *RedisConn) measureClock(ctx context.Context) error {
-	sent := time.Now()
+	sent := c.local()
 	t, err := c.client.Time(ctx).Result()
 	if err != nil {
 		return c.fail(err)
 	}
-	received := time.Now()
+	received := c.local()
 	local := sent.Add(received.Sub(sent) / 2)
 	c.clock.offsetMillis.Store(t.UnixMilli() - local.UnixMilli())
-	c.clock.measuredAt.Store(received.UnixNano())
+	c.clock.measuredAt.Store(time.Now().UnixNano())
 	return nil
 }
 
@@ -108,3 +111,15 @@ if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[1])
   return redis.error_reply('` + lateReply + ` deadline passed')
 end
 `
+
+// Now is Redis's clock as this connection knows it: the local clock plus
+// the measured offset. Instances sharing Redis that decide expiries by it
+// agree with each other and with Redis's own TTLs, whatever their local
+// clocks say.
+func (c *RedisConn) Now() time.Time {
+	c.clock.maybeRemeasure(c)
+	return c.local().Add(time.Duration(c.clock.offsetMillis.Load()) * time.Millisecond)
+}
+
+// Now is the clock of the Redis deployment (RedisConn.Now).
+func (r *Redis) Now() time.Time { return r.conn.Now() }

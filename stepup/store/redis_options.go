@@ -55,6 +55,10 @@ type RedisOptions struct {
 	// WaitTimeout bounds that wait; zero means half of Timeout. It must be
 	// shorter than Timeout.
 	WaitTimeout time.Duration
+	// LocalClock is the instance's clock, from which the offset to Redis's
+	// clock is measured (see RedisConn.Now); nil means time.Now. Tests of
+	// clock skew set a wrong one.
+	LocalClock func() time.Time
 }
 
 // waitTimeout returns the effective WAIT timeout.

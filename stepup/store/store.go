@@ -68,3 +68,17 @@ type Store interface {
 	// Ping checks that the backend answers (used at start-up).
 	Ping(ctx context.Context) error
 }
+
+// Clock is implemented by stores shared by several instances whose clock
+// should decide every expiry (Redis: the clock its TTLs run by).
+type Clock interface {
+	Now() time.Time
+}
+
+// ClockOf returns the clock s provides, or the local clock.
+func ClockOf(s Store) func() time.Time {
+	if c, ok := s.(Clock); ok {
+		return c.Now
+	}
+	return time.Now
+}
