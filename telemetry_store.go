@@ -23,7 +23,7 @@ type measuredStore struct {
 	onFail  func(op string)
 }
 
-var storeOps = []string{"get", "set", "create", "swap", "take", "incr", "delete", "add_member", "remove_member", "members", "ping"}
+var storeOps = []string{"get", "set", "create", "swap", "take", "incr", "decr", "delete", "add_member", "remove_member", "members", "ping"}
 
 func newMeasuredStore(s store.Store, onFail func(op string)) *measuredStore {
 	initMetrics()
@@ -85,6 +85,13 @@ func (m *measuredStore) Incr(ctx context.Context, key string, ttl time.Duration)
 	n, err := m.Store.Incr(ctx, key, ttl)
 	m.done("incr", start, err)
 	return n, err
+}
+
+func (m *measuredStore) Decr(ctx context.Context, key string) error {
+	start := time.Now()
+	err := m.Store.Decr(ctx, key)
+	m.done("decr", start, err)
+	return err
 }
 
 func (m *measuredStore) Delete(ctx context.Context, keys ...string) error {

@@ -180,9 +180,11 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	if err := e.checkGuessing(ctx, &guess); err != nil {
 		return nil, err
 	}
-	if err := e.checkCode(ctx, flowTriesKey(flowID, flow.OTP.Gen), flowID, code, &flow.OTP, &guess); err != nil {
+	triesKey := flowTriesKey(flowID, flow.OTP.Gen)
+	if err := e.checkCode(ctx, triesKey, flowID, code, &flow.OTP, &guess); err != nil {
 		return nil, err
 	}
+	defer func() { e.refundAttempt(ctx, triesKey, err) }()
 	if err := e.markProofUsed(ctx, proof); err != nil {
 		return nil, err
 	}
@@ -221,6 +223,16 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	_ = e.clearGuessing(ctx, &guess)
 	tokens.Device = e.deviceCookie(flow.Type, flow.Value, proof.Thumbprint)
 	return tokens, nil
+}
+
+// refundAttempt gives back the attempt a right code counted when the
+// request then failed on the store (503): only an operation that succeeded
+// as a whole spends an attempt. Best effort: a store that failed may fail
+// this too, and the attempt stays spent.
+func (e *Engine) refundAttempt(ctx context.Context, triesKey string, err error) {
+	if err != nil && errors.Is(err, ErrUnavailable) {
+		_ = e.cfg.Store.Decr(ctx, triesKey)
+	}
 }
 
 // guessCounters are the consecutive-failure counters a code check counts

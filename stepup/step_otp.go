@@ -91,7 +91,8 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 		return "", err
 	}
 	ev := Event{UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope), ClientIP: client.IP, Reason: c.currentKey()}
-	if err := e.checkCode(ctx, challengeTriesKey(c.ID, c.OTP.Gen), c.ID, code, &c.OTP, &guess); err != nil {
+	triesKey := challengeTriesKey(c.ID, c.OTP.Gen)
+	if err := e.checkCode(ctx, triesKey, c.ID, code, &c.OTP, &guess); err != nil {
 		if err == ErrBadCheckCode {
 			ev.Name = EventStepUpCheckFailed
 			e.emit(ev)
@@ -103,6 +104,7 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 	// failure there does not turn a completed step into a 503.
 	next, err := e.advance(ctx, c, raw, kind.amr)
 	if err != nil {
+		e.refundAttempt(ctx, triesKey, err)
 		return "", err
 	}
 	_ = e.clearGuessing(ctx, &guess)

@@ -196,3 +196,37 @@ func TestFinalizeLeftIntactByAStoreFailure(t *testing.T) {
 		t.Fatalf("a spent ticket: %v", err)
 	}
 }
+
+// TestRightCodeKeepsItsAttemptsThroughFailures: more 503s in a row than a
+// code has attempts, each after the code was compared, then the right
+// code still logs in (and a step-up code still completes its step): an
+// attempt is spent only by a check that succeeded as a whole.
+func TestRightCodeKeepsItsAttemptsThroughFailures(t *testing.T) {
+	h, fs := newFaultyHarness(t)
+	ctx := context.Background()
+	flow, err := h.e.StartLogin(ctx, IdentifierPhone, phoneA, testClient)
+	noErr(t, "StartLogin", err)
+	code := h.sender.last(t).Code
+	jkt := newJKT(t)
+	failures := h.e.cfg.OTP.MaxAttempts + 2
+	fs.failNext("Create", "ses:", failures)
+	for i := 0; i < failures; i++ {
+		_, err = h.e.CheckLogin(ctx, flow, code, proofFor(t, jkt), testClient)
+		wantErr(t, "check during the failure", err, ErrUnavailable)
+	}
+	c := &client{jkt: jkt}
+	c.tokens, err = h.e.CheckLogin(ctx, flow, code, proofFor(t, jkt), testClient)
+	noErr(t, "the right code after the failures", err)
+
+	token := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
+	_, err = h.e.SendStepOTP(ctx, token, false, testClient)
+	noErr(t, "SendStepOTP", err)
+	stepCode := h.sender.last(t).Code
+	fs.failNext("Swap", "chl:", failures)
+	for i := 0; i < failures; i++ {
+		_, err = h.e.CheckStepOTP(ctx, token, stepCode, challengeProof(t, c, token), testClient)
+		wantErr(t, "step check during the failure", err, ErrUnavailable)
+	}
+	_, err = h.e.CheckStepOTP(ctx, token, stepCode, challengeProof(t, c, token), testClient)
+	noErr(t, "the right step code after the failures", err)
+}

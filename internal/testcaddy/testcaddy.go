@@ -215,6 +215,15 @@ func (inst *Instance) Stop() {
 	}
 }
 
+// Kill ends caddy at once (SIGKILL), as a crash would, and waits for it.
+func (inst *Instance) Kill() {
+	if inst.cmd == nil || inst.cmd.Process == nil {
+		return
+	}
+	_ = inst.cmd.Process.Kill()
+	<-inst.done
+}
+
 // Reload loads a new Caddyfile through the admin API.
 func (inst *Instance) Reload(t testing.TB, caddyfile string) {
 	t.Helper()

@@ -278,6 +278,39 @@ func runConformance(t *testing.T, b backend) {
 		hasTTL(t, p, "n", time.Minute) // not extended to an hour
 	})
 
+	t.Run("Decr", func(t *testing.T) {
+		s, p := open(t)
+		if err := s.Decr(ctx, "absent"); err != nil {
+			t.Fatalf("Decr of an absent counter: %v", err)
+		}
+		if _, err := s.Get(ctx, "absent"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Decr created a key: %v", err)
+		}
+		for range 2 {
+			if _, err := s.Incr(ctx, "n", time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, want := range []string{"1", "0", "0"} {
+			if err := s.Decr(ctx, "n"); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Get(ctx, "n"); err != nil || string(got) != want {
+				t.Fatalf("after Decr = %q, %v; want %s", got, err, want)
+			}
+		}
+		hasTTL(t, p, "n", time.Minute)
+		if n, err := s.Incr(ctx, "n", long); err != nil || n != 1 {
+			t.Fatalf("Incr after Decr = %d, %v", n, err)
+		}
+		if err := s.Set(ctx, "k", []byte("text"), long); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Decr(ctx, "k"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Decr of text: %v, want ErrUnavailable", err)
+		}
+	})
+
 	t.Run("IncrOfNonCounterFails", func(t *testing.T) {
 		s, _ := open(t)
 		if err := s.Set(ctx, "k", []byte("text"), long); err != nil {

@@ -301,6 +301,31 @@ func (m *Memory) Incr(ctx context.Context, key string, ttl time.Duration) (int64
 	return n, nil
 }
 
+// Decr takes one from the counter at key, never below zero.
+func (m *Memory) Decr(ctx context.Context, key string) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	now := time.Now()
+	e := m.live(key, now)
+	if e == nil {
+		return nil
+	}
+	if e.members != nil {
+		return unavailable(errWrongKind)
+	}
+	n, err := strconv.ParseInt(string(e.value), 10, 64)
+	if err != nil {
+		return unavailable(errors.New("value is not an integer"))
+	}
+	if n > 0 {
+		e.value = strconv.AppendInt(nil, n-1, 10)
+		m.wrote(now)
+	}
+	return nil
+}
+
 // maxInt64 is the largest counter value; incrementing it fails as in Redis.
 const maxInt64 = 1<<63 - 1
 

@@ -69,6 +69,12 @@ if redis.call('PTTL', KEYS[1]) == -1 then
 end
 return n`)
 
+	// decrScript takes one from a positive counter, keeping its expiry.
+	decrScript = redis.NewScript(guardLua + `
+local v = redis.call('GET', KEYS[1])
+if v and tonumber(v) > 0 then redis.call('DECR', KEYS[1]) end
+return 1`)
+
 	// addMemberScript extends the expiry to max(current, ttl); a new set
 	// has PTTL -1, so it always gets ttl.
 	addMemberScript = redis.NewScript(`
@@ -188,6 +194,13 @@ func (r *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 		return 0, r.conn.failGuarded(ctx, err)
 	}
 	return n, nil
+}
+
+// Decr takes one from a positive counter at key (a guarded script).
+func (r *Redis) Decr(ctx context.Context, key string) error {
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	return r.conn.failGuarded(ctx, r.runGuarded(ctx, decrScript, key).Err())
 }
 
 // Delete removes the keys, one DEL per key in a pipeline so that keys in

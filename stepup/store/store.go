@@ -56,6 +56,10 @@ type Store interface {
 	// counter starts at 1 and expires after ttl; incrementing never extends
 	// the expiry.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
+	// Decr takes one back from the counter at key (an Incr whose request
+	// failed, returned); a counter at zero or absent stays as it is. The
+	// expiry is unchanged.
+	Decr(ctx context.Context, key string) error
 	// Delete removes the keys; missing keys are not an error.
 	Delete(ctx context.Context, keys ...string) error
 	// AddMember adds member to the set at key and makes the set live at
