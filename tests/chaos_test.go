@@ -216,13 +216,7 @@ func TestChaosClusterFailover(t *testing.T) {
 	master, replica := cluster.MasterOf(t, "{anything}")
 	cluster.Nodes[master].Kill()
 	killed := time.Now()
-	var promoted time.Time
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cluster.IsMaster(replica) {
-			promoted = time.Now()
-			break
-		}
-	}
+	promoted := cluster.WaitForPromotion(replica)
 	if promoted.IsZero() {
 		close(stop)
 		wait()

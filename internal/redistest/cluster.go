@@ -141,6 +141,17 @@ func (c *Cluster) MasterOf(t testing.TB, key string) (master, replica int) {
 	return master, replica
 }
 
+// WaitForPromotion polls node i every 20 ms until it says it is a master,
+// for at most 30 s, and returns when it first did (zero if it never did).
+func (c *Cluster) WaitForPromotion(i int) time.Time {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c.IsMaster(i) {
+			return time.Now()
+		}
+	}
+	return time.Time{}
+}
+
 // IsMaster reports whether node i says it is a master (ROLE).
 func (c *Cluster) IsMaster(i int) bool {
 	role, err := Do(c.Addrs[i], "ROLE")

@@ -75,13 +75,7 @@ func TestRedisClusterFailoverRecoversWithinSeconds(t *testing.T) {
 
 	cluster.Nodes[master].Kill()
 	killed := time.Now()
-	var promoted time.Time
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cluster.IsMaster(replica) {
-			promoted = time.Now()
-			break
-		}
-	}
+	promoted := cluster.WaitForPromotion(replica)
 	if promoted.IsZero() {
 		close(stop)
 		writersEnd.Wait()
