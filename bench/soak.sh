@@ -6,14 +6,14 @@
 # at the end, that every key in Redis has a TTL. See bench/soak/main.go.
 #
 # Usage: bench/soak.sh                 (30 minutes)
-# Knobs (environment): DURATION=30m INTERVAL=1m RATE=5 USERS=300
+# Knobs (environment): DURATION=30m INTERVAL=1m RATE=5 USERS=1000
 # Output: bench/results/soak-<UTC time>/ (ignored by git): report.md,
 #   caddy and redis logs.
 set -euo pipefail
 DURATION="${DURATION:-30m}"
 INTERVAL="${INTERVAL:-1m}"
 RATE="${RATE:-5}"
-USERS="${USERS:-300}"
+USERS="${USERS:-1000}"
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"

@@ -18,7 +18,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,7 +40,7 @@ func main() {
 	duration := flag.Duration("duration", 30*time.Minute, "how long flows are started")
 	interval := flag.Duration("interval", time.Minute, "reporting interval")
 	rate := flag.Float64("rate", 5, "flows started per second")
-	users := flag.Int("users", 300, "distinct phone numbers (users) the flows cycle through")
+	users := flag.Int("users", 1000, "distinct phone numbers (users) the flows cycle through; each user starts at most maxOpenChallenges (10) step-ups per 10 minutes, so keep rate×600/users under 10")
 	out := flag.String("out", "", "directory for the report and logs")
 	flag.Parse()
 	if *caddyBin == "" || *out == "" {
@@ -52,11 +54,20 @@ func main() {
 		log.Fatal(err)
 	}
 	s := &soak{dir: dir}
-	defer s.stop()
-	if err := s.start(*caddyBin); err != nil {
-		log.Fatalf("soak: %v", err)
+	// Interrupted, it stops its servers before it goes.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-signals
+		s.stop()
+		os.Exit(1)
+	}()
+	err = s.start(*caddyBin)
+	var report string
+	if err == nil {
+		report, err = s.run(*duration, *interval, *rate, *users)
 	}
-	report, err := s.run(*duration, *interval, *rate, *users)
+	s.stop() // before any exit: the servers are ours to stop
 	if err != nil {
 		log.Fatalf("soak: %v", err)
 	}
@@ -69,6 +80,7 @@ func main() {
 }
 
 type soak struct {
+	stopOnce sync.Once
 	dir      string
 	procs    []*exec.Cmd
 	redis    *redis.Client
@@ -262,6 +274,10 @@ func waitFor(url string) error {
 }
 
 func (s *soak) stop() {
+	s.stopOnce.Do(s.stopAll)
+}
+
+func (s *soak) stopAll() {
 	for _, p := range s.procs {
 		if p.Process != nil {
 			_ = p.Process.Signal(syscall.SIGTERM)
@@ -375,7 +391,7 @@ loop:
 	inFlight.Wait()
 	collect(time.Since(began))
 
-	noTTL, maxTTL, err := s.keyTTLs()
+	noTTL, maxTTL, kinds, err := s.keyTTLs()
 	if err != nil {
 		return "", err
 	}
@@ -391,6 +407,10 @@ loop:
 		failed += smp.failed
 	}
 	fmt.Fprintf(&b, "\n%d flows completed, %d failed. Keys without a TTL at the end: %d; the longest TTL left: %v.\n", total, failed, noTTL, maxTTL.Round(time.Second))
+	b.WriteString("\nKeys at the end by kind (IDs replaced by X), with the longest TTL left: a kind created per flow levels off at the flow rate times its TTL.\n\n| kind | keys | longest TTL |\n| --- | ---: | ---: |\n")
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "| `%s` | %d | %v |\n", k.name, k.count, k.longest.Round(time.Second))
+	}
 	if len(failures) > 0 {
 		b.WriteString("\nFirst failures:\n")
 		for _, f := range failures {
@@ -473,19 +493,44 @@ func redisUsedMemory(c *redis.Client) int64 {
 	return -1
 }
 
-// keyTTLs scans every key: how many have no TTL, and the longest TTL.
-func (s *soak) keyTTLs() (noTTL int, longest time.Duration, err error) {
+// keyKind is the keys of one shape: how many, and the longest TTL.
+type keyKind struct {
+	name    string
+	count   int
+	longest time.Duration
+}
+
+// idPart matches what varies between keys of one kind: hash tags, long
+// IDs and numbers.
+var idPart = regexp.MustCompile(`\{[^}]*\}|[A-Za-z0-9_-]{20,}|[0-9]+`)
+
+// keyTTLs scans every key: how many have no TTL, the longest TTL, and the
+// keys by kind, most numerous first.
+func (s *soak) keyTTLs() (noTTL int, longest time.Duration, kinds []keyKind, err error) {
 	ctx := context.Background()
+	byKind := map[string]*keyKind{}
 	iter := s.redis.Scan(ctx, 0, "*", 1000).Iterator()
 	for iter.Next(ctx) {
 		ttl, err := s.redis.PTTL(ctx, iter.Val()).Result()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 		if ttl == -1 { // go-redis: -1 no expiry, -2 gone meanwhile
 			noTTL++
 		}
 		longest = max(longest, ttl)
+		name := idPart.ReplaceAllString(iter.Val(), "X")
+		k := byKind[name]
+		if k == nil {
+			k = &keyKind{name: name}
+			byKind[name] = k
+		}
+		k.count++
+		k.longest = max(k.longest, ttl)
 	}
-	return noTTL, longest, iter.Err()
+	for _, k := range byKind {
+		kinds = append(kinds, *k)
+	}
+	sort.Slice(kinds, func(i, j int) bool { return kinds[i].count > kinds[j].count })
+	return noTTL, longest, kinds, iter.Err()
 }
