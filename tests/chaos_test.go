@@ -294,5 +294,7 @@ func TestChaosGatewayKilledAndReloads(t *testing.T) {
 	d.instances[0].Kill()
 	time.Sleep(3 * time.Second)
 	close(stop)
-	d.checkOutcomes(t, wait(), 0)
+	// A request the killed gateway had carried out but not yet answered
+	// is the one window a kill can open (the retry finds its state spent).
+	d.checkOutcomes(t, wait(), 1)
 }
