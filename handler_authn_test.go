@@ -103,7 +103,7 @@ func TestAuthenticationProblem(t *testing.T) {
 			`error="insufficient_scope", scope="payments:refund"`, "forbidden", "", 403},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := tc.h.authenticationProblem(&tc.h.responses, tc.claims, now)
+			r := tc.h.authenticationProblem(&tc.h.responses, tc.claims, func() time.Time { return now })
 			if tc.status == 0 {
 				if r != nil {
 					t.Fatalf("refused: %d %s %s", r.status, r.wwwAuthenticate, r.body)

@@ -55,7 +55,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, resp, refusal)
 	}
 
-	if refusal := h.authenticationProblem(resp, claims, rt.now()); refusal != nil {
+	if refusal := h.authenticationProblem(resp, claims, rt.now); refusal != nil {
 		return h.refuse(w, resp, refusal)
 	}
 	grant, refusal := h.useGrant(r, rt, claims, resp)

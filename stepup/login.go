@@ -230,7 +230,7 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 // as a whole spends an attempt. Best effort: a store that failed may fail
 // this too, and the attempt stays spent.
 func (e *Engine) refundAttempt(ctx context.Context, triesKey string, err error) {
-	if err != nil && errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrUnavailable) {
 		_ = e.cfg.Store.Decr(ctx, triesKey)
 	}
 }

@@ -152,8 +152,8 @@ func TestRedemptionLeftIntactByAStoreFailure(t *testing.T) {
 }
 
 // TestRedemptionRetryOfAnotherRefreshIsReused: the retry path is only for
-// the refresh that marked the challenge: another client key, or the same
-// key with another session generation, finds the token reused.
+// the refresh that marked the challenge: another client key is refused,
+// and the same key with another session generation finds the token reused.
 func TestRedemptionRetryOfAnotherRefreshIsReused(t *testing.T) {
 	h, fs := newFaultyHarness(t)
 	ctx := context.Background()
@@ -162,6 +162,10 @@ func TestRedemptionRetryOfAnotherRefreshIsReused(t *testing.T) {
 	fs.failNext("Swap", "ses:", 1)
 	_, err := h.e.Refresh(ctx, RefreshRequest{RefreshToken: c.tokens.RefreshToken, Proof: proofFor(t, c.jkt), StepUpToken: done})
 	wantErr(t, "redemption during the failure", err, ErrUnavailable)
+	// A second client with the same tokens but its own key is not the
+	// refresh that marked the challenge.
+	_, err = h.e.Refresh(ctx, RefreshRequest{RefreshToken: c.tokens.RefreshToken, Proof: proofFor(t, newJKT(t)), StepUpToken: done})
+	wantErr(t, "the same retry from another key", err, ErrDPoPKeyMismatch)
 	// A plain refresh moves the session on; the marked redemption belongs
 	// to the generation before it.
 	_, err = h.refresh(t, c, "")

@@ -67,9 +67,9 @@ func Run(cfg Config, phone string) Result {
 	if cfg.RetryEvery == 0 {
 		cfg.RetryEvery = 100 * time.Millisecond
 	}
-	r := &run{cfg: cfg, res: Result{ID: fmt.Sprintf("f%d", counter.Add(1)), Steps: map[string]time.Duration{}, Start: time.Now()},
-		gw: int(counter.Load()) % len(cfg.Gateways)}
-	r.res.Start = time.Now()
+	n := counter.Add(1)
+	r := &run{cfg: cfg, res: Result{ID: fmt.Sprintf("f%d", n), Steps: map[string]time.Duration{}, Start: time.Now()},
+		gw: int(n) % len(cfg.Gateways)}
 	r.deadline = r.res.Start.Add(cfg.Deadline)
 	r.c = sessionclient.New(cfg.Gateways[r.gw])
 	if cfg.HTTP != nil {

@@ -50,11 +50,9 @@ func (c *RedisConn) deadline(ctx context.Context) int64 {
 	if !ok {
 		d = time.Now().Add(c.timeout)
 	}
-	c.clock.maybeRemeasure(c)
-	// The deadline is on the monotonic clock; moved onto the instance's
-	// clock (which the offset is measured from), then onto Redis's.
-	local := c.local().Add(time.Until(d))
-	return local.UnixMilli() + c.clock.offsetMillis.Load()
+	// The deadline is on the monotonic clock; the time left, added to
+	// Redis's clock as this connection knows it.
+	return c.Now().Add(time.Until(d)).UnixMilli()
 }
 
 // maybeRemeasure measures the offset in the background when it is older

@@ -128,21 +128,23 @@ func TestWaitReplicasOnACluster(t *testing.T) {
 		}
 	}
 
-	_, replica := cluster.MasterOf(t, s.key("{a}grant"))
+	stalledMaster, replica := cluster.MasterOf(t, s.key("{a}grant"))
 	cluster.Nodes[replica].Freeze()
 	defer cluster.Nodes[replica].Thaw()
 	if err := s.Create(ctx, "{a}late", []byte("g"), time.Hour); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Create with the slot's replica stalled: %v, want ErrUnavailable", err)
 	}
-	for _, key := range []string{"{b}x", "{c}x"} {
-		if m, _ := cluster.MasterOf(t, s.key(key)); m == replica {
-			continue
-		}
-		if _, other := cluster.MasterOf(t, s.key(key)); other == replica {
+	checked := 0
+	for _, key := range []string{"{b}x", "{c}x", "{d}x", "{e}x"} {
+		if m, _ := cluster.MasterOf(t, s.key(key)); m == stalledMaster {
 			continue
 		}
 		if err := s.Create(ctx, key, []byte("g"), time.Hour); err != nil {
-			t.Fatalf("Create %s on another slot: %v", key, err)
+			t.Fatalf("Create %s on another master's slot: %v", key, err)
 		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("every key fell on the stalled replica's master: nothing checked the other slots")
 	}
 }
