@@ -24,6 +24,7 @@ var roomImports = map[string][]string{
 	"enforce":             {"internal/strictjson", "stepup/dpop", "stepup/store"},
 	"apierror":            {"stepup"},
 	"sessionapi":          {"apierror", "enforce", "internal/strictjson", "jwks", "stepup", "stepup/dpop"},
+	"adminapi":            {"apierror", "stepup"},
 	"oidclogin":           {"internal/strictjson", "jose"},
 }
 
