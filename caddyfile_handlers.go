@@ -1,9 +1,10 @@
-// Caddyfile parsing of the two HTTP handler directives, stepup and
-// stepup_session.
+// Caddyfile parsing of the HTTP handler directives stepup,
+// stepup_session and stepup_management.
 
 package caddystepup
 
 import (
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -109,6 +110,60 @@ func (s *SessionHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		return d.Errf("unrecognized stepup_session option '%s'", d.Val())
+	}
+	return nil
+}
+
+// parseManagementDirective parses the `stepup_management` directive. The
+// admin endpoint defaults to the Caddyfile's `admin` global option.
+func parseManagementDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(ManagementHandler)
+	if err := handler.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	if admin, ok := h.Option("admin").(*caddy.AdminConfig); ok && admin != nil && handler.Admin == "" {
+		if admin.Disabled {
+			return nil, h.Err("stepup_management applies changes through Caddy's admin endpoint, which `admin off` turns off")
+		}
+		handler.Admin = admin.Listen
+	}
+	return handler, nil
+}
+
+// UnmarshalCaddyfile sets up the management handler. The key is kept as
+// written ({env.NAME}) and resolved at Provision. Syntax:
+//
+//	stepup_management [<matcher>] [<key>] {
+//		key   <key>
+//		admin <address>
+//	}
+func (m *ManagementHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		m.Key = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "key":
+			if m.Key != "" {
+				return d.Err("stepup_management: key is given twice")
+			}
+			if err := oneArg(d, &m.Key); err != nil {
+				return err
+			}
+		case "admin":
+			if err := oneArg(d, &m.Admin); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized stepup_management option '%s'", d.Val())
+		}
+	}
+	if m.Key == "" {
+		return d.Err("stepup_management: a key is required (write it as {env.NAME})")
 	}
 	return nil
 }
