@@ -94,15 +94,16 @@ func (e *adminEndpoint) postApp(ctx context.Context, doc []byte, etag string) er
 	if err != nil {
 		return err
 	}
-	switch {
-	case resp.StatusCode == http.StatusOK:
+	switch resp.StatusCode {
+	case http.StatusOK:
 		return nil
-	case resp.StatusCode == http.StatusPreconditionFailed:
+	case http.StatusPreconditionFailed:
 		return errConfigChanged
-	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		return errConfigRefused
 	}
-	return fmt.Errorf("POST %s: status %d", appConfigPath, resp.StatusCode)
+	// Caddy answers a config it could not load with a 400 or a 500 (a
+	// failed Provision or Start is no APIError); either way the running
+	// config stays.
+	return errConfigRefused
 }
 
 // do sends one request to the endpoint; a config load takes as long as
