@@ -1,7 +1,7 @@
 // Package caddystepup is a Caddy plugin that puts step-up authentication in
 // front of existing APIs without changing their code.
 //
-// It registers three modules:
+// It registers these modules:
 //
 //   - the `stepup` app (Caddyfile: the `stepup` global option), which holds
 //     what every route shares: the issuers whose access tokens are trusted, the
@@ -11,7 +11,12 @@
 //     requires;
 //   - the `http.handlers.stepup_session` handler (directive
 //     `stepup_session`), which serves the gateway's own endpoints (its JWKS,
-//     and the session API the Prelude web SDK speaks).
+//     and the session API the Prelude web SDK speaks);
+//   - the `http.handlers.stepup_management` handler (directive
+//     `stepup_management`) and the `admin.api.stepup` admin routes, which
+//     serve the admin routes and Prelude's management calls (package
+//     adminapi), the first on a site of the operator's choice with its own
+//     key, the second on Caddy's admin endpoint.
 //
 // The Caddy side is a thin shell: keys and token verification live in the
 // plain-Go package jwks, the engine in stepup.
@@ -96,9 +101,10 @@ type App struct {
 	// with email login on, is refused at load. Default: none.
 	PossessionACR []string `json:"possession_acr,omitempty"`
 
-	// The step-up configuration posted through the admin endpoint's
-	// management calls (Prelude's `config/stepup` and `config/scopes`), and
-	// the key they require. Written by those calls; set `key` yourself.
+	// The step-up configuration posted through the management calls
+	// (Prelude's `config/stepup` and `config/scopes`), and the key that
+	// admin.api.stepup requires on its routes (Caddyfile:
+	// `management_key`). Written by those calls; set `key` yourself.
 	Management *ManagementConfig `json:"management,omitempty"`
 
 	// Where challenges, codes, sessions, grants and replay markers live.
