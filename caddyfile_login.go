@@ -74,6 +74,11 @@ func parseOAuthLogin(d *caddyfile.Dispenser) (*OAuthConfig, error) {
 			if len(o.Scopes) == 0 {
 				err = d.ArgErr()
 			}
+		case "trust_verified_identifiers":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			o.TrustVerifiedIdentifiers = true
 		case "redirect_uris":
 			o.RedirectURIs = append(o.RedirectURIs, d.RemainingArgs()...)
 			if len(o.RedirectURIs) == 0 {

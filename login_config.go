@@ -52,6 +52,19 @@ type OAuthConfig struct {
 	// The acr of its logins' tokens. Default: the ID token's acr, else
 	// `urn:stepup:oauth`.
 	ACR string `json:"acr,omitempty"`
+
+	// Trust the provider with the email address and phone number it says
+	// are verified (email_verified, phone_number_verified): they count as
+	// proven, as if the gateway had sent them a code. A code or password
+	// login with such an address lands in the provider's user, and its
+	// step-up codes go there. This trusts the provider with every account
+	// whose address it vouches for: turn it on only for a provider that
+	// verifies addresses itself and that you trust as much as your own
+	// code login. An address another user holds already stays theirs.
+	// Default: off; the provider's addresses are contact data only (never
+	// a login, never a code's destination) until the gateway proves them
+	// with a code.
+	TrustVerifiedIdentifiers bool `json:"trust_verified_identifiers,omitempty"`
 }
 
 // PasswordConfig is the password policy (`/password/compliancy`) and how

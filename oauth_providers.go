@@ -44,7 +44,8 @@ func (a *App) oauthLogins() (map[string]stepup.OAuthLogin, error) {
 		if err != nil {
 			return nil, fmt.Errorf("login oauth %s: %v", name, err)
 		}
-		out[name] = stepup.OAuthLogin{Provider: oauthProvider{p}, RedirectURIs: o.RedirectURIs, ACR: o.ACR}
+		out[name] = stepup.OAuthLogin{Provider: oauthProvider{p}, Issuer: o.Issuer, RedirectURIs: o.RedirectURIs, ACR: o.ACR,
+			TrustVerifiedIdentifiers: o.TrustVerifiedIdentifiers}
 	}
 	return out, nil
 }

@@ -126,6 +126,9 @@ type Engine struct {
 	steps      *StepRegistry
 	passwords  *password.Hasher // nil: password login off
 	log        *zap.Logger
+	// trustedIssuers are the OpenID providers trusted with the addresses
+	// they say are verified (OAuthLogin.TrustVerifiedIdentifiers).
+	trustedIssuers map[string]bool
 }
 
 // New checks cfg, applies defaults and returns an Engine.
@@ -145,6 +148,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Passwords != nil {
 		if e.passwords, err = password.NewHasher(cfg.Passwords.Params, 0); err != nil {
 			return nil, fmt.Errorf("stepup: %w", err)
+		}
+	}
+	e.trustedIssuers = map[string]bool{}
+	for _, p := range cfg.OAuth {
+		if p.TrustVerifiedIdentifiers {
+			e.trustedIssuers[p.Issuer] = true
 		}
 	}
 	return e, nil
@@ -219,6 +228,11 @@ func (cfg *Config) validate() (*StepRegistry, error) {
 			if !steps.Has(st.Key) {
 				return nil, fmt.Errorf("scope %s: step %q is neither %s, %s nor a configured custom step", name, st.Key, StepVerifySMS, StepVerifyEmail)
 			}
+		}
+	}
+	for name, p := range cfg.OAuth {
+		if p.Provider == nil || p.Issuer == "" {
+			return nil, fmt.Errorf("oauth %s: a provider and its issuer are required", name)
 		}
 	}
 	if err := cfg.ValidateACR(steps); err != nil {

@@ -392,66 +392,6 @@ func (e *Engine) markProofUsed(ctx context.Context, proof *dpop.Proof) error {
 	return storeErr(err)
 }
 
-// userRecord is a user, created at their first successful login.
-type userRecord struct {
-	V           int          `json:"v"`
-	ID          string       `json:"id"`
-	Identifiers []Identifier `json:"identifiers"`
-	Created     int64        `json:"created"`
-	// Password is the argon2id hash (PHC string) of the user's password;
-	// "" for users who never set one.
-	Password string `json:"password,omitempty"`
-}
-
-// userFor finds the user who owns a verified identifier, creating them on
-// first login. Of two concurrent first logins, both end with the same user.
-func (e *Engine) userFor(ctx context.Context, ident Identifier) (*userRecord, error) {
-	for attempt := 0; attempt < 3; attempt++ {
-		var userID string
-		_, err := e.load(ctx, identKey(ident.Type, ident.Value), &userID)
-		if err == nil {
-			var u userRecord
-			if _, err := e.load(ctx, userKey(userID), &u); err == nil {
-				if err := e.touchUser(ctx, &u, ident); err != nil {
-					return nil, err
-				}
-				return &u, nil
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return nil, err
-			}
-			// The index outlived the user: start over with a new user.
-			if err := e.cfg.Store.Delete(ctx, identKey(ident.Type, ident.Value)); err != nil {
-				return nil, storeErr(err)
-			}
-			continue
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		u := &userRecord{V: recordVersion, ID: newID(prefixUser), Identifiers: []Identifier{ident}, Created: e.now().Unix()}
-		err = e.cfg.Store.Create(ctx, identKey(ident.Type, ident.Value), mustJSON(u.ID), e.cfg.UserTTL)
-		if errors.Is(err, store.ErrExists) {
-			continue // a concurrent login created the user: read it
-		}
-		if err != nil {
-			return nil, storeErr(err)
-		}
-		if err := e.cfg.Store.Set(ctx, userKey(u.ID), mustJSON(u), e.cfg.UserTTL); err != nil {
-			return nil, storeErr(err)
-		}
-		return u, nil
-	}
-	return nil, unavailable(errors.New("user record keeps changing"))
-}
-
-// touchUser extends the user's records after a login.
-func (e *Engine) touchUser(ctx context.Context, u *userRecord, ident Identifier) error {
-	if err := e.cfg.Store.Set(ctx, identKey(ident.Type, ident.Value), mustJSON(u.ID), e.cfg.UserTTL); err != nil {
-		return storeErr(err)
-	}
-	return storeErr(e.cfg.Store.Set(ctx, userKey(u.ID), mustJSON(u), e.cfg.UserTTL))
-}
-
 func containsString(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {

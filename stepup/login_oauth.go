@@ -47,6 +47,14 @@ type OAuthProvider interface {
 // OAuthLogin is one configured provider.
 type OAuthLogin struct {
 	Provider OAuthProvider
+	// Issuer is the provider's issuer, as its ID tokens name it.
+	Issuer string
+	// TrustVerifiedIdentifiers makes the email address and phone number
+	// the provider says are verified count as proven (users.go): code and
+	// password logins with them reach the provider's user, and step-up
+	// codes go to them. It trusts the provider with every account whose
+	// address it vouches for. Off: they are contact data only.
+	TrustVerifiedIdentifiers bool
 	// RedirectURIs the app may ask to come back to (exact match); empty:
 	// any URL on the gateway's own origin.
 	RedirectURIs []string
@@ -186,7 +194,7 @@ func (e *Engine) CompleteOAuth(ctx context.Context, provider, state, code, provi
 		}
 		return back, nil
 	}
-	user, err := e.oauthUser(ctx, id)
+	user, err := e.oauthUser(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
@@ -219,19 +227,21 @@ func (e *Engine) oauthEvent(p OAuthLogin, id *OAuthIdentity) authEvent {
 	return event
 }
 
-// oauthUser finds the user linked to the provider's subject, or creates
-// one. Its verified email address and phone number become the user's
-// identifiers (OTP steps reach them); each is indexed for login by code
-// unless another user owns it already, in which case the accounts stay
-// apart: a provider's word does not take over an existing account.
-func (e *Engine) oauthUser(ctx context.Context, id *OAuthIdentity) (*userRecord, error) {
+// oauthUser finds the user linked to the provider's (issuer, subject), or
+// creates one: that pair alone says who logged in. The email address and
+// phone number the provider says are verified are recorded on the user
+// (users.go): as contact data, which reaches nothing; or, for a provider
+// trusted with its verified addresses, as proven and indexed, unless the
+// index names another user already (a provider's word never takes over an
+// identifier someone holds).
+func (e *Engine) oauthUser(ctx context.Context, p OAuthLogin, id *OAuthIdentity) (*userRecord, error) {
 	linkKey := identKey("oidc", id.Issuer+" "+id.Subject)
-	var verified []Identifier
+	var asserted []Identifier
 	if v, ok := normalizeIdentifier(IdentifierEmail, id.Email); ok && id.EmailVerified {
-		verified = append(verified, Identifier{Type: IdentifierEmail, Value: v})
+		asserted = append(asserted, Identifier{Type: IdentifierEmail, Value: v})
 	}
 	if v, ok := normalizeIdentifier(IdentifierPhone, id.Phone); ok && id.PhoneVerified {
-		verified = append(verified, Identifier{Type: IdentifierPhone, Value: v})
+		asserted = append(asserted, Identifier{Type: IdentifierPhone, Value: v})
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		var userID string
@@ -249,14 +259,14 @@ func (e *Engine) oauthUser(ctx context.Context, id *OAuthIdentity) (*userRecord,
 			if err != nil {
 				return nil, err
 			}
-			next := u
-			next.Identifiers = append([]Identifier(nil), u.Identifiers...)
-			for _, ident := range verified {
-				if !containsIdentifier(next.Identifiers, ident) && e.indexIdentifier(ctx, ident, u.ID) {
-					next.Identifiers = append(next.Identifiers, ident)
-				}
+			next := u.clone()
+			if err := e.recordAssertions(ctx, &next, p, id.Issuer, asserted); err != nil {
+				return nil, err
 			}
-			if err := e.cfg.Store.Swap(ctx, userKey(u.ID), raw, mustJSON(next), e.cfg.UserTTL); err != nil && !errors.Is(err, store.ErrConflict) {
+			if err := e.cfg.Store.Swap(ctx, userKey(u.ID), raw, mustJSON(next), e.cfg.UserTTL); err != nil {
+				if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+					continue
+				}
 				return nil, storeErr(err)
 			}
 			if err := e.cfg.Store.Set(ctx, linkKey, mustJSON(u.ID), e.cfg.UserTTL); err != nil {
@@ -266,7 +276,7 @@ func (e *Engine) oauthUser(ctx context.Context, id *OAuthIdentity) (*userRecord,
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
-		u := &userRecord{V: recordVersion, ID: newID(prefixUser), Created: e.now().Unix(), Identifiers: []Identifier{}}
+		u := &userRecord{V: recordVersion, ID: newID(prefixUser), Created: e.now().Unix(), Identifiers: []userIdentifier{}}
 		err = e.cfg.Store.Create(ctx, linkKey, mustJSON(u.ID), e.cfg.UserTTL)
 		if errors.Is(err, store.ErrExists) {
 			continue // a concurrent first login linked it: read it
@@ -274,10 +284,8 @@ func (e *Engine) oauthUser(ctx context.Context, id *OAuthIdentity) (*userRecord,
 		if err != nil {
 			return nil, storeErr(err)
 		}
-		for _, ident := range verified {
-			if e.indexIdentifier(ctx, ident, u.ID) {
-				u.Identifiers = append(u.Identifiers, ident)
-			}
+		if err := e.recordAssertions(ctx, u, p, id.Issuer, asserted); err != nil {
+			return nil, err
 		}
 		if err := e.cfg.Store.Set(ctx, userKey(u.ID), mustJSON(u), e.cfg.UserTTL); err != nil {
 			return nil, storeErr(err)
@@ -287,27 +295,50 @@ func (e *Engine) oauthUser(ctx context.Context, id *OAuthIdentity) (*userRecord,
 	return nil, unavailable(errors.New("user link keeps changing"))
 }
 
-// indexIdentifier points a verified identifier at userID unless another
-// user holds it; it reports whether the identifier is userID's.
-func (e *Engine) indexIdentifier(ctx context.Context, ident Identifier, userID string) bool {
-	err := e.cfg.Store.Create(ctx, identKey(ident.Type, ident.Value), mustJSON(userID), e.cfg.UserTTL)
-	if err == nil {
-		return true
-	}
-	var owner string
-	if _, err := e.load(ctx, identKey(ident.Type, ident.Value), &owner); err == nil && owner == userID {
-		return true
-	}
-	return false
-}
-
-func containsIdentifier(list []Identifier, id Identifier) bool {
-	for _, v := range list {
-		if v == id {
-			return true
+// recordAssertions writes what a provider asserted onto u. Without trust
+// (the default) a new address becomes contact data and nothing else; an
+// entry already there is left as it is. With trust, an address is indexed
+// to u unless the index names someone else: then it stays (or becomes)
+// contact data here.
+func (e *Engine) recordAssertions(ctx context.Context, u *userRecord, p OAuthLogin, issuer string, asserted []Identifier) error {
+	for _, ident := range asserted {
+		held := u.find(ident)
+		if !p.TrustVerifiedIdentifiers {
+			if held == nil {
+				u.Identifiers = append(u.Identifiers, userIdentifier{Identifier: ident, Issuer: issuer})
+			}
+			continue
+		}
+		ours, err := e.indexIdentifier(ctx, ident, u.ID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case held == nil && ours:
+			u.Identifiers = append(u.Identifiers, userIdentifier{Identifier: ident, ProvenBy: provenByProvider,
+				ProvenAt: e.now().Unix(), Issuer: issuer})
+		case held == nil:
+			u.Identifiers = append(u.Identifiers, userIdentifier{Identifier: ident, Issuer: issuer})
+		case ours && !e.proven(held):
+			*held = userIdentifier{Identifier: ident, ProvenBy: provenByProvider, ProvenAt: e.now().Unix(), Issuer: issuer}
+		case !ours && held.ProvenBy == provenByProvider:
+			*held = userIdentifier{Identifier: ident, Issuer: issuer} // its index went to a code's prover
 		}
 	}
-	return false
+	return nil
+}
+
+// indexIdentifier points an identifier's index at userID unless it names
+// another user; it reports whether the index names userID.
+func (e *Engine) indexIdentifier(ctx context.Context, ident Identifier, userID string) (bool, error) {
+	err := e.cfg.Store.Create(ctx, identKey(ident.Type, ident.Value), mustJSON(userID), e.cfg.UserTTL)
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, store.ErrExists):
+		return false, storeErr(err)
+	}
+	return e.indexedTo(ctx, ident, userID)
 }
 
 // redirectAllowed checks an app's redirect URI: an exact entry of allowed,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
 
 // testProvider plays the OpenID provider's side of the wire for the
@@ -63,7 +66,7 @@ const appOrigin = "https://gateway.test"
 
 func withOAuth(p *testProvider, acr string) func(*Config) {
 	return func(cfg *Config) {
-		cfg.OAuth = map[string]OAuthLogin{"okta": {Provider: p, ACR: acr}}
+		cfg.OAuth = map[string]OAuthLogin{"okta": {Provider: p, Issuer: "https://idp.test", ACR: acr}}
 	}
 }
 
@@ -90,48 +93,244 @@ func (h *harness) oauthLogin(t *testing.T, p *testProvider, id *OAuthIdentity) *
 	return fin.Tokens
 }
 
-// TestOAuthUsers: the provider's subject is the user; its verified
-// identifiers are the user's unless someone else holds them; unverified
-// ones are ignored.
+// trustOkta trusts the "okta" provider with its verified addresses.
+func trustOkta(cfg *Config) {
+	p := cfg.OAuth["okta"]
+	p.TrustVerifiedIdentifiers = true
+	cfg.OAuth["okta"] = p
+}
+
+// withHook adds scopeHooked, decided by the hook at hs.
+func withHook(hs *hookServer) func(*Config) {
+	return func(c *Config) { c.Scopes[scopeHooked] = ScopePolicy{HookURL: hs.srv.URL} }
+}
+
+// oauthClient logs id in through the provider and returns its client.
+func (h *harness) oauthClient(t *testing.T, p *testProvider, id *OAuthIdentity) *client {
+	t.Helper()
+	tokens := h.oauthLogin(t, p, id)
+	return &client{jkt: "", tokens: tokens}
+}
+
+// userByID reads a user record.
+func (h *harness) userByID(t *testing.T, id string) userRecord {
+	t.Helper()
+	var u userRecord
+	if _, err := h.e.load(context.Background(), userKey(id), &u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// indexOwner is the user an identifier's index names, or "".
+func (h *harness) indexOwner(t *testing.T, typ, value string) string {
+	t.Helper()
+	var id string
+	if _, err := h.e.load(context.Background(), identKey(typ, value), &id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// hookIdentifiers is the identifiers member of the hook's last request.
+func hookIdentifiers(t *testing.T, hs *hookServer) string {
+	t.Helper()
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if len(hs.bodies) == 0 {
+		t.Fatal("the hook was not called")
+	}
+	var fields map[string]json.RawMessage
+	noErr(t, "decoding the hook body", json.Unmarshal(hs.bodies[len(hs.bodies)-1], &fields))
+	return string(fields["identifiers"])
+}
+
+// TestOAuthUsers: the provider's (issuer, subject) is the user; the
+// addresses it says are verified are contact data, which nothing reaches:
+// no index, no step-up code, nothing for the hook. Unverified ones are not
+// kept.
 func TestOAuthUsers(t *testing.T) {
 	p := newTestProvider()
-	h := newHarness(t, nil, withOAuth(p, ""))
+	hs := newHookServer(t, answer(`{"status":"block"}`))
+	h := newHarness(t, nil, withOAuth(p, ""), withHook(hs))
 	carol := &OAuthIdentity{Issuer: "https://idp.test", Subject: "carol", Email: "Carol@Example.com", EmailVerified: true,
 		Phone: "+15555550142", PhoneVerified: true, AMR: []string{"pwd", "mfa"}, ACR: "urn:idp:loa2"}
-	first := accessOf(t, h.oauthLogin(t, p, carol).AccessToken)
+	c := h.oauthClient(t, p, carol)
+	first := accessOf(t, c.tokens.AccessToken)
 	if first.ACR != "urn:idp:loa2" || strings.Join(first.AMR, " ") != "pwd mfa" {
 		t.Errorf("event: acr %q amr %v", first.ACR, first.AMR)
 	}
-	u := h.storedUser(t, "carol@example.com")
-	if u.ID != first.Sub || len(u.Identifiers) != 2 {
-		t.Fatalf("user %+v for sub %s", u, first.Sub)
+	u := h.userByID(t, first.Sub)
+	want := []userIdentifier{
+		{Identifier: Identifier{Type: IdentifierEmail, Value: "carol@example.com"}, Issuer: "https://idp.test"},
+		{Identifier: Identifier{Type: IdentifierPhone, Value: "+15555550142"}, Issuer: "https://idp.test"},
+	}
+	if fmt.Sprint(u.Identifiers) != fmt.Sprint(want) {
+		t.Errorf("identifiers %+v, want contact data %+v", u.Identifiers, want)
+	}
+	for _, id := range want {
+		if owner := h.indexOwner(t, id.Type, id.Value); owner != "" {
+			t.Errorf("%s is indexed to %s", id.Value, owner)
+		}
 	}
 	if again := accessOf(t, h.oauthLogin(t, p, carol).AccessToken); again.Sub != first.Sub {
 		t.Error("the same subject became another user")
 	}
-	if byCode := h.login(t, IdentifierPhone, "+15555550142"); accessOf(t, byCode.tokens.AccessToken).Sub != first.Sub {
-		t.Error("the provider-verified phone does not reach the user by code")
+	// No step-up code goes to an address the gateway never proved.
+	sent := h.sender.count()
+	res := h.stepUp(t, c, scopeSMS, nil)
+	_, err := h.e.SendStepOTP(context.Background(), res.ChallengeToken, false, testClient)
+	wantErr(t, "an SMS step for a provider's phone", err, ErrNoVerifiedIdentifier)
+	if h.sender.count() != sent {
+		t.Error("a code was sent")
 	}
-	// Someone holding dave@example.com already keeps it.
-	dave := h.login(t, IdentifierEmail, "dave@example.com")
-	mallory := accessOf(t, h.oauthLogin(t, p, &OAuthIdentity{Issuer: "https://idp.test", Subject: "mallory",
-		Email: "dave@example.com", EmailVerified: true}).AccessToken)
-	if mallory.Sub == accessOf(t, dave.tokens.AccessToken).Sub {
-		t.Fatal("a provider's verified email took over an account")
+	if _, err := h.e.RequestStepUp(context.Background(), c.caller(), scopeHooked, nil, Signals{}); err != nil {
+		t.Fatal(err)
 	}
-	if h.storedUser(t, "dave@example.com").ID != accessOf(t, dave.tokens.AccessToken).Sub {
-		t.Error("the address changed owner")
+	if got := hookIdentifiers(t, hs); got != "[]" {
+		t.Errorf("the hook heard of %s", got)
 	}
-	// An unverified address is not the user's.
-	h.oauthLogin(t, p, &OAuthIdentity{Issuer: "https://idp.test", Subject: "eve", Email: "eve@example.com"})
-	var id string
-	if _, err := h.e.load(context.Background(), identKey(IdentifierEmail, "eve@example.com"), &id); err == nil {
-		t.Error("an unverified address was indexed")
+	// An unverified address is not kept at all.
+	eve := accessOf(t, h.oauthLogin(t, p, &OAuthIdentity{Issuer: "https://idp.test", Subject: "eve", Email: "eve@example.com"}).AccessToken)
+	if ids := h.userByID(t, eve.Sub).Identifiers; len(ids) != 0 {
+		t.Errorf("eve's unverified address was kept: %+v", ids)
 	}
 	// Same subject at another issuer: another user.
 	other := accessOf(t, h.oauthLogin(t, p, &OAuthIdentity{Issuer: "https://other.test", Subject: "carol"}).AccessToken)
 	if other.Sub == first.Sub {
 		t.Error("subjects of two issuers are one user")
+	}
+}
+
+// TestOAuthPreHijack: a provider vouches for a victim's email address and
+// phone number before the victim has an account. The victim's code login,
+// sign-up and password login land in the victim's own user; the attacker's
+// user never sends a code to the victim's phone, and the hook never hears
+// of the victim's addresses from it.
+func TestOAuthPreHijack(t *testing.T) {
+	p := newTestProvider()
+	hs := newHookServer(t, answer(`{"status":"block"}`))
+	h := newHarness(t, nil, withOAuth(p, ""), withHook(hs), withPasswords)
+	const victimEmail, victimPhone, victimPwdEmail = "victim@example.com", "+15555550199", "victim.pwd@example.com"
+	attacker := h.oauthClient(t, p, &OAuthIdentity{Issuer: "https://idp.test", Subject: "attacker-1",
+		Email: victimEmail, EmailVerified: true, Phone: victimPhone, PhoneVerified: true})
+	h.oauthLogin(t, p, &OAuthIdentity{Issuer: "https://idp.test", Subject: "attacker-2", Email: victimPwdEmail, EmailVerified: true})
+	attackerSub := attacker.tokens.UserID
+
+	byEmail := h.login(t, IdentifierEmail, victimEmail)
+	byPhone := h.login(t, IdentifierPhone, victimPhone)
+	signedUp, err := h.signUp(t, victimPwdEmail, goodPassword)
+	noErr(t, "sign-up", err)
+	byPassword, err := h.passwordLogin(t, victimPwdEmail, goodPassword, "")
+	noErr(t, "password login", err)
+	for name, c := range map[string]*client{"code login by email": byEmail, "code login by phone": byPhone,
+		"sign-up": signedUp, "password login": byPassword} {
+		if c.tokens.UserID == attackerSub {
+			t.Errorf("%s landed in the attacker's user", name)
+		}
+	}
+	if signedUp.tokens.UserID != byPassword.tokens.UserID {
+		t.Error("the password login did not reach the account the sign-up made")
+	}
+	// The attacker, back through the provider: the same user, still
+	// without the victim's addresses.
+	again := h.oauthClient(t, p, &OAuthIdentity{Issuer: "https://idp.test", Subject: "attacker-1",
+		Email: victimEmail, EmailVerified: true, Phone: victimPhone, PhoneVerified: true})
+	if again.tokens.UserID != attackerSub {
+		t.Fatal("the attacker's subject became another user")
+	}
+	sent := h.sender.count()
+	res := h.stepUp(t, again, scopeSMS, nil)
+	_, err = h.e.SendStepOTP(context.Background(), res.ChallengeToken, false, testClient)
+	wantErr(t, "the attacker's SMS step", err, ErrNoVerifiedIdentifier)
+	if h.sender.count() != sent {
+		t.Errorf("a code went to %s", h.sender.last(t).To)
+	}
+	if _, err := h.e.RequestStepUp(context.Background(), again.caller(), scopeHooked, nil, Signals{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := hookIdentifiers(t, hs); got != "[]" {
+		t.Errorf("the hook heard of %s for the attacker", got)
+	}
+	// The victim's own step-up code goes to the victim's phone.
+	res = h.stepUp(t, byPhone, scopeSMS, nil)
+	if _, err := h.e.SendStepOTP(context.Background(), res.ChallengeToken, false, testClient); err != nil {
+		t.Fatal(err)
+	}
+	if msg := h.sender.last(t); msg.To != victimPhone || msg.Purpose != "step_up" {
+		t.Errorf("the victim's step-up code: %+v", msg)
+	}
+}
+
+// TestOAuthTrustedProvider: with trust_verified_identifiers the provider's
+// verified addresses count as proven (code login, step-up codes, the hook),
+// except one someone else holds. Once the trust is withdrawn they stop
+// counting: a code login with one moves its index to the code's prover,
+// and trusting the provider again does not move it back.
+func TestOAuthTrustedProvider(t *testing.T) {
+	p := newTestProvider()
+	hs := newHookServer(t, answer(`{"status":"block"}`))
+	st := store.NewMemory()
+	h := newHarness(t, st, withOAuth(p, ""), trustOkta, withHook(hs))
+	ctx := context.Background()
+	carolID := &OAuthIdentity{Issuer: "https://idp.test", Subject: "carol", Email: "carol@example.com", EmailVerified: true,
+		Phone: "+15555550142", PhoneVerified: true}
+	carol := h.oauthClient(t, p, carolID)
+	if byCode := h.login(t, IdentifierEmail, "carol@example.com"); byCode.tokens.UserID != carol.tokens.UserID {
+		t.Error("a code login with the trusted provider's verified email did not reach its user")
+	}
+	res := h.stepUp(t, carol, scopeSMS, nil)
+	if _, err := h.e.SendStepOTP(ctx, res.ChallengeToken, false, testClient); err != nil {
+		t.Fatal(err)
+	}
+	if msg := h.sender.last(t); msg.To != "+15555550142" {
+		t.Errorf("the step-up code went to %s", msg.To)
+	}
+	if _, err := h.e.RequestStepUp(ctx, carol.caller(), scopeHooked, nil, Signals{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := hookIdentifiers(t, hs); got != `[{"type":"email_address","value":"carol@example.com"},{"type":"phone_number","value":"+15555550142"}]` {
+		t.Errorf("the hook heard of %s", got)
+	}
+	// Someone holding an address already keeps it, trust or not.
+	dave := h.login(t, IdentifierPhone, "+15555550111")
+	mallory := h.oauthClient(t, p, &OAuthIdentity{Issuer: "https://idp.test", Subject: "mallory",
+		Phone: "+15555550111", PhoneVerified: true})
+	if mallory.tokens.UserID == dave.tokens.UserID || h.indexOwner(t, IdentifierPhone, "+15555550111") != dave.tokens.UserID {
+		t.Fatal("a trusted provider took over an address someone held")
+	}
+	res = h.stepUp(t, mallory, scopeSMS, nil)
+	_, err := h.e.SendStepOTP(ctx, res.ChallengeToken, false, testClient)
+	wantErr(t, "mallory's SMS step", err, ErrNoVerifiedIdentifier)
+
+	// A challenge made while carol's phone counted for her...
+	pending := h.stepUp(t, carol, scopeSMS, nil)
+	// ...then the trust is withdrawn (another configuration, same store).
+	untrusting := newHarness(t, st, withOAuth(p, ""))
+	carolAgain := untrusting.oauthClient(t, p, carolID)
+	res = untrusting.stepUp(t, carolAgain, scopeSMS, nil)
+	_, err = untrusting.e.SendStepOTP(ctx, res.ChallengeToken, false, testClient)
+	wantErr(t, "an SMS step once the provider is no longer trusted", err, ErrNoVerifiedIdentifier)
+	owner := untrusting.login(t, IdentifierPhone, "+15555550142")
+	if owner.tokens.UserID == carol.tokens.UserID || untrusting.indexOwner(t, IdentifierPhone, "+15555550142") != owner.tokens.UserID {
+		t.Fatal("the code's prover did not get the phone number")
+	}
+	// The challenge made before sends nothing now, even where the
+	// provider is still trusted: the number is someone else's.
+	sent := h.sender.count()
+	_, err = h.e.SendStepOTP(ctx, pending.ChallengeToken, false, testClient)
+	wantErr(t, "a challenge made before the number moved", err, ErrNoVerifiedIdentifier)
+	if h.sender.count() != sent {
+		t.Error("a code was sent")
+	}
+	// Trusted again, the provider does not take the number back.
+	h.oauthLogin(t, p, carolID)
+	if h.indexOwner(t, IdentifierPhone, "+15555550142") != owner.tokens.UserID {
+		t.Error("the provider took the number back")
+	}
+	carolUser := h.userByID(t, carol.tokens.UserID)
+	if held := carolUser.find(Identifier{Type: IdentifierPhone, Value: "+15555550142"}); held == nil || h.e.proven(held) {
+		t.Errorf("carol's entry for the number: %+v, want contact data", held)
 	}
 }
 

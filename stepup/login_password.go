@@ -167,8 +167,8 @@ func (e *Engine) countAttempt(ctx context.Context, g *guessCounters) error {
 	return nil
 }
 
-// passwordUser loads the user of a verified email address, or nil. Both
-// answers cost two store reads.
+// passwordUser loads the user for whom an email address counts (users.go:
+// proven, and indexed to them), or nil. Every answer costs two store reads.
 func (e *Engine) passwordUser(ctx context.Context, email string) (*userRecord, error) {
 	var userID string
 	if _, err := e.load(ctx, identKey(IdentifierEmail, email), &userID); err != nil {
@@ -183,6 +183,11 @@ func (e *Engine) passwordUser(ctx context.Context, email string) (*userRecord, e
 			return nil, nil
 		}
 		return nil, err
+	}
+	if held := u.find(Identifier{Type: IdentifierEmail, Value: email}); held == nil || !e.proven(held) {
+		// A provider's word, or a record from before proofs were
+		// recorded: the address is not this user's to log in with.
+		return nil, nil
 	}
 	return &u, nil
 }

@@ -91,6 +91,12 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	if n > maxOpenChallenges {
 		return nil, ErrTooManyChallenges
 	}
+	// Only identifiers that count for the user (users.go) reach the hook
+	// and the challenge: a provider's unproven word reaches neither.
+	dest, err := e.destinations(ctx, user)
+	if err != nil {
+		return nil, err
+	}
 	var d *Decision
 	if policy.Direct != nil {
 		copied := *policy.Direct
@@ -98,7 +104,7 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 		d = &copied
 	} else {
 		d, err = e.callHook(ctx, policy.HookURL, hookRequest{ScopeRequested: scope, UserID: user.ID,
-			Identifiers: user.Identifiers, Signals: signals, Metadata: nonNil(metadata)})
+			Identifiers: dest, Signals: signals, Metadata: nonNil(metadata)})
 		if err != nil {
 			return nil, err
 		}
@@ -108,7 +114,7 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	}
 	now := e.now()
 	c := &challengeRecord{V: recordVersion, ID: newID(prefixChallenge), UserID: user.ID, SessionID: sess.ID, JKT: sess.JKT,
-		Scope: scope, Metadata: metadata, Identifiers: user.Identifiers, Steps: d.Steps, GrantMode: d.GrantMode, GrantedFor: d.GrantedFor}
+		Scope: scope, Metadata: metadata, Identifiers: dest, Steps: d.Steps, GrantMode: d.GrantMode, GrantedFor: d.GrantedFor}
 	ttl := completedTTL
 	for _, st := range d.Steps {
 		ttl += time.Duration(st.ExpirationDuration) * time.Second

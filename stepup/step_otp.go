@@ -42,6 +42,15 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool, clie
 	if to == "" {
 		return "", ErrNoVerifiedIdentifier
 	}
+	// Read again at the send: the identifier must still count for the
+	// user (users.go), whatever the challenge recorded when it was made.
+	reaches, err := e.stillReaches(ctx, c.UserID, Identifier{Type: kind.codeTo, Value: to})
+	if err != nil {
+		return "", err
+	}
+	if !reaches {
+		return "", ErrNoVerifiedIdentifier
+	}
 	// Every lock and cap, first send and resends alike. Step codes go to
 	// the user's own identifier, for the user's session: they count in the
 	// bucket of the session's key, which strangers' login starts never
