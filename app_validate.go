@@ -210,6 +210,20 @@ func checkAbsoluteURL(s string) error {
 	return nil
 }
 
+// checkRedirectURI checks an app URL a login ticket may be sent to: https
+// (http on loopback only), no user info, no fragment, nothing a browser
+// would read otherwise (spaces, backslashes, control characters).
+func checkRedirectURI(s string) error {
+	if err := checkJWKSURL(s); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s)
+	if u.User != nil || strings.Contains(s, "#") || strings.ContainsAny(s, " \\\t\r\n") {
+		return fmt.Errorf("%q: no user info, fragment, space or backslash", s)
+	}
+	return nil
+}
+
 // checkJWKSURL requires https, except for loopback hosts (tests, sidecars).
 func checkJWKSURL(s string) error {
 	u, err := url.Parse(s)
@@ -355,8 +369,12 @@ func (a *App) validateOAuth(name string, o *OAuthConfig) error {
 	if strings.ContainsAny(o.Issuer, "{} ") {
 		return errors.New("issuer: no braces or spaces")
 	}
+	if len(o.RedirectURIs) == 0 {
+		return errors.New("redirect_uris is required: the app URLs the browser may be sent back to with the login ticket, " +
+			"compared exactly (e.g. redirect_uris https://app.example.com/callback)")
+	}
 	for _, u := range o.RedirectURIs {
-		if err := checkAbsoluteURL(u); err != nil {
+		if err := checkRedirectURI(u); err != nil {
 			return fmt.Errorf("redirect_uris: %v", err)
 		}
 	}

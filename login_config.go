@@ -45,8 +45,13 @@ type OAuthConfig struct {
 	// Scopes asked for. Default: openid email phone profile.
 	Scopes []string `json:"scopes,omitempty"`
 
-	// The app URLs the browser may be sent back to after the login, exact
-	// match. Default: any URL on the gateway's own origin (external_url).
+	// The app URLs the browser may be sent back to after the login, with
+	// the login ticket: the SDK's `redirectURI` must be one of them, byte
+	// for byte (no normalisation: `https://app.example.com/cb` and
+	// `https://app.example.com/cb/` are two URLs). https (http on loopback
+	// only), no user info or fragment. Required: a URL nobody listed, even
+	// on the gateway's own origin (a proxied legacy path), never receives
+	// a ticket.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 
 	// The acr of its logins' tokens. Default: the ID token's acr, else

@@ -38,6 +38,7 @@ const (
 	loginCookie        = "__Host-stepup-login"
 	otpCookie          = "__Host-stepup-otp"
 	deviceCookie       = "__Host-stepup-device"
+	oauthCookie        = "__Host-stepup-oauth" // the browser binding of OAuth logins
 	verificationHeader = "X-Verification-Token"
 )
 

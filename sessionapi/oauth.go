@@ -68,13 +68,27 @@ func (a *API) beginOAuth(w http.ResponseWriter, r *http.Request, provider string
 		a.fail(w, r, err)
 		return
 	}
-	u, err := a.cfg.Engine.BeginOAuth(r.Context(), provider, body.RedirectURI, body.CodeChallenge, body.CodeChallengeMethod,
-		a.cfg.ExternalOrigin, a.clientInfo(r))
+	start, err := a.cfg.Engine.BeginOAuth(r.Context(), provider, body.RedirectURI, body.CodeChallenge, body.CodeChallengeMethod,
+		cookieValue(r, oauthCookie), a.clientInfo(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.ok(w, map[string]string{"authorization_url": u})
+	// The browser binding: the SDK's fetch is credentialed, so the browser
+	// keeps this cookie (where its policy allows) and sends it with the
+	// provider's redirect to the callback, which refuses a callback
+	// without it.
+	a.setCookie(w, oauthCookie, start.Browser, stepup.OAuthLoginTTL)
+	a.ok(w, map[string]string{"authorization_url": start.AuthorizationURL})
+}
+
+// cookieValue is the value of the cookie name, or "".
+func cookieValue(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
 }
 
 // oauthCallback is a top-level navigation from the provider: it answers
@@ -82,7 +96,7 @@ func (a *API) beginOAuth(w http.ResponseWriter, r *http.Request, provider string
 // has nowhere safe to go back to: it gets the JSON refusal.
 func (a *API) oauthCallback(w http.ResponseWriter, r *http.Request, provider string) {
 	q := r.URL.Query()
-	back, err := a.cfg.Engine.CompleteOAuth(r.Context(), provider, q.Get("state"), q.Get("code"), q.Get("error"))
+	back, err := a.cfg.Engine.CompleteOAuth(r.Context(), provider, q.Get("state"), q.Get("code"), q.Get("error"), cookieValue(r, oauthCookie))
 	if err != nil {
 		a.fail(w, r, err)
 		return

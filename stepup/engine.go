@@ -231,8 +231,8 @@ func (cfg *Config) validate() (*StepRegistry, error) {
 		}
 	}
 	for name, p := range cfg.OAuth {
-		if p.Provider == nil || p.Issuer == "" {
-			return nil, fmt.Errorf("oauth %s: a provider and its issuer are required", name)
+		if p.Provider == nil || p.Issuer == "" || len(p.RedirectURIs) == 0 {
+			return nil, fmt.Errorf("oauth %s: a provider, its issuer and redirect URIs are required", name)
 		}
 	}
 	if err := cfg.ValidateACR(steps); err != nil {

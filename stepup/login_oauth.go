@@ -2,6 +2,9 @@ package stepup
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -55,8 +58,8 @@ type OAuthLogin struct {
 	// codes go to them. It trusts the provider with every account whose
 	// address it vouches for. Off: they are contact data only.
 	TrustVerifiedIdentifiers bool
-	// RedirectURIs the app may ask to come back to (exact match); empty:
-	// any URL on the gateway's own origin.
+	// RedirectURIs the app may ask to come back to, exact match; at least
+	// one.
 	RedirectURIs []string
 	// ACR of the tokens of its logins; "": the ID token's acr, else
 	// DefaultOAuthACR.
@@ -66,17 +69,21 @@ type OAuthLogin struct {
 // DefaultOAuthACR is the acr of an OAuth login whose ID token has none.
 const DefaultOAuthACR = "urn:stepup:oauth"
 
-// oauthStateTTL is how long a login may stay at the provider.
-const oauthStateTTL = 10 * time.Minute
+// OAuthLoginTTL is how long a login may stay at the provider (its state,
+// and the browser binding's cookie).
+const OAuthLoginTTL = 10 * time.Minute
 
 // oauthState is one login at the provider, stored under its state.
 type oauthState struct {
-	V             int    `json:"v"`
-	Provider      string `json:"provider"`
-	AppRedirect   string `json:"app_redirect"`
-	AppChallenge  string `json:"app_challenge"`
-	Nonce         string `json:"nonce"`
-	PKCEVerifier  string `json:"pkce_verifier"` // the gateway's, towards the provider
+	V            int    `json:"v"`
+	Provider     string `json:"provider"`
+	AppRedirect  string `json:"app_redirect"`
+	AppChallenge string `json:"app_challenge"`
+	Nonce        string `json:"nonce"`
+	PKCEVerifier string `json:"pkce_verifier"` // the gateway's, towards the provider
+	// Browser is the SHA-256 (base64url) of the browser binding the start
+	// handed out: the callback must come with the binding itself.
+	Browser       string `json:"browser"`
 	ClientIP      string `json:"client_ip,omitempty"`
 	CreatedUnixMs int64  `json:"created"`
 }
@@ -88,40 +95,69 @@ var (
 	ErrOAuthNotConfigured = newError(KindBadRequest, "oauth_provider_not_configured", "This OAuth provider is not configured on this gateway.")
 	ErrInvalidRedirectURI = newError(KindBadRequest, "invalid_redirect_uri", "This redirect_uri is not allowed.")
 	ErrOAuthState         = newError(KindBadRequest, "bad_request", "The login is unknown, expired or already finished: start again.")
+	ErrOAuthBrowser       = newError(KindBadRequest, "bad_request", "This login was started in another browser, or this browser did not keep the gateway's cookie: start again.")
 	ErrOAuthRefused       = newError(KindUnauthorized, "unauthorized", "The provider did not confirm the login.")
 )
 
-// BeginOAuth starts a login with provider for the app at appRedirect, whose
-// PKCE challenge (S256) finalizing will need. It returns the provider's
-// authorization URL. Each start counts as a login start of the client.
-func (e *Engine) BeginOAuth(ctx context.Context, provider, appRedirect, appChallenge, method, ownOrigin string, client ClientInfo) (string, error) {
+// OAuthStart is a started login: where to send the browser, and the
+// browser binding to keep in the browser (a cookie) until the callback.
+type OAuthStart struct {
+	AuthorizationURL string
+	Browser          string
+}
+
+// BeginOAuth starts a login with provider for the app at appRedirect (one
+// of the provider's RedirectURIs, exactly), whose PKCE challenge (S256)
+// finalizing will need. browser is the binding the browser holds from an
+// earlier start, if any: it is reused, so that several logins may be under
+// way in one browser; otherwise a new one is made. Each start counts as a
+// login start of the client.
+func (e *Engine) BeginOAuth(ctx context.Context, provider, appRedirect, appChallenge, method, browser string, client ClientInfo) (*OAuthStart, error) {
 	if len(e.cfg.OAuth) == 0 {
-		return "", ErrNotConfigured
+		return nil, ErrNotConfigured
 	}
 	p, ok := e.cfg.OAuth[provider]
 	if !ok {
-		return "", ErrOAuthNotConfigured
+		return nil, ErrOAuthNotConfigured
 	}
-	if !redirectAllowed(appRedirect, p.RedirectURIs, ownOrigin) {
-		return "", ErrInvalidRedirectURI
+	if !redirectAllowed(appRedirect, p.RedirectURIs) {
+		return nil, ErrInvalidRedirectURI
 	}
 	if method != "S256" || !isBase64URL(appChallenge, 43) {
-		return "", ErrBadRequest
+		return nil, ErrBadRequest
 	}
 	if err := e.allowLoginWork(ctx, client); err != nil {
-		return "", err
+		return nil, err
+	}
+	if !isBase64URL(browser, 43) {
+		browser = newSecret()
 	}
 	state, nonce, verifier := newSecret(), newSecret(), newSecret()
 	st := oauthState{V: recordVersion, Provider: provider, AppRedirect: appRedirect, AppChallenge: appChallenge,
-		Nonce: nonce, PKCEVerifier: verifier, ClientIP: client.IP, CreatedUnixMs: e.now().UnixMilli()}
-	if err := e.cfg.Store.Create(ctx, oauthStateKey(state), mustJSON(st), oauthStateTTL); err != nil {
-		return "", storeErr(err)
+		Nonce: nonce, PKCEVerifier: verifier, Browser: browserDigest(browser), ClientIP: client.IP, CreatedUnixMs: e.now().UnixMilli()}
+	if err := e.cfg.Store.Create(ctx, oauthStateKey(state), mustJSON(st), OAuthLoginTTL); err != nil {
+		return nil, storeErr(err)
 	}
 	u, err := p.Provider.AuthCodeURL(ctx, state, nonce, verifier)
 	if err != nil {
-		return "", unavailable(err)
+		return nil, unavailable(err)
 	}
-	return u, nil
+	return &OAuthStart{AuthorizationURL: u, Browser: browser}, nil
+}
+
+// browserDigest is what the store keeps of a browser binding.
+func browserDigest(browser string) string {
+	sum := sha256.Sum256([]byte(browser))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// sameBrowser compares the callback's binding with the start's digest, in
+// constant time.
+func sameBrowser(digest, browser string) bool {
+	if digest == "" || !isBase64URL(browser, 43) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(browserDigest(browser)), []byte(digest)) == 1
 }
 
 // OAuthCallback is where the gateway sends the browser after the
@@ -150,10 +186,13 @@ func (c *OAuthCallback) Location() string {
 	return u.String()
 }
 
-// CompleteOAuth handles the provider's redirect back: the state is taken
-// (used once), the code redeemed, the ID token checked, the user found or
-// created, and a ticket issued for the app to finalize.
-func (e *Engine) CompleteOAuth(ctx context.Context, provider, state, code, providerError string) (*OAuthCallback, error) {
+// CompleteOAuth handles the provider's redirect back, in the browser that
+// holds browser (its binding): the state is taken (used once), the
+// browser checked against the one that started the login, the code
+// redeemed, the ID token checked, the user found or created, and a ticket
+// issued for the app to finalize. A callback in another browser spends
+// the state and redeems nothing.
+func (e *Engine) CompleteOAuth(ctx context.Context, provider, state, code, providerError, browser string) (*OAuthCallback, error) {
 	if len(e.cfg.OAuth) == 0 {
 		return nil, ErrNotConfigured
 	}
@@ -177,6 +216,9 @@ func (e *Engine) CompleteOAuth(ctx context.Context, provider, state, code, provi
 	}
 	if st.Provider != provider {
 		return nil, ErrOAuthState
+	}
+	if !sameBrowser(st.Browser, browser) {
+		return nil, ErrOAuthBrowser
 	}
 	back := &OAuthCallback{AppRedirect: st.AppRedirect}
 	if providerError != "" || code == "" || len(code) > 2048 {
@@ -227,138 +269,17 @@ func (e *Engine) oauthEvent(p OAuthLogin, id *OAuthIdentity) authEvent {
 	return event
 }
 
-// oauthUser finds the user linked to the provider's (issuer, subject), or
-// creates one: that pair alone says who logged in. The email address and
-// phone number the provider says are verified are recorded on the user
-// (users.go): as contact data, which reaches nothing; or, for a provider
-// trusted with its verified addresses, as proven and indexed, unless the
-// index names another user already (a provider's word never takes over an
-// identifier someone holds).
-func (e *Engine) oauthUser(ctx context.Context, p OAuthLogin, id *OAuthIdentity) (*userRecord, error) {
-	linkKey := identKey("oidc", id.Issuer+" "+id.Subject)
-	var asserted []Identifier
-	if v, ok := normalizeIdentifier(IdentifierEmail, id.Email); ok && id.EmailVerified {
-		asserted = append(asserted, Identifier{Type: IdentifierEmail, Value: v})
-	}
-	if v, ok := normalizeIdentifier(IdentifierPhone, id.Phone); ok && id.PhoneVerified {
-		asserted = append(asserted, Identifier{Type: IdentifierPhone, Value: v})
-	}
-	for attempt := 0; attempt < 3; attempt++ {
-		var userID string
-		_, err := e.load(ctx, linkKey, &userID)
-		switch {
-		case err == nil:
-			var u userRecord
-			raw, err := e.load(ctx, userKey(userID), &u)
-			if errors.Is(err, store.ErrNotFound) {
-				if err := e.cfg.Store.Delete(ctx, linkKey); err != nil {
-					return nil, storeErr(err)
-				}
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			next := u.clone()
-			if err := e.recordAssertions(ctx, &next, p, id.Issuer, asserted); err != nil {
-				return nil, err
-			}
-			if err := e.cfg.Store.Swap(ctx, userKey(u.ID), raw, mustJSON(next), e.cfg.UserTTL); err != nil {
-				if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-					continue
-				}
-				return nil, storeErr(err)
-			}
-			if err := e.cfg.Store.Set(ctx, linkKey, mustJSON(u.ID), e.cfg.UserTTL); err != nil {
-				return nil, storeErr(err)
-			}
-			return &next, nil
-		case !errors.Is(err, store.ErrNotFound):
-			return nil, err
-		}
-		u := &userRecord{V: recordVersion, ID: newID(prefixUser), Created: e.now().Unix(), Identifiers: []userIdentifier{}}
-		err = e.cfg.Store.Create(ctx, linkKey, mustJSON(u.ID), e.cfg.UserTTL)
-		if errors.Is(err, store.ErrExists) {
-			continue // a concurrent first login linked it: read it
-		}
-		if err != nil {
-			return nil, storeErr(err)
-		}
-		if err := e.recordAssertions(ctx, u, p, id.Issuer, asserted); err != nil {
-			return nil, err
-		}
-		if err := e.cfg.Store.Set(ctx, userKey(u.ID), mustJSON(u), e.cfg.UserTTL); err != nil {
-			return nil, storeErr(err)
-		}
-		return u, nil
-	}
-	return nil, unavailable(errors.New("user link keeps changing"))
-}
-
-// recordAssertions writes what a provider asserted onto u. Without trust
-// (the default) a new address becomes contact data and nothing else; an
-// entry already there is left as it is. With trust, an address is indexed
-// to u unless the index names someone else: then it stays (or becomes)
-// contact data here.
-func (e *Engine) recordAssertions(ctx context.Context, u *userRecord, p OAuthLogin, issuer string, asserted []Identifier) error {
-	for _, ident := range asserted {
-		held := u.find(ident)
-		if !p.TrustVerifiedIdentifiers {
-			if held == nil {
-				u.Identifiers = append(u.Identifiers, userIdentifier{Identifier: ident, Issuer: issuer})
-			}
-			continue
-		}
-		ours, err := e.indexIdentifier(ctx, ident, u.ID)
-		if err != nil {
-			return err
-		}
-		switch {
-		case held == nil && ours:
-			u.Identifiers = append(u.Identifiers, userIdentifier{Identifier: ident, ProvenBy: provenByProvider,
-				ProvenAt: e.now().Unix(), Issuer: issuer})
-		case held == nil:
-			u.Identifiers = append(u.Identifiers, userIdentifier{Identifier: ident, Issuer: issuer})
-		case ours && !e.proven(held):
-			*held = userIdentifier{Identifier: ident, ProvenBy: provenByProvider, ProvenAt: e.now().Unix(), Issuer: issuer}
-		case !ours && held.ProvenBy == provenByProvider:
-			*held = userIdentifier{Identifier: ident, Issuer: issuer} // its index went to a code's prover
-		}
-	}
-	return nil
-}
-
-// indexIdentifier points an identifier's index at userID unless it names
-// another user; it reports whether the index names userID.
-func (e *Engine) indexIdentifier(ctx context.Context, ident Identifier, userID string) (bool, error) {
-	err := e.cfg.Store.Create(ctx, identKey(ident.Type, ident.Value), mustJSON(userID), e.cfg.UserTTL)
-	switch {
-	case err == nil:
-		return true, nil
-	case !errors.Is(err, store.ErrExists):
-		return false, storeErr(err)
-	}
-	return e.indexedTo(ctx, ident, userID)
-}
-
-// redirectAllowed checks an app's redirect URI: an exact entry of allowed,
-// or, when none is configured, an https (or loopback http) URL on the
-// gateway's own origin. No fragment, no user info.
-func redirectAllowed(raw string, allowed []string, ownOrigin string) bool {
-	if len(raw) > 2048 {
+// redirectAllowed checks an app's redirect URI: exactly one of allowed,
+// byte for byte (no normalisation: what was configured is what the ticket
+// may be sent to).
+func redirectAllowed(raw string, allowed []string) bool {
+	if raw == "" || len(raw) > 2048 {
 		return false
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Fragment != "" || u.User != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return false
-	}
-	if len(allowed) > 0 {
-		for _, a := range allowed {
-			if raw == a {
-				return true
-			}
+	for _, a := range allowed {
+		if raw == a {
+			return true
 		}
-		return false
 	}
-	return u.Scheme+"://"+u.Host == ownOrigin
+	return false
 }

@@ -24,6 +24,8 @@ type testProvider struct {
 	nonces map[string]string // state → nonce of the login
 	codes  map[string]*OAuthIdentity
 	fail   error
+	// exchanges counts the codes the engine asked to redeem.
+	exchanges int
 }
 
 func newTestProvider() *testProvider {
@@ -40,6 +42,7 @@ func (p *testProvider) AuthCodeURL(_ context.Context, state, nonce, verifier str
 func (p *testProvider) Exchange(_ context.Context, code, verifier, nonce string) (*OAuthIdentity, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.exchanges++
 	if p.fail != nil {
 		return nil, p.fail
 	}
@@ -64,9 +67,12 @@ func (p *testProvider) login(authURL string, id *OAuthIdentity) (state, code str
 
 const appOrigin = "https://gateway.test"
 
+// appRedirects are the redirect URIs of the "okta" provider.
+var appRedirects = []string{appOrigin + "/app", appOrigin + "/app?x=1"}
+
 func withOAuth(p *testProvider, acr string) func(*Config) {
 	return func(cfg *Config) {
-		cfg.OAuth = map[string]OAuthLogin{"okta": {Provider: p, Issuer: "https://idp.test", ACR: acr}}
+		cfg.OAuth = map[string]OAuthLogin{"okta": {Provider: p, Issuer: "https://idp.test", ACR: acr, RedirectURIs: appRedirects}}
 	}
 }
 
@@ -80,10 +86,10 @@ func (h *harness) oauthLogin(t *testing.T, p *testProvider, id *OAuthIdentity) *
 	t.Helper()
 	ctx := context.Background()
 	verifier := newSecret()
-	authURL, err := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", s256(verifier), "S256", appOrigin, testClient)
+	start, err := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", s256(verifier), "S256", "", testClient)
 	noErr(t, "begin", err)
-	state, code := p.login(authURL, id)
-	back, err := h.e.CompleteOAuth(ctx, "okta", state, code, "")
+	state, code := p.login(start.AuthorizationURL, id)
+	back, err := h.e.CompleteOAuth(ctx, "okta", state, code, "", start.Browser)
 	noErr(t, "complete", err)
 	if back.Ticket == "" || !strings.HasPrefix(back.Location(), appOrigin+"/app?challenge_token=lgn_") {
 		t.Fatalf("callback %+v → %s", back, back.Location())
@@ -353,23 +359,23 @@ func TestOAuthRefusals(t *testing.T) {
 		"plain":              {"okta", appOrigin + "/app", verifier, "plain", ErrBadRequest},
 		"challenge too long": {"okta", appOrigin + "/app", challenge + "A", "S256", ErrBadRequest},
 	} {
-		_, err := h.e.BeginOAuth(ctx, tc.provider, tc.redirect, tc.challenge, tc.method, appOrigin, testClient)
+		_, err := h.e.BeginOAuth(ctx, tc.provider, tc.redirect, tc.challenge, tc.method, "", testClient)
 		wantErr(t, name, err, tc.want)
 	}
 	id := &OAuthIdentity{Issuer: "https://idp.test", Subject: "carol"}
-	authURL, err := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app?x=1", challenge, "S256", appOrigin, testClient)
+	start, err := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app?x=1", challenge, "S256", "", testClient)
 	noErr(t, "begin", err)
-	state, code := p.login(authURL, id)
-	_, err = h.e.CompleteOAuth(ctx, "other", state, code, "")
+	state, code := p.login(start.AuthorizationURL, id)
+	_, err = h.e.CompleteOAuth(ctx, "other", state, code, "", start.Browser)
 	wantErr(t, "another provider's callback", err, ErrOAuthNotConfigured)
-	back, err := h.e.CompleteOAuth(ctx, "okta", state, code, "")
+	back, err := h.e.CompleteOAuth(ctx, "okta", state, code, "", start.Browser)
 	noErr(t, "complete", err)
 	if loc, _ := url.Parse(back.Location()); loc.Query().Get("x") != "1" {
 		t.Errorf("the app's own query was lost: %s", back.Location())
 	}
-	_, err = h.e.CompleteOAuth(ctx, "okta", state, code, "")
+	_, err = h.e.CompleteOAuth(ctx, "okta", state, code, "", start.Browser)
 	wantErr(t, "the state again", err, ErrOAuthState)
-	_, err = h.e.CompleteOAuth(ctx, "okta", "short", code, "")
+	_, err = h.e.CompleteOAuth(ctx, "okta", "short", code, "", start.Browser)
 	wantErr(t, "a malformed state", err, ErrOAuthState)
 	jkt := newJKT(t)
 	_, err = h.e.FinalizeLogin(ctx, back.Ticket, "", proofFor(t, jkt), testClient)
@@ -385,19 +391,124 @@ func TestOAuthRefusals(t *testing.T) {
 		"a refused code":         {"refused", "", "access_denied"},
 		"provider down":          {"down", "", "server_error"},
 	} {
-		authURL, _ := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", challenge, "S256", appOrigin, testClient)
-		state, code := p.login(authURL, id)
+		start, _ := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", challenge, "S256", "", testClient)
+		state, code := p.login(start.AuthorizationURL, id)
 		switch tc.fail {
 		case "refused":
 			p.fail = fmt.Errorf("%w: invalid_grant", ErrOAuthRefused)
 		case "down":
 			p.fail = errors.New("connection refused")
 		}
-		back, err := h.e.CompleteOAuth(ctx, "okta", state, code, tc.providerErr)
+		back, err := h.e.CompleteOAuth(ctx, "okta", state, code, tc.providerErr, start.Browser)
 		p.fail = nil
 		noErr(t, name, err)
 		if back.Ticket != "" || back.Error != tc.want || strings.Contains(back.Location(), "challenge_token") {
 			t.Errorf("%s: %+v", name, back)
+		}
+	}
+}
+
+// TestOAuthRedirectURIs: the app's redirect URI is one of the configured
+// ones, byte for byte. URLs on the gateway's own origin, paths that
+// browsers or proxies would read as another host, and spellings that
+// normalise to a listed URI are refused before anything is stored.
+func TestOAuthRedirectURIs(t *testing.T) {
+	p := newTestProvider()
+	h := newHarness(t, nil, withOAuth(p, ""))
+	ctx := context.Background()
+	challenge := s256(newSecret())
+	for _, redirect := range []string{
+		"//evil.example/", "%2f%2fevil.example", "/%2f%2fevil.example", "/\\evil.example", "https:evil.example",
+		appOrigin + "/legacy/api", appOrigin + "/", appOrigin, appOrigin + "/app/", appOrigin + "/App", "HTTPS://gateway.test/app",
+		"https://GATEWAY.test/app", appOrigin + ":443/app", appOrigin + "/./app", appOrigin + "/%61pp", appOrigin + "/app?",
+		appOrigin + "/app?x=1&x=2", appOrigin + "/app?x=2", appOrigin + "/app#", appOrigin + "/app ", " " + appOrigin + "/app",
+		appOrigin + "/app\x00", appOrigin + "/app\r\nLocation: https://evil.example", "",
+	} {
+		_, err := h.e.BeginOAuth(ctx, "okta", redirect, challenge, "S256", "", testClient)
+		wantErr(t, fmt.Sprintf("redirect %q", redirect), err, ErrInvalidRedirectURI)
+	}
+	if n := len(p.nonces); n != 0 {
+		t.Errorf("%d logins reached the provider", n)
+	}
+	for _, redirect := range appRedirects {
+		if _, err := h.e.BeginOAuth(ctx, "okta", redirect, challenge, "S256", "", testClient); err != nil {
+			t.Errorf("%s: %v", redirect, err)
+		}
+	}
+	// A provider without redirect URIs is a configuration error.
+	_, err := New(Config{Issuer: testIssuer, Signer: h.signer, Store: h.st,
+		OAuth: map[string]OAuthLogin{"okta": {Provider: p, Issuer: "https://idp.test"}}})
+	if err == nil || !strings.Contains(err.Error(), "redirect URIs") {
+		t.Errorf("an engine without redirect URIs: %v", err)
+	}
+}
+
+// flipFirstLetter changes the case of the first letter of s.
+func flipFirstLetter(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			b[i] = c ^ 0x20
+			break
+		}
+	}
+	return string(b)
+}
+
+// TestOAuthBrowserBinding: the callback must come from the browser that
+// started the login (the binding it holds in a cookie). Another browser's
+// callback, or one without the binding, spends the state and redeems no
+// code; one browser may have several logins under way.
+func TestOAuthBrowserBinding(t *testing.T) {
+	p := newTestProvider()
+	h := newHarness(t, nil, withOAuth(p, ""))
+	ctx := context.Background()
+	id := &OAuthIdentity{Issuer: "https://idp.test", Subject: "carol"}
+	challenge := s256(newSecret())
+	attackers, err := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", challenge, "S256", "", testClient)
+	noErr(t, "begin", err)
+	victims, err := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", challenge, "S256", "", testClient)
+	noErr(t, "begin", err)
+	if attackers.Browser == victims.Browser || !isBase64URL(attackers.Browser, 43) {
+		t.Fatalf("bindings %q and %q", attackers.Browser, victims.Browser)
+	}
+	for name, browser := range map[string]string{
+		"no binding":             "",
+		"another browser's":      victims.Browser,
+		"malformed":              attackers.Browser[:42],
+		"its digest":             browserDigest(attackers.Browser)[:43],
+		"a case variant":         flipFirstLetter(attackers.Browser),
+		"with a trailing letter": attackers.Browser + "A",
+	} {
+		start, err := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", challenge, "S256", attackers.Browser, testClient)
+		noErr(t, name, err)
+		if start.Browser != attackers.Browser {
+			t.Fatalf("%s: the browser's binding was not reused", name)
+		}
+		state, code := p.login(start.AuthorizationURL, id)
+		if browser == attackers.Browser {
+			continue // a case variant of a lower-case-only binding
+		}
+		back, err := h.e.CompleteOAuth(ctx, "okta", state, code, "", browser)
+		if back != nil {
+			t.Errorf("%s: sent the browser to %s", name, back.Location())
+		}
+		wantErr(t, name, err, ErrOAuthBrowser)
+		// The state is spent: the right browser cannot use it afterwards
+		// either, and no code was redeemed.
+		_, err = h.e.CompleteOAuth(ctx, "okta", state, code, "", attackers.Browser)
+		wantErr(t, name+", then the right browser", err, ErrOAuthState)
+	}
+	if n := p.exchanges; n != 0 {
+		t.Errorf("%d codes were redeemed", n)
+	}
+	// Two logins under way in one browser both complete.
+	first, _ := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", challenge, "S256", victims.Browser, testClient)
+	second, _ := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", challenge, "S256", victims.Browser, testClient)
+	for i, start := range []*OAuthStart{first, second} {
+		state, code := p.login(start.AuthorizationURL, id)
+		if back, err := h.e.CompleteOAuth(ctx, "okta", state, code, "", victims.Browser); err != nil || back.Ticket == "" {
+			t.Errorf("login %d: %+v %v", i, back, err)
 		}
 	}
 }
