@@ -38,7 +38,7 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		if pw := a.Login.Password; pw != nil {
 			cfg.Passwords = pw.passwordLogin()
 		}
-		if cfg.OAuth, err = a.oauthLogins(); err != nil {
+		if cfg.OAuth, err = a.oauthLogins(rt.now); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/oidclogin"
 	"github.com/caddy-stepup/caddy-stepup/sessionapi"
@@ -32,7 +33,7 @@ func (o oauthProvider) Exchange(ctx context.Context, code, verifier, nonce strin
 
 // oauthLogins builds the engine's OAuth providers. The gateway's callback
 // is {external origin}/v1/session/login/oauth/{name}/callback.
-func (a *App) oauthLogins() (map[string]stepup.OAuthLogin, error) {
+func (a *App) oauthLogins(now func() time.Time) (map[string]stepup.OAuthLogin, error) {
 	if a.Login == nil || len(a.Login.OAuth) == 0 {
 		return nil, nil
 	}
@@ -40,7 +41,7 @@ func (a *App) oauthLogins() (map[string]stepup.OAuthLogin, error) {
 	out := make(map[string]stepup.OAuthLogin, len(a.Login.OAuth))
 	for name, o := range a.Login.OAuth {
 		p, err := oidclogin.New(oidclogin.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
-			Scopes: o.Scopes, RedirectURL: origin + sessionapi.OAuthCallbackPath(name)})
+			Scopes: o.Scopes, RedirectURL: origin + sessionapi.OAuthCallbackPath(name), Now: now, Leeway: time.Duration(a.Leeway)})
 		if err != nil {
 			return nil, fmt.Errorf("login oauth %s: %v", name, err)
 		}

@@ -25,6 +25,12 @@ type Config struct {
 	// HTTPClient makes every call to the provider (discovery, keys, token
 	// endpoint); default: 10 s timeout, no redirects followed.
 	HTTPClient *http.Client
+	// Now is the clock ID tokens are checked with (exp, iat); default
+	// time.Now.
+	Now func() time.Time
+	// Leeway is how far in the future an ID token's iat may be; default
+	// 30 s.
+	Leeway time.Duration
 }
 
 // Refusals. ErrUnavailable: the provider could not be reached or answered
@@ -58,6 +64,12 @@ func New(cfg Config) (*Provider, error) {
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{oidc.ScopeOpenID, "email", "phone", "profile"}
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = 30 * time.Second
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
@@ -87,7 +99,7 @@ func (p *Provider) discovered(ctx context.Context) (*oauth2.Config, *oidc.IDToke
 	}
 	p.oauth = &oauth2.Config{ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret, Endpoint: provider.Endpoint(),
 		RedirectURL: p.cfg.RedirectURL, Scopes: p.cfg.Scopes}
-	p.verifier = provider.Verifier(&oidc.Config{ClientID: p.cfg.ClientID})
+	p.verifier = provider.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.cfg.Now})
 	return p.oauth, p.verifier, nil
 }
 
@@ -132,6 +144,9 @@ func (p *Provider) Exchange(ctx context.Context, code, pkceVerifier, nonce strin
 	}
 	if id.Issuer != p.cfg.Issuer || subtle.ConstantTimeCompare([]byte(id.nonce), []byte(nonce)) != 1 || nonce == "" {
 		return nil, fmt.Errorf("%w: id_token issuer or nonce", ErrRefused)
+	}
+	if err := id.checkIssuance(p.cfg.ClientID, p.cfg.Now(), p.cfg.Leeway); err != nil {
+		return nil, err
 	}
 	return id, nil
 }
