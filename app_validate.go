@@ -386,5 +386,10 @@ func (a *App) validateOAuth(name string, o *OAuthConfig) error {
 	if o.ACR != "" && !stepup.ValidACR(o.ACR) {
 		return fmt.Errorf("acr %q: printable ASCII, no space, quote or backslash", o.ACR)
 	}
+	for from, to := range o.ACRMap {
+		if !stepup.ValidACR(from) || !stepup.ValidACR(to) {
+			return fmt.Errorf("acr_map %q %q: printable ASCII, no space, quote or backslash", from, to)
+		}
+	}
 	return nil
 }

@@ -74,6 +74,18 @@ func parseOAuthLogin(d *caddyfile.Dispenser) (*OAuthConfig, error) {
 			if len(o.Scopes) == 0 {
 				err = d.ArgErr()
 			}
+		case "acr_map":
+			var from, to string
+			if !d.Args(&from, &to) || d.NextArg() {
+				return nil, d.Err("acr_map <provider-acr> <acr>")
+			}
+			if o.ACRMap == nil {
+				o.ACRMap = map[string]string{}
+			}
+			if _, dup := o.ACRMap[from]; dup {
+				return nil, d.Errf("acr_map %s is given twice", from)
+			}
+			o.ACRMap[from] = to
 		case "trust_verified_identifiers":
 			if d.NextArg() {
 				return nil, d.ArgErr()

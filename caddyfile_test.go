@@ -229,12 +229,14 @@ func TestGlobalOptionLoginOAuth(t *testing.T) {
 			scopes openid email
 			redirect_uris https://app.example.com/cb https://app.example.com/cb2
 			acr urn:example:sso
+			acr_map urn:okta:mfa urn:stepup:otp
+			acr_map urn:okta:hwk urn:stepup:phone
 			trust_verified_identifiers
 		}
 	}`)
 	want := `{"login":{"oauth":{"okta":{"issuer":"https://example.okta.com","client_id":"gw","client_secret":"{env.OKTA_SECRET}",` +
 		`"scopes":["openid","email"],"redirect_uris":["https://app.example.com/cb","https://app.example.com/cb2"],"acr":"urn:example:sso",` +
-		`"trust_verified_identifiers":true}}}}`
+		`"acr_map":{"urn:okta:hwk":"urn:stepup:phone","urn:okta:mfa":"urn:stepup:otp"},"trust_verified_identifiers":true}}}}`
 	if got != want {
 		t.Errorf("adapted JSON:\n got %s\nwant %s", got, want)
 	}
@@ -310,6 +312,8 @@ func TestGlobalOptionSessionErrors(t *testing.T) {
 		{"login oauth without a name", "stepup {\n login oauth\n}", "login oauth <provider>"},
 		{"login oauth twice", "stepup {\n login oauth okta\n login oauth okta\n}", "given twice"},
 		{"login oauth unknown word", "stepup {\n login oauth okta {\n  tenant x\n }\n}", "unrecognized login oauth option 'tenant'"},
+		{"acr_map with one value", "stepup {\n login oauth okta {\n  acr_map urn:a\n }\n}", "acr_map <provider-acr> <acr>"},
+		{"acr_map twice", "stepup {\n login oauth okta {\n  acr_map urn:a urn:b\n  acr_map urn:a urn:c\n }\n}", "given twice"},
 		{"trust_verified_identifiers with a value", "stepup {\n login oauth okta {\n  trust_verified_identifiers yes\n }\n}", "wrong argument count"},
 		{"login password unknown word", "stepup {\n login password {\n  entropy 60\n }\n}", "unrecognized login password option 'entropy'"},
 		{"login password negative", "stepup {\n login password {\n  min_length -1\n }\n}", "not a count"},

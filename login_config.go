@@ -54,9 +54,21 @@ type OAuthConfig struct {
 	// a ticket.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 
-	// The acr of its logins' tokens. Default: the ID token's acr, else
+	// The acr of its logins' tokens. Default: the ID token's acr, unless
+	// it is one the gateway awards itself (see acr_map), else
 	// `urn:stepup:oauth`.
 	ACR string `json:"acr,omitempty"`
+
+	// The provider's acr values the gateway adopts as one of its own,
+	// `<provider-acr> <acr>` in the Caddyfile. An ID token's acr equal to
+	// one the gateway awards itself (login_acr, possession_acr, the
+	// password login's acr, a scope's acr, another provider's acr or
+	// mapped acr, and the defaults urn:stepup:otp, urn:stepup:pwd,
+	// urn:stepup:oauth) is never taken as it is: only an entry here maps
+	// it, and an unmapped one gives the login `acr` if set, else
+	// `urn:stepup:oauth`. An entry comes before `acr`. possession_acr
+	// still needs the ID token's amr to prove possession. Default: none.
+	ACRMap map[string]string `json:"acr_map,omitempty"`
 
 	// Trust the provider with the email address and phone number it says
 	// are verified (email_verified, phone_number_verified): they count as

@@ -46,7 +46,7 @@ func (a *App) oauthLogins(now func() time.Time) (map[string]stepup.OAuthLogin, e
 			return nil, fmt.Errorf("login oauth %s: %v", name, err)
 		}
 		out[name] = stepup.OAuthLogin{Provider: oauthProvider{p}, Issuer: o.Issuer, RedirectURIs: o.RedirectURIs, ACR: o.ACR,
-			TrustVerifiedIdentifiers: o.TrustVerifiedIdentifiers}
+			ACRMap: o.ACRMap, TrustVerifiedIdentifiers: o.TrustVerifiedIdentifiers}
 	}
 	return out, nil
 }

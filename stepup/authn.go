@@ -177,3 +177,31 @@ func (cfg *Config) ValidateACR(steps *StepRegistry) error {
 	}
 	return nil
 }
+
+// ownACRs are the acr values the gateway awards by itself: the login's,
+// the possession-based ones, the password login's, every scope's, every
+// OAuth provider's configured or mapped acr, and the defaults of each
+// (whether or not that login is on).
+func (cfg *Config) ownACRs() map[string]bool {
+	own := map[string]bool{cfg.LoginACR: true, DefaultLoginACR: true, DefaultPasswordACR: true, DefaultOAuthACR: true}
+	for _, v := range cfg.PossessionACR {
+		own[v] = true
+	}
+	if cfg.Passwords != nil {
+		own[cfg.Passwords.ACR] = true
+	}
+	for _, p := range cfg.Scopes {
+		if p.ACR != "" {
+			own[p.ACR] = true
+		}
+	}
+	for _, p := range cfg.OAuth {
+		if p.ACR != "" {
+			own[p.ACR] = true
+		}
+		for _, to := range p.ACRMap {
+			own[to] = true
+		}
+	}
+	return own
+}

@@ -129,6 +129,9 @@ type Engine struct {
 	// trustedIssuers are the OpenID providers trusted with the addresses
 	// they say are verified (OAuthLogin.TrustVerifiedIdentifiers).
 	trustedIssuers map[string]bool
+	// ownACRs are the acr values the gateway awards itself: a provider's
+	// ID token may not claim one unless ACRMap maps it.
+	ownACRs map[string]bool
 }
 
 // New checks cfg, applies defaults and returns an Engine.
@@ -156,6 +159,7 @@ func New(cfg Config) (*Engine, error) {
 			e.trustedIssuers[p.Issuer] = true
 		}
 	}
+	e.ownACRs = cfg.ownACRs()
 	return e, nil
 }
 
@@ -233,6 +237,14 @@ func (cfg *Config) validate() (*StepRegistry, error) {
 	for name, p := range cfg.OAuth {
 		if p.Provider == nil || p.Issuer == "" || len(p.RedirectURIs) == 0 {
 			return nil, fmt.Errorf("oauth %s: a provider, its issuer and redirect URIs are required", name)
+		}
+		for from, to := range p.ACRMap {
+			if !ValidACR(from) || !ValidACR(to) {
+				return nil, fmt.Errorf("oauth %s: acr_map %q %q: printable ASCII, no space, quote or backslash", name, from, to)
+			}
+		}
+		if p.ACR != "" && !ValidACR(p.ACR) {
+			return nil, fmt.Errorf("oauth %s: acr %q: printable ASCII, no space, quote or backslash", name, p.ACR)
 		}
 	}
 	if err := cfg.ValidateACR(steps); err != nil {

@@ -64,6 +64,11 @@ type OAuthLogin struct {
 	// ACR of the tokens of its logins; "": the ID token's acr, else
 	// DefaultOAuthACR.
 	ACR string
+	// ACRMap turns the provider's acr values into the gateway's: an entry
+	// is the only way a login of this provider earns an acr the gateway
+	// awards itself (login, possession, password, scope, other providers'
+	// acrs). It comes before ACR.
+	ACRMap map[string]string
 }
 
 // DefaultOAuthACR is the acr of an OAuth login whose ID token has none.
@@ -248,7 +253,10 @@ func (e *Engine) CompleteOAuth(ctx context.Context, provider, state, code, provi
 }
 
 // oauthEvent is the login's authentication event: the ID token's methods
-// and time, and its acr (or the configured one).
+// and time, and an acr: the one ACRMap gives the token's acr, else the
+// configured ACR, else the token's own unless the gateway awards it itself
+// (a provider's word never claims the gateway's own levels), else
+// DefaultOAuthACR. The possession rule applies to all of them.
 func (e *Engine) oauthEvent(p OAuthLogin, id *OAuthIdentity) authEvent {
 	now := e.now()
 	event := authEvent{At: now.Unix()}
@@ -258,12 +266,19 @@ func (e *Engine) oauthEvent(p OAuthLogin, id *OAuthIdentity) authEvent {
 	if amr, err := readMethods(id.AMR); err == nil {
 		event.AMR = amr
 	}
-	acr := p.ACR
-	if acr == "" {
-		acr = DefaultOAuthACR
-		if ValidACR(id.ACR) {
-			acr = id.ACR
+	acr, mapped := p.ACRMap[id.ACR]
+	switch {
+	case mapped && id.ACR != "":
+	case p.ACR != "":
+		acr = p.ACR
+	case ValidACR(id.ACR) && !e.ownACRs[id.ACR]:
+		acr = id.ACR
+	default:
+		if e.ownACRs[id.ACR] && id.ACR != DefaultOAuthACR {
+			e.log.Warn("oauth login: the provider's acr is one the gateway awards itself and acr_map does not map it; the login gets "+DefaultOAuthACR,
+				zap.String("acr", id.ACR))
 		}
+		acr = DefaultOAuthACR
 	}
 	event.ACR = e.earnedACR(acr, event.AMR)
 	return event

@@ -513,29 +513,66 @@ func TestOAuthBrowserBinding(t *testing.T) {
 	}
 }
 
-// TestOAuthEvent: the acr of the configuration, else of the ID token,
-// else the default; the possession rule; an auth_time in the future is
-// not believed.
+// TestOAuthEvent: the acr mapped from the ID token's, else the
+// configured one, else the ID token's own unless the gateway awards it
+// itself, else the default; the possession rule; an auth_time in the
+// future is not believed.
 func TestOAuthEvent(t *testing.T) {
-	h := newHarness(t, nil, func(c *Config) { c.PossessionACR = []string{acrPhone} })
+	h := newHarness(t, nil, withPasswords, func(c *Config) {
+		c.PossessionACR = []string{acrPhone}
+		c.Scopes["mail:write"] = ScopePolicy{ACR: "urn:gw:mail", Direct: &Decision{Status: StatusReview,
+			Steps: []Step{{Order: 1, Key: StepVerifyEmail, ExpirationDuration: 300}}}}
+	})
 	now := h.clk.Now()
+	mapped := map[string]string{"urn:idp:loa3": acrPhone, DefaultLoginACR: DefaultLoginACR, "urn:idp:loa1": "urn:gw:low"}
 	for name, tc := range map[string]struct {
 		configured string
+		acrMap     map[string]string
 		id         OAuthIdentity
 		acr        string
 		at         time.Time
 	}{
-		"from the token":       {"", OAuthIdentity{ACR: "urn:idp:loa2", AuthTime: now.Add(-time.Minute)}, "urn:idp:loa2", now.Add(-time.Minute)},
-		"configured":           {"urn:gw:sso", OAuthIdentity{ACR: "urn:idp:loa2"}, "urn:gw:sso", now},
-		"none":                 {"", OAuthIdentity{}, DefaultOAuthACR, now},
-		"token acr unusable":   {"", OAuthIdentity{ACR: "a b"}, DefaultOAuthACR, now},
-		"possession, no proof": {"", OAuthIdentity{ACR: acrPhone, AMR: []string{"pwd"}}, "", now},
-		"possession, hwk":      {"", OAuthIdentity{ACR: acrPhone, AMR: []string{"hwk"}}, acrPhone, now},
-		"future auth_time":     {"", OAuthIdentity{AuthTime: now.Add(time.Hour)}, DefaultOAuthACR, now},
+		"from the token":                 {"", nil, OAuthIdentity{ACR: "urn:idp:loa2", AuthTime: now.Add(-time.Minute)}, "urn:idp:loa2", now.Add(-time.Minute)},
+		"configured":                     {"urn:gw:sso", nil, OAuthIdentity{ACR: "urn:idp:loa2"}, "urn:gw:sso", now},
+		"none":                           {"", nil, OAuthIdentity{}, DefaultOAuthACR, now},
+		"token acr unusable":             {"", nil, OAuthIdentity{ACR: "a b"}, DefaultOAuthACR, now},
+		"the login acr, unmapped":        {"", nil, OAuthIdentity{ACR: DefaultLoginACR}, DefaultOAuthACR, now},
+		"the password acr, unmapped":     {"", nil, OAuthIdentity{ACR: DefaultPasswordACR}, DefaultOAuthACR, now},
+		"a scope's acr, unmapped":        {"", nil, OAuthIdentity{ACR: "urn:gw:mail"}, DefaultOAuthACR, now},
+		"possession, unmapped, with hwk": {"", nil, OAuthIdentity{ACR: acrPhone, AMR: []string{"hwk"}}, DefaultOAuthACR, now},
+		"a configured acr, unmapped":     {"urn:gw:sso", nil, OAuthIdentity{ACR: DefaultLoginACR}, "urn:gw:sso", now},
+		"mapped to the login acr":        {"", mapped, OAuthIdentity{ACR: DefaultLoginACR}, DefaultLoginACR, now},
+		"mapped to another":              {"urn:gw:sso", mapped, OAuthIdentity{ACR: "urn:idp:loa1"}, "urn:gw:low", now},
+		"mapped to possession, no proof": {"", mapped, OAuthIdentity{ACR: "urn:idp:loa3", AMR: []string{"pwd"}}, "", now},
+		"mapped to possession, hwk":      {"", mapped, OAuthIdentity{ACR: "urn:idp:loa3", AMR: []string{"hwk"}}, acrPhone, now},
+		"a map value, unmapped":          {"", mapped, OAuthIdentity{ACR: "urn:gw:low"}, DefaultOAuthACR, now},
+		"not in the map":                 {"", mapped, OAuthIdentity{ACR: "urn:idp:loa2"}, "urn:idp:loa2", now},
+		"future auth_time":               {"", nil, OAuthIdentity{AuthTime: now.Add(time.Hour)}, DefaultOAuthACR, now},
 	} {
-		ev := h.e.oauthEvent(OAuthLogin{ACR: tc.configured}, &tc.id)
+		e := h.e
+		if tc.acrMap != nil || tc.configured != "" {
+			// The engine's own acrs include every provider's mapped and
+			// configured ones.
+			e = newHarness(t, h.st, withPasswords, func(c *Config) {
+				c.PossessionACR = []string{acrPhone}
+				c.Scopes["mail:write"] = ScopePolicy{ACR: "urn:gw:mail", Direct: &Decision{Status: StatusReview,
+					Steps: []Step{{Order: 1, Key: StepVerifyEmail, ExpirationDuration: 300}}}}
+				c.OAuth = map[string]OAuthLogin{"okta": {Provider: newTestProvider(), Issuer: "https://idp.test",
+					RedirectURIs: appRedirects, ACR: tc.configured, ACRMap: tc.acrMap}}
+			}).e
+			e.cfg.Now = h.clk.Now
+		}
+		ev := e.oauthEvent(OAuthLogin{ACR: tc.configured, ACRMap: tc.acrMap}, &tc.id)
 		if ev.ACR != tc.acr || ev.At != tc.at.Unix() {
 			t.Errorf("%s: acr %q at %d, want %q %d", name, ev.ACR, ev.At, tc.acr, tc.at.Unix())
+		}
+	}
+	// An acr_map entry must be an acr on both sides.
+	for _, m := range []map[string]string{{"": acrPhone}, {"urn:idp:loa3": ""}, {"a b": acrPhone}} {
+		_, err := New(Config{Issuer: testIssuer, Signer: h.signer, Store: h.st, OAuth: map[string]OAuthLogin{"okta": {
+			Provider: newTestProvider(), Issuer: "https://idp.test", RedirectURIs: appRedirects, ACRMap: m}}})
+		if err == nil || !strings.Contains(err.Error(), "acr_map") {
+			t.Errorf("acr_map %q: %v", m, err)
 		}
 	}
 }
