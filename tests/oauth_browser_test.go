@@ -15,7 +15,9 @@ import (
 // TestOAuthLoginInChromium (issue 12): the demo page, built from
 // demo/src, in Debian's Chromium: the real SDK's loginWithOAuth through
 // oidc-provider, back into the app, then the step-up to transfer:write and
-// one call to the legacy API (tests/browser/oauth.test.mjs).
+// one call to the legacy API; and a login started in one browser context,
+// whose provider sign-in happens in another, refused at the callback
+// (tests/browser/oauth.test.mjs).
 func TestOAuthLoginInChromium(t *testing.T) {
 	browserDir := requireNodePackages(t, "browser", "playwright-core", "the OAuth browser test")
 	requireOIDCHarness(t)
@@ -41,17 +43,22 @@ func TestOAuthLoginInChromium(t *testing.T) {
 	provider := startOIDCProvider(t, "OIDC_GATEWAY_REDIRECT="+gateway+"/v1/session/login/oauth/okta/callback",
 		"OIDC_GATEWAY_SECRET="+gatewaySecret)
 	codes, api := newOTPReceiver(t), newUpstream(t)
+	// The demo comes back to itself (?oauth=okta), its one redirect URI.
+	// The provider is trusted with the phone number it verifies, so that
+	// the step-up code goes there (trust_verified_identifiers).
 	options := fmt.Sprintf(`login oauth okta {
 			issuer %s
 			client_id stepup-gateway
 			client_secret %s
+			redirect_uris %s/?oauth=okta
+			trust_verified_identifiers
 		}
 		scope transfer:write {
 			direct {
 				step verify_sms 5m
 				grant_mode single-use
 			}
-		}`, provider.Issuer, gatewaySecret)
+		}`, provider.Issuer, gatewaySecret, gateway)
 	site := fmt.Sprintf(`route /api/transfers* {
 		stepup transfer:write
 		reverse_proxy %s

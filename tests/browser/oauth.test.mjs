@@ -1,7 +1,9 @@
 // Issue 12: the demo page in Debian's Chromium logs in through the real
 // SDK's loginWithOAuth against panva's oidc-provider (its login and consent
 // pages filled in here), lands back in the app, and steps up to
-// transfer:write as in the quick start. Run by tests/oauth_browser_test.go,
+// transfer:write as in the quick start; and a login started in one browser
+// is refused at the gateway's callback in another (the browser binding
+// cookie). Run by tests/oauth_browser_test.go,
 // which starts the provider, the gateway (serving demo/dist) and the OTP
 // receiver, and sets:
 //   STEPUP_APP_URL     the demo page, with ?oauth=okta
@@ -77,6 +79,15 @@ test("OAuth login through oidc-provider, then a step-up, in Chromium", async () 
     const stepUpButton = page.getByRole("button", { name: "Request transfer:write scope" });
     await stepUpButton.waitFor();
     assert.ok(!page.url().includes("challenge_token"), page.url());
+    // The browser kept the login's binding from the SDK's authorize fetch
+    // and brought it to the callback (which refuses a browser without it):
+    // a host-only, Secure, HttpOnly, SameSite=Lax cookie.
+    const binding = (await context.cookies()).find((c) => c.name === "__Host-stepup-oauth");
+    assert.ok(binding, "no __Host-stepup-oauth cookie");
+    assert.equal(binding.path, "/");
+    assert.ok(binding.secure && binding.httpOnly, JSON.stringify(binding));
+    assert.equal(binding.sameSite, "Lax");
+    assert.match(binding.value, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(await page.locator("article p code").innerText(), "none");
     assert.equal(await alert.count(), 0);
     await shot("3-logged-in");
@@ -106,6 +117,51 @@ test("OAuth login through oidc-provider, then a step-up, in Chromium", async () 
     await shot("5-transfer-200");
   } finally {
     writeFileSync(join(artifacts, "page.log"), log.join("\n") + "\n");
+    await browser.close();
+  }
+});
+
+test("a login started in one browser is refused at the callback in another", async () => {
+  mkdirSync(artifacts, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.STEPUP_CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--ignore-certificate-errors"],
+  });
+  try {
+    // The starter (an attacker's browser) begins a login in the demo; its
+    // way to the provider is stopped and the authorization URL kept.
+    const starter = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await starter.newPage();
+    let authorizationURL;
+    await starter.route(/\/auth\?/, (route) => {
+      authorizationURL = route.request().url();
+      return route.abort();
+    });
+    await page.goto(appURL);
+    await page.getByRole("button", { name: "Log in with okta" }).click();
+    for (let i = 0; i < 200 && !authorizationURL; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(authorizationURL, "the demo never went to the provider");
+
+    // The victim's browser opens that URL and signs in at the provider,
+    // which sends it to the gateway's callback: refused there, in JSON,
+    // with no redirect back to the app and no ticket.
+    const victim = await browser.newContext({ ignoreHTTPSErrors: true });
+    const other = await victim.newPage();
+    const callback = other.waitForResponse((r) => r.url().includes("/v1/session/login/oauth/okta/callback"));
+    await other.goto(authorizationURL);
+    await other.locator('input[name="login"]').fill("victim");
+    await other.getByRole("button", { name: "Continue" }).click();
+    await other.getByRole("heading", { name: "Authorize" }).waitFor();
+    await other.getByRole("button", { name: "Continue" }).click();
+    const answer = await callback;
+    assert.equal(answer.status(), 400);
+    assert.equal(answer.headers()["location"], undefined);
+    const body = await answer.json();
+    assert.equal(body.code, "bad_request");
+    assert.ok(!other.url().includes("challenge_token"), other.url());
+    await other.screenshot({ path: join(artifacts, "6-callback-in-another-browser.png") });
+  } finally {
     await browser.close();
   }
 });
