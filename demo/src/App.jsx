@@ -12,8 +12,9 @@ import { PrldSessionClient, PrldErrors, decode } from "@prelude.so/js-sdk";
 const client = new PrldSessionClient({ domain: location.host });
 
 // ?oauth=<provider> offers a login through that OpenID provider (the
-// gateway's `login oauth <provider>`); the gateway sends the browser back
-// here with ?challenge_token=..., which the SDK finalizes.
+// gateway's `login oauth <provider>`, whose redirect_uris must list this
+// page's URL with ?oauth=<provider>, exactly); the gateway sends the
+// browser back here with ?challenge_token=..., which the SDK finalizes.
 const params = new URLSearchParams(location.search);
 const oauthProvider = params.get("oauth");
 let ticketTaken = false; // a ticket is finalized once, however often the effect runs
