@@ -80,8 +80,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			client_id     <id>
 //			client_secret <secret>
 //			scopes        <scope...>
-//			redirect_uris <url...>
+//			redirect_uris <url...>              (required)
 //			acr           <acr>
+//			acr_map       <provider-acr> <acr>  (repeatable)
+//			trust_verified_identifiers
 //		}
 //		management_key <key>
 //		login_acr      <acr>
