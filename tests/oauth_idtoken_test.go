@@ -128,7 +128,9 @@ func TestOAuthIDTokenIssuance(t *testing.T) {
 		{"another client's azp", func(now int64) map[string]any {
 			return map[string]any{"aud": []string{"gw", "another-client"}, "azp": "another-client", "iat": now}
 		}, false},
-		{"one audience, another azp", func(now int64) map[string]any { return map[string]any{"aud": "gw", "azp": "another-client", "iat": now} }, false},
+		{"one audience, another azp", func(now int64) map[string]any {
+			return map[string]any{"aud": "gw", "azp": "another-client", "iat": now}
+		}, false},
 		{"iat an hour ahead", func(now int64) map[string]any { return map[string]any{"aud": "gw", "iat": now + 3600} }, false},
 		{"iat a minute past the leeway", func(now int64) map[string]any { return map[string]any{"aud": "gw", "iat": now + 90} }, false},
 		{"no iat", func(now int64) map[string]any { return map[string]any{"aud": "gw"} }, false},
