@@ -33,8 +33,9 @@ type challengeRecord struct {
 	JKT       string            `json:"jkt"`
 	Scope     string            `json:"scope"`
 	Metadata  map[string]string `json:"metadata,omitempty"`
-	// The user's verified identifiers when the challenge was created: the
-	// only destinations its OTP steps send codes to.
+	// The identifiers that counted for the user when the challenge was
+	// created (users.go): the only destinations its OTP steps send codes
+	// to, each read again at the send.
 	Identifiers []Identifier `json:"identifiers,omitempty"`
 	Steps       []Step       `json:"steps"`
 	Current     int          `json:"current"` // index of the step to do; len(Steps) = completed

@@ -27,11 +27,15 @@ type HookSigner interface {
 
 // hookRequest is the body the delegation hook receives.
 type hookRequest struct {
-	ScopeRequested string            `json:"scope_requested"`
-	UserID         string            `json:"user_id"`
-	Identifiers    []Identifier      `json:"identifiers"`
-	Signals        Signals           `json:"signals"`
-	Metadata       map[string]string `json:"metadata"`
+	ScopeRequested string `json:"scope_requested"`
+	UserID         string `json:"user_id"`
+	// Identifiers that count for the user (users.go): proven with a code,
+	// or vouched for by a trusted provider; where verify_sms and
+	// verify_email can send a code. A provider's unproven word is never
+	// sent.
+	Identifiers []Identifier      `json:"identifiers"`
+	Signals     Signals           `json:"signals"`
+	Metadata    map[string]string `json:"metadata"`
 }
 
 // Signals describe the client of a step-up request, for the hook.

@@ -11,7 +11,8 @@ const (
 	IdentifierEmail = "email_address"
 )
 
-// Identifier is a verified way to reach a user.
+// Identifier is a way to reach a user: a phone number or an email
+// address. Whether it counts for a user is users.go's question.
 type Identifier struct {
 	Type  string `json:"type"`
 	Value string `json:"value"`
