@@ -116,7 +116,7 @@ func (m *management) Change(ctx context.Context, what adminapi.Resource, body []
 	case err != nil:
 		return nil, err
 	}
-	m.app.audit(stepup.Event{Name: eventAdminConfigChanged, Reason: string(what)})
+	m.app.audit(stepup.Event{Name: eventAdminConfigChanged}, string(what))
 	return answer, nil
 }
 

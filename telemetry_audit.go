@@ -27,21 +27,22 @@ var auditedEvents = map[string]bool{
 
 // Events of the Caddy shell itself.
 const (
-	eventStoreUnavailable   = "store.unavailable"      // a store operation failed; reason: the operation
+	eventStoreUnavailable   = "store.unavailable"      // a store operation failed; op: the operation
 	eventAdminRevoked       = "admin.sessions_revoked" // the admin API ended sessions or grants
-	eventAdminConfigChanged = "admin.config_changed"   // the admin API changed the step-up config
+	eventAdminConfigChanged = "admin.config_changed"   // the admin API changed the step-up config; op: which call
 )
 
 // observe records an engine event: metrics, then the audit log.
 func (a *App) observe(ev stepup.Event) {
 	countEvent(ev)
 	if auditedEvents[ev.Name] {
-		a.audit(ev)
+		a.audit(ev, "")
 	}
 }
 
-// audit writes one audit entry.
-func (a *App) audit(ev stepup.Event) {
+// audit writes one audit entry; op is the operation of the shell's own
+// events.
+func (a *App) audit(ev stepup.Event, op string) {
 	if a.auditLog == nil {
 		return
 	}
@@ -51,7 +52,8 @@ func (a *App) audit(ev stepup.Event) {
 	}
 	ce.Write(zap.String("event", ev.Name), zap.String("user", ev.UserID), zap.String("session", ev.SessionID),
 		zap.String("scope", ev.Scope), zap.String("client_ip", ev.ClientIP), zap.String("method", ev.Method),
-		zap.String("channel", ev.Channel), zap.String("outcome", ev.Outcome), zap.String("reason", ev.Reason))
+		zap.String("channel", ev.Channel), zap.String("outcome", ev.Outcome), zap.String("reason", ev.Reason),
+		zap.String("step", ev.Step), zap.String("grant_mode", ev.GrantMode), zap.String("purpose", ev.Purpose), zap.String("op", op))
 }
 
 // countEvent moves the counters an event stands for.
@@ -83,16 +85,16 @@ func countEvent(ev stepup.Event) {
 		m.stepups.WithLabelValues(ev.Scope, "hook_failed").Inc()
 		m.hookFailures.WithLabelValues(ev.Reason).Inc()
 	case stepup.EventStepUpStepDone:
-		if ev.Reason == stepup.StepVerifySMS || ev.Reason == stepup.StepVerifyEmail {
+		if ev.Step == stepup.StepVerifySMS || ev.Step == stepup.StepVerifyEmail {
 			m.codeChecks.WithLabelValues("step_up", "ok").Inc()
 		}
 	case stepup.EventStepUpCheckFailed:
 		m.codeChecks.WithLabelValues("step_up", "wrong").Inc()
 	case stepup.EventStepUpGranted:
 		m.stepups.WithLabelValues(ev.Scope, "granted").Inc()
-		m.grants.WithLabelValues("issued", ev.Reason).Inc()
+		m.grants.WithLabelValues("issued", ev.GrantMode).Inc()
 	case stepup.EventGrantConsumed:
-		m.grants.WithLabelValues("consumed", stepup.GrantSingleUse).Inc()
+		m.grants.WithLabelValues("consumed", ev.GrantMode).Inc()
 	case stepup.EventRefreshRotated:
 		m.refreshes.WithLabelValues("rotated").Inc()
 	case stepup.EventRefreshReuse:
@@ -110,5 +112,5 @@ func (a *App) storeFailed(op string) {
 	if last := a.lastStoreAudit.Load(); last == now || !a.lastStoreAudit.CompareAndSwap(last, now) {
 		return
 	}
-	a.audit(stepup.Event{Name: eventStoreUnavailable, Reason: op})
+	a.audit(stepup.Event{Name: eventStoreUnavailable}, op)
 }

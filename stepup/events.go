@@ -13,31 +13,45 @@ const (
 	EventSignUpConflict    = "signup.conflict"       // a proven address already had a password
 	EventStepUpRequested   = "stepup.requested"      // outcome: review, continue or block
 	EventStepUpCodeSent    = "stepup.code_sent"      // a step's code went out
-	EventStepUpStepDone    = "stepup.step_completed" // reason: the step's key
-	EventStepUpCheckFailed = "stepup.check_failed"   // a wrong step code
-	EventStepUpGranted     = "stepup.granted"        // a completed challenge redeemed; reason: the grant mode
+	EventStepUpStepDone    = "stepup.step_completed" // Step: the step's key
+	EventStepUpCheckFailed = "stepup.check_failed"   // a wrong step code; Step: the step's key
+	EventStepUpGranted     = "stepup.granted"        // a completed challenge redeemed; GrantMode
 	EventGrantConsumed     = "grant.consumed"        // a single-use grant let one request through
 	EventRefreshRotated    = "refresh.rotated"       // metrics only
 	EventRefreshReuse      = "refresh.reuse_detected"
-	EventSessionRevoked    = "session.revoked" // reason: logout, user, admin
-	EventGrantRevoked      = "grant.revoked"   // an operator revoked a user\'s grants
-	EventHookFailed        = "hook.failed"     // reason: why
-	EventCodeSendFailed    = "otp.send_failed" // the sender failed
+	EventSessionRevoked    = "session.revoked" // Reason: logout, user, admin
+	EventGrantRevoked      = "grant.revoked"   // an operator revoked a user's grants
+	EventHookFailed        = "hook.failed"     // Reason: why
+	EventCodeSendFailed    = "otp.send_failed" // the sender failed; Purpose: the code's
 )
 
-// Event is one security event.
+// Event is one security event. Each field has one meaning; a field that
+// does not apply to the event is empty.
 type Event struct {
 	Name      string
 	UserID    string
 	SessionID string
-	Scope     string
-	ClientIP  string
+	// Scope is a configured scope's name, or "other" (scopeLabel).
+	Scope    string
+	ClientIP string
 	// Method is how a login happened: otp, password or oauth.
 	Method string
 	// Channel of a code: sms or email.
 	Channel string
+	// Outcome is what was decided: review, continue or block
+	// (stepup.requested), session_revoked (refresh.reuse_detected).
 	Outcome string
-	Reason  string
+	// Step is the key of the step the event is about (verify_sms,
+	// verify_email or a custom step's key).
+	Step string
+	// GrantMode is the grant's mode: GrantSingleUse or GrantSessionBound.
+	GrantMode string
+	// Purpose of a code: otp.PurposeLogin or otp.PurposeStepUp.
+	Purpose string
+	// Reason is why something failed or ended: bad_code, bad_credentials,
+	// provider_refused, locked (logins); logout, user, admin (revocations);
+	// the hook's failure.
+	Reason string
 }
 
 // emit hands ev to the host, if it listens.

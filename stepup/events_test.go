@@ -2,12 +2,15 @@ package stepup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
 )
 
 // eventLog collects the engine's events.
@@ -77,24 +80,28 @@ func TestEventsOfAWholeFlow(t *testing.T) {
 	want("send", EventStepUpCodeSent)
 	_, err = h.e.CheckStepOTP(ctx, res.ChallengeToken, "000000", challengeProof(t, c, res.ChallengeToken), testClient)
 	wantErr(t, "wrong step code", err, ErrBadCheckCode)
-	want("wrong step code", EventStepUpCheckFailed)
+	if evs := want("wrong step code", EventStepUpCheckFailed); evs[0].Step != StepVerifySMS || evs[0].Reason != "" {
+		t.Errorf("stepup.check_failed %+v: the step in Step, no Reason", evs[0])
+	}
 	secrets = append(secrets, h.sender.last(t).Code)
 	done, err := h.e.CheckStepOTP(ctx, res.ChallengeToken, h.sender.last(t).Code, challengeProof(t, c, res.ChallengeToken), testClient)
 	noErr(t, "step", err)
-	if evs := want("step", EventStepUpStepDone); evs[0].Scope != scopeSMS || evs[0].Reason != StepVerifySMS {
+	if evs := want("step", EventStepUpStepDone); evs[0].Scope != scopeSMS || evs[0].Step != StepVerifySMS || evs[0].Reason != "" {
 		t.Errorf("stepup.step_completed %+v", evs[0])
 	}
 	retired := c.tokens.RefreshToken
 	tok, err := h.refresh(t, c, done)
 	noErr(t, "redeem", err)
 	secrets = append(secrets, tok.AccessToken, tok.RefreshToken)
-	if evs := want("redeem", EventRefreshRotated, EventStepUpGranted); evs[1].Reason != GrantSingleUse || evs[1].Scope != scopeSMS {
+	if evs := want("redeem", EventRefreshRotated, EventStepUpGranted); evs[1].GrantMode != GrantSingleUse || evs[1].Scope != scopeSMS || evs[1].Reason != "" {
 		t.Errorf("stepup.granted %+v", evs[1])
 	}
 	grant := accessOf(t, tok.AccessToken).Grant[scopeSMS]
 	_, err = h.e.ConsumeGrant(ctx, grant, c.tokens.UserID, c.tokens.SessionID, scopeSMS)
 	noErr(t, "consume", err)
-	want("consume", EventGrantConsumed)
+	if evs := want("consume", EventGrantConsumed); evs[0].GrantMode != GrantSingleUse || evs[0].Scope != scopeSMS {
+		t.Errorf("grant.consumed %+v", evs[0])
+	}
 
 	// A client-made scope name is never a label.
 	_, err = h.e.RequestStepUp(ctx, c.caller(), "made:up", nil, Signals{})
@@ -134,5 +141,24 @@ func TestEventsOfAWholeFlow(t *testing.T) {
 				t.Errorf("event %s carries a secret or an identifier: %s", ev.Name, text)
 			}
 		}
+	}
+}
+
+// refusingSender is a code sender that is down.
+type refusingSender struct{}
+
+func (refusingSender) Send(context.Context, otp.Message) error { return errors.New("sender down") }
+
+// TestSendFailureEvent: a code the sender failed to deliver is reported with
+// its channel and purpose, and no reason (the sender's error stays in the
+// logs).
+func TestSendFailureEvent(t *testing.T) {
+	log := &eventLog{}
+	h := newHarness(t, nil, func(c *Config) { c.Events = log.add; c.Sender = refusingSender{} })
+	_, err := h.e.StartLogin(context.Background(), IdentifierEmail, "alice@example.com", testClient)
+	wantErr(t, "send", err, ErrUnavailable)
+	_, evs := log.take()
+	if len(evs) != 1 || evs[0].Name != EventCodeSendFailed || evs[0].Channel != otp.ChannelEmail || evs[0].Purpose != otp.PurposeLogin || evs[0].Reason != "" {
+		t.Fatalf("events %+v, want one otp.send_failed on email for login", evs)
 	}
 }

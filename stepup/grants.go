@@ -164,6 +164,6 @@ func (e *Engine) ConsumeGrant(ctx context.Context, grantID, userID, sessionID, s
 	if g.UserID != userID || g.SessionID != sessionID || g.Scope != scope || e.now().Unix() >= g.Expires {
 		return nil, ErrUnauthorized // unreachable unless the key scheme changes; fail closed
 	}
-	e.emit(Event{Name: EventGrantConsumed, UserID: userID, SessionID: sessionID, Scope: e.scopeLabel(scope)})
+	e.emit(Event{Name: EventGrantConsumed, UserID: userID, SessionID: sessionID, Scope: e.scopeLabel(scope), GrantMode: GrantSingleUse})
 	return &Grant{ID: g.ID, Scope: g.Scope, Metadata: g.Metadata}, nil
 }

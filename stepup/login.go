@@ -376,7 +376,7 @@ func (e *Engine) counter(ctx context.Context, key string) (int, error) {
 
 func (e *Engine) send(ctx context.Context, m otp.Message) error {
 	if err := e.cfg.Sender.Send(ctx, m); err != nil {
-		e.emit(Event{Name: EventCodeSendFailed, Channel: m.Channel, Reason: m.Purpose})
+		e.emit(Event{Name: EventCodeSendFailed, Channel: m.Channel, Purpose: m.Purpose})
 		return unavailable(err)
 	}
 	return nil

@@ -238,7 +238,7 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 				mode = GrantSingleUse
 			}
 			e.emit(Event{Name: EventStepUpGranted, UserID: next.UserID, SessionID: next.ID, Scope: e.scopeLabel(redeemed.scope),
-				Reason: mode, ClientIP: req.Client.IP})
+				GrantMode: mode, ClientIP: req.Client.IP})
 		}
 		return e.mint(next, singleUse)
 	}

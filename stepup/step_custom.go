@@ -113,7 +113,7 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 	}
 	next, err := e.advance(ctx, c, raw, methods)
 	if err == nil {
-		e.emit(Event{Name: EventStepUpStepDone, UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope), Reason: v.Key})
+		e.emit(Event{Name: EventStepUpStepDone, UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope), Step: v.Key})
 	}
 	return next, err
 }

@@ -99,7 +99,7 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 	if err := e.checkGuessing(ctx, &guess); err != nil {
 		return "", err
 	}
-	ev := Event{UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope), ClientIP: client.IP, Reason: c.currentKey()}
+	ev := Event{UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope), ClientIP: client.IP, Step: c.currentKey()}
 	triesKey := challengeTriesKey(c.ID, c.OTP.Gen)
 	if err := e.checkCode(ctx, triesKey, c.ID, code, &c.OTP, &guess); err != nil {
 		if err == ErrBadCheckCode {

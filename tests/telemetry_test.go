@@ -166,10 +166,27 @@ func TestMetricsAndAuditOfAFlow(t *testing.T) {
 			if !slices.Equal(names, want) {
 				t.Errorf("audit events %v, want %v", names, want)
 			}
+			// Each field has one meaning: the step and the grant mode have
+			// their own, and reason only says why something failed.
+			wantFields := map[string]map[string]string{
+				"login.failed":          {"method": "otp", "reason": "bad_code"},
+				"login.succeeded":       {"method": "otp", "reason": ""},
+				"stepup.requested":      {"scope": "transfer:write", "outcome": "review"},
+				"stepup.code_sent":      {"channel": "sms", "purpose": ""},
+				"stepup.step_completed": {"scope": "transfer:write", "step": "verify_sms", "reason": ""},
+				"stepup.granted":        {"scope": "transfer:write", "grant_mode": "single-use", "reason": ""},
+				"grant.consumed":        {"scope": "transfer:write", "grant_mode": "single-use", "reason": ""},
+			}
 			for _, e := range entries {
-				for _, field := range []string{"event", "user", "session", "scope", "client_ip", "method", "channel", "outcome", "reason"} {
+				for _, field := range []string{"event", "user", "session", "scope", "client_ip", "method", "channel", "outcome", "reason",
+					"step", "grant_mode", "purpose", "op"} {
 					if _, ok := e[field]; !ok {
 						t.Errorf("audit entry %v lacks %s", e, field)
+					}
+				}
+				for field, want := range wantFields[fmt.Sprint(e["event"])] {
+					if e[field] != want {
+						t.Errorf("audit entry %v: %s is %q, want %q", e, field, e[field], want)
 					}
 				}
 				raw, _ := json.Marshal(e)
