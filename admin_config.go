@@ -12,7 +12,6 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/adminapi"
 	"github.com/caddy-stepup/caddy-stepup/apierror"
-	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 // The management calls of Prelude's API (routes in package adminapi):
@@ -116,7 +115,7 @@ func (m *management) Change(ctx context.Context, what adminapi.Resource, body []
 	case err != nil:
 		return nil, err
 	}
-	m.app.audit(stepup.Event{Name: eventAdminConfigChanged}, string(what))
+	m.app.recorder.ConfigChanged(string(what))
 	return answer, nil
 }
 

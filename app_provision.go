@@ -10,6 +10,7 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/password"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 // The app's lifecycle is one pass in three steps, each in Caddy's own
@@ -29,9 +30,8 @@ import (
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
-	a.auditLog = a.logger.Named("audit")
-	a.lastStoreAudit = new(atomic.Int64)
-	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+	a.recorder = telemetry.NewRecorder(a.logger.Named("audit"))
+	if err := telemetry.Register(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
 	a.rt = new(atomic.Pointer[runtime])

@@ -10,6 +10,7 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 // runtime is what the app acquires when it starts, and what handlers use
@@ -19,7 +20,9 @@ type runtime struct {
 	// tokens verifies access tokens: the gateway's own and those of the
 	// trusted issuers (nil when the app trusts none).
 	tokens *jwks.Verifier
-	store  store.Store
+	// store is the shared store, measured (telemetry.MeasureStore): the
+	// engine and the handlers' DPoP replay markers use this one.
+	store store.Store
 	// now is the clock every expiry is decided by: Redis's when the store
 	// is Redis (so that instances with skewed clocks agree with each other
 	// and with the store's TTLs), the local clock otherwise.
@@ -57,10 +60,12 @@ func (a *App) acquire() (*runtime, error) {
 		// gateway mints no tokens of its own.
 		resourceProofs: &dpop.Verifier{Algorithms: a.dpopAlgorithms()},
 	}
-	if rt.store, err = a.openStore(a.ctx); err != nil {
+	shared, err := a.openStore(a.ctx)
+	if err != nil {
 		return nil, err
 	}
-	rt.now = store.ClockOf(rt.store)
+	rt.store = telemetry.MeasureStore(shared, a.recorder.StoreFailed)
+	rt.now = store.ClockOf(shared)
 	rt.resourceProofs.Now = rt.now
 	if rt.tokens, err = a.accessTokenVerifier(signer, rt.now); err != nil {
 		return nil, err
@@ -111,7 +116,7 @@ func (a *App) accessTokenVerifier(signer *jwks.Signer, now func() time.Time) (*j
 		cacheSize = 0
 	}
 	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: time.Duration(a.Leeway), CacheSize: cacheSize,
-		OnCache: countCacheLookup, Now: now})
+		OnCache: telemetry.CacheLookup, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("setting up token verification: %v", err)
 	}

@@ -2,10 +2,12 @@ package caddystepup
 
 import (
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 // newEngine builds the session and step-up engine over the runtime's
@@ -28,11 +30,10 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		HookSigner:      rt.signer,
 		LoginACR:        a.LoginACR,
 		PossessionACR:   a.PossessionACR,
-		Events:          a.observe,
-		HookClient:      newMeasuredHookClient(),
+		Events:          a.recorder.Record,
+		HookClient:      stepup.NewHookClient(telemetry.MeasureHooks(http.DefaultTransport)),
 		Now:             rt.now,
 	}
-	cfg.Store = newMeasuredStore(rt.store, a.storeFailed)
 	if a.Login != nil {
 		cfg.LoginIdentifiers = a.Login.OTP
 		if pw := a.Login.Password; pw != nil {

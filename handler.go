@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 func init() {
@@ -133,7 +134,7 @@ type Handler struct {
 	dpopResp  enforcementResponses // DPoP scheme
 	stripper  *enforce.HeaderStripper
 	binding   *enforce.Binding
-	decisions decisionCounters
+	decisions *telemetry.Decisions
 	// Step-up advice for acr and max_age challenges (planStepUps).
 	acrValues  string   // ACR, space-delimited
 	acrScopes  []string // scopes whose step-up earns a listed acr, the route's first
@@ -198,7 +199,7 @@ func (h *Handler) setup(app *App) error {
 	}
 	h.binding = enforce.NewBinding(h.Bind)
 	h.planStepUps()
-	h.decisions = newDecisionCounters(strings.Join(h.Scopes, " "))
+	h.decisions = telemetry.NewDecisions(strings.Join(h.Scopes, " "))
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -77,13 +78,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r.Header[h.Headers.Grant] = []string{grant.ID}
 		repl.Set("http.stepup.grant", grant.ID)
 	}
-	h.decisions.pass.Inc()
+	h.decisions.Count(telemetry.Pass)
 	return next.ServeHTTP(w, r)
 }
 
 // refuse counts a refusal by its outcome and writes it.
 func (h *Handler) refuse(w http.ResponseWriter, resp *enforcementResponses, refusal *response) error {
-	h.decisions.count(refusal.outcome)
+	h.decisions.Count(refusal.outcome)
 	return resp.write(w, refusal)
 }
 

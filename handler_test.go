@@ -20,12 +20,14 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 const testIssuer = "https://gateway.test"
 
 // testApp is a started stepup app without Caddy: the gateway's own key,
-// a memory store, and an external issuer whose JWKS cannot be reached.
+// a measured memory store, and an external issuer whose JWKS cannot be
+// reached.
 func testApp(t testing.TB, scopes ...string) *App {
 	t.Helper()
 	signer, err := jwks.GenerateSigner()
@@ -46,13 +48,13 @@ func testApp(t testing.TB, scopes ...string) *App {
 			{Issuer: "https://down.test", Keys: down, Algorithms: []string{"ES256"}, Types: []string{accessTokenType}},
 		},
 		CacheSize: 100,
-		OnCache:   countCacheLookup, // as app_start.go wires it
+		OnCache:   telemetry.CacheLookup, // as app_start.go wires it
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	app.rt = new(atomic.Pointer[runtime])
-	app.rt.Store(&runtime{signer: signer, tokens: tokens, store: mem, now: time.Now, nonces: dpop.NewNonces(nil, 0),
+	app.rt.Store(&runtime{signer: signer, tokens: tokens, store: telemetry.MeasureStore(mem, nil), now: time.Now, nonces: dpop.NewNonces(nil, 0),
 		resourceProofs: &dpop.Verifier{Algorithms: app.dpopAlgorithms()}})
 	return app
 }

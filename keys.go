@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 // signingKeyStorageKey is where a generated signing key is kept in Caddy's
@@ -89,7 +90,7 @@ func acquireRemoteKeys(jwksURL string, refresh time.Duration, logger *zap.Logger
 			URL:             jwksURL,
 			RefreshInterval: refresh,
 			Logger:          logger.With(zap.String("jwks_url", jwksURL)),
-			OnFetch:         countJWKSFetch,
+			OnFetch:         telemetry.JWKSFetch,
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		remote.Start(ctx)

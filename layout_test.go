@@ -26,6 +26,7 @@ var roomImports = map[string][]string{
 	"sessionapi":          {"apierror", "enforce", "internal/strictjson", "jwks", "stepup", "stepup/dpop"},
 	"adminapi":            {"apierror", "stepup"},
 	"oidclogin":           {"internal/strictjson", "jose"},
+	"telemetry":           {"stepup", "stepup/store"},
 }
 
 // TestLayout checks the module's import graph against roomImports, with the

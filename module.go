@@ -27,6 +27,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 func init() {
@@ -155,12 +157,11 @@ type App struct {
 	// Default: ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA.
 	DPoPAlgorithms []string `json:"dpop_algorithms,omitempty"`
 
-	ctx      caddy.Context
-	logger   *zap.Logger
-	auditLog *zap.Logger // stepup.audit
-	// lastStoreAudit is the Unix second of the last store.unavailable
-	// audit entry.
-	lastStoreAudit *atomic.Int64
+	ctx    caddy.Context
+	logger *zap.Logger
+	// recorder counts the engine's events and writes the audit log
+	// (stepup.audit).
+	recorder *telemetry.Recorder
 	// rt is what Start acquired; nil before (and during `caddy validate`,
 	// which never starts apps): handlers answer 503 until it is set.
 	rt       *atomic.Pointer[runtime]

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/caddy-stepup/caddy-stepup/apierror"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 // response is a complete refusal: status, challenge header and JSON body.
@@ -14,7 +15,7 @@ type response struct {
 	wwwAuthenticate string
 	body            []byte
 	// outcome labels the decision in caddy_stepup_enforcement_decisions_total.
-	outcome string
+	outcome telemetry.Outcome
 }
 
 // enforcementResponses are a handler's refusals for one authentication
@@ -33,22 +34,19 @@ type enforcementResponses struct {
 
 func newEnforcementResponses(scheme, params, realm, stepUpRequestPath string) enforcementResponses {
 	er := enforcementResponses{scheme: scheme, params: params, stepUpRequestPath: stepUpRequestPath}
-	er.noToken = newResponse(apierror.Unauthorized, er.challenge(`realm="`+realm+`"`),
+	er.noToken = newResponse(telemetry.NoToken, apierror.Unauthorized, er.challenge(`realm="`+realm+`"`),
 		"unauthorized", "An access token is required.", nil)
-	er.badRequest = newResponse(apierror.BadRequest, er.challenge(`error="invalid_request"`),
+	er.badRequest = newResponse(telemetry.BadRequest, apierror.BadRequest, er.challenge(`error="invalid_request"`),
 		"bad_request", "The request must carry one access token, in the Authorization header only.", nil)
-	er.invalidToken = newResponse(apierror.Unauthorized, er.challenge(`error="invalid_token"`),
+	er.invalidToken = newResponse(telemetry.InvalidToken, apierror.Unauthorized, er.challenge(`error="invalid_token"`),
 		"unauthorized", "The access token is invalid or expired.", nil)
-	er.unavailable = newResponse(apierror.Unavailable, "", "internal", "Authorization is temporarily unavailable.", nil)
-	er.tooLarge = newResponse(apierror.TooLarge, "", "body_too_large", "The request body is too large for the gateway to inspect.", nil)
-	er.invalidProof = newResponse(apierror.Unauthorized, er.challenge(`error="invalid_dpop_proof"`),
+	er.unavailable = newResponse(telemetry.Unavailable, apierror.Unavailable, "", "internal", "Authorization is temporarily unavailable.", nil)
+	er.tooLarge = newResponse(telemetry.BodyTooLarge, apierror.TooLarge, "", "body_too_large",
+		"The request body is too large for the gateway to inspect.", nil)
+	er.invalidProof = newResponse(telemetry.InvalidDPoPProof, apierror.Unauthorized, er.challenge(`error="invalid_dpop_proof"`),
 		"invalid_dpop_proof", "The DPoP proof is invalid.", nil)
-	er.useNonce = newResponse(apierror.Unauthorized, er.challenge(`error="use_dpop_nonce"`),
+	er.useNonce = newResponse(telemetry.UseDPoPNonce, apierror.Unauthorized, er.challenge(`error="use_dpop_nonce"`),
 		"use_dpop_nonce", "Use the DPoP nonce in the DPoP-Nonce header.", map[string]any{"error": "use_dpop_nonce"})
-	for r, outcome := range map[*response]string{&er.noToken: "no_token", &er.badRequest: "bad_request", &er.invalidToken: "invalid_token",
-		&er.unavailable: "unavailable", &er.tooLarge: "body_too_large", &er.invalidProof: "invalid_dpop_proof", &er.useNonce: "use_dpop_nonce"} {
-		r.outcome = outcome
-	}
 	return er
 }
 
@@ -58,9 +56,9 @@ func (er *enforcementResponses) challenge(params string) string {
 }
 
 // newResponse is a refusal of kind k (its status and body type come from
-// apierror, the one table of statuses).
-func newResponse(k apierror.Kind, wwwAuthenticate, code, message string, extra map[string]any) response {
-	return response{status: k.Status(), wwwAuthenticate: wwwAuthenticate, body: apierror.Body(k, code, message, extra)}
+// apierror, the one table of statuses), counted under outcome.
+func newResponse(outcome telemetry.Outcome, k apierror.Kind, wwwAuthenticate, code, message string, extra map[string]any) response {
+	return response{status: k.Status(), wwwAuthenticate: wwwAuthenticate, body: apierror.Body(k, code, message, extra), outcome: outcome}
 }
 
 // stepUp is RFC 9470's challenge for scopes that can be stepped up.
@@ -107,21 +105,19 @@ func (er *enforcementResponses) userAuthentication(n authnNeed) *response {
 		params += ", max_age=" + strconv.FormatInt(n.maxAge, 10)
 		extra["max_age"] = n.maxAge
 	}
-	code := "insufficient_user_authentication"
+	code, outcome := "insufficient_user_authentication", telemetry.InsufficientUserAuthentication
 	if n.stepUpScope != "" {
-		code = "step_up_required"
+		code, outcome = "step_up_required", telemetry.StepUpRequired
 		extra["step_up"] = map[string]string{"request": er.stepUpRequestPath, "scope": n.stepUpScope}
 	}
-	r := newResponse(apierror.Unauthorized, er.challenge(params), code, message, extra)
-	r.outcome = code
+	r := newResponse(outcome, apierror.Unauthorized, er.challenge(params), code, message, extra)
 	return &r
 }
 
 // insufficientScope refuses scopes that cannot be stepped up (RFC 6750 §3.1).
 func (er *enforcementResponses) insufficientScope(scope string) *response {
-	r := newResponse(apierror.Forbidden, er.challenge(`error="insufficient_scope", scope="`+scope+`"`),
+	r := newResponse(telemetry.Forbidden, apierror.Forbidden, er.challenge(`error="insufficient_scope", scope="`+scope+`"`),
 		"forbidden", "The access token lacks the scope this operation requires.", map[string]any{"scope": scope})
-	r.outcome = "forbidden"
 	return &r
 }
 

@@ -1,54 +1,104 @@
 package caddystepup
 
 import (
+	"reflect"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
+
+// servedMetrics is what a config's registry serves once the app registered
+// the collectors in it: series → value.
+func servedMetrics(t *testing.T) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := telemetry.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			sort.Strings(labels)
+			out[mf.GetName()+"{"+strings.Join(labels, ",")+"}"] = m.GetCounter().GetValue()
+		}
+	}
+	return out
+}
 
 // TestDecisionMetrics: each request moves exactly its outcome's counter
 // of its route's scope label.
 func TestDecisionMetrics(t *testing.T) {
 	app := testApp(t, "metrics:test")
 	h := testHandler(t, app, &Handler{Scopes: []string{"metrics:test"}})
-	value := func(outcome string) float64 {
-		return testutil.ToFloat64(stepupMetrics.decisions.WithLabelValues(outcome, "metrics:test"))
+	series := func(outcome string) string {
+		return `caddy_stepup_enforcement_decisions_total{outcome="` + outcome + `",scope="metrics:test"}`
 	}
-	before := map[string]float64{}
-	for _, o := range []string{"pass", "invalid_token", "no_token", "step_up_required"} {
-		before[o] = value(o)
-	}
+	before := servedMetrics(t)
 	serve(t, h, request("GET", "/x", "Bearer "+mintToken(t, app, func(c map[string]any) { c["scope"] = "metrics:test" })))
 	serve(t, h, request("GET", "/x", "Bearer "+mintToken(t, app, nil)))
 	serve(t, h, request("GET", "/x", "Bearer not-a-token"))
 	serve(t, h, request("GET", "/x", "Bearer not-a-token"))
 	serve(t, h, request("GET", "/x", ""))
-	for o, want := range map[string]float64{"pass": 1, "step_up_required": 1, "invalid_token": 2, "no_token": 1} {
-		if got := value(o) - before[o]; got != want {
+	after := servedMetrics(t)
+	for o, want := range map[string]float64{"pass": 1, "step_up_required": 1, "invalid_token": 2, "no_token": 1, "forbidden": 0, "bad_request": 0} {
+		if _, ok := after[series(o)]; !ok {
+			t.Errorf("%s is not served", series(o))
+		}
+		if got := after[series(o)] - before[series(o)]; got != want {
 			t.Errorf("%s moved by %v, want %v", o, got, want)
 		}
 	}
 }
 
-// TestMetricsRegisterTwice: a second config's registry (a reload) takes the
-// same collectors without a panic, and they keep their counts.
-func TestMetricsRegisterTwice(t *testing.T) {
-	first, second := prometheus.NewPedanticRegistry(), prometheus.NewPedanticRegistry()
-	if err := registerMetrics(first); err != nil {
-		t.Fatal(err)
-	}
-	countEvent(stepup.Event{Name: stepup.EventLoginSucceeded, Method: "otp"})
-	if err := registerMetrics(second); err != nil {
-		t.Fatal(err)
-	}
-	if err := registerMetrics(second); err != nil {
-		t.Fatalf("registering twice in one registry: %v", err)
-	}
-	n, err := testutil.GatherAndCount(second, "caddy_stepup_logins_total")
-	if err != nil || n == 0 {
-		t.Fatalf("the second registry does not serve the logins counter: %d %v", n, err)
+// TestEveryRefusalIsCounted: every refusal a stepup handler can answer
+// with, of either scheme, is counted under an outcome of the one list, and
+// the fixed ones each under their own.
+func TestEveryRefusalIsCounted(t *testing.T) {
+	app := testApp(t, "metrics:test")
+	h := testHandler(t, app, &Handler{Scopes: []string{"metrics:test"}})
+	for _, er := range []*enforcementResponses{&h.responses, &h.dpopResp} {
+		seen := map[telemetry.Outcome]string{}
+		v := reflect.ValueOf(er).Elem()
+		for i := range v.NumField() {
+			if v.Field(i).Type() != reflect.TypeFor[response]() {
+				continue
+			}
+			name, outcome := v.Type().Field(i).Name, telemetry.Outcome(v.Field(i).FieldByName("outcome").Uint())
+			if outcome.String() == "" {
+				t.Errorf("%s %s: no outcome", er.scheme, name)
+			}
+			if other, dup := seen[outcome]; dup {
+				t.Errorf("%s %s and %s: both counted as %s", er.scheme, other, name, outcome)
+			}
+			seen[outcome] = name
+		}
+		if len(seen) < 7 {
+			t.Errorf("%s: %d fixed refusals found, want 7", er.scheme, len(seen))
+		}
+		for _, c := range []struct {
+			refusal *response
+			want    telemetry.Outcome
+		}{
+			{er.stepUp("metrics:test"), telemetry.StepUpRequired},
+			{er.userAuthentication(authnNeed{acrValues: "urn:x"}), telemetry.InsufficientUserAuthentication},
+			{er.userAuthentication(authnNeed{maxAge: 60, stepUpScope: "metrics:test"}), telemetry.StepUpRequired},
+			{er.insufficientScope("metrics:test"), telemetry.Forbidden},
+		} {
+			if c.refusal.outcome != c.want {
+				t.Errorf("%s: refusal %s counted as %s, want %s", er.scheme, c.refusal.body, c.refusal.outcome, c.want)
+			}
+		}
 	}
 }

@@ -2,6 +2,9 @@ package tests
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -220,5 +223,62 @@ func TestMetricsAndAuditOfAFlow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDPoPReplayMarkersAreMeasured: the replay marker a stepup handler
+// writes for each DPoP proof goes through the measured store, on a gateway
+// that mints nothing (no engine): a store create is timed per proof, and
+// a replay (the marker exists) is an answer, not a store error.
+func TestDPoPReplayMarkersAreMeasured(t *testing.T) {
+	key := newECKey(t, "es-1")
+	idp := newIdP(t, "https://idp.test", key)
+	api := newUpstream(t)
+	port := testcaddy.FreePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	inst := testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
+	admin {admin}
+	auto_https off
+	stepup {
+		trust https://idp.test {
+			jwks_url %s
+		}
+	}
+}
+http://127.0.0.1:%d {
+	stepup payments:write
+	reverse_proxy %s
+}
+`, idp.jwksURL(), port, api.srv.URL), WaitFor: []string{base}})
+	holder, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := key.token(t, idp.issuer, func(h, c map[string]any) { c["cnf"] = map[string]string{"jkt": sessionclient.JKT(holder)} })
+	proof := sessionclient.ResourceProof(holder, "GET", base+"/payments/1", bound, nil)
+	client := newClient(t)
+	call := func() answer {
+		return fetch(t, client, "GET", base+"/payments/1", http.Header{"Authorization": {"DPoP " + bound}, "DPoP": {proof}})
+	}
+	before := scrape(t, inst)
+	if got := call(); got.status != 200 {
+		t.Fatalf("first use: %d %s", got.status, got.body)
+	}
+	if got := call(); got.status != 401 || got.code != "invalid_dpop_proof" {
+		t.Fatalf("replay: %d %s", got.status, got.body)
+	}
+	after := scrape(t, inst)
+	for series, want := range map[string]float64{
+		`caddy_stepup_store_operation_seconds_count{op="create"}`:                                       2,
+		`caddy_stepup_store_errors_total{op="create"}`:                                                  0,
+		`caddy_stepup_enforcement_decisions_total{outcome="pass",scope="payments:write"}`:               1,
+		`caddy_stepup_enforcement_decisions_total{outcome="invalid_dpop_proof",scope="payments:write"}`: 1,
+	} {
+		if _, ok := after[series]; !ok {
+			t.Errorf("%s is not served", series)
+		}
+		if got := after[series] - before[series]; got != want {
+			t.Errorf("%s moved by %v, want %v", series, got, want)
+		}
 	}
 }
