@@ -19,7 +19,8 @@
 //     key, the second on Caddy's admin endpoint.
 //
 // The Caddy side is a thin shell: keys and token verification live in the
-// plain-Go package jwks, the engine in stepup.
+// plain-Go package jwks, the engine in stepup, the metrics and the audit
+// log in telemetry.
 package caddystepup
 
 import (
