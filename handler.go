@@ -134,7 +134,7 @@ type Handler struct {
 	dpopResp  enforcementResponses // DPoP scheme
 	stripper  *enforce.HeaderStripper
 	binding   *enforce.Binding
-	decisions *telemetry.Decisions
+	decisions telemetry.Decisions
 	// Step-up advice for acr and max_age challenges (planStepUps).
 	acrValues  string   // ACR, space-delimited
 	acrScopes  []string // scopes whose step-up earns a listed acr, the route's first

@@ -51,18 +51,19 @@ func (o Outcome) String() string {
 
 // Decisions are one route's decision counters, one per outcome, resolved
 // (and preset at zero) when the route is set up, so that a request costs
-// one atomic add.
+// one atomic add. A handler keeps them by value: counting is then one load
+// from the handler and the add.
 type Decisions struct {
 	counters [numOutcomes]prometheus.Counter
 }
 
 // NewDecisions resolves the counters of a route requiring scope (its
 // required scopes, space-delimited; "" is labelled "none").
-func NewDecisions(scope string) *Decisions {
+func NewDecisions(scope string) Decisions {
 	if scope == "" {
 		scope = "none"
 	}
-	d := new(Decisions)
+	var d Decisions
 	for o := Pass; o < numOutcomes; o++ {
 		d.counters[o] = decisions.WithLabelValues(outcomeLabels[o], scope)
 	}
