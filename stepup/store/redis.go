@@ -36,21 +36,21 @@ func NewRedis(conn *RedisConn, keyPrefix string) *Redis {
 }
 
 // The Lua scripts. Each touches only KEYS[1], so it runs on Cluster. The
-// ones that consume or change state start with guardLua: ARGV[1] is the
-// deadline, and the script does nothing once it has passed (see
-// redis_deadline.go).
+// ones that consume or change state start with guardLua: ARGV[1] and
+// ARGV[2] bound when it may run, and the script does nothing outside
+// (see redis_deadline.go); their own arguments start at ARGV[3].
 var (
 	// createScript: SET NX PX; 0 = the key exists, 1 = created.
 	createScript = redis.NewScript(guardLua + `
-if redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3], 'NX') then return 1 end
+if redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4], 'NX') then return 1 end
 return 0`)
 
 	// swapScript: 0 = absent, 1 = different value, 2 = swapped.
 	swapScript = redis.NewScript(guardLua + `
 local v = redis.call('GET', KEYS[1])
 if v == false then return 0 end
-if v ~= ARGV[2] then return 1 end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+if v ~= ARGV[3] then return 1 end
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
 return 2`)
 
 	// takeScript: GETDEL; {} when absent, {value} when taken.
@@ -65,7 +65,7 @@ return {v}`)
 	incrScript = redis.NewScript(guardLua + `
 local n = redis.call('INCR', KEYS[1])
 if redis.call('PTTL', KEYS[1]) == -1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 return n`)
 
@@ -133,7 +133,7 @@ func (r *Redis) Create(ctx context.Context, key string, value []byte, ttl time.D
 	defer cancel()
 	created, err := r.runGuarded(ctx, createScript, key, value, millis(ttl)).Int64()
 	if err != nil {
-		return r.conn.failGuarded(ctx, err)
+		return r.conn.failGuarded(err)
 	}
 	if created == 0 {
 		return ErrExists
@@ -151,7 +151,7 @@ func (r *Redis) Swap(ctx context.Context, key string, old, value []byte, ttl tim
 	defer cancel()
 	res, err := r.runGuarded(ctx, swapScript, key, old, value, millis(ttl)).Int64()
 	if err != nil {
-		return r.conn.failGuarded(ctx, err)
+		return r.conn.failGuarded(err)
 	}
 	switch res {
 	case 0:
@@ -170,7 +170,7 @@ func (r *Redis) Take(ctx context.Context, key string) ([]byte, error) {
 	defer cancel()
 	res, err := r.runGuarded(ctx, takeScript, key).Slice()
 	if err != nil {
-		return nil, r.conn.failGuarded(ctx, err)
+		return nil, r.conn.failGuarded(err)
 	}
 	if len(res) == 0 {
 		return nil, ErrNotFound
@@ -191,7 +191,7 @@ func (r *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 	defer cancel()
 	n, err := r.runGuarded(ctx, incrScript, key, millis(ttl)).Int64()
 	if err != nil {
-		return 0, r.conn.failGuarded(ctx, err)
+		return 0, r.conn.failGuarded(err)
 	}
 	return n, nil
 }
@@ -200,7 +200,7 @@ func (r *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 func (r *Redis) Decr(ctx context.Context, key string) error {
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	return r.conn.failGuarded(ctx, r.runGuarded(ctx, decrScript, key).Err())
+	return r.conn.failGuarded(r.runGuarded(ctx, decrScript, key).Err())
 }
 
 // Delete removes the keys, one DEL per key in a pipeline so that keys in

@@ -25,6 +25,8 @@ type RedisConn struct {
 	waitReplicas int
 	waitTimeout  time.Duration
 	local        func() time.Time // the instance's clock
+	maxOffset    time.Duration    // the bound of Redis's clock offset (redis_clock.go)
+	onFault      func(ClockFault) // nil: faults are not reported
 }
 
 // DialRedis builds the client described by opts. It does no I/O: call Ping
@@ -42,7 +44,8 @@ func dialRedis(opts RedisOptions) (*RedisConn, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	c := &RedisConn{timeout: opts.timeout(), waitReplicas: opts.WaitReplicas, waitTimeout: opts.waitTimeout(), local: opts.LocalClock}
+	c := &RedisConn{timeout: opts.timeout(), waitReplicas: opts.WaitReplicas, waitTimeout: opts.waitTimeout(), local: opts.LocalClock,
+		maxOffset: opts.maxClockOffset(), onFault: opts.OnClockFault}
 	if c.local == nil {
 		c.local = time.Now
 	}

@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -14,110 +14,119 @@ import (
 // command that consumes something (a grant, a login flow, a code attempt,
 // a refresh-token rotation) that is a loss the user never saw succeed: the
 // request was answered 503, yet the state is spent. So every consuming
-// command is a script that first compares Redis's clock (TIME) with the
-// deadline the gateway set, translated into Redis's clock, and does
-// nothing when it runs too late.
+// command is a script that first compares Redis's clock (TIME, read inside
+// the script) with the deadline the gateway set, translated into that
+// clock, and does nothing when it runs too late.
 //
-// The translation uses the offset between the two clocks, measured with
-// TIME (corrected by half the round trip) when the connection is first
-// used and again at most every clockRecheck. A late verdict that the
-// gateway's own clock contradicts (the offset went stale, say after a
-// clock step) triggers a new measurement; the request is refused either
-// way, failing closed.
+// The translation uses the offset of the scripts' clock (redisClock.script),
+// which is not bounded like the offset of Now: it only decides whether a
+// script may run, never an expiry. It can be wrong (Redis's clock stepped,
+// the instance's did, or TIME answered otherwise than the scripts' clock
+// does), so the script also refuses a deadline that lies too far in its
+// future (more than the operation's whole time plus scriptSlack after the
+// moment the command was sent: the deadline would be too lenient). Either
+// refusal comes back with the time the script read, and does nothing. When
+// the instance's own monotonic clock says the deadline has not passed, the
+// refusal was the translation's fault, not lateness: the offset is
+// corrected from the script's time and the command sent once more.
 
-// lateReply starts the error a guarded script returns when it ran past its
-// deadline.
-const lateReply = "LATE"
+// lateReply and clockReply start the error replies of a guarded script
+// that did nothing: it ran past its deadline, or its clock disagrees with
+// the deadline's translation. The time the script read follows.
+const (
+	lateReply  = "LATE"
+	clockReply = "CLOCK"
+)
+
+// scriptSlack is how far before the moment a command is sent its script's
+// clock may read, in the translation, before the script refuses it.
+const scriptSlack = 100 * time.Millisecond
 
 // errLate wraps ErrUnavailable: the command arrived after its deadline and
 // did nothing.
 var errLate = errors.New("store: command reached redis after its deadline and did nothing")
 
-// clockRecheck is how often the offset to Redis's clock is measured again.
-const clockRecheck = 30 * time.Second
+// errScriptClock wraps ErrUnavailable: twice, the script's clock disagreed
+// with the deadline's translation; the command did nothing.
+var errScriptClock = errors.New("store: redis's clock disagreed with the command's deadline twice; the command did nothing")
 
-// redisClock holds the measured offset (Redis time minus local time).
-type redisClock struct {
-	offsetMillis atomic.Int64
-	measuredAt   atomic.Int64 // unix nanos of the last measurement; 0 = never
-	measuring    atomic.Bool
-}
-
-// deadline returns the Redis-clock deadline, in milliseconds, for an
-// operation whose context ends at local time d.
-func (c *RedisConn) deadline(ctx context.Context) int64 {
+// guardArgs returns the first two arguments of a guarded script: the
+// earliest time at which it may run and its deadline, in milliseconds of
+// the scripts' clock, for an operation whose context ends at the
+// context's deadline.
+func (c *RedisConn) guardArgs(ctx context.Context) (notBefore, deadline int64) {
 	d, ok := ctx.Deadline()
 	if !ok {
 		d = time.Now().Add(c.timeout)
 	}
-	// The deadline is on the monotonic clock; the time left, added to
-	// Redis's clock as this connection knows it.
-	return c.Now().Add(time.Until(d)).UnixMilli()
+	c.clock.mu.RLock()
+	off := c.clock.script
+	c.clock.mu.RUnlock()
+	// The deadline is on the monotonic clock; the time left, added to the
+	// scripts' clock as this connection knows it.
+	sent := c.local().Add(off)
+	return sent.Add(-scriptSlack).UnixMilli(), sent.Add(time.Until(d)).UnixMilli()
 }
 
-// maybeRemeasure measures the offset in the background when it is older
-// than clockRecheck; one measurement at a time.
-func (k *redisClock) maybeRemeasure(c *RedisConn) {
-	last := k.measuredAt.Load()
-	if last != 0 && time.Since(time.Unix(0, last)) < clockRecheck {
-		return
+// scriptRefusal parses the reply of a guarded script that did nothing:
+// which refusal, and the time the script read (Unix ms).
+func scriptRefusal(err error) (kind string, at int64, ok bool) {
+	if err == nil {
+		return "", 0, false
 	}
-	if !k.measuring.CompareAndSwap(false, true) {
-		return
+	kind, rest, found := strings.Cut(err.Error(), " ")
+	if !found || (kind != lateReply && kind != clockReply) {
+		return "", 0, false
 	}
-	go func() {
-		defer k.measuring.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		defer cancel()
-		_ = c.measureClock(ctx)
-	}()
+	at, perr := strconv.ParseInt(rest, 10, 64)
+	if perr != nil {
+		return "", 0, false
+	}
+	return kind, at, true
 }
 
-// measureClock reads Redis's TIME and records the offset to the local clock.
-func (c *RedisConn) measureClock(ctx context.Context) error {
-	sent := c.local()
-	t, err := c.client.Time(ctx).Result()
-	if err != nil {
+// correctScriptClock learns the scripts' clock from a refusal that the
+// instance's own clock contradicts, and says whether the command should be
+// sent again: only when its deadline has not passed on the monotonic clock
+// (then the script's verdict was the translation's fault). sent and
+// received bound the round trip that carried the refusal.
+func (c *RedisConn) correctScriptClock(ctx context.Context, at int64, sent, received time.Time) bool {
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return false
+	}
+	mid := sent.Add(received.Sub(sent) / 2)
+	c.clock.mu.Lock()
+	c.clock.script, c.clock.scriptSet = time.UnixMilli(at).Sub(mid), true
+	c.clock.mu.Unlock()
+	return true
+}
+
+// failGuarded maps the error of a guarded script: a refusal that stands
+// (the deadline really passed, or the clocks disagreed twice) is
+// unavailable; anything else goes through fail.
+func (c *RedisConn) failGuarded(err error) error {
+	kind, _, ok := scriptRefusal(err)
+	switch {
+	case !ok:
 		return c.fail(err)
+	case kind == clockReply:
+		return unavailable(errScriptClock)
+	default:
+		return unavailable(errLate)
 	}
-	received := c.local()
-	local := sent.Add(received.Sub(sent) / 2)
-	c.clock.offsetMillis.Store(t.UnixMilli() - local.UnixMilli())
-	c.clock.measuredAt.Store(time.Now().UnixNano())
-	return nil
-}
-
-// failGuarded maps the error of a guarded script: a LATE error reply is
-// errLate (and, when the local clock says the deadline had not passed, the
-// offset is stale: it is measured again); anything else goes through fail.
-func (c *RedisConn) failGuarded(ctx context.Context, err error) error {
-	if err == nil || !strings.HasPrefix(err.Error(), lateReply) {
-		return c.fail(err)
-	}
-	if d, ok := ctx.Deadline(); ok && time.Now().Before(d) {
-		c.clock.measuredAt.Store(0)
-	}
-	return unavailable(errLate)
 }
 
 // guardLua is the prologue of every guarded script: ARGV[1] is the
-// deadline in Redis's clock, in milliseconds. The LATE error reply can't be
-// mistaken for a value.
+// earliest time it may run and ARGV[2] its deadline, in milliseconds of
+// Redis's clock; its own arguments start at ARGV[3]. The error replies
+// can't be mistaken for a value.
 const guardLua = `
 local t = redis.call('TIME')
-if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[1]) then
-  return redis.error_reply('` + lateReply + ` deadline passed')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now > tonumber(ARGV[2]) then
+  return redis.error_reply('` + lateReply + ` ' .. string.format('%.0f', now))
+end
+if now < tonumber(ARGV[1]) then
+  return redis.error_reply('` + clockReply + ` ' .. string.format('%.0f', now))
 end
 `
-
-// Now is Redis's clock as this connection knows it: the local clock plus
-// the measured offset. Instances sharing Redis that decide expiries by it
-// agree with each other and with Redis's own TTLs, whatever their local
-// clocks say.
-func (c *RedisConn) Now() time.Time {
-	c.clock.maybeRemeasure(c)
-	return c.local().Add(time.Duration(c.clock.offsetMillis.Load()) * time.Millisecond)
-}
-
-// Now is the clock of the Redis deployment (RedisConn.Now).
-func (r *Redis) Now() time.Time { return r.conn.Now() }

@@ -64,32 +64,43 @@ func TestRedisLateCommandsDoNothing(t *testing.T) {
 	}
 }
 
-// TestRedisStaleClockOffsetRecovers gives the store a wrong idea of Redis's
-// clock (as after a clock step): guarded commands are refused as late,
-// nothing changes, and the store measures the offset again and recovers.
-func TestRedisStaleClockOffsetRecovers(t *testing.T) {
+// TestRedisWrongScriptClockIsCorrected gives the store a wrong idea of the
+// clock its scripts read (as after a clock step, or a TIME answer that the
+// scripts' own clock contradicts): ten minutes behind, the deadline looks
+// passed to the script; ten minutes ahead, it looks far too lenient. Each
+// time the script refuses, does nothing, and answers the time it read; the
+// instance's own clock says the deadline has not passed, so the store
+// corrects the offset and sends the command once more. The command takes
+// effect exactly once.
+func TestRedisWrongScriptClockIsCorrected(t *testing.T) {
 	srv := redistest.Start(t)
 	s := dialStore(t, RedisOptions{Addrs: []string{srv.Addr}, Timeout: failTimeout})
 	ctx := context.Background()
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Set(ctx, "grant", []byte("v1"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	s.conn.clock.offsetMillis.Store(-10 * 60 * 1000) // Redis "ten minutes behind"
-	s.conn.clock.measuredAt.Store(time.Now().UnixNano())
-	if _, err := s.Take(ctx, "grant"); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Take with a stale offset: %v, want ErrUnavailable", err)
-	}
-	if v, err := s.Get(ctx, "grant"); err != nil || string(v) != "v1" {
-		t.Fatalf("the refused Take changed the grant: %q, %v", v, err)
-	}
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if _, err = s.Take(ctx, "grant"); err == nil {
-			return
+	for _, wrong := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
+		if _, err := s.Incr(ctx, "counter", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		s.conn.clock.mu.Lock()
+		s.conn.clock.script = wrong
+		s.conn.clock.mu.Unlock()
+		n, err := s.Incr(ctx, "counter", time.Hour)
+		if err != nil {
+			t.Fatalf("Incr with the scripts' clock %v off: %v", wrong, err)
+		}
+		if n != 2 {
+			t.Fatalf("Incr with the scripts' clock %v off counted to %d, want 2 (once, not twice)", wrong, n)
+		}
+		s.conn.clock.mu.RLock()
+		corrected := s.conn.clock.script
+		s.conn.clock.mu.RUnlock()
+		if corrected > time.Second || corrected < -time.Second {
+			t.Fatalf("the scripts' offset after the correction: %v", corrected)
+		}
+		if err := s.Delete(ctx, "counter"); err != nil {
+			t.Fatal(err)
 		}
 	}
-	t.Fatalf("the store did not measure the offset again: %v", err)
 }

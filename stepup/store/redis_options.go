@@ -14,6 +14,11 @@ import (
 	"time"
 )
 
+// MaxMaxClockOffset is the largest MaxClockOffset accepted: beyond it the
+// bound would hardly bound anything the gateway decides (codes live
+// minutes).
+const MaxMaxClockOffset = time.Hour
+
 // DefaultRedisTimeout is the per-operation deadline used when
 // RedisOptions.Timeout is zero: a store slower than this is unavailable.
 const DefaultRedisTimeout = 500 * time.Millisecond
@@ -55,10 +60,27 @@ type RedisOptions struct {
 	// WaitTimeout bounds that wait; zero means half of Timeout. It must be
 	// shorter than Timeout.
 	WaitTimeout time.Duration
+	// MaxClockOffset bounds how far Redis's clock may be from the
+	// instance's for the instance to use it (see redis_clock.go); zero
+	// means DefaultMaxClockOffset.
+	MaxClockOffset time.Duration
+	// OnClockFault, when set, receives every measurement of Redis's clock
+	// that was refused or only partly adopted (too far, a jump, samples
+	// that contradict each other). It is called from the measurement's
+	// goroutine: keep it quick.
+	OnClockFault func(ClockFault)
 	// LocalClock is the instance's clock, from which the offset to Redis's
 	// clock is measured (see RedisConn.Now); nil means time.Now. Tests of
 	// clock skew set a wrong one.
 	LocalClock func() time.Time
+}
+
+// maxClockOffset returns the effective bound of Redis's clock offset.
+func (o RedisOptions) maxClockOffset() time.Duration {
+	if o.MaxClockOffset == 0 {
+		return DefaultMaxClockOffset
+	}
+	return o.MaxClockOffset
 }
 
 // waitTimeout returns the effective WAIT timeout.
@@ -103,6 +125,10 @@ func (o RedisOptions) Validate() error {
 		return errors.New("store: redis wait timeout must be at least 1ms")
 	case o.WaitReplicas > 0 && o.waitTimeout() >= o.timeout():
 		return errors.New("store: redis wait timeout must be shorter than the operation timeout")
+	case o.MaxClockOffset < 0 || o.MaxClockOffset > MaxMaxClockOffset:
+		return fmt.Errorf("store: redis max_clock_offset must be between 1ms and %v", MaxMaxClockOffset)
+	case o.MaxClockOffset > 0 && o.MaxClockOffset < time.Millisecond:
+		return errors.New("store: redis max_clock_offset must be at least 1ms")
 	}
 	for _, a := range o.Addrs {
 		if strings.TrimSpace(a) == "" {
@@ -125,7 +151,7 @@ var identityKey = func() []byte {
 // describe, for keying a shared pool of clients across config reloads:
 // sorted addresses, the URL without its password, cluster, master name,
 // usernames, DB, TLS (on/off, server name, verification off), timeout,
-// pool size and replica wait. It never contains a password: changed passwords show up as a
+// pool size, replica wait and the clock bound. It never contains a password: changed passwords show up as a
 // changed keyed fingerprint (HMAC with a per-process random key), so a
 // reload with a rotated password gets a new client. Other TLS settings
 // (roots, certificates) are not part of it.
@@ -147,6 +173,7 @@ func (o RedisOptions) Identity() string {
 	if o.WaitReplicas > 0 {
 		fmt.Fprintf(&b, " wait=%d/%s", o.WaitReplicas, o.waitTimeout())
 	}
+	fmt.Fprintf(&b, " clock=%s", o.maxClockOffset())
 	return b.String()
 }
 

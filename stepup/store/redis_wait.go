@@ -24,9 +24,22 @@ import (
 var errNotReplicated = errors.New("store: too few replicas acknowledged the write in time")
 
 // runGuarded runs a guarded script on key, waiting for replicas when the
-// connection asks for it. args follow the deadline (ARGV[1]).
+// connection asks for it. args follow the guard's two (ARGV[1], ARGV[2]).
+// A refusal that the instance's own clock contradicts (redis_deadline.go)
+// corrects the scripts' clock and sends the command once more: the
+// refused script did nothing.
 func (r *Redis) runGuarded(ctx context.Context, script *redis.Script, key string, args ...any) *redis.Cmd {
-	args = append([]any{r.conn.deadline(ctx)}, args...)
+	sent := r.conn.local()
+	cmd := r.runGuardedOnce(ctx, script, key, args)
+	if _, at, ok := scriptRefusal(cmd.Err()); ok && r.conn.correctScriptClock(ctx, at, sent, r.conn.local()) {
+		cmd = r.runGuardedOnce(ctx, script, key, args)
+	}
+	return cmd
+}
+
+func (r *Redis) runGuardedOnce(ctx context.Context, script *redis.Script, key string, args []any) *redis.Cmd {
+	notBefore, deadline := r.conn.guardArgs(ctx)
+	args = append([]any{notBefore, deadline}, args...)
 	keys := []string{r.key(key)}
 	if r.conn.waitReplicas == 0 {
 		return script.Run(ctx, r.conn.client, keys, args...)
@@ -64,7 +77,7 @@ func (r *Redis) writeAndWait(ctx context.Context, node redis.Cmdable,
 		return nil
 	})
 	if cmd.Err() != nil {
-		return cmd, cmd.Err() // the script's own answer (LATE, NOSCRIPT) or the transport's
+		return cmd, cmd.Err() // the script's own answer (LATE, CLOCK, NOSCRIPT) or the transport's
 	}
 	if err != nil {
 		return cmd, err
