@@ -111,7 +111,7 @@ func (e *Engine) dropSessionGrants(ctx context.Context, sid string) (int, error)
 		n := len(s.Grants)
 		next := *s
 		next.Grants = nil
-		err = e.cfg.Store.Swap(ctx, sessionKey(sid), raw, mustJSON(next), time.Unix(s.Expires, 0).Sub(e.now()))
+		err = e.cfg.Store.Swap(ctx, sessionKey(sid), raw, mustJSON(next), remaining(s.Expires, e.now(), e.cfg.RefreshTokenTTL))
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			continue

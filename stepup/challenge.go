@@ -61,6 +61,16 @@ type challengeRecord struct {
 
 func (c *challengeRecord) completed() bool { return c.Current >= len(c.Steps) }
 
+// lifetime is how long the challenge may live in all: each step's time,
+// and the wait for its redemption.
+func (c *challengeRecord) lifetime() time.Duration {
+	d := completedTTL
+	for _, st := range c.Steps {
+		d += time.Duration(st.ExpirationDuration) * time.Second
+	}
+	return d
+}
+
 func (c *challengeRecord) currentKey() string {
 	if c.completed() {
 		return CurrentStepCompleted
@@ -209,7 +219,7 @@ func (e *Engine) advance(ctx context.Context, c *challengeRecord, raw []byte, me
 }
 
 func (e *Engine) swapChallenge(ctx context.Context, c *challengeRecord, raw []byte, next *challengeRecord) error {
-	ttl := time.Unix(c.Expires, 0).Sub(e.now())
+	ttl := remaining(c.Expires, e.now(), c.lifetime())
 	if ttl <= 0 {
 		return ErrExpiredChallenge
 	}

@@ -263,6 +263,14 @@ func (cfg *Config) validate() (*StepRegistry, error) {
 
 func (e *Engine) now() time.Time { return e.cfg.Now() }
 
+// remaining is the TTL of a record that ends at end (Unix s): the time
+// left on the clock, never more than the record's configured lifetime
+// (a clock that was ahead when the end was set, or is behind now, must
+// not make a key outlive what its configuration allows).
+func remaining(end int64, now time.Time, lifetime time.Duration) time.Duration {
+	return min(time.Unix(end, 0).Sub(now), lifetime)
+}
+
 // recordVersion is written into every stored JSON value, so that instances
 // of different versions sharing a store can tell formats apart.
 const recordVersion = 1

@@ -115,10 +115,7 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	now := e.now()
 	c := &challengeRecord{V: recordVersion, ID: newID(prefixChallenge), UserID: user.ID, SessionID: sess.ID, JKT: sess.JKT,
 		Scope: scope, Metadata: metadata, Identifiers: dest, Steps: d.Steps, GrantMode: d.GrantMode, GrantedFor: d.GrantedFor}
-	ttl := completedTTL
-	for _, st := range d.Steps {
-		ttl += time.Duration(st.ExpirationDuration) * time.Second
-	}
+	ttl := c.lifetime()
 	c.Expires = now.Add(ttl).Unix()
 	c.StepEnds = e.stepEnd(c, now)
 	tok, err := e.issueChallengeToken(c)

@@ -222,7 +222,7 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 		if ua := truncate(req.Client.UserAgent, 256); ua != "" {
 			next.UserAgent = ua
 		}
-		err = e.cfg.Store.Swap(ctx, sessionKey(sid), raw, mustJSON(next), time.Unix(s.Expires, 0).Sub(e.now()))
+		err = e.cfg.Store.Swap(ctx, sessionKey(sid), raw, mustJSON(next), remaining(s.Expires, e.now(), e.cfg.RefreshTokenTTL))
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			continue // a concurrent refresh won: read again

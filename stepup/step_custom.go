@@ -103,8 +103,9 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 	if err != nil {
 		return "", err
 	}
-	// Long enough to outlive the token, leeway included.
-	ttl := max(vc.ExpiresAt.Sub(e.now()), 0) + 2*time.Minute
+	// Long enough to outlive the token, leeway included, but no longer
+	// than the challenge it serves can live: the backend chose exp.
+	ttl := min(max(vc.ExpiresAt.Sub(e.now()), 0), c.lifetime()) + 2*time.Minute
 	if err := e.cfg.Store.Create(ctx, verificationJTIKey(vc.ID), []byte("1"), ttl); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return "", ErrTokenReused
