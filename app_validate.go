@@ -157,6 +157,9 @@ func (a *App) validateStore() error {
 		if st.WaitReplicas != 0 || st.WaitTimeout != 0 {
 			return errors.New("store: wait_replicas is for a redis store; the memory store has no replicas")
 		}
+		if st.MaxClockOffset != 0 {
+			return errors.New("store: max_clock_offset is for a redis store; the memory store uses the instance's clock")
+		}
 		return nil
 	case "redis":
 	default:

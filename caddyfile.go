@@ -66,6 +66,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			key_prefix <prefix>
 //			timeout  <duration>
 //			allow_eviction
+//			wait_replicas <n> [<timeout>]
+//			max_clock_offset <duration>
 //		}
 //		login otp phone_number|email_address...
 //		login password {

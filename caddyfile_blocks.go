@@ -90,6 +90,10 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 			if err := durationArg(d, &st.Timeout); err != nil {
 				return nil, err
 			}
+		case "max_clock_offset":
+			if err := durationArg(d, &st.MaxClockOffset); err != nil {
+				return nil, err
+			}
 		case "allow_eviction":
 			if d.NextArg() {
 				return nil, d.ArgErr()

@@ -101,6 +101,8 @@ func TestGlobalOptionErrors(t *testing.T) {
 		{"wait_replicas not a number", "stepup {\n store redis redis://r:6379 {\n wait_replicas one\n }\n}", "replica count"},
 		{"wait_replicas bad timeout", "stepup {\n store redis redis://r:6379 {\n wait_replicas 1 soon\n }\n}", "positive duration"},
 		{"wait_replicas too many args", "stepup {\n store redis redis://r:6379 {\n wait_replicas 1 1s 2\n }\n}", "wait_replicas <count>"},
+		{"max_clock_offset not a duration", "stepup {\n store redis redis://r:6379 {\n max_clock_offset soon\n }\n}", "max_clock_offset"},
+		{"max_clock_offset without a value", "stepup {\n store redis redis://r:6379 {\n max_clock_offset\n }\n}", "wrong argument count"},
 		{"issuer twice", "stepup {\n issuer https://a\n issuer https://b\n}", "issuer already specified"},
 		{"issuer without value", "stepup {\n issuer\n}", "wrong argument count"},
 		{"bad duration", "stepup {\n access_token_ttl soon\n}", "access_token_ttl"},
@@ -250,6 +252,7 @@ func TestGlobalOptionSessionSettings(t *testing.T) {
 			key_prefix gw1:
 			timeout 250ms
 			wait_replicas 1 100ms
+			max_clock_offset 2s
 		}
 		login otp phone_number email_address
 		otp {
@@ -272,7 +275,7 @@ func TestGlobalOptionSessionSettings(t *testing.T) {
 		external_url https://api.example.com
 	}`)
 	want := `{"issuer":"https://api.example.com",` +
-		`"store":{"backend":"redis","url":"redis://127.0.0.1:6379/0","password":"{env.REDIS_PASSWORD}","key_prefix":"gw1:","timeout":250000000,"wait_replicas":1,"wait_timeout":100000000},` +
+		`"store":{"backend":"redis","url":"redis://127.0.0.1:6379/0","password":"{env.REDIS_PASSWORD}","key_prefix":"gw1:","timeout":250000000,"wait_replicas":1,"wait_timeout":100000000,"max_clock_offset":2000000000},` +
 		`"login":{"otp":["phone_number","email_address"]},` +
 		`"otp":{"sender":{"kind":"webhook","url":"https://backend.internal/send-otp","secret":"{env.OTP_SECRET}","timeout":3000000000},"digits":8,"ttl":180000000000,"max_attempts":3,"resend_cooldown":45000000000,"max_resends":2,"max_per_hour":6},` +
 		`"custom_steps":{"jwks_url":"https://backend.internal/.well-known/jwks.json","keys":["kyc_review","call_back"]},` +

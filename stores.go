@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 // StoreConfig chooses where challenges, codes, sessions, grants and replay
@@ -76,6 +77,17 @@ type StoreConfig struct {
 	// timeout. Default: half of timeout (250ms).
 	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
 
+	// How far Redis's clock (its TIME) may be from this instance's for the
+	// instance to decide expiries by it. Every instance sharing Redis
+	// decides codes, challenges, grants, sessions, token and DPoP-proof
+	// times by Redis's clock, within this bound of its own; a measured
+	// offset beyond it is not used (the instance keeps its own clock), a
+	// change of more than a quarter of it at once is followed by a quarter
+	// only, and either is logged as an error ("stepup.redis") and counted
+	// in caddy_stepup_redis_clock_faults_total. Redis only; 1ms to 1h.
+	// Default: 1s.
+	MaxClockOffset caddy.Duration `json:"max_clock_offset,omitempty"`
+
 	// memory: the most keys the store holds (about 300 bytes each). Past
 	// 90% of it new logins are refused (503) so that the room left goes to
 	// counters, replay markers and sessions; at the bound every new key is
@@ -108,6 +120,7 @@ func (cfg *StoreConfig) redisOptions() store.RedisOptions {
 		URL: cfg.URL, Addrs: cfg.Addrs, Cluster: cfg.Cluster, MasterName: cfg.SentinelMaster,
 		Username: cfg.Username, Password: cfg.Password, DB: cfg.DB, Timeout: time.Duration(cfg.Timeout),
 		WaitReplicas: cfg.WaitReplicas, WaitTimeout: time.Duration(cfg.WaitTimeout),
+		MaxClockOffset: time.Duration(cfg.MaxClockOffset), OnClockFault: reportClockFault,
 	}
 	if cfg.TLS {
 		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -179,6 +192,16 @@ func (a *App) openStore(ctx context.Context) (store.Store, error) {
 		}
 	}
 	return pooled.Store, nil
+}
+
+// reportClockFault logs a refused measurement of Redis's clock and counts
+// it. It is shared by every connection of the process (connections
+// outlive configs), so it reads the logger at each call.
+func reportClockFault(f store.ClockFault) {
+	telemetry.ClockFault(f.Reason)
+	caddy.Log().Named("stepup.redis").Error("redis clock not trusted",
+		zap.String("reason", f.Reason), zap.Duration("measured_offset", f.Measured),
+		zap.Duration("offset_in_use", f.InUse), zap.Duration("max_clock_offset", f.Bound))
 }
 
 // releaseStore gives back the pooled store Start acquired, if any.

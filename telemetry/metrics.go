@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
 
 // The collectors live for the process: each config load registers the same
@@ -42,9 +43,10 @@ var (
 	hookSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "hook_request_seconds",
 		Help: "Latency of delegation hook calls, by HTTP status class (2xx, 4xx, 5xx, error).", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"status"})
 	hookFailures = counter("hook_failures_total", "Delegation hook calls that refused the step-up, by reason.", "reason")
+	clockFaults  = counter("redis_clock_faults_total", "Measurements of Redis's clock not used as they were, by reason (out_of_bound, jump, inconsistent).", "reason")
 
 	collectors = []prometheus.Collector{decisions, tokenCache, jwksFetches, logins, codesSent, codeSendFailure,
-		codeChecks, stepups, grants, refreshes, revocations, storeSeconds, storeErrors, hookSeconds, hookFailures}
+		codeChecks, stepups, grants, refreshes, revocations, storeSeconds, storeErrors, hookSeconds, hookFailures, clockFaults}
 )
 
 // Register adds the collectors to a config's registry; registering them
@@ -96,6 +98,9 @@ func presetSeries() {
 	for _, r := range []string{"request_failed", "invalid_status_code", "response_decode_failed", "invalid_response"} {
 		hookFailures.WithLabelValues(r)
 	}
+	for _, r := range []string{store.ClockOutOfBound, store.ClockJump, store.ClockInconsistent} {
+		clockFaults.WithLabelValues(r)
+	}
 }
 
 // The cache and fetch counters, resolved once: the cache's are on every
@@ -122,3 +127,7 @@ func JWKSFetch(err error) {
 		fetchOK.Inc()
 	}
 }
+
+// ClockFault counts one measurement of Redis's clock that was not used as
+// it was (store.RedisOptions.OnClockFault).
+func ClockFault(reason string) { clockFaults.WithLabelValues(reason).Inc() }

@@ -55,6 +55,9 @@ func TestPresetSeries(t *testing.T) {
 		`caddy_stepup_refreshes_total{outcome="reuse_detected"}`,
 		`caddy_stepup_sessions_revoked_total{reason="admin"}`,
 		`caddy_stepup_hook_failures_total{reason="invalid_response"}`,
+		`caddy_stepup_redis_clock_faults_total{reason="out_of_bound"}`,
+		`caddy_stepup_redis_clock_faults_total{reason="jump"}`,
+		`caddy_stepup_redis_clock_faults_total{reason="inconsistent"}`,
 	} {
 		if _, ok := served[s]; !ok {
 			t.Errorf("%s is not served", s)
@@ -89,4 +92,18 @@ func TestCacheAndFetchCounters(t *testing.T) {
 		`caddy_stepup_jwks_fetches_total{result="ok"}`:          1,
 		`caddy_stepup_jwks_fetches_total{result="error"}`:       2,
 	})
+}
+
+// TestClockFaultCounter: a refused measurement of Redis's clock moves its
+// reason's series, and only it.
+func TestClockFaultCounter(t *testing.T) {
+	before := testutil.ToFloat64(clockFaults.WithLabelValues("jump"))
+	other := testutil.ToFloat64(clockFaults.WithLabelValues("out_of_bound"))
+	ClockFault("jump")
+	if got := testutil.ToFloat64(clockFaults.WithLabelValues("jump")); got != before+1 {
+		t.Errorf("jump: %v, want %v", got, before+1)
+	}
+	if got := testutil.ToFloat64(clockFaults.WithLabelValues("out_of_bound")); got != other {
+		t.Errorf("out_of_bound moved: %v, want %v", got, other)
+	}
 }
