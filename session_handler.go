@@ -63,6 +63,11 @@ func (s *SessionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next 
 	if !sessionapi.Owns(r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}
+	if sessionapi.CarriesSecret(r) {
+		// Caddy's access log writes the request's URL and headers (all but
+		// Cookie and Authorization) and the response's headers as they are.
+		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
+	}
 	rt := s.app.runtime()
 	if rt == nil || rt.sessionAPI == nil {
 		// The app has not started (yet): fail closed, in the SDK's shape.

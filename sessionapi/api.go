@@ -40,6 +40,7 @@ const (
 	deviceCookie       = "__Host-stepup-device"
 	oauthCookie        = "__Host-stepup-oauth" // the browser binding of OAuth logins
 	verificationHeader = "X-Verification-Token"
+	refreshHeader      = "X-Refresh-Token"
 )
 
 // Config is what the API serves with.
@@ -256,7 +257,7 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	if allowed {
 		hdr.Set("Access-Control-Allow-Origin", origin)
 		hdr.Set("Access-Control-Allow-Credentials", "true")
-		hdr.Set("Access-Control-Expose-Headers", "DPoP-Nonce, X-Refresh-Token, X-Refresh-Token-Expires-At, X-Verification-Token, Date")
+		hdr.Set("Access-Control-Expose-Headers", "DPoP-Nonce, Date")
 	}
 	if origin != "" {
 		hdr.Add("Vary", "Origin")

@@ -255,11 +255,21 @@ func TestCookies(t *testing.T) {
 			t.Errorf("login cookie %q lacks %q", c, part)
 		}
 	}
-	if w.Header().Get(verificationHeader) == "" {
-		t.Error("no X-Verification-Token")
+	// The flow ID is in the HttpOnly cookie only: a header would be logged.
+	if v := w.Header().Values(verificationHeader); len(v) != 0 {
+		t.Errorf("X-Verification-Token %q in the answer", v)
 	}
-	// Logout clears the refresh cookie, known token or not.
-	w = e.call("POST", "/v1/session/revoke", "", http.Header{"Cookie": {"__Host-stepup-refresh=ses_x.1.y"}})
+	// Logout with a refresh token takes the session's proof: without one,
+	// nothing is looked up, nothing cleared, whatever the token.
+	for _, h := range []http.Header{{"Cookie": {"__Host-stepup-refresh=ses_x.1.y"}}, {refreshHeader: {"ses_x.1.y"}}} {
+		w = e.call("POST", "/v1/session/revoke", "", h)
+		expect(t, w, 400, "missing_dpop_proof")
+		if sc := w.Header().Values("Set-Cookie"); len(sc) != 0 {
+			t.Errorf("a refused logout set cookies: %q", sc)
+		}
+	}
+	// Without a token there is nothing to end: the cookie is cleared.
+	w = e.call("POST", "/v1/session/revoke", "", nil)
 	if w.Code != 204 || !strings.Contains(w.Header().Get("Set-Cookie"), "__Host-stepup-refresh=;") || !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
 		t.Errorf("logout: %d %v", w.Code, w.Header())
 	}
@@ -390,8 +400,13 @@ func TestWholeFlow(t *testing.T) {
 		t.Fatalf("otp/check: %v %v", checked, err)
 	}
 	red, err := c.Refresh(checked.String("challenge_token"))
-	if err != nil || red.Status != 200 || red.Header.Get("X-Refresh-Token") == "" || red.Header.Get("X-Refresh-Token-Expires-At") == "" {
+	if err != nil || red.Status != 200 || !strings.Contains(red.Header.Get("Set-Cookie"), refreshCookie+"=ses_") {
 		t.Fatalf("refresh: %v %v", red, err)
+	}
+	for _, h := range []string{refreshHeader, "X-Refresh-Token-Expires-At"} {
+		if v := red.Header.Values(h); len(v) != 0 {
+			t.Errorf("%s %q in the answer: the refresh token goes in the cookie only", h, v)
+		}
 	}
 	if r, err := c.Revoke(); err != nil || r.Status != 204 {
 		t.Fatalf("revoke: %v %v", r, err)

@@ -86,16 +86,32 @@ func (a *API) externalURL(r *http.Request) string {
 	return a.cfg.ExternalOrigin + a.cfg.OriginalPath(r)
 }
 
-// refreshToken reads the refresh token from the X-Refresh-Token header
-// (the SDK's IndexedDB copy) or the HttpOnly cookie.
+// refreshToken reads the refresh token from the HttpOnly cookie, or else
+// the X-Refresh-Token header: a client that stored one from an earlier
+// version's response header keeps sending that copy, which goes stale at
+// the first rotation (answers carry the cookie only), so the cookie wins.
 func refreshToken(r *http.Request) string {
-	if v := r.Header.Get("X-Refresh-Token"); v != "" {
-		return v
-	}
-	if c, err := r.Cookie(refreshCookie); err == nil {
+	if c, err := r.Cookie(refreshCookie); err == nil && c.Value != "" {
 		return c.Value
 	}
-	return ""
+	return r.Header.Get(refreshHeader)
+}
+
+// CarriesSecret reports whether r carries a secret where Caddy's access
+// log writes it in clear: a refresh token or a login flow ID in a request
+// header (X-Refresh-Token, X-Verification-Token; a client that kept one
+// from an earlier version sends it), or a provider's code and state in the
+// URL of an OAuth callback, whose answer's Location also carries the
+// login ticket. The gateway leaves such requests out of the access log.
+// Cookie and Authorization headers are redacted by Caddy itself.
+func CarriesSecret(r *http.Request) bool {
+	if r.Header.Get(refreshHeader) != "" || r.Header.Get(verificationHeader) != "" {
+		return true
+	}
+	// Any provider name: a provider's code is a secret even when it comes
+	// back to a name this gateway does not serve.
+	endpoint, ok := endpointOf(r.URL.Path)
+	return ok && strings.HasPrefix(endpoint, oauthPrefix) && strings.HasSuffix(endpoint, "/callback")
 }
 
 // flowContext reads the OTP context: the X-Verification-Token header

@@ -27,8 +27,9 @@ func (a *API) startLogin(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	// The flow ID goes in the HttpOnly cookie only: a response header would
+	// be written to access logs (see CarriesSecret).
 	a.setCookie(w, loginCookie, flowID, 15*time.Minute)
-	w.Header().Set(verificationHeader, flowID)
 	a.noContent(w)
 }
 
@@ -92,14 +93,17 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) revoke(w http.ResponseWriter, r *http.Request) {
-	// The SDK sends a proof only when it has a key; logout without one
-	// (cookie only) is allowed.
-	proof, err := a.sessionProof(w, r, false)
+	// Ending a session takes its key's proof (Engine.Revoke), asked for
+	// whenever a refresh token comes, before the token is looked at: the
+	// answer says nothing about the token. The SDK sends a proof whenever it
+	// holds a key; without one and without a token, there is nothing to end.
+	tok := refreshToken(r)
+	proof, err := a.sessionProof(w, r, tok != "")
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if tok := refreshToken(r); tok != "" {
+	if tok != "" {
 		if err := a.cfg.Engine.Revoke(r.Context(), tok, proof); err != nil && !errors.Is(err, stepup.ErrUnauthorized) {
 			a.fail(w, r, err)
 			return

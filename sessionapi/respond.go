@@ -14,10 +14,12 @@ import (
 
 // Responses: tokens, JSON bodies, refusals and cookies.
 
+// sendTokens answers a login or refresh. The refresh token goes in the
+// HttpOnly cookie only, which Caddy's access log redacts: in an
+// X-Refresh-Token response header it would be logged, and the SDK would
+// send it back in a request header, logged too. The SDK falls back to the
+// cookie by itself (it sends X-Refresh-Token only once it has stored one).
 func (a *API) sendTokens(w http.ResponseWriter, t *stepup.Tokens) {
-	hdr := w.Header()
-	hdr.Set("X-Refresh-Token", t.RefreshToken)
-	hdr.Set("X-Refresh-Token-Expires-At", t.RefreshExpiresAt.UTC().Format(time.RFC3339))
 	a.setCookie(w, refreshCookie, t.RefreshToken, time.Until(t.RefreshExpiresAt))
 	a.ok(w, map[string]any{"access_token": t.AccessToken, "expires_at": t.ExpiresAt.Unix()})
 }

@@ -314,9 +314,13 @@ func recordProof(used []usedProof, jti string, now time.Time) ([]usedProof, erro
 }
 
 // Revoke ends the session of a refresh token (logout): the current one,
-// or its predecessor within the retry window. A DPoP proof, when the
-// client has one, must be from the session's key.
+// or its predecessor within the retry window. Sessions are bound to a DPoP
+// key, and ending one takes a proof of that key, as refreshing it does: a
+// refresh token alone (a copy in a log, a stolen cookie) ends nothing.
 func (e *Engine) Revoke(ctx context.Context, refreshToken string, proof *dpop.Proof) error {
+	if proof == nil {
+		return ErrMissingDPoP
+	}
 	sid, gen, secret, ok := splitRefreshToken(refreshToken)
 	if !ok {
 		return ErrUnauthorized
@@ -331,7 +335,7 @@ func (e *Engine) Revoke(ctx context.Context, refreshToken string, proof *dpop.Pr
 	if !e.genuineRefresh(&s, gen, secret) {
 		return ErrUnauthorized
 	}
-	if proof != nil && proof.Thumbprint != s.JKT {
+	if proof.Thumbprint != s.JKT {
 		return ErrDPoPKeyMismatch
 	}
 	if gen != s.Gen && !(gen == s.RetryGen && e.now().UnixMilli() <= s.RetryUntil) {

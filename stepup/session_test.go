@@ -204,8 +204,9 @@ func TestRevoke(t *testing.T) {
 
 	wantErr(t, "revoke with another key", h.e.Revoke(ctx, c.tokens.RefreshToken, proofFor(t, newJKT(t))), ErrDPoPKeyMismatch)
 	sid, _, _, _ := splitRefreshToken(c.tokens.RefreshToken)
-	wantErr(t, "revoke with a wrong secret", h.e.Revoke(ctx, sid+".1."+newSecret(), nil), ErrUnauthorized)
-	wantErr(t, "revoke garbage", h.e.Revoke(ctx, "garbage", nil), ErrUnauthorized)
+	wantErr(t, "revoke with a wrong secret", h.e.Revoke(ctx, sid+".1."+newSecret(), proofFor(t, c.jkt)), ErrUnauthorized)
+	wantErr(t, "revoke garbage", h.e.Revoke(ctx, "garbage", proofFor(t, c.jkt)), ErrUnauthorized)
+	wantErr(t, "revoke with the refresh token alone", h.e.Revoke(ctx, c.tokens.RefreshToken, nil), ErrMissingDPoP)
 	_, err := h.refresh(t, c, "")
 	noErr(t, "refused revocations left the session alive", err)
 

@@ -2,8 +2,10 @@
 // behaves like the Prelude web SDK on the wire: a P-256 DPoP key, proofs
 // with the nonce dance for session endpoints, challenge-bound proofs (jti =
 // the challenge token's jti, no nonce) for step-up endpoints, and the
-// refresh token kept from X-Refresh-Token. Whole-server tests and the
-// benchmarks use it.
+// refresh token and login flow kept from their HttpOnly cookies and sent
+// back as cookies (the SDK's fetch with credentials: "include"). Only those
+// two cookies are kept: tests that want others (the device cookie) send
+// them in Request.Header. Whole-server tests and the benchmarks use it.
 package sessionclient
 
 import (
@@ -35,11 +37,17 @@ type Client struct {
 
 	Key          *ecdsa.PrivateKey
 	Nonce        string // the last DPoP-Nonce the gateway sent
-	RefreshToken string
+	RefreshToken string // the refresh cookie's value
 	AccessToken  string
-	Verification string // the OTP context of a login (X-Verification-Token)
+	Verification string // the OTP context of a login (the login cookie's value)
 	OTPContext   string // the OTP context of a step (the challenge token)
 }
+
+// The gateway's cookies the client keeps.
+const (
+	refreshCookie = "__Host-stepup-refresh"
+	loginCookie   = "__Host-stepup-login"
+)
 
 // New returns a client with a fresh DPoP key.
 func New(base string) *Client {
@@ -79,7 +87,8 @@ type Request struct {
 	Bearer       bool   // send the access token
 	SessionDPoP  bool   // a session proof with the nonce dance
 	ChallengeJTI string // a challenge-bound proof with this jti
-	Refresh      bool   // send X-Refresh-Token
+	Refresh      bool   // send the refresh cookie
+	LoginFlow    bool   // send the login cookie
 	Header       http.Header
 }
 
@@ -120,7 +129,10 @@ func (c *Client) do(req Request) (*Response, error) {
 		httpReq.Header.Set("Authorization", "Bearer "+c.AccessToken)
 	}
 	if req.Refresh && c.RefreshToken != "" {
-		httpReq.Header.Set("X-Refresh-Token", c.RefreshToken)
+		addCookie(httpReq, refreshCookie, c.RefreshToken)
+	}
+	if req.LoginFlow && c.Verification != "" {
+		addCookie(httpReq, loginCookie, c.Verification)
 	}
 	switch {
 	case req.SessionDPoP:
@@ -146,13 +158,28 @@ func (c *Client) do(req Request) (*Response, error) {
 			c.Nonce = n
 		}
 	}
-	if rt := resp.Header.Get("X-Refresh-Token"); rt != "" {
-		c.RefreshToken = rt
+	for _, ck := range resp.Cookies() {
+		switch {
+		case ck.Value == "":
+		case ck.Name == refreshCookie:
+			c.RefreshToken = ck.Value
+		case ck.Name == loginCookie:
+			c.Verification = ck.Value
+		}
 	}
 	if tok, ok := out.JSON["access_token"].(string); ok && resp.StatusCode == 200 {
 		c.AccessToken = tok
 	}
 	return out, nil
+}
+
+// addCookie adds a cookie unless the request's headers already name it
+// (a test that sends its own).
+func addCookie(r *http.Request, name, value string) {
+	if _, err := r.Cookie(name); err == nil {
+		return
+	}
+	r.AddCookie(&http.Cookie{Name: name, Value: value})
 }
 
 // Proof builds a DPoP proof exactly as the SDK does (prelude-protocol.md §6.2).
@@ -206,25 +233,21 @@ func randomID() string {
 
 const api = "/v1/session"
 
-// StartLogin calls POST /login/otp and keeps the OTP context.
+// StartLogin calls POST /login/otp; its login cookie is the OTP context.
 func (c *Client) StartLogin(typ, value string) (*Response, error) {
-	resp, err := c.Do(Request{Method: "POST", Path: api + "/login/otp",
+	return c.Do(Request{Method: "POST", Path: api + "/login/otp",
 		Body: map[string]any{"identifier": map[string]string{"type": typ, "value": value}}})
-	if err == nil && resp.Header.Get("X-Verification-Token") != "" {
-		c.Verification = resp.Header.Get("X-Verification-Token")
-	}
-	return resp, err
 }
 
 // RetryLogin calls POST /login/otp/retry.
 func (c *Client) RetryLogin() (*Response, error) {
-	return c.Do(Request{Method: "POST", Path: api + "/login/otp/retry", Header: c.verificationHeader(c.Verification)})
+	return c.Do(Request{Method: "POST", Path: api + "/login/otp/retry", LoginFlow: true})
 }
 
 // CheckLogin calls POST /login/otp/check with a session proof.
 func (c *Client) CheckLogin(code string) (*Response, error) {
 	return c.Do(Request{Method: "POST", Path: api + "/login/otp/check", Body: map[string]string{"code": code},
-		SessionDPoP: true, Header: c.verificationHeader(c.Verification)})
+		SessionDPoP: true, LoginFlow: true})
 }
 
 // PasswordLogin calls POST /login/email/password.
@@ -239,17 +262,13 @@ func (c *Client) SignUp(email, password string) (*Response, error) {
 
 // Finalize calls POST /login/finalize with a ticket (and a PKCE verifier
 // for OAuth), as the SDK's finalizeLogin does; a sign-up's answer sets the
-// verification token CheckLogin sends.
+// login cookie CheckLogin sends.
 func (c *Client) Finalize(ticket, codeVerifier string) (*Response, error) {
 	body := map[string]string{"challenge_token": ticket}
 	if codeVerifier != "" {
 		body["code_verifier"] = codeVerifier
 	}
-	resp, err := c.Do(Request{Method: "POST", Path: api + "/login/finalize", Body: body, SessionDPoP: true})
-	if err == nil && resp.Header.Get("X-Verification-Token") != "" {
-		c.Verification = resp.Header.Get("X-Verification-Token")
-	}
-	return resp, err
+	return c.Do(Request{Method: "POST", Path: api + "/login/finalize", Body: body, SessionDPoP: true})
 }
 
 // Refresh calls POST /refresh, with a completed challenge token if given.
