@@ -142,11 +142,7 @@ func (env *abuseEnv) start(c *sessionclient.Client, phone, device string) (*sess
 	if device != "" {
 		req.Header = http.Header{"Cookie": {"__Host-stepup-device=" + device}}
 	}
-	resp, err := c.Do(req)
-	if err == nil && resp.Header.Get("X-Verification-Token") != "" {
-		c.Verification = resp.Header.Get("X-Verification-Token")
-	}
-	return resp, err
+	return c.Do(req) // the client keeps the login cookie
 }
 
 // cookieValue is the value a response sets for cookie name.

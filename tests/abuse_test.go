@@ -298,7 +298,7 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 				t.Fatalf("the session after the forged posts: %v %v", resp, err)
 			}
 			h := http.Header{"Cookie": {"__Host-stepup-refresh=" + c.RefreshToken}, "Origin": {"https://app.example.com"}}
-			if resp, err := c.Do(sessionclient.Request{Method: "POST", Path: "/v1/session/revoke", Header: h}); err != nil || resp.Status != 204 {
+			if resp, err := c.Do(sessionclient.Request{Method: "POST", Path: "/v1/session/revoke", Header: h, SessionDPoP: true}); err != nil || resp.Status != 204 {
 				t.Fatalf("logout from the cors origin: %v %v", resp, err)
 			}
 			if resp, err := c.Refresh(""); err != nil || resp.Status != 401 {
