@@ -208,11 +208,26 @@ func TestRealSDKLogin(t *testing.T) {
 	for _, st := range sdkStores {
 		t.Run(st.name, func(t *testing.T) {
 			codes := newOTPReceiver(t)
-			g := startSDKGateway(t, codes.srv.URL, st.store(t), "", "")
+			g := startSDKGateway(t, codes.srv.URL, st.store(t), "", "log")
 			g.runNode(t, dir, "login.test.mjs", "STEPUP_CODES_URL="+codes.srv.URL+"/codes")
+			// The site's access log was on: what the real SDK sent and
+			// received (logins, refreshes, logouts) is in it, without a
+			// refresh token or a login flow ID.
+			g.inst.Stop()
+			out := g.inst.Log()
+			if !strings.Contains(out, `"uri":"/v1/session/refresh"`) || !strings.Contains(out, `"uri":"/v1/session/revoke"`) {
+				t.Fatal("no access log entries for the SDK's refreshes and logouts: the search below would prove nothing")
+			}
+			if m := sdkSecretInLog.FindString(out); m != "" {
+				t.Errorf("caddy's output holds a secret of the SDK's session: %s…", m[:12])
+			}
 		})
 	}
 }
+
+// sdkSecretInLog matches a refresh token (session ID, generation, HMAC)
+// or a login flow ID.
+var sdkSecretInLog = regexp.MustCompile(`ses_[A-Za-z0-9_-]{22}\.[0-9]+\.[A-Za-z0-9_-]{43}|vfy_[A-Za-z0-9_-]{22}`)
 
 // sdkHook is the customer's delegation hook for the step-up run. It
 // records what it was asked and answers by scope.
