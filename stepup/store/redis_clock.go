@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,19 +58,21 @@ type ClockFault struct {
 }
 
 // redisClock holds the offset in use (Redis time minus local time) and
-// what the guarded scripts' clock is believed to be.
+// what the guarded scripts' clock is believed to be. Reads are lock-free
+// (Now runs on every request that decides an expiry); measurements are
+// judged one at a time.
 type redisClock struct {
-	mu        sync.RWMutex
-	offset    time.Duration // in use by Now; within ±bound
-	accepted  bool          // an offset was adopted at least once
-	measured  time.Time     // when the last measurement ended (local clock); zero = never
-	measuring bool
-	// script is the offset of the clock the guarded scripts read (TIME
-	// inside Lua), which decides their deadlines (redis_deadline.go). It
-	// starts at the first measurement, whatever the bound, and is corrected
-	// from the scripts' own answers.
-	script    time.Duration
-	scriptSet bool
+	judging   sync.Mutex
+	offset    atomic.Int64 // ns, in use by Now; within ±bound
+	accepted  atomic.Bool  // an offset was adopted at least once
+	measured  atomic.Int64 // unix ns when the last measurement was judged; 0 = never
+	measuring atomic.Bool
+	// script is the offset (ns) of the clock the guarded scripts read
+	// (TIME inside Lua), which decides their deadlines
+	// (redis_deadline.go). It starts at the first measurement, whatever
+	// the bound, and is corrected from the scripts' own answers.
+	script    atomic.Int64
+	scriptSet atomic.Bool
 }
 
 // clockSample is one TIME round trip.
@@ -84,10 +87,7 @@ type clockSample struct {
 // own TTLs, within that bound.
 func (c *RedisConn) Now() time.Time {
 	c.maybeRemeasure()
-	c.clock.mu.RLock()
-	off := c.clock.offset
-	c.clock.mu.RUnlock()
-	return c.local().Add(off)
+	return c.local().Add(time.Duration(c.clock.offset.Load()))
 }
 
 // Now is the clock of the Redis deployment (RedisConn.Now).
@@ -95,29 +95,25 @@ func (r *Redis) Now() time.Time { return r.conn.Now() }
 
 // ClockOffset returns the offset in use and whether one was ever accepted.
 func (c *RedisConn) ClockOffset() (time.Duration, bool) {
-	c.clock.mu.RLock()
-	defer c.clock.mu.RUnlock()
-	return c.clock.offset, c.clock.accepted
+	return time.Duration(c.clock.offset.Load()), c.clock.accepted.Load()
 }
 
 // maybeRemeasure measures the offset in the background when it is older
 // than clockRecheck; one measurement at a time.
 func (c *RedisConn) maybeRemeasure() {
 	k := &c.clock
-	k.mu.Lock()
-	if k.measuring || (!k.measured.IsZero() && time.Since(k.measured) < clockRecheck) {
-		k.mu.Unlock()
+	last := k.measured.Load()
+	if last != 0 && time.Since(time.Unix(0, last)) < clockRecheck {
 		return
 	}
-	k.measuring = true
-	k.mu.Unlock()
+	if !k.measuring.CompareAndSwap(false, true) {
+		return
+	}
 	go func() {
+		defer k.measuring.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), clockSamples*c.timeout)
 		defer cancel()
 		_ = c.measureClock(ctx)
-		k.mu.Lock()
-		k.measuring = false
-		k.mu.Unlock()
 	}()
 }
 
@@ -150,33 +146,37 @@ func (k *redisClock) judge(samples []clockSample, bound time.Duration) *ClockFau
 			best = s
 		}
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	first := k.measured.IsZero()
-	k.measured = time.Now()
-	if !k.scriptSet {
-		k.script, k.scriptSet = best.offset, true
+	k.judging.Lock()
+	defer k.judging.Unlock()
+	first := k.measured.Load() == 0
+	k.measured.Store(time.Now().UnixNano())
+	if k.scriptSet.CompareAndSwap(false, true) {
+		k.script.Store(int64(best.offset))
 	}
+	inUse := time.Duration(k.offset.Load())
 	reason := ""
 	switch {
 	case !consistent(samples, best):
 		reason = ClockInconsistent
 	case best.offset > bound || best.offset < -bound:
 		reason = ClockOutOfBound
-	case !first && absDuration(best.offset-k.offset) > bound/4:
+	case !first && absDuration(best.offset-inUse) > bound/4:
 		reason = ClockJump
 		step := bound / 4
-		if best.offset < k.offset {
+		if best.offset < inUse {
 			step = -step
 		}
-		k.offset += step
+		inUse += step
+		k.offset.Store(int64(inUse))
 	default:
-		k.offset, k.accepted = best.offset, true
+		inUse = best.offset
+		k.offset.Store(int64(inUse))
+		k.accepted.Store(true)
 	}
 	if reason == "" {
 		return nil
 	}
-	return &ClockFault{Reason: reason, Measured: best.offset, InUse: k.offset, Bound: bound}
+	return &ClockFault{Reason: reason, Measured: best.offset, InUse: inUse, Bound: bound}
 }
 
 // consistent reports whether one offset fits every sample: the true offset

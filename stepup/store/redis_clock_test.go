@@ -10,6 +10,8 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/internal/redistest"
 )
 
+func inUse(k *redisClock) time.Duration { return time.Duration(k.offset.Load()) }
+
 func samplesAt(offsets []time.Duration, rtts []time.Duration) []clockSample {
 	out := make([]clockSample, len(offsets))
 	for i := range offsets {
@@ -28,8 +30,8 @@ func TestClockJudgeRules(t *testing.T) {
 		if f := k.judge(samplesAt([]time.Duration{301 * ms, 300 * ms, 302 * ms}, rtts), bound); f != nil {
 			t.Fatalf("fault %+v", f)
 		}
-		if k.offset != 300*ms || !k.accepted {
-			t.Fatalf("offset %v accepted %v, want 300ms", k.offset, k.accepted)
+		if inUse(&k) != 300*ms || !k.accepted.Load() {
+			t.Fatalf("offset %v accepted %v, want 300ms", inUse(&k), k.accepted.Load())
 		}
 	})
 	for _, far := range []time.Duration{-2 * time.Hour, 365 * 24 * time.Hour, bound + ms, -bound - ms} {
@@ -39,22 +41,22 @@ func TestClockJudgeRules(t *testing.T) {
 			if f == nil || f.Reason != ClockOutOfBound || f.Measured != far || f.InUse != 0 {
 				t.Fatalf("fault %+v, want out_of_bound with nothing in use", f)
 			}
-			if k.offset != 0 || k.accepted {
-				t.Fatalf("offset %v adopted", k.offset)
+			if inUse(&k) != 0 || k.accepted.Load() {
+				t.Fatalf("offset %v adopted", inUse(&k))
 			}
 		})
 	}
 	t.Run("an offset at the bound is adopted", func(t *testing.T) {
 		var k redisClock
-		if f := k.judge(samplesAt([]time.Duration{bound, bound, bound}, rtts), bound); f != nil || k.offset != bound {
-			t.Fatalf("fault %+v, offset %v", f, k.offset)
+		if f := k.judge(samplesAt([]time.Duration{bound, bound, bound}, rtts), bound); f != nil || inUse(&k) != bound {
+			t.Fatalf("fault %+v, offset %v", f, inUse(&k))
 		}
 	})
 	t.Run("samples that contradict each other are refused", func(t *testing.T) {
 		var k redisClock
 		f := k.judge(samplesAt([]time.Duration{0, 20 * ms, 0}, rtts), bound)
-		if f == nil || f.Reason != ClockInconsistent || k.offset != 0 {
-			t.Fatalf("fault %+v, offset %v", f, k.offset)
+		if f == nil || f.Reason != ClockInconsistent || inUse(&k) != 0 {
+			t.Fatalf("fault %+v, offset %v", f, inUse(&k))
 		}
 	})
 	t.Run("samples that agree within their round trips are consistent", func(t *testing.T) {
@@ -69,25 +71,25 @@ func TestClockJudgeRules(t *testing.T) {
 		want := []time.Duration{250 * ms, 500 * ms, 750 * ms}
 		for i, w := range want {
 			f := k.judge(samplesAt([]time.Duration{900 * ms, 900 * ms, 900 * ms}, rtts), bound)
-			if f == nil || f.Reason != ClockJump || k.offset != w {
-				t.Fatalf("measurement %d: fault %+v, offset %v, want a jump and %v", i+2, f, k.offset, w)
+			if f == nil || f.Reason != ClockJump || inUse(&k) != w {
+				t.Fatalf("measurement %d: fault %+v, offset %v, want a jump and %v", i+2, f, inUse(&k), w)
 			}
 		}
-		if f := k.judge(samplesAt([]time.Duration{900 * ms, 900 * ms, 900 * ms}, rtts), bound); f != nil || k.offset != 900*ms {
-			t.Fatalf("the last step: fault %+v, offset %v, want 900ms adopted", f, k.offset)
+		if f := k.judge(samplesAt([]time.Duration{900 * ms, 900 * ms, 900 * ms}, rtts), bound); f != nil || inUse(&k) != 900*ms {
+			t.Fatalf("the last step: fault %+v, offset %v, want 900ms adopted", f, inUse(&k))
 		}
 		// Downwards alike.
 		f := k.judge(samplesAt([]time.Duration{-900 * ms, -900 * ms, -900 * ms}, rtts), bound)
-		if f == nil || f.Reason != ClockJump || k.offset != 650*ms {
-			t.Fatalf("down: fault %+v, offset %v", f, k.offset)
+		if f == nil || f.Reason != ClockJump || inUse(&k) != 650*ms {
+			t.Fatalf("down: fault %+v, offset %v", f, inUse(&k))
 		}
 	})
 	t.Run("after refusals, an offset back within the bound still moves by steps", func(t *testing.T) {
 		var k redisClock
 		_ = k.judge(samplesAt([]time.Duration{time.Hour, time.Hour, time.Hour}, rtts), bound)
 		f := k.judge(samplesAt([]time.Duration{800 * ms, 800 * ms, 800 * ms}, rtts), bound)
-		if f == nil || f.Reason != ClockJump || k.offset != 250*ms {
-			t.Fatalf("fault %+v, offset %v", f, k.offset)
+		if f == nil || f.Reason != ClockJump || inUse(&k) != 250*ms {
+			t.Fatalf("fault %+v, offset %v", f, inUse(&k))
 		}
 	})
 }

@@ -59,9 +59,7 @@ func (c *RedisConn) guardArgs(ctx context.Context) (notBefore, deadline int64) {
 	if !ok {
 		d = time.Now().Add(c.timeout)
 	}
-	c.clock.mu.RLock()
-	off := c.clock.script
-	c.clock.mu.RUnlock()
+	off := time.Duration(c.clock.script.Load())
 	// The deadline is on the monotonic clock; the time left, added to the
 	// scripts' clock as this connection knows it.
 	sent := c.local().Add(off)
@@ -95,9 +93,8 @@ func (c *RedisConn) correctScriptClock(ctx context.Context, at int64, sent, rece
 		return false
 	}
 	mid := sent.Add(received.Sub(sent) / 2)
-	c.clock.mu.Lock()
-	c.clock.script, c.clock.scriptSet = time.UnixMilli(at).Sub(mid), true
-	c.clock.mu.Unlock()
+	c.clock.script.Store(int64(time.UnixMilli(at).Sub(mid)))
+	c.clock.scriptSet.Store(true)
 	return true
 }
 

@@ -83,9 +83,7 @@ func TestRedisWrongScriptClockIsCorrected(t *testing.T) {
 		if _, err := s.Incr(ctx, "counter", time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		s.conn.clock.mu.Lock()
-		s.conn.clock.script = wrong
-		s.conn.clock.mu.Unlock()
+		s.conn.clock.script.Store(int64(wrong))
 		n, err := s.Incr(ctx, "counter", time.Hour)
 		if err != nil {
 			t.Fatalf("Incr with the scripts' clock %v off: %v", wrong, err)
@@ -93,9 +91,7 @@ func TestRedisWrongScriptClockIsCorrected(t *testing.T) {
 		if n != 2 {
 			t.Fatalf("Incr with the scripts' clock %v off counted to %d, want 2 (once, not twice)", wrong, n)
 		}
-		s.conn.clock.mu.RLock()
-		corrected := s.conn.clock.script
-		s.conn.clock.mu.RUnlock()
+		corrected := time.Duration(s.conn.clock.script.Load())
 		if corrected > time.Second || corrected < -time.Second {
 			t.Fatalf("the scripts' offset after the correction: %v", corrected)
 		}
