@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Redis's clock. Instances that share Redis decide every expiry by one
@@ -120,10 +122,14 @@ func (c *RedisConn) maybeRemeasure() {
 // measureClock takes clockSamples TIME round trips, one after the other,
 // and judges the best of them.
 func (c *RedisConn) measureClock(ctx context.Context) error {
+	node, err := c.clockNode(ctx)
+	if err != nil {
+		return c.fail(err)
+	}
 	samples := make([]clockSample, 0, clockSamples)
 	for range clockSamples {
 		sent := c.local()
-		t, err := c.client.Time(ctx).Result()
+		t, err := node.Time(ctx).Result()
 		if err != nil {
 			return c.fail(err)
 		}
@@ -135,6 +141,16 @@ func (c *RedisConn) measureClock(ctx context.Context) error {
 		c.onFault(*fault)
 	}
 	return nil
+}
+
+// clockNode is the node whose clock one measurement reads: on a Cluster,
+// TIME would go to a random master each time, and masters' clocks differ
+// by a little; the samples of one measurement must come from one clock.
+func (c *RedisConn) clockNode(ctx context.Context) (redis.Cmdable, error) {
+	if c.cluster == nil {
+		return c.client, nil
+	}
+	return c.cluster.MasterForKey(ctx, "stepup-clock")
 }
 
 // judge adopts what the samples say within the rules above, and returns
