@@ -161,7 +161,9 @@ func TestAccessLogsHoldNoSecrets(t *testing.T) {
 	cb := env.browse(t, start.String("authorization_url"), map[string]string{"login": "grace", "email": "grace@example.com"})
 	seen.add(t, "the provider's code", cb.Query().Get("code"))
 	seen.add(t, "the OAuth state", cb.Query().Get("state"))
-	app, got := env.callback(t, cb)
+	binding := browserBinding(start)
+	seen.add(t, "the OAuth browser binding", binding)
+	app, got := env.callback(t, cb, binding)
 	if app == nil {
 		t.Fatalf("callback: %d %s", got.status, got.body)
 	}
