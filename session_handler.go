@@ -76,6 +76,10 @@ func (s *SessionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next 
 		return nil
 	}
 	rt.sessionAPI.ServeHTTP(w, r)
+	if sessionapi.AnswerCarriesSecret(w.Header()) {
+		// The answer's headers are logged as they are once it is sent.
+		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
+	}
 	return nil
 }
 

@@ -41,6 +41,9 @@ const (
 	oauthCookie        = "__Host-stepup-oauth" // the browser binding of OAuth logins
 	verificationHeader = "X-Verification-Token"
 	refreshHeader      = "X-Refresh-Token"
+	// refreshExpiresHeader carries the refresh token's expiry (RFC 3339),
+	// which the SDKs store beside it.
+	refreshExpiresHeader = "X-Refresh-Token-Expires-At"
 )
 
 // Config is what the API serves with.
@@ -257,7 +260,7 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	if allowed {
 		hdr.Set("Access-Control-Allow-Origin", origin)
 		hdr.Set("Access-Control-Allow-Credentials", "true")
-		hdr.Set("Access-Control-Expose-Headers", "DPoP-Nonce, Date")
+		hdr.Set("Access-Control-Expose-Headers", "DPoP-Nonce, X-Refresh-Token, X-Refresh-Token-Expires-At, X-Verification-Token, Date")
 	}
 	if origin != "" {
 		hdr.Add("Vary", "Origin")

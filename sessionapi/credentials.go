@@ -87,9 +87,10 @@ func (a *API) externalURL(r *http.Request) string {
 }
 
 // refreshToken reads the refresh token from the HttpOnly cookie, or else
-// the X-Refresh-Token header: a client that stored one from an earlier
-// version's response header keeps sending that copy, which goes stale at
-// the first rotation (answers carry the cookie only), so the cookie wins.
+// the X-Refresh-Token header (a client without cookies: a mobile SDK, a
+// browser that blocks the gateway's cookies). Both carry the same token
+// after every answer; where they differ, the cookie is the browser's
+// current one.
 func refreshToken(r *http.Request) string {
 	if c, err := r.Cookie(refreshCookie); err == nil && c.Value != "" {
 		return c.Value
@@ -99,11 +100,11 @@ func refreshToken(r *http.Request) string {
 
 // CarriesSecret reports whether r carries a secret where Caddy's access
 // log writes it in clear: a refresh token or a login flow ID in a request
-// header (X-Refresh-Token, X-Verification-Token; a client that kept one
-// from an earlier version sends it), or a provider's code and state in the
-// URL of an OAuth callback, whose answer's Location also carries the
-// login ticket. The gateway leaves such requests out of the access log.
-// Cookie and Authorization headers are redacted by Caddy itself.
+// header (X-Refresh-Token, X-Verification-Token), or a provider's code and
+// state in the URL of an OAuth callback, whose answer's Location also
+// carries the login ticket. The gateway leaves such requests out of the
+// access log. Cookie and Authorization headers are redacted by Caddy
+// itself.
 func CarriesSecret(r *http.Request) bool {
 	if r.Header.Get(refreshHeader) != "" || r.Header.Get(verificationHeader) != "" {
 		return true
@@ -112,6 +113,14 @@ func CarriesSecret(r *http.Request) bool {
 	// back to a name this gateway does not serve.
 	endpoint, ok := endpointOf(r.URL.Path)
 	return ok && strings.HasPrefix(endpoint, oauthPrefix) && strings.HasSuffix(endpoint, "/callback")
+}
+
+// AnswerCarriesSecret reports whether an answer's headers carry a secret
+// that Caddy's access log would write in clear (it reads the response
+// headers when the request is done): a refresh token or a login flow ID.
+// The gateway leaves such answers out of the access log.
+func AnswerCarriesSecret(h http.Header) bool {
+	return h.Get(refreshHeader) != "" || h.Get(verificationHeader) != ""
 }
 
 // flowContext reads the OTP context: the X-Verification-Token header

@@ -27,9 +27,10 @@ func (a *API) startLogin(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	// The flow ID goes in the HttpOnly cookie only: a response header would
-	// be written to access logs (see CarriesSecret).
+	// The flow ID goes in the cookie and, for clients without cookies, in
+	// X-Verification-Token (an answer left out of access logs).
 	a.setCookie(w, loginCookie, flowID, 15*time.Minute)
+	w.Header().Set(verificationHeader, flowID)
 	a.noContent(w)
 }
 

@@ -74,6 +74,7 @@ func (a *API) finalizeLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if done.Tokens == nil {
 		a.setCookie(w, loginCookie, done.FlowID, 15*time.Minute)
+		w.Header().Set(verificationHeader, done.FlowID)
 		a.ok(w, map[string]string{"status": "otp_required"})
 		return
 	}

@@ -55,7 +55,7 @@ func TestPasswordEndpoints(t *testing.T) {
 	}
 	expect(t, e.call("POST", "/v1/session/login/finalize", `{"challenge_token":"`+ticket+`"}`, nil), 400, "missing_dpop_proof")
 	r, err = other.Finalize(ticket, "")
-	if err != nil || r.Status != 200 || other.AccessToken == "" || other.RefreshToken == "" || r.Header.Get(refreshHeader) != "" ||
+	if err != nil || r.Status != 200 || other.AccessToken == "" || other.RefreshToken == "" || r.Header.Get(refreshHeader) != other.RefreshToken ||
 		!strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), "\n"), deviceCookie+"=") {
 		t.Fatalf("finalize: %v %v", r, err)
 	}

@@ -14,12 +14,15 @@ import (
 
 // Responses: tokens, JSON bodies, refusals and cookies.
 
-// sendTokens answers a login or refresh. The refresh token goes in the
-// HttpOnly cookie only, which Caddy's access log redacts: in an
-// X-Refresh-Token response header it would be logged, and the SDK would
-// send it back in a request header, logged too. The SDK falls back to the
-// cookie by itself (it sends X-Refresh-Token only once it has stored one).
+// sendTokens answers a login or refresh. The refresh token goes both in
+// the X-Refresh-Token header (the web SDK keeps it in IndexedDB, so it
+// works where a browser blocks third-party cookies; the mobile SDKs have
+// no cookie jar) and in an HttpOnly cookie. An answer carrying it is left
+// out of access logs (AnswerCarriesSecret).
 func (a *API) sendTokens(w http.ResponseWriter, t *stepup.Tokens) {
+	hdr := w.Header()
+	hdr.Set(refreshHeader, t.RefreshToken)
+	hdr.Set(refreshExpiresHeader, t.RefreshExpiresAt.UTC().Format(time.RFC3339))
 	a.setCookie(w, refreshCookie, t.RefreshToken, time.Until(t.RefreshExpiresAt))
 	a.ok(w, map[string]any{"access_token": t.AccessToken, "expires_at": t.ExpiresAt.Unix()})
 }

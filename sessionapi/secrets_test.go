@@ -91,3 +91,24 @@ func TestRefreshCookieWinsOverAStaleHeader(t *testing.T) {
 		t.Fatalf("refresh with the header only: %v %v", r, err)
 	}
 }
+
+// TestAnswerCarriesSecret: answers that hand a refresh token or a login
+// flow ID to a client without cookies are the ones left out of the log.
+func TestAnswerCarriesSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		want   bool
+	}{
+		{"a refresh token", http.Header{"X-Refresh-Token": {"ses_x.1.y"}, "X-Refresh-Token-Expires-At": {"2030-01-01T00:00:00Z"}}, true},
+		{"a login flow ID", http.Header{"X-Verification-Token": {"vfy_x"}}, true},
+		{"cookies only", http.Header{"Set-Cookie": {"__Host-stepup-refresh=ses_x.1.y"}}, false},
+		{"a nonce", http.Header{"Dpop-Nonce": {"n"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AnswerCarriesSecret(tc.header); got != tc.want {
+				t.Errorf("AnswerCarriesSecret = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

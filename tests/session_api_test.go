@@ -125,9 +125,9 @@ func TestOTPLoginOverTheSessionAPI(t *testing.T) {
 	if _, ok := claims["scope"].(string); !ok {
 		t.Errorf("scope claim %v is not a string", claims["scope"])
 	}
-	// The refresh token is in the HttpOnly cookie only (a header would be
-	// written to access logs).
-	if v := resp.Header.Values("X-Refresh-Token"); len(v) != 0 || resp.Header.Get("X-Refresh-Token-Expires-At") != "" {
+	// The refresh token is in the X-Refresh-Token header (with its expiry)
+	// and in the HttpOnly cookie, the same value.
+	if v := resp.Header.Get("X-Refresh-Token"); v == "" || v != c.RefreshToken || resp.Header.Get("X-Refresh-Token-Expires-At") == "" {
 		t.Errorf("refresh headers %v", resp.Header)
 	}
 	if rc := setCookie(resp.Header, "__Host-stepup-refresh"); !strings.HasPrefix(rc, "__Host-stepup-refresh="+claims["sid"].(string)+".") ||
