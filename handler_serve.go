@@ -91,8 +91,10 @@ func (h *Handler) refuse(w http.ResponseWriter, resp *enforcementResponses, refu
 // checkOneCredential refuses a request that carries (or may carry) an
 // access token besides its Authorization header: RFC 6750 §3.1 allows one
 // method per request, and an upstream reading the other token would act
-// for whoever that token names. Form bodies are read whole (up to
-// BodyLimit) and handed on unchanged.
+// for whoever that token names. A request with a body needs a Content-Type
+// that every parser reads the same way (or none); form bodies (and bodies
+// without a Content-Type) are read whole (up to BodyLimit), inspected and
+// handed on unchanged.
 func (h *Handler) checkOneCredential(r *http.Request, resp *enforcementResponses) *response {
 	if len(r.Header["Content-Type"]) > 1 {
 		return &resp.badRequest
@@ -100,23 +102,16 @@ func (h *Handler) checkOneCredential(r *http.Request, resp *enforcementResponses
 	if r.URL.RawQuery != "" && enforce.HasAccessToken(r.URL.RawQuery) {
 		return &resp.badRequest
 	}
-	kind, err := enforce.ClassifyBody(r.Header["Content-Type"])
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil // nothing an upstream could parse
+	}
+	raw, read, err := enforce.InspectBody(r.Header["Content-Type"], r.Header["Content-Encoding"], r.Body, h.BodyLimit)
 	if err != nil {
-		return &resp.badRequest
-	}
-	if kind == enforce.OpaqueBody || r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	if len(r.Header["Content-Encoding"]) > 0 {
-		return &resp.badRequest // a compressed form can't be inspected
-	}
-	raw, err := h.readBody(r)
-	if err != nil {
+		h.debug("request body refused", err)
 		return h.bodyProblem(resp, err)
 	}
-	if err := enforce.InspectForm(kind, r.Header.Get("Content-Type"), raw); err != nil {
-		h.debug("form body refused", err)
-		return &resp.badRequest
+	if read {
+		putBody(r, raw)
 	}
 	return nil
 }
@@ -131,12 +126,18 @@ func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	putBody(r, raw)
+	return raw, nil
+}
+
+// putBody replaces a body read whole with exactly its bytes, sent with
+// their Content-Length (no longer chunked).
+func putBody(r *http.Request, raw []byte) {
 	_ = r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(raw))
 	r.ContentLength = int64(len(raw))
 	r.TransferEncoding = nil
 	r.Header["Content-Length"] = []string{strconv.Itoa(len(raw))}
-	return raw, nil
 }
 
 func (h *Handler) bodyProblem(resp *enforcementResponses, err error) *response {

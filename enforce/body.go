@@ -1,12 +1,8 @@
 package enforce
 
 import (
-	"bytes"
 	"errors"
 	"io"
-	"mime"
-	"mime/multipart"
-	"strings"
 )
 
 // DefaultBodyLimit is how much of a form body, or of a body checked by
@@ -19,8 +15,8 @@ var (
 	// ErrSecondCredential: an access_token parameter in the query, a form
 	// body or a multipart part name (RFC 6750 §3.1: one method only).
 	ErrSecondCredential = errors.New("enforce: a second credential in the request")
-	// ErrMalformedBody: a form body (or its Content-Type) that does not
-	// parse, so that what an upstream reads from it can't be known.
+	// ErrMalformedBody: a form or multipart body that does not parse
+	// exactly one way, so that what an upstream reads from it can't be known.
 	ErrMalformedBody = errors.New("enforce: malformed form body")
 	// ErrEncodedBody: a form body with a Content-Encoding, which the gateway
 	// does not decode to inspect.
@@ -34,36 +30,42 @@ type BodyKind int
 
 // Body kinds.
 const (
-	OpaqueBody    BodyKind = iota // not a form: streamed to the upstream as is
-	FormBody                      // application/x-www-form-urlencoded
-	MultipartBody                 // multipart/form-data
+	OpaqueBody    BodyKind = iota // another media type: streamed to the upstream as is
+	FormBody                      // application/x-www-form-urlencoded, or no Content-Type at all
+	MultipartBody                 // multipart/*, every subtype
 )
 
-// ClassifyBody reads the request's Content-Type lines. More than one line
-// is malformed: upstreams differ on which one wins.
-func ClassifyBody(contentTypes []string) (BodyKind, error) {
+// ClassifyBody reads the Content-Type lines of a request that carries a
+// body. More than one line, or one that ParseContentType refuses, is
+// ErrContentType. No Content-Type at all is a form: Rack parses the body of
+// such a POST as one, and so does PHP code that reads php://input with
+// parse_str. A form or multipart type naming a charset that is not
+// ASCII-compatible is ErrContentType too.
+func ClassifyBody(contentTypes []string) (BodyKind, MediaType, error) {
 	switch len(contentTypes) {
 	case 0:
-		return OpaqueBody, nil
+		return FormBody, MediaType{}, nil
 	case 1:
 	default:
-		return OpaqueBody, ErrMalformedBody
+		return OpaqueBody, MediaType{}, ErrContentType
 	}
-	// The media type is read leniently here (as the most lenient upstream
-	// would): a form type with unparseable parameters is still a form, and
-	// is then refused by the strict parse in InspectForm.
-	base := contentTypes[0]
-	if i := strings.IndexByte(base, ';'); i >= 0 {
-		base = base[:i]
+	m, err := ParseContentType(contentTypes[0])
+	if err != nil {
+		return OpaqueBody, m, err
 	}
-	base = strings.ToLower(strings.TrimSpace(base))
-	switch base {
-	case "application/x-www-form-urlencoded":
-		return FormBody, nil
-	case "multipart/form-data":
-		return MultipartBody, nil
+	kind := OpaqueBody
+	switch {
+	case m.IsMultipart():
+		kind = MultipartBody
+	case m.IsURLEncodedForm():
+		kind = FormBody
+	default:
+		return OpaqueBody, m, nil
 	}
-	return OpaqueBody, nil
+	if !m.FormCharset() {
+		return kind, m, ErrContentType
+	}
+	return kind, m, nil
 }
 
 // ReadBody reads all of body, refusing more than limit bytes.
@@ -78,9 +80,9 @@ func ReadBody(body io.Reader, limit int64) ([]byte, error) {
 	return raw, nil
 }
 
-// InspectForm refuses a form body that carries an access_token parameter
-// or part, or that does not parse.
-func InspectForm(kind BodyKind, contentType string, body []byte) error {
+// InspectForm refuses a form or multipart body that carries an
+// access_token parameter or part, or that does not parse exactly one way.
+func InspectForm(kind BodyKind, m MediaType, body []byte) error {
 	switch kind {
 	case FormBody:
 		if HasAccessToken(string(body)) {
@@ -88,52 +90,28 @@ func InspectForm(kind BodyKind, contentType string, body []byte) error {
 		}
 		return nil
 	case MultipartBody:
-		return inspectMultipart(contentType, body)
+		return inspectMultipart(m, body)
 	}
 	return nil
 }
 
-func inspectMultipart(contentType string, body []byte) error {
-	_, params, err := mime.ParseMediaType(contentType)
-	if err != nil || params["boundary"] == "" {
-		return ErrMalformedBody
+// InspectBody applies the one-credential rule to the body of a request
+// that carries one: ClassifyBody on its Content-Type lines, then a form or
+// multipart body (or one without a Content-Type) is read whole, up to
+// limit, and InspectForm'ed; a Content-Encoding on it is ErrEncodedBody (the
+// gateway does not decode to inspect). read reports whether the body was
+// read: raw then holds all of it, to hand on unchanged; an opaque body is
+// not read and streams on.
+func InspectBody(contentTypes, contentEncodings []string, body io.Reader, limit int64) (raw []byte, read bool, err error) {
+	kind, m, err := ClassifyBody(contentTypes)
+	if err != nil || kind == OpaqueBody {
+		return nil, false, err
 	}
-	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	for {
-		part, err := mr.NextRawPart()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return ErrMalformedBody
-		}
-		name, err := partName(part.Header["Content-Disposition"])
-		if err != nil {
-			return err
-		}
-		if IsAccessTokenParam(name) {
-			return ErrSecondCredential
-		}
+	if len(contentEncodings) > 0 {
+		return nil, false, ErrEncodedBody
 	}
-}
-
-// partName reads the name of a form-data part. RFC 2231 extended
-// parameters (name*=) are refused: parsers disagree on whether name or
-// name* wins, and RFC 7578 §4.2 has browsers never send them.
-func partName(dispositions []string) (string, error) {
-	switch len(dispositions) {
-	case 0:
-		return "", nil
-	case 1:
-	default:
-		return "", ErrMalformedBody
+	if raw, err = ReadBody(body, limit); err != nil {
+		return nil, false, err
 	}
-	if strings.Contains(dispositions[0], "*=") || strings.Contains(dispositions[0], "*0") {
-		return "", ErrMalformedBody
-	}
-	_, params, err := mime.ParseMediaType(dispositions[0])
-	if err != nil {
-		return "", ErrMalformedBody
-	}
-	return params["name"], nil
+	return raw, true, InspectForm(kind, m, raw)
 }

@@ -15,18 +15,25 @@ func TestClassifyBody(t *testing.T) {
 		kind  BodyKind
 		err   error
 	}{
-		{nil, OpaqueBody, nil},
+		{nil, FormBody, nil}, // no Content-Type: read as a form
 		{[]string{"application/json"}, OpaqueBody, nil},
+		{[]string{"application/json; charset=utf-16"}, OpaqueBody, nil},
 		{[]string{"application/octet-stream"}, OpaqueBody, nil},
 		{[]string{"application/x-www-form-urlencoded"}, FormBody, nil},
 		{[]string{"Application/X-WWW-Form-URLEncoded; charset=UTF-8"}, FormBody, nil},
-		{[]string{" application/x-www-form-urlencoded ;"}, FormBody, nil},
-		{[]string{"application/x-www-form-urlencoded; garbage"}, FormBody, nil},
+		{[]string{"application/x-www-form-urlencoded;charset=us-ascii"}, FormBody, nil},
 		{[]string{"multipart/form-data; boundary=x"}, MultipartBody, nil},
 		{[]string{"MULTIPART/FORM-DATA;boundary=x"}, MultipartBody, nil},
-		{[]string{"application/json", "application/x-www-form-urlencoded"}, OpaqueBody, ErrMalformedBody},
+		{[]string{"multipart/mixed; boundary=x"}, MultipartBody, nil},
+		{[]string{"multipart/related; boundary=x"}, MultipartBody, nil},
+		{[]string{"multipart/x-anything; boundary=x"}, MultipartBody, nil},
+		{[]string{" application/x-www-form-urlencoded ;"}, OpaqueBody, ErrContentType},
+		{[]string{"application/x-www-form-urlencoded; garbage"}, OpaqueBody, ErrContentType},
+		{[]string{"application/x-www-form-urlencoded; charset=utf-16"}, FormBody, ErrContentType},
+		{[]string{"multipart/form-data; charset=utf-7; boundary=x"}, MultipartBody, ErrContentType},
+		{[]string{"application/json", "application/x-www-form-urlencoded"}, OpaqueBody, ErrContentType},
 	} {
-		kind, err := ClassifyBody(tc.types)
+		kind, _, err := ClassifyBody(tc.types)
 		if kind != tc.kind || !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
 			t.Errorf("ClassifyBody(%q) = %d, %v; want %d, %v", tc.types, kind, err, tc.kind, tc.err)
 		}
@@ -50,13 +57,13 @@ func TestInspectURLEncodedForm(t *testing.T) {
 		"memo=" + strings.Repeat("x", 70000) + "&access_token=x": ErrSecondCredential,
 		"memo=access_token": nil,
 	} {
-		if err := InspectForm(FormBody, "application/x-www-form-urlencoded", []byte(body)); !errors.Is(err, want) || (want == nil && err != nil) {
+		if err := InspectForm(FormBody, MediaType{}, []byte(body)); !errors.Is(err, want) || (want == nil && err != nil) {
 			t.Errorf("%.40q: %v, want %v", body, err, want)
 		}
 	}
 }
 
-func multipartBody(t *testing.T, parts ...[2]string) (string, []byte) {
+func multipartBody(t *testing.T, parts ...[2]string) (MediaType, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
@@ -70,7 +77,11 @@ func multipartBody(t *testing.T, parts ...[2]string) (string, []byte) {
 		pw.Write([]byte(p[1]))
 	}
 	w.Close()
-	return w.FormDataContentType(), buf.Bytes()
+	m, err := ParseContentType(w.FormDataContentType())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, buf.Bytes()
 }
 
 func TestInspectMultipartForm(t *testing.T) {
@@ -100,12 +111,12 @@ func TestInspectMultipartForm(t *testing.T) {
 	}
 	t.Run("two dispositions", func(t *testing.T) {
 		body := "--b\r\nContent-Disposition: form-data; name=\"memo\"\r\nContent-Disposition: form-data; name=\"access_token\"\r\n\r\nx\r\n--b--\r\n"
-		if err := InspectForm(MultipartBody, "multipart/form-data; boundary=b", []byte(body)); !errors.Is(err, ErrMalformedBody) {
+		if err := InspectForm(MultipartBody, MediaType{Type: "multipart", Subtype: "form-data", Boundary: "b"}, []byte(body)); !errors.Is(err, ErrMalformedBody) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("no boundary", func(t *testing.T) {
-		if err := InspectForm(MultipartBody, "multipart/form-data", []byte("x")); !errors.Is(err, ErrMalformedBody) {
+		if err := InspectForm(MultipartBody, MediaType{Type: "multipart", Subtype: "form-data"}, []byte("----\r\n\r\n----")); !errors.Is(err, ErrMalformedBody) {
 			t.Fatalf("err = %v", err)
 		}
 	})

@@ -16,14 +16,22 @@ const accessTokenParam = "access_token"
 // that decode twice (or a proxy, then the app) read %255F as "_".
 const maxDecodings = 4
 
-// NormalizeParamName reduces a form or query parameter name to what the
-// most lenient parser behind the gateway would read: percent-decoded (also
-// %uXXXX and "+"), repeatedly, until it stops changing; surrounding white
-// space and NULs trimmed; an array suffix (`name[]`, `name[x]`, as PHP and
-// Rails read it) cut off; spaces and dots turned into underscores (PHP's
-// mangling); then case-folded (strictjson.FoldKey). Compare results with
+// paramReadings returns what the parsers behind the gateway may read from
+// a parameter name as written in the request, each case-folded
+// (strictjson.FoldKey): the name percent-decoded (also %uXXXX and "+"),
+// repeatedly, until it stops changing, then
+//
+//   - PHP's reading: cut at the first NUL (PHP keeps names as C strings),
+//     the part before a "[" that a "]" follows (an array: `name[]`,
+//     `name[x]`), with " " and "." turned into "_"; a "[" with no "]" after
+//     it is no array, and it and every " ", "." and "[" become "_"
+//     (`access[token` is access_token);
+//   - Rack's and qs's reading: leading "[" and "]" dropped, then cut at the
+//     next "[" or "]" (`[access_token]` is access_token);
+//
+// both with surrounding white space and NULs trimmed. Compare results with
 // ParamKey of the expected name.
-func NormalizeParamName(raw string) string {
+func paramReadings(raw string) [2]string {
 	name := raw
 	for i := 0; i < maxDecodings; i++ {
 		decoded := percentDecode(name)
@@ -32,17 +40,35 @@ func NormalizeParamName(raw string) string {
 		}
 		name = decoded
 	}
-	name = strings.TrimFunc(name, func(r rune) bool { return unicode.IsSpace(r) || r == 0 })
-	if i := strings.IndexByte(name, '['); i > 0 {
+	return [2]string{foldTrimmed(phpReading(name)), foldTrimmed(bracketReading(name))}
+}
+
+func phpReading(name string) string {
+	if i := strings.IndexByte(name, 0); i >= 0 {
 		name = name[:i]
 	}
-	name = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '.' {
+	name = strings.TrimLeft(name, " ")
+	if i := strings.IndexByte(name, '['); i >= 0 && strings.IndexByte(name[i+1:], ']') >= 0 {
+		name = name[:i]
+	}
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '.' || r == '[' {
 			return '_'
 		}
 		return r
 	}, name)
-	return strictjson.FoldKey(name)
+}
+
+func bracketReading(name string) string {
+	name = strings.TrimLeft(name, "[]")
+	if i := strings.IndexAny(name, "[]"); i >= 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+func foldTrimmed(name string) string {
+	return strictjson.FoldKey(strings.TrimFunc(name, func(r rune) bool { return unicode.IsSpace(r) || r == 0 }))
 }
 
 // ParamKey is the normalized form of a name written in the configuration.
@@ -58,7 +84,12 @@ func IsAccessTokenParam(raw string) bool {
 	if len(raw) < len(accessTokenParam) {
 		return false
 	}
-	return NormalizeParamName(raw) == accessTokenKey
+	for _, n := range paramReadings(raw) {
+		if n == accessTokenKey {
+			return true
+		}
+	}
+	return false
 }
 
 // QueryParamNames returns the names of an encoded query or form body, split
@@ -85,11 +116,12 @@ func QueryParamNames(raw string, yield func(name string) bool) {
 func HasParam(raw string, keys ...string) bool {
 	found := false
 	QueryParamNames(raw, func(name string) bool {
-		n := NormalizeParamName(name)
-		for _, k := range keys {
-			if n == k {
-				found = true
-				return false
+		for _, n := range paramReadings(name) {
+			for _, k := range keys {
+				if n == k {
+					found = true
+					return false
+				}
 			}
 		}
 		return true
