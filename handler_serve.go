@@ -102,8 +102,8 @@ func (h *Handler) checkOneCredential(r *http.Request, resp *enforcementResponses
 	if r.URL.RawQuery != "" && enforce.HasAccessToken(r.URL.RawQuery) {
 		return &resp.badRequest
 	}
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil // nothing an upstream could parse
+	if r.ContentLength == 0 {
+		return nil // no body (Caddy wraps even an empty one): nothing an upstream could parse
 	}
 	raw, read, err := enforce.InspectBody(r.Header["Content-Type"], r.Header["Content-Encoding"], r.Body, h.BodyLimit)
 	if err != nil {

@@ -94,6 +94,14 @@ func (c Case) Wire(path string, extra ...[2]string) []byte {
 	return b.Bytes()
 }
 
+// defensive marks a refusal no parser of the test needs (none reads an
+// access_token from the request sent straight to it), made because another
+// parser could.
+func defensive(c Case) Case {
+	c.Attack = false
+	return c
+}
+
 // ct is one Content-Type header line.
 func ct(v string) [][2]string { return [][2]string{{"Content-Type", v}} }
 
