@@ -45,9 +45,10 @@ const maxBoundary = 70
 //   - the only names are charset and boundary (any case), each at most once;
 //   - charset is a token; boundary is 1 to 70 of RFC 2046's characters
 //     other than "," and space (Rack stops a boundary at ",");
-//   - multipart/* needs a boundary, and "boundary" appears in the whole
-//     value only as its name (PHP searches for the first "boundary"
-//     substring, wherever it is); other types take none.
+//   - multipart/* needs a boundary, other types take none; PHP must find
+//     its name first (PHP takes the first "boundary" substring, wherever
+//     it is, in lower case if there is one, else in any case), and Rack
+//     must find "boundary=" only once (it refuses a second).
 func ParseContentType(v string) (MediaType, error) {
 	var m MediaType
 	typ, rest := cutToken(v)
@@ -60,6 +61,7 @@ func ParseContentType(v string) (MediaType, error) {
 	}
 	m.Type, m.Subtype = strings.ToLower(typ), strings.ToLower(sub)
 	var haveCharset, haveBoundary bool
+	boundaryAt := -1 // where the boundary parameter's name starts in v
 	for rest != "" {
 		if rest[0] != ';' {
 			return m, ErrContentType
@@ -83,7 +85,7 @@ func ParseContentType(v string) (MediaType, error) {
 			if haveBoundary || !validBoundary(value, quoted) {
 				return m, ErrContentType
 			}
-			haveBoundary, m.Boundary = true, value
+			haveBoundary, m.Boundary, boundaryAt = true, value, len(v)-len(rest)
 		default:
 			return m, ErrContentType
 		}
@@ -92,10 +94,20 @@ func ParseContentType(v string) (MediaType, error) {
 	if m.IsMultipart() != haveBoundary {
 		return m, ErrContentType
 	}
-	if haveBoundary && strings.Count(strings.ToLower(v), "boundary") != 1 {
+	if haveBoundary && (phpBoundaryName(v) != boundaryAt || strings.Count(strings.ToLower(v), "boundary=") != 1) {
 		return m, ErrContentType
 	}
 	return m, nil
+}
+
+// phpBoundaryName is where PHP finds the boundary parameter: the first
+// "boundary", or if there is none, the first in any case. (v is ASCII
+// here, so lower-casing keeps the offsets.)
+func phpBoundaryName(v string) int {
+	if i := strings.Index(v, "boundary"); i >= 0 {
+		return i
+	}
+	return strings.Index(strings.ToLower(v), "boundary")
 }
 
 // formCharsets are the charsets a form body (or a part of one) may name:

@@ -32,35 +32,52 @@ var partHeaders = map[string]bool{
 }
 
 func inspectMultipart(m MediaType, body []byte) error {
+	parts, err := readMultipart(m, body)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if p.carriesAccessToken() {
+			return ErrSecondCredential
+		}
+	}
+	return nil
+}
+
+// readMultipart reads the heads of a canonical multipart body.
+func readMultipart(m MediaType, body []byte) ([]part, error) {
 	delim := []byte("--" + m.Boundary)
 	if m.Boundary == "" || !bytes.HasPrefix(body, delim) {
-		return ErrMalformedBody
+		return nil, ErrMalformedBody
 	}
 	formData := m.Subtype == "form-data"
+	var parts []part
 	pos := 0 // where the current delimiter starts
 	for {
 		rest := body[pos+len(delim):]
 		if bytes.HasPrefix(rest, []byte("--")) {
 			if tail := rest[2:]; len(tail) != 0 && string(tail) != "\r\n" {
-				return ErrMalformedBody
+				return nil, ErrMalformedBody
 			}
-			return nil
+			return parts, nil
 		}
 		if !bytes.HasPrefix(rest, []byte("\r\n")) {
-			return ErrMalformedBody
+			return nil, ErrMalformedBody
 		}
 		start := pos + len(delim) + 2
 		i := bytes.Index(body[start:], delim)
 		if i < 0 {
-			return ErrMalformedBody // no close delimiter
+			return nil, ErrMalformedBody // no close delimiter
 		}
 		next := start + i
 		if i < 2 || string(body[next-2:next]) != "\r\n" {
-			return ErrMalformedBody
+			return nil, ErrMalformedBody
 		}
-		if err := inspectPart(body[start:next-2], formData); err != nil {
-			return err
+		p, err := readPart(body[start:next-2], formData)
+		if err != nil {
+			return nil, err
 		}
+		parts = append(parts, p)
 		pos = next
 	}
 }
@@ -72,43 +89,48 @@ type part struct {
 	contentID                   string
 }
 
-// inspectPart reads one part: its head, then nothing of its content.
-func inspectPart(raw []byte, formData bool) error {
+// readPart reads one part's head, and nothing of its content.
+func readPart(raw []byte, formData bool) (part, error) {
+	var p part
 	end := bytes.Index(raw, []byte("\r\n\r\n"))
 	if end <= 0 {
-		return ErrMalformedBody // no head, or an empty one
+		return p, ErrMalformedBody // no head, or an empty one
 	}
-	var p part
 	seen := map[string]bool{}
 	for _, line := range strings.Split(string(raw[:end]), "\r\n") {
 		name, value, ok := splitHeaderLine(line)
 		if !ok {
-			return ErrMalformedBody
+			return p, ErrMalformedBody
 		}
 		key := strings.ToLower(name)
 		if !partHeaders[key] || seen[key] {
-			return ErrMalformedBody
+			return p, ErrMalformedBody
 		}
 		seen[key] = true
 		if err := p.read(key, value); err != nil {
-			return err
+			return p, err
 		}
 	}
 	if formData && (!strings.EqualFold(p.disposition, "form-data") || !p.hasName) {
-		return ErrMalformedBody // RFC 7578 §4.2: every part is form-data with a name
+		return p, ErrMalformedBody // RFC 7578 §4.2: every part is form-data with a name
 	}
-	// The names a parser may give the part: the name; without one, Rack
-	// takes the Content-ID, then the filename (percent-decoded).
+	return p, nil
+}
+
+// carriesAccessToken reports whether a parser may name the part
+// access_token: by its name; without one, Rack takes the Content-ID, then
+// the filename (percent-decoded).
+func (p part) carriesAccessToken() bool {
 	candidates := []string{p.name, p.contentID}
 	if !p.hasName {
 		candidates = append(candidates, p.filename)
 	}
 	for _, c := range candidates {
 		if c != "" && IsAccessTokenParam(c) {
-			return ErrSecondCredential
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
 // read checks one header field of a part.

@@ -34,6 +34,13 @@ func TestAccessTokenInEveryEncoding(t *testing.T) {
 		"access_to%E2%84%AAen=x", // Kelvin sign, folds onto k
 		"acce\u017fs_token=x",
 		"b=2&c=3&access_token=x&d=4",
+		"[access_token]=x",        // Rack and qs drop leading brackets
+		"]]access_token=x",        // Rack
+		"access_token]=x",         // Rack stops at "]"
+		"%5Baccess_token%5D=x",    // the same, encoded
+		"access[token=x",          // PHP: a "[" with no "]" is "_"
+		"access_token%00junk=x",   // PHP cuts names at NUL
+		"access_token%2500junk=x", // the same, double-encoded
 	}
 	for _, q := range found {
 		if !HasAccessToken(q) {
@@ -43,6 +50,8 @@ func TestAccessTokenInEveryEncoding(t *testing.T) {
 	notFound := []string{
 		"", "a=1", "my_access_token=x", "access_tokens=x", "access-token=x", "accesstoken=x",
 		"x=access_token", "a=access_token%3Dx", "token=access_token", "access_toke=x",
+		"access[token.=x", // PHP: access_token_
+		"user[access_token]=x", "access[token]=x", "x[access_token=x", "access[tok]en=x", "[]=x", "[=x",
 	}
 	for _, q := range notFound {
 		if HasAccessToken(q) {

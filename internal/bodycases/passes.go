@@ -29,6 +29,8 @@ func passes(limit int) []Case {
 		{Name: "DELETE without a body", Method: "DELETE"},
 		{Name: "query", Method: "GET", Query: "a=1&memo=access_token"},
 		p("multipart upload, file named access_token.txt", fd, string(upload)),
+		p("multipart from Chrome", ct("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"), string(mp("----WebKitFormBoundary7MA4YWxkTrZu0gW", named("memo", "x")))),
+		p("multipart from Firefox", ct("multipart/form-data; boundary=----geckoformboundary4f1e5c2b9a"), string(mp("----geckoformboundary4f1e5c2b9a", named("memo", "x")))),
 		p("multipart, quoted boundary", ct(`multipart/form-data; boundary="a'(B)+_-./:=?"`), string(mp("a'(B)+_-./:=?", named("memo", "x")))),
 		p("multipart, charset and boundary", ct("multipart/form-data; charset=UTF-8; boundary=B"), string(mp("B", named("memo", "x")))),
 		p("multipart, upper-case type and header names", ct("Multipart/Form-Data; Boundary=B"), string(mp("B", "CONTENT-DISPOSITION: FORM-DATA; NAME=\"memo\"\r\ncontent-type: TEXT/PLAIN; CHARSET=utf-8\r\n\r\nx"))),
