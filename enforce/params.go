@@ -29,7 +29,7 @@ const maxDecodings = 4
 //   - Rack's and qs's reading: leading "[" and "]" dropped, then cut at the
 //     next "[" or "]" (`[access_token]` is access_token);
 //
-// both with surrounding white space and NULs trimmed. Compare results with
+// both with surrounding white space, NULs and byte order marks trimmed. Compare results with
 // ParamKey of the expected name.
 func paramReadings(raw string) [2]string {
 	name := raw
@@ -67,8 +67,11 @@ func bracketReading(name string) string {
 	return name
 }
 
+// foldTrimmed trims white space, NULs and byte order marks (express
+// decodes a form body with iconv-lite, which drops a leading U+FEFF), then
+// case-folds.
 func foldTrimmed(name string) string {
-	return strictjson.FoldKey(strings.TrimFunc(name, func(r rune) bool { return unicode.IsSpace(r) || r == 0 }))
+	return strictjson.FoldKey(strings.TrimFunc(name, func(r rune) bool { return unicode.IsSpace(r) || r == 0 || r == '\ufeff' }))
 }
 
 // ParamKey is the normalized form of a name written in the configuration.

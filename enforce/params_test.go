@@ -41,6 +41,7 @@ func TestAccessTokenInEveryEncoding(t *testing.T) {
 		"access[token=x",          // PHP: a "[" with no "]" is "_"
 		"access_token%00junk=x",   // PHP cuts names at NUL
 		"access_token%2500junk=x", // the same, double-encoded
+		"\ufeffaccess_token=x",    // express drops a byte order mark
 	}
 	for _, q := range found {
 		if !HasAccessToken(q) {
