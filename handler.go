@@ -46,11 +46,14 @@ const (
 //
 //   - no token: 401, `WWW-Authenticate: Bearer realm="…"`, code `unauthorized`;
 //   - malformed request (two Authorization headers, another scheme, a value
-//     that is not a token68, an `access_token` parameter in the query, a
-//     form body or a multipart part, a form body that does not parse or is
-//     compressed): 400, `error="invalid_request"`, code `bad_request`;
-//   - a form body (or a body under `bind`) larger than body_limit: 413,
-//     code `body_too_large`;
+//     that is not a token68, two Content-Type headers, a body whose
+//     Content-Type is not one well-formed media type with only charset and
+//     boundary, an `access_token` parameter in the query, a form body (or
+//     a body without a Content-Type) or a multipart part, a form or
+//     multipart body that does not parse exactly one way or is compressed):
+//     400, `error="invalid_request"`, code `bad_request`;
+//   - a form, multipart or unlabelled body (or a body under `bind`) larger
+//     than body_limit: 413, code `body_too_large`;
 //   - invalid token (malformed, over 8 KiB, bad signature, unknown key,
 //     expired, wrong iss/aud/typ, no sub; a key-bound token sent as Bearer,
 //     or with a proof of another key; an unbound token sent as DPoP): 401,
@@ -110,10 +113,11 @@ type Handler struct {
 	// be granted single-use. Default: none.
 	Bind []string `json:"bind,omitempty"`
 
-	// The largest body read to inspect it: form bodies (for a second
-	// credential) and bodies under bind. Larger ones are refused with 413.
-	// Other bodies (JSON, binary uploads) are streamed to the upstream
-	// unread. Default: 1MiB.
+	// The largest body read to inspect it: form and multipart bodies and
+	// bodies without a Content-Type (for a second credential), and bodies
+	// under bind. Larger ones are refused with 413. Bodies of other media
+	// types (JSON, binary uploads) are streamed to the upstream unread.
+	// Default: 1MiB.
 	BodyLimit int64 `json:"body_limit,omitempty"`
 
 	// Demand a server nonce in the DPoP proofs of this route (RFC 9449 §9):
