@@ -2,6 +2,7 @@ package enforce
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 )
 
@@ -84,9 +85,9 @@ func readMultipart(m MediaType, body []byte) ([]part, error) {
 
 // part is what a part's head says about it.
 type part struct {
-	disposition, name, filename string
-	hasName, hasFilename        bool
-	contentID                   string
+	disposition, name, filename       string
+	hasName, hasFilename, hasExtended bool
+	contentID                         string
 }
 
 // readPart reads one part's head, and nothing of its content.
@@ -113,6 +114,9 @@ func readPart(raw []byte, formData bool) (part, error) {
 	}
 	if formData && (!strings.EqualFold(p.disposition, "form-data") || !p.hasName) {
 		return p, ErrMalformedBody // RFC 7578 §4.2: every part is form-data with a name
+	}
+	if p.hasExtended && !p.hasName {
+		return p, ErrMalformedBody
 	}
 	return p, nil
 }
@@ -160,8 +164,10 @@ func (p *part) read(key, value string) error {
 // readDisposition reads `type *( ";" OWS param )` where the only params are
 // name and filename, each at most once, valued by a token without "'" (PHP
 // reads 'x' as a quoted x) or a quoted string without backslash or ";"
-// (Rack finds `; name=` inside a quoted filename). RFC 2231 `name*` and
-// `filename*` are refused: parsers disagree on which of the two wins.
+// (Rack finds `; name=` inside a quoted filename), and an RFC 8187
+// `filename*` (.NET's HttpClient adds one to every file), which names the
+// file only, on a part that has a name (Rack would name a part without one
+// by it). `name*` is refused: Go reads it, the others do not.
 func (p *part) readDisposition(v string) error {
 	typ, rest := cutToken(v)
 	if typ == "" || strings.Contains(typ, "'") {
@@ -178,6 +184,13 @@ func (p *part) readDisposition(v string) error {
 			return ErrMalformedBody
 		}
 		value, quoted, after, ok := cutParamValue(after[1:])
+		if strings.EqualFold(name, "filename*") {
+			if !ok || quoted || p.hasExtended || !extValue.MatchString(value) {
+				return ErrMalformedBody
+			}
+			p.hasExtended, rest = true, after
+			continue
+		}
 		if !ok || strings.Contains(value, ";") || (!quoted && strings.Contains(value, "'")) {
 			return ErrMalformedBody
 		}
@@ -199,6 +212,10 @@ func (p *part) readDisposition(v string) error {
 	}
 	return nil
 }
+
+// extValue is RFC 8187's ext-value in UTF-8 or ISO-8859-1, with its two
+// "'" (which PHP pairs as quotes when it splits the parameters).
+var extValue = regexp.MustCompile("^(?i:utf-8|iso-8859-1)'[A-Za-z0-9-]*'(?:[A-Za-z0-9!#$&+.^_`|~-]|%[0-9A-Fa-f]{2})+$")
 
 // splitHeaderLine reads `name ":" OWS value` with a token name (no space
 // before the colon, no folded line) and a non-empty value of visible

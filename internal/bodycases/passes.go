@@ -35,6 +35,7 @@ func passes(limit int) []Case {
 		p("multipart, charset and boundary", ct("multipart/form-data; charset=UTF-8; boundary=B"), string(mp("B", named("memo", "x")))),
 		p("multipart, upper-case type and header names", ct("Multipart/Form-Data; Boundary=B"), string(mp("B", "CONTENT-DISPOSITION: FORM-DATA; NAME=\"memo\"\r\ncontent-type: TEXT/PLAIN; CHARSET=utf-8\r\n\r\nx"))),
 		p("multipart, every accepted part header", fd, string(mp("B", "Content-Disposition: form-data; name=memo; filename=\"r\u00e9sum\u00e9's notes.txt\"\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <memo@example>\r\n\r\nx"))),
+		p("multipart from .NET's HttpClient (filename*)", ct(`multipart/form-data; boundary="0f6b8a52-3c1e-4c47-9d0e-2a9f5b1e7c11"`), string(mp("0f6b8a52-3c1e-4c47-9d0e-2a9f5b1e7c11", "Content-Type: text/plain; charset=utf-8\r\nContent-Disposition: form-data; name=memo\r\n\r\nx", "Content-Type: application/octet-stream\r\nContent-Disposition: form-data; name=file; filename=\"access token.txt\"; filename*=utf-8''access%20token.txt\r\n\r\nbytes"))),
 		p("multipart, a name in RFC 2047 (no parser decodes it)", fd, string(mp("B", named("=?UTF-8?B?YWNjZXNzX3Rva2Vu?=", "x")))),
 		p("multipart, no CRLF after the close delimiter", fd, strings.TrimSuffix(string(mp("B", named("memo", "x"))), "\r\n")),
 		p("multipart, no parts", fd, "--B--\r\n"),
