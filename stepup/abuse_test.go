@@ -50,9 +50,10 @@ func TestStrangersCannotSlowOrLockTheVictim(t *testing.T) {
 	if delayed := strangerFails(t, h, stranger, 20); delayed != 10 {
 		t.Fatalf("%d of the stranger's 20 guesses were made to wait, want the 10 past the free ones", delayed)
 	}
-	// The stranger now waits...
-	flow, err := h.e.StartLogin(ctx, IdentifierPhone, victimPhone, stranger)
-	noErr(t, "stranger's start", err)
+	// The stranger now waits, even on a flow an accomplice started (the
+	// stranger's own address has sent its share of codes to the number)...
+	flow, err := h.e.StartLogin(ctx, IdentifierPhone, victimPhone, ClientInfo{IP: "203.0.113.67"})
+	noErr(t, "accomplice's start", err)
 	_, err = h.e.CheckLogin(ctx, flow, h.sender.last(t).Code, proofFor(t, newJKT(t)), stranger)
 	wantErr(t, "the stranger, even with the right code", err, ErrRateLimited)
 	// ...the victim does not.
@@ -160,22 +161,22 @@ func (c *countingStore) Incr(ctx context.Context, k string, ttl time.Duration) (
 	return c.Store.Incr(ctx, k, ttl)
 }
 
-// TestClientAndGlobalLimits: one client starts at most 10 logins per 10
-// minutes (whatever the numbers), and a refused start costs one store
-// operation and sends nothing; all clients together are bounded too.
+// TestClientAndGlobalLimits: one client gets at most 20 unproven login
+// codes an hour (whatever the numbers), and a refused start costs one
+// store operation and sends nothing; all clients together are bounded too.
 func TestClientAndGlobalLimits(t *testing.T) {
 	ctx := context.Background()
 	st := &countingStore{Store: store.NewMemory()}
 	h := newHarness(t, st, func(c *Config) { c.Limits = RateLimits{} }) // the defaults
-	for i := 0; i < 10; i++ {
+	for i := 0; i < 20; i++ {
 		_, err := h.e.StartLogin(ctx, IdentifierPhone, fmt.Sprintf("+3361000%04d", i), stranger)
 		noErr(t, "start", err)
 	}
 	sent := h.sender.count()
-	for i := 10; i < 300; i++ {
+	for i := 20; i < 300; i++ {
 		before := st.ops.Load()
 		_, err := h.e.StartLogin(ctx, IdentifierPhone, fmt.Sprintf("+3361000%04d", i), stranger)
-		wantErr(t, "a start past the client's limit", err, ErrRateLimited)
+		wantErr(t, "a start past the client's unproven sends", err, ErrRateLimited)
 		if ops := st.ops.Load() - before; ops != 1 {
 			t.Fatalf("a refused start cost %d store operations, want 1", ops)
 		}
@@ -194,12 +195,27 @@ func TestClientAndGlobalLimits(t *testing.T) {
 		_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33620009999", ClientInfo{IP: "192.0.2.77"})
 		wantErr(t, "the sixth start of all clients", err, ErrRateLimited)
 	})
-	t.Run("sends per client count resends and steps", func(t *testing.T) {
+	t.Run("unproven sends count resends", func(t *testing.T) {
+		h := newHarness(t, nil, func(c *Config) {
+			c.Limits = RateLimits{ClientUnprovenSends: Rate{3, time.Hour}}
+			c.OTP.ResendCooldown = time.Millisecond
+		})
+		flow, err := h.e.StartLogin(ctx, IdentifierPhone, victimPhone, victim)
+		noErr(t, "send 1", err)
+		for i := 2; i <= 3; i++ {
+			h.clk.Advance(time.Second)
+			noErr(t, fmt.Sprintf("send %d (a resend)", i), h.e.RetryLogin(ctx, flow, victim))
+		}
+		h.clk.Advance(time.Second)
+		wantErr(t, "send 4 (a resend)", h.e.RetryLogin(ctx, flow, victim), ErrRateLimited)
+		noErr(t, "the same resend from another address", h.e.RetryLogin(ctx, flow, ClientInfo{IP: "192.0.2.5"}))
+	})
+	t.Run("sends per client count every code, steps too", func(t *testing.T) {
 		h := newHarness(t, nil, func(c *Config) {
 			c.Limits = RateLimits{ClientSends: Rate{3, time.Hour}}
 			c.OTP.ResendCooldown = time.Millisecond
 		})
-		c := h.loginFrom(t, victimPhone, victim) // send 1
+		c := h.loginFrom(t, victimPhone, victim) // send 1, proven
 		flow, err := h.e.StartLogin(ctx, IdentifierPhone, victimPhone, victim)
 		noErr(t, "send 2", err)
 		h.clk.Advance(time.Second)
@@ -211,15 +227,6 @@ func TestClientAndGlobalLimits(t *testing.T) {
 		wantErr(t, "send 5 (a step)", err, ErrRateLimited)
 		_, err = h.e.SendStepOTP(ctx, tok, false, ClientInfo{IP: "192.0.2.5"})
 		noErr(t, "the same step from another address", err)
-		tok2 := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
-		_, err = h.e.SendStepOTP(ctx, tok2, false, ClientInfo{IP: "192.0.2.6"})
-		noErr(t, "a second step-up code for the session", err)
-		tok3 := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
-		_, err = h.e.SendStepOTP(ctx, tok3, false, ClientInfo{IP: "192.0.2.7"})
-		noErr(t, "the session key's third code", err)
-		tok4 := h.stepUp(t, c, scopeSMS, nil).ChallengeToken
-		_, err = h.e.SendStepOTP(ctx, tok4, false, ClientInfo{IP: "192.0.2.8"})
-		wantErr(t, "the session key's fourth code, each from a new address", err, ErrRateLimited)
 	})
 }
 

@@ -149,7 +149,7 @@ func New(cfg Config) (*Engine, error) {
 		refreshKey: cfg.Signer.DeriveSecret("refresh-token"),
 		deviceKey:  cfg.Signer.DeriveSecret("device-cookie")}
 	if cfg.Passwords != nil {
-		if e.passwords, err = password.NewHasher(cfg.Passwords.Params, 0); err != nil {
+		if e.passwords, err = password.NewHasher(cfg.Passwords.Params, cfg.Passwords.ConcurrentHashes); err != nil {
 			return nil, fmt.Errorf("stepup: %w", err)
 		}
 	}
@@ -200,7 +200,7 @@ func (cfg *Config) setDefaults() {
 		cfg.HookClient = NewHookClient(nil)
 	}
 	cfg.OTP.setDefaults()
-	cfg.Limits.setDefaults()
+	cfg.Limits.setDefaults(&cfg.OTP)
 }
 
 // validate checks the configuration and returns its step registry, against

@@ -13,19 +13,42 @@ type Rate struct {
 }
 
 // RateLimits bound the unauthenticated work a client can make the gateway
-// do (OWASP API4:2023, unrestricted resource consumption): login starts,
+// do (OWASP API4:2023, unrestricted resource consumption): logins started,
 // and codes sent (SMS pumping). "Client" is the request's client IP as
-// Caddy determines it (trusted proxies applied), IPv6 grouped by /64; the
-// limits shared by all clients bound the whole deployment. Counters live in
-// the store, so every instance sharing it counts together.
+// Caddy determines it (trusted proxies applied): an IPv4 address, or an
+// IPv6 /48 (budgets.go says why). The limits shared by all clients bound
+// the whole deployment. Counters live in the store, so every instance
+// sharing it counts together.
+//
+// Thousands of honest users can share one address (carrier-grade NAT), so
+// the small per-client budgets count only what was not proven: a login
+// code whose login is then completed, and a login that completes, are
+// given back. What one client may do in all, proven or not, is bounded by
+// the large ClientSends and ClientLoginStarts.
 type RateLimits struct {
-	ClientLoginStarts Rate // per client; default 10 per 10m
-	ClientSends       Rate // codes sent because of one client IP, or one session's DPoP key (login, resends, steps); default 20 per 1h
+	// ClientUnprovenSends: login codes (and their resends) sent because of
+	// one client to identifiers it has no device cookie of, until the
+	// login completes; default 20 per 1h.
+	ClientUnprovenSends Rate
+	// ClientDestinationSends: how many of those one client may send to
+	// one phone number or email address, out of the destination's
+	// OTPPolicy.MaxPerHour; default one login's codes (1 + MaxResends),
+	// at most half of MaxPerHour (at least 1), per 1h.
+	ClientDestinationSends Rate
+	// ClientSends: every code sent because of one client, proven or not
+	// (logins, resends, step-up codes); default 3000 per 1h.
+	ClientSends Rate
+	// ClientUnfinishedLogins: password logins, sign-ups and OAuth logins
+	// started by one client, until they complete; default 10 per 10m.
+	ClientUnfinishedLogins Rate
+	// ClientLoginStarts: every password login, sign-up and OAuth login
+	// started by one client, completed or not; default 3000 per 1h.
+	ClientLoginStarts Rate
 	LoginStarts       Rate // all clients together; default 600 per 1m
 	Sends             Rate // all clients together; default 600 per 1m
 }
 
-func (l *RateLimits) setDefaults() {
+func (l *RateLimits) setDefaults(otp *OTPPolicy) {
 	def := func(r *Rate, count int, window time.Duration) {
 		if r.Count == 0 {
 			r.Count = count
@@ -34,10 +57,19 @@ func (l *RateLimits) setDefaults() {
 			r.Window = window
 		}
 	}
-	def(&l.ClientLoginStarts, 10, 10*time.Minute)
-	def(&l.ClientSends, 20, time.Hour)
+	def(&l.ClientUnprovenSends, 20, time.Hour)
+	def(&l.ClientDestinationSends, min(1+otp.MaxResends, max(1, otp.MaxPerHour/2)), time.Hour)
+	def(&l.ClientSends, 3000, time.Hour)
+	def(&l.ClientUnfinishedLogins, 10, 10*time.Minute)
+	def(&l.ClientLoginStarts, 3000, time.Hour)
 	def(&l.LoginStarts, 600, time.Minute)
 	def(&l.Sends, 600, time.Minute)
+}
+
+// counter is one rate-limited counter an operation is counted in.
+type counter struct {
+	key  string
+	rate Rate
 }
 
 // allow counts one event under key and refuses it past the rate: one store
@@ -53,35 +85,73 @@ func (e *Engine) allow(ctx context.Context, key string, r Rate) error {
 	return nil
 }
 
-// allowSend checks every cap on one code before it is sent: the client
-// IP's, the session key's when the request comes from a session (a client
-// that moves between addresses keeps its key), the deployment's, and the
-// destination bucket's.
-func (e *Engine) allowSend(ctx context.Context, client ClientInfo, sessionJKT, bucket string) error {
-	if err := e.allow(ctx, clientSendsKey(clientKey(client.IP)), e.cfg.Limits.ClientSends); err != nil {
-		return err
-	}
-	if sessionJKT != "" {
-		if err := e.allow(ctx, clientSendsKey("jkt:"+sessionJKT), e.cfg.Limits.ClientSends); err != nil {
+// spend counts one operation in each counter, in order, and checks the
+// account lock (lockKey, when set) right after the first one, so that a
+// client past its own budget is refused in one round trip. When a counter
+// or the lock refuses (or the store fails), the counters counted before
+// are given back: a refused operation stays only in the counter that
+// refused it, which is past its limit for the rest of its window anyway.
+//
+// Every key is known before the first call (none depends on another's
+// answer), so that the counters of one operation can be sent in one
+// pipeline, or one script per Cluster slot.
+func (e *Engine) spend(ctx context.Context, lockKey string, counters []counter) error {
+	for i, c := range counters {
+		err := e.allow(ctx, c.key, c.rate)
+		if err == nil && i == 0 && lockKey != "" {
+			if _, err = e.checkLock(ctx, lockKey); err != nil {
+				i = 1 // the first counter is given back too
+			}
+		}
+		if err != nil {
+			e.giveBack(ctx, keysOf(counters[:i]))
 			return err
 		}
 	}
-	if err := e.allow(ctx, globalSendsKey, e.cfg.Limits.Sends); err != nil {
-		return err
-	}
-	return e.allow(ctx, bucket, Rate{Count: e.cfg.OTP.MaxPerHour, Window: time.Hour})
+	return nil
 }
 
-// clientKey names a client by its IP: an IPv6 client by its /64, which one
-// subscriber usually holds whole.
-func clientKey(ip string) string {
+// giveBack takes one back from each counter (a key listed twice, twice).
+// Best effort: a store that fails here leaves the counters higher than
+// they need to be, never lower.
+func (e *Engine) giveBack(ctx context.Context, keys []string) {
+	for _, k := range keys {
+		_ = e.cfg.Store.Decr(ctx, k)
+	}
+}
+
+func keysOf(counters []counter) []string {
+	keys := make([]string, len(counters))
+	for i, c := range counters {
+		keys[i] = c.key
+	}
+	return keys
+}
+
+// clientKey names a client by its IP for the delays of its wrong codes and
+// passwords: an IPv6 client by its /64, which one subscriber usually holds
+// whole. The delay falls on everyone counted together, so it is kept to
+// one subscriber's network.
+func clientKey(ip string) string { return prefixKey(ip, 64) }
+
+// budgetClient names a client by its IP for its budgets of sends and
+// logins: an IPv6 client by its /48. A /48 is what a site (or a hosting
+// customer) is given, so one attacker often holds 65,536 /64s; counting
+// by /64 would make them as many clients. Honest users who share a /48
+// (a mobile carrier's pool) are counted together as those behind one
+// IPv4 NAT are, and their proven codes and completed logins are given
+// back.
+func budgetClient(ip string) string { return prefixKey(ip, 48) }
+
+// prefixKey is an IPv4 address, or the IPv6 prefix of bits holding ip.
+func prefixKey(ip string, bits int) string {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return "unknown"
 	}
 	addr = addr.Unmap()
 	if addr.Is6() {
-		prefix, _ := addr.Prefix(64)
+		prefix, _ := addr.WithZone("").Prefix(bits)
 		return prefix.String()
 	}
 	return addr.String()

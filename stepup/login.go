@@ -3,6 +3,7 @@ package stepup
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
@@ -25,6 +26,10 @@ type loginFlow struct {
 	// device's buckets (device.go).
 	Device string   `json:"device,omitempty"`
 	OTP    otpState `json:"otp"`
+	// Refund lists the counters the flow's codes (and a sign-up's start)
+	// were counted in that completing the login gives back (budgets.go); a
+	// key once per count.
+	Refund []string `json:"refund,omitempty"`
 	// SignUpHash is the password a sign-up sets once the code proves the
 	// email address (login_password.go).
 	SignUpHash string `json:"sign_up_hash,omitempty"`
@@ -39,7 +44,8 @@ type ClientInfo struct {
 
 // StartLogin begins an OTP login for an identifier and sends the first
 // code. It returns the flow ID the client must present to check the code.
-// A client past its login-start limit costs one store round trip.
+// The login is counted by its code (budgets.go): a client past its
+// unproven sends costs one store round trip.
 func (e *Engine) StartLogin(ctx context.Context, typ, value string, client ClientInfo) (string, error) {
 	if e.cfg.Sender == nil || len(e.cfg.LoginIdentifiers) == 0 {
 		return "", ErrNotConfigured
@@ -55,35 +61,31 @@ func (e *Engine) StartLogin(ctx context.Context, typ, value string, client Clien
 		// Room left is kept for counters, markers and sessions.
 		return "", ErrBusy
 	}
-	if err := e.allow(ctx, clientStartsKey(clientKey(client.IP)), e.cfg.Limits.ClientLoginStarts); err != nil {
-		return "", err
-	}
-	if err := e.allow(ctx, globalStartsKey, e.cfg.Limits.LoginStarts); err != nil {
-		return "", err
-	}
-	return e.openLoginFlow(ctx, loginFlow{V: recordVersion, Type: typ, Value: value}, client)
+	return e.openLoginFlow(ctx, loginFlow{V: recordVersion, Type: typ, Value: value}, client,
+		counter{globalStartsKey, e.cfg.Limits.LoginStarts})
 }
 
 // openLoginFlow stores a login flow and sends its first code, past the
-// identifier's lock and every send cap.
-func (e *Engine) openLoginFlow(ctx context.Context, flow loginFlow, client ClientInfo) (string, error) {
+// identifier's lock, every send budget and the extra counters.
+func (e *Engine) openLoginFlow(ctx context.Context, flow loginFlow, client ClientInfo, extra ...counter) (string, error) {
 	if jkt, ok := e.deviceOf(flow.Type, flow.Value, client.Device); ok {
 		flow.Device = jkt
 	}
-	if _, err := e.checkLock(ctx, flow.failKey(flow.Device)); err != nil {
+	counters, refund := e.loginSendCounters(&flow, client)
+	if err := e.spend(ctx, flow.failKey(flow.Device), append(counters, extra...)); err != nil {
 		return "", err
 	}
-	if err := e.allowSend(ctx, client, "", flow.sendsKey()); err != nil {
-		return "", err
-	}
+	flow.Refund = append(flow.Refund, refund...)
 	id := newID(prefixFlow)
 	code, err := e.newCode(&flow.OTP, id, e.now())
 	if err != nil {
+		e.giveBack(ctx, refund)
 		return "", err
 	}
 	// State first, then the side effect: a code is never sent that the
 	// store does not know.
 	if err := e.cfg.Store.Create(ctx, flowKey(id), mustJSON(flow), loginFlowTTL); err != nil {
+		e.giveBack(ctx, refund)
 		return "", storeErr(err)
 	}
 	if err := e.send(ctx, otp.Message{Channel: channelOf(flow.Type), To: flow.Value, Code: code, Purpose: otp.PurposeLogin,
@@ -102,14 +104,6 @@ func (f *loginFlow) failKey(checkedBy string) string {
 		return identDeviceFailKey(f.Type, f.Value, f.Device)
 	}
 	return identFailKey(f.Type, f.Value)
-}
-
-// sendsKey is the destination bucket the flow's codes count in.
-func (f *loginFlow) sendsKey() string {
-	if f.Device != "" {
-		return deviceSendsKey(f.Value, f.Device)
-	}
-	return sendsKey(f.Value)
 }
 
 // RetryLogin sends a new code for a started login; the previous code stops
@@ -133,18 +127,19 @@ func (e *Engine) RetryLogin(ctx context.Context, flowID string, client ClientInf
 	if err := flow.OTP.mayResend(now, &e.cfg.OTP); err != nil {
 		return err
 	}
-	if _, err := e.checkLock(ctx, flow.failKey(flow.Device)); err != nil {
-		return err
-	}
-	if err := e.allowSend(ctx, client, "", flow.sendsKey()); err != nil {
+	counters, refund := e.loginSendCounters(&flow, client)
+	if err := e.spend(ctx, flow.failKey(flow.Device), counters); err != nil {
 		return err
 	}
 	next := flow
+	next.Refund = append(slices.Clone(flow.Refund), refund...)
 	code, err := e.newCode(&next.OTP, flowID, now)
 	if err != nil {
+		e.giveBack(ctx, refund)
 		return err
 	}
 	if err := e.cfg.Store.Swap(ctx, flowKey(flowID), raw, mustJSON(next), loginFlowTTL); err != nil {
+		e.giveBack(ctx, refund)
 		if errors.Is(err, store.ErrConflict) {
 			return ErrRateLimited // a concurrent resend won
 		}
@@ -218,9 +213,11 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 		}
 		return nil, storeErr(err)
 	}
-	// After a success the failure counters are reset; should the store
-	// fail here, they only stay higher than they need to.
+	// After a success the failure counters are reset and the client's
+	// budgets given back; should the store fail here, they only stay
+	// higher than they need to.
 	_ = e.clearGuessing(ctx, &guess)
+	e.giveBack(ctx, flow.Refund)
 	tokens.Device = e.deviceCookie(flow.Type, flow.Value, proof.Thumbprint)
 	return tokens, nil
 }

@@ -249,6 +249,8 @@ func (e *Engine) CompleteOAuth(ctx context.Context, provider, state, code, provi
 	if err != nil {
 		return nil, err
 	}
+	// The provider vouched for the login: it completed (budgets.go).
+	e.giveBack(ctx, []string{clientUnfinishedKey(budgetClient(st.ClientIP))})
 	return back, nil
 }
 

@@ -35,6 +35,10 @@ var methodsPassword = []string{"pwd"}
 type PasswordLogin struct {
 	Policy password.Policy
 	Params password.Params // default password.DefaultParams
+	// ConcurrentHashes is how many argon2id hashes run at once; 0:
+	// password.DefaultConcurrency (half the cores), so that a burst of
+	// logins leaves room for the requests that verify tokens.
+	ConcurrentHashes int
 	// ACR is the acr of the tokens of a password login (default
 	// DefaultPasswordACR).
 	ACR string
@@ -63,14 +67,18 @@ func (e *Engine) SignUp(ctx context.Context, email, pw string, client ClientInfo
 	if !e.cfg.Passwords.Policy.Allows(pw) {
 		return "", ErrInvalidPassword
 	}
-	if err := e.allowLoginWork(ctx, client); err != nil {
+	counted, refund, err := e.startLoginWork(ctx, client)
+	if err != nil {
 		return "", err
 	}
 	hash, err := e.passwords.Hash(ctx, pw)
 	if err != nil {
+		e.giveBack(ctx, counted) // the gateway refused the work, not the client
 		return "", hashErr(err)
 	}
-	return e.issueTicket(ctx, loginTicket{Kind: ticketSignUp, Email: email, Hash: hash})
+	// The sign-up completes when its code proves the address: the login
+	// flow that code checks gives the start back.
+	return e.issueTicket(ctx, loginTicket{Kind: ticketSignUp, Email: email, Hash: hash, Refund: []string{refund}})
 }
 
 // PasswordLogin checks an email address and password and returns a ticket
@@ -87,7 +95,8 @@ func (e *Engine) PasswordLogin(ctx context.Context, email, pw string, client Cli
 	if !ok {
 		return "", ErrInvalidIdentifier
 	}
-	if err := e.allowLoginWork(ctx, client); err != nil {
+	counted, refund, err := e.startLoginWork(ctx, client)
+	if err != nil {
 		return "", err
 	}
 	account := identFailKey(IdentifierEmail, email)
@@ -111,6 +120,7 @@ func (e *Engine) PasswordLogin(ctx context.Context, email, pw string, client Cli
 	}
 	match, stale, err := e.passwords.Verify(ctx, pw, hash)
 	if err != nil && !errors.Is(err, password.ErrMalformed) {
+		e.giveBack(ctx, counted) // the gateway refused the work, not the client
 		return "", hashErr(err)
 	}
 	if !match {
@@ -119,6 +129,7 @@ func (e *Engine) PasswordLogin(ctx context.Context, email, pw string, client Cli
 	if err := e.clearGuessing(ctx, &guess); err != nil {
 		return "", err
 	}
+	e.giveBack(ctx, []string{refund}) // a completed login
 	if stale {
 		if fresh, err := e.passwords.Hash(ctx, pw); err == nil {
 			_ = e.setPassword(ctx, user.ID, fresh, true) // best effort: the old hash still works
@@ -129,17 +140,26 @@ func (e *Engine) PasswordLogin(ctx context.Context, email, pw string, client Cli
 	return e.issueTicket(ctx, loginTicket{Kind: ticketPassword, UserID: user.ID, Email: email, Event: event})
 }
 
-// allowLoginWork counts a login that costs a password hash against the
-// client's and everyone's login starts: argon2id is the most expensive
-// thing a stranger can ask for.
+// allowLoginWork counts a login that costs a password hash or a
+// provider's round trip against the client's and everyone's login starts
+// (loginWorkCounters): argon2id is the most expensive thing a stranger can
+// ask for.
 func (e *Engine) allowLoginWork(ctx context.Context, client ClientInfo) error {
+	_, _, err := e.startLoginWork(ctx, client)
+	return err
+}
+
+// startLoginWork is allowLoginWork; it returns the counters it counted in,
+// and the one the login's completion gives back (unfinishedLogin).
+func (e *Engine) startLoginWork(ctx context.Context, client ClientInfo) (counted []string, refund string, err error) {
 	if full, ok := e.cfg.Store.(store.Bounded); ok && full.NearlyFull() {
-		return ErrBusy
+		return nil, "", ErrBusy
 	}
-	if err := e.allow(ctx, clientStartsKey(clientKey(client.IP)), e.cfg.Limits.ClientLoginStarts); err != nil {
-		return err
+	counters, refund := e.loginWorkCounters(client)
+	if err := e.spend(ctx, "", counters); err != nil {
+		return nil, "", err
 	}
-	return e.allow(ctx, globalStartsKey, e.cfg.Limits.LoginStarts)
+	return keysOf(counters), refund, nil
 }
 
 // countAttempt counts an attempt as a failure of both counters before the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,23 +218,26 @@ func TestRetryLogin(t *testing.T) {
 func TestPerDestinationHourlyCap(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, nil, func(c *Config) { c.OTP.MaxPerHour = 4 })
+	// Each from its own address: one client gets only a share of a
+	// destination's codes (budgets_test.go).
+	from := func(i int) ClientInfo { return ClientInfo{IP: fmt.Sprintf("192.0.2.%d", i+1)} }
 	for i := 0; i < 4; i++ {
-		_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
+		_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", from(i))
 		noErr(t, "StartLogin", err)
 	}
-	_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
+	_, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", from(4))
 	wantErr(t, "fifth code to one destination", err, ErrRateLimited)
 	if n := h.sender.count(); n != 4 {
 		t.Fatalf("%d codes sent, want 4", n)
 	}
-	_, err = h.e.StartLogin(ctx, IdentifierPhone, "+33699999999", testClient)
+	_, err = h.e.StartLogin(ctx, IdentifierPhone, "+33699999999", from(4))
 	noErr(t, "another destination", err)
 	// Email addresses count per normalised address.
 	for i := 0; i < 4; i++ {
-		_, err := h.e.StartLogin(ctx, IdentifierEmail, "Bob@Example.com", testClient)
+		_, err := h.e.StartLogin(ctx, IdentifierEmail, "Bob@Example.com", from(i))
 		noErr(t, "StartLogin email", err)
 	}
-	_, err = h.e.StartLogin(ctx, IdentifierEmail, "bob@example.com", testClient)
+	_, err = h.e.StartLogin(ctx, IdentifierEmail, "bob@example.com", from(4))
 	wantErr(t, "fifth code to one address, other case", err, ErrRateLimited)
 }
 
@@ -242,10 +246,12 @@ func TestResendCountsTowardsTheHourlyCap(t *testing.T) {
 	h := newHarness(t, nil, func(c *Config) { c.OTP.MaxPerHour = 2 })
 	flow, err := h.e.StartLogin(ctx, IdentifierPhone, "+33612345678", testClient)
 	noErr(t, "StartLogin", err)
+	// Resends from other addresses: one client gets only a share of a
+	// destination's codes (budgets_test.go).
 	h.clk.Advance(30 * time.Second)
-	noErr(t, "first resend", h.e.RetryLogin(ctx, flow, testClient))
+	noErr(t, "first resend", h.e.RetryLogin(ctx, flow, ClientInfo{IP: "192.0.2.2"}))
 	h.clk.Advance(30 * time.Second)
-	wantErr(t, "resend over the hourly cap", h.e.RetryLogin(ctx, flow, testClient), ErrRateLimited)
+	wantErr(t, "resend over the hourly cap", h.e.RetryLogin(ctx, flow, ClientInfo{IP: "192.0.2.3"}), ErrRateLimited)
 }
 
 func TestUserCreatedOnce(t *testing.T) {

@@ -36,6 +36,9 @@ type loginTicket struct {
 	// CodeChallenge is the PKCE S256 challenge the app sent when it began
 	// an OAuth login: finalizing needs its verifier.
 	CodeChallenge string `json:"code_challenge,omitempty"`
+	// Refund (sign_up): the counters the sign-up's login flow gives back
+	// when its code is proven.
+	Refund []string `json:"refund,omitempty"`
 }
 
 // issueTicket stores t and returns its ID.
@@ -100,7 +103,7 @@ func (e *Engine) FinalizeLogin(ctx context.Context, ticketID, codeVerifier strin
 	// that a store failure (503) leaves the ticket for the client's retry;
 	// of concurrent finalizations the one that takes the ticket wins.
 	if t.Kind == ticketSignUp {
-		id, err := e.openLoginFlow(ctx, loginFlow{V: recordVersion, Type: IdentifierEmail, Value: t.Email, SignUpHash: t.Hash}, client)
+		id, err := e.openLoginFlow(ctx, loginFlow{V: recordVersion, Type: IdentifierEmail, Value: t.Email, SignUpHash: t.Hash, Refund: t.Refund}, client)
 		if err != nil {
 			return nil, err
 		}

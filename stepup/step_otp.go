@@ -53,12 +53,10 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool, clie
 	}
 	// Every lock and cap, first send and resends alike. Step codes go to
 	// the user's own identifier, for the user's session: they count in the
-	// bucket of the session's key, which strangers' login starts never
-	// reach.
-	if _, err := e.checkLock(ctx, userFailKey(c.UserID)); err != nil {
-		return "", err
-	}
-	if err := e.allowSend(ctx, client, c.JKT, deviceSendsKey(to, c.JKT)); err != nil {
+	// budget of the session's key, which strangers' login starts never
+	// reach, and never in a client's unproven sends, which a pumper at the
+	// same address may have spent (budgets.go).
+	if err := e.spend(ctx, userFailKey(c.UserID), e.stepSendCounters(to, c.JKT, client)); err != nil {
 		return "", err
 	}
 	next := *c

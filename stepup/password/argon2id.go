@@ -56,7 +56,7 @@ var (
 	ErrMalformed = errors.New("password: not an argon2id hash of this package")
 )
 
-// Hasher hashes and verifies passwords, at most Slots at once.
+// Hasher hashes and verifies passwords, at most a fixed number at once.
 type Hasher struct {
 	params  Params
 	slots   chan struct{}
@@ -64,16 +64,28 @@ type Hasher struct {
 	dummy   string // a hash of nothing, verified when there is no user
 }
 
-// NewHasher returns a Hasher with params; slots defaults to GOMAXPROCS, and
-// at most 32 callers per slot wait for one (more get ErrBusy).
-func NewHasher(params Params, slots int) (*Hasher, error) {
+// DefaultConcurrency is how many hashes of p run at once unless told
+// otherwise: as many as keep half of GOMAXPROCS busy (each hash runs
+// p.Threads lanes in parallel), at least one. A burst of logins then
+// leaves the other half to everything else the process serves (every
+// core hashing slows every request; BENCHMARKS.md measures a route that
+// verifies tokens during a burst of logins, with and without the bound).
+func DefaultConcurrency(p Params) int {
+	return max(1, runtime.GOMAXPROCS(0)/2/max(1, int(p.Threads)))
+}
+
+// NewHasher returns a Hasher with params that runs at most concurrency
+// hashes at once (<= 0: DefaultConcurrency). At most 32 callers per slot
+// wait for one (about 1.6 s of waiting at the default cost); more get
+// ErrBusy.
+func NewHasher(params Params, concurrency int) (*Hasher, error) {
 	if err := params.Validate(); err != nil {
 		return nil, err
 	}
-	if slots <= 0 {
-		slots = runtime.GOMAXPROCS(0)
+	if concurrency <= 0 {
+		concurrency = DefaultConcurrency(params)
 	}
-	h := &Hasher{params: params, slots: make(chan struct{}, slots), waiting: make(chan struct{}, 32*slots)}
+	h := &Hasher{params: params, slots: make(chan struct{}, concurrency), waiting: make(chan struct{}, 32*concurrency)}
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, err
