@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,37 @@ func TestHashSlots(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
+}
+
+// TestDefaultConcurrencyLeavesHalfTheCores: by default the hashes keep at
+// most half of GOMAXPROCS busy (each runs Threads lanes), and at least one
+// runs.
+func TestDefaultConcurrencyLeavesHalfTheCores(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, tc := range []struct{ procs, threads, want int }{
+		{1, 1, 1}, {2, 1, 1}, {3, 1, 1}, {4, 1, 2}, {8, 1, 4}, {16, 1, 8},
+		{8, 2, 2}, {8, 4, 1}, {8, 8, 1}, {2, 4, 1},
+	} {
+		runtime.GOMAXPROCS(tc.procs)
+		p := Params{Time: 1, MemoryKiB: minMemoryKiB, Threads: uint8(tc.threads)}
+		if got := DefaultConcurrency(p); got != tc.want {
+			t.Errorf("GOMAXPROCS %d, %d lanes: %d hashes at once, want %d", tc.procs, tc.threads, got, tc.want)
+		}
+		h, err := NewHasher(p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cap(h.slots) != tc.want || cap(h.waiting) != 32*tc.want {
+			t.Errorf("GOMAXPROCS %d, %d lanes: a default Hasher runs %d and queues %d", tc.procs, tc.threads, cap(h.slots), cap(h.waiting))
+		}
+	}
+	h, err := NewHasher(testParams, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(h.slots) != 3 {
+		t.Errorf("a Hasher told 3 runs %d", cap(h.slots))
+	}
 }
 
 // TestPolicyCountsAsTheSDK: code points and Unicode categories, as the
