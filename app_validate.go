@@ -135,9 +135,8 @@ func (a *App) validateLimits() error {
 	if l == nil {
 		return nil
 	}
-	for name, r := range map[string]*RateConfig{"client_login_starts": l.ClientLoginStarts, "client_sends": l.ClientSends,
-		"login_starts": l.LoginStarts, "sends": l.Sends} {
-		if r != nil && (r.Count < 1 || time.Duration(r.Window) < time.Second) {
+	for name, field := range l.limitWords() {
+		if r := *field; r != nil && (r.Count < 1 || time.Duration(r.Window) < time.Second) {
 			return fmt.Errorf("limits: %s: at least 1 per window of at least 1s", name)
 		}
 	}
@@ -344,6 +343,9 @@ func (a *App) validateLogin() error {
 	}
 	if ac := pw.Argon2id; ac != nil && (ac.Time < 1 || ac.Time > 10 || ac.MemoryKiB < 1 || ac.MemoryKiB > 1<<20 || ac.Threads < 1 || ac.Threads > 16) {
 		return errors.New("login password: argon2id time 1 to 10, memory 8MiB to 1GiB, threads 1 to 16")
+	}
+	if pw.ConcurrentHashes < 0 || pw.ConcurrentHashes > maxConcurrentHashes {
+		return fmt.Errorf("login password: concurrent_hashes 1 to %d", maxConcurrentHashes)
 	}
 	p := pw.passwordLogin()
 	if err := p.Policy.Validate(); err != nil {

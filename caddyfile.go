@@ -75,6 +75,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			max_length <n>
 //			uppercase|lowercase|numbers|symbols [<n>]
 //			argon2id <time> <memory> <threads>
+//			concurrent_hashes <n>
 //			acr <acr>
 //		}
 //		login oauth <provider> {
@@ -91,10 +92,13 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		login_acr      <acr>
 //		possession_acr <acr...>
 //		limits {
-//			client_login_starts <n> <window>
-//			client_sends        <n> <window>
-//			login_starts        <n> <window>
-//			sends               <n> <window>
+//			client_unproven_sends    <n> <window>
+//			client_destination_sends <n> <window>
+//			client_sends             <n> <window>
+//			client_unfinished_logins <n> <window>
+//			client_login_starts      <n> <window>
+//			login_starts             <n> <window>
+//			sends                    <n> <window>
 //		}
 //		otp {
 //			sender log

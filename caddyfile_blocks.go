@@ -129,13 +129,12 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 	return st, nil
 }
 
-// parseLimits parses `limits { client_login_starts <n> <window>; ... }`.
+// parseLimits parses `limits { client_unproven_sends <n> <window>; ... }`.
 func parseLimits(d *caddyfile.Dispenser) (*LimitsConfig, error) {
 	l := new(LimitsConfig)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		option := d.Val()
-		target := map[string]**RateConfig{"client_login_starts": &l.ClientLoginStarts, "client_sends": &l.ClientSends,
-			"login_starts": &l.LoginStarts, "sends": &l.Sends}[option]
+		target := l.limitWords()[option]
 		if target == nil {
 			return nil, d.Errf("unrecognized limits option '%s'", option)
 		}

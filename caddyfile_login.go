@@ -143,6 +143,11 @@ func parsePasswordLogin(d *caddyfile.Dispenser) (*PasswordConfig, error) {
 			err = count(&pw.Symbols, true)
 		case "acr":
 			err = oneArg(d, &pw.ACR)
+		case "concurrent_hashes":
+			err = count(&pw.ConcurrentHashes, false)
+			if err == nil && pw.ConcurrentHashes < 1 {
+				err = d.Err("concurrent_hashes: at least 1")
+			}
 		case "argon2id":
 			var t, m, p string
 			if !d.Args(&t, &m, &p) || d.NextArg() {

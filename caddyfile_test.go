@@ -212,11 +212,33 @@ func TestGlobalOptionLoginPassword(t *testing.T) {
 			numbers 2
 			symbols 0
 			argon2id 2 64MiB 1
+			concurrent_hashes 3
 			acr urn:example:pwd
 		}
 	}`)
 	want := `{"login":{"otp":["phone_number"],"password":{"min_length":12,"max_length":64,"uppercase":1,"numbers":2,` +
-		`"argon2id":{"time":2,"memory_kib":65536,"threads":1},"acr":"urn:example:pwd"}}}`
+		`"argon2id":{"time":2,"memory_kib":65536,"threads":1},"concurrent_hashes":3,"acr":"urn:example:pwd"}}}`
+	if got != want {
+		t.Errorf("adapted JSON:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestGlobalOptionLimits(t *testing.T) {
+	got := parseGlobal(t, `stepup {
+		limits {
+			client_unproven_sends 30 1h
+			client_destination_sends 2 30m
+			client_sends 5000 1h
+			client_unfinished_logins 20 10m
+			client_login_starts 4000 1h
+			login_starts 900 1m
+			sends 800 1m
+		}
+	}`)
+	want := `{"limits":{"client_unproven_sends":{"count":30,"window":3600000000000},` +
+		`"client_destination_sends":{"count":2,"window":1800000000000},"client_sends":{"count":5000,"window":3600000000000},` +
+		`"client_unfinished_logins":{"count":20,"window":600000000000},"client_login_starts":{"count":4000,"window":3600000000000},` +
+		`"login_starts":{"count":900,"window":60000000000},"sends":{"count":800,"window":60000000000}}}`
 	if got != want {
 		t.Errorf("adapted JSON:\n got %s\nwant %s", got, want)
 	}
@@ -321,6 +343,11 @@ func TestGlobalOptionSessionErrors(t *testing.T) {
 		{"login password unknown word", "stepup {\n login password {\n  entropy 60\n }\n}", "unrecognized login password option 'entropy'"},
 		{"login password negative", "stepup {\n login password {\n  min_length -1\n }\n}", "not a count"},
 		{"login password argon2id", "stepup {\n login password {\n  argon2id 1 lots 1\n }\n}", "argon2id <time> <memory> <threads>"},
+		{"login password no hashes", "stepup {\n login password {\n  concurrent_hashes 0\n }\n}", "concurrent_hashes: at least 1"},
+		{"login password hashes word", "stepup {\n login password {\n  concurrent_hashes many\n }\n}", "not a count"},
+		{"limits unknown word", "stepup {\n limits {\n  client_codes 5 1h\n }\n}", "unrecognized limits option 'client_codes'"},
+		{"limits zero count", "stepup {\n limits {\n  client_unproven_sends 0 1h\n }\n}", "not a positive count"},
+		{"limits no window", "stepup {\n limits {\n  client_destination_sends 3\n }\n}", "client_destination_sends <count> <window>"},
 		{"login unknown identifier", "stepup {\n login otp username\n}", "unknown identifier type 'username'"},
 		{"login without identifiers", "stepup {\n login otp\n}", "needs identifier types"},
 		{"sender unknown", "stepup {\n otp {\n sender carrier-pigeon\n }\n}", "unknown sender 'carrier-pigeon'"},

@@ -50,7 +50,9 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 			}
 			return stepup.Rate{Count: r.Count, Window: time.Duration(r.Window)}
 		}
-		cfg.Limits = stepup.RateLimits{ClientLoginStarts: rate(l.ClientLoginStarts), ClientSends: rate(l.ClientSends),
+		cfg.Limits = stepup.RateLimits{ClientUnprovenSends: rate(l.ClientUnprovenSends),
+			ClientDestinationSends: rate(l.ClientDestinationSends), ClientSends: rate(l.ClientSends),
+			ClientUnfinishedLogins: rate(l.ClientUnfinishedLogins), ClientLoginStarts: rate(l.ClientLoginStarts),
 			LoginStarts: rate(l.LoginStarts), Sends: rate(l.Sends)}
 	}
 	if o := a.OTP; o != nil {

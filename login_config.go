@@ -105,8 +105,16 @@ type PasswordConfig struct {
 
 	// argon2id's cost. Default: time 1, memory 46 MiB, threads 1 (OWASP's
 	// first setting; about 50 ms on one core). Each hash holds its memory
-	// while it runs; at most GOMAXPROCS run at once.
+	// while it runs.
 	Argon2id *Argon2idConfig `json:"argon2id,omitempty"`
+
+	// How many hashes run at once; more wait (up to 32 per hash running,
+	// then 503). Default: as many as keep half of GOMAXPROCS busy (each
+	// hash runs `threads` lanes), at least 1, so that a burst of logins
+	// leaves the other cores to the requests the gateway verifies. Raise
+	// it for login throughput on a host that does little else; at most
+	// 256.
+	ConcurrentHashes int `json:"concurrent_hashes,omitempty"`
 
 	// The acr of a password login's tokens. Default: `urn:stepup:pwd`.
 	ACR string `json:"acr,omitempty"`
@@ -122,6 +130,10 @@ type Argon2idConfig struct {
 	Threads int `json:"threads,omitempty"`
 }
 
+// maxConcurrentHashes bounds concurrent_hashes: each hash holds its
+// memory cost (46 MiB by default) while it runs.
+const maxConcurrentHashes = 256
+
 // Password policy defaults.
 const (
 	defaultPasswordMinLength = 15
@@ -130,7 +142,7 @@ const (
 
 // passwordLogin is the engine's password settings for c.
 func (c *PasswordConfig) passwordLogin() *stepup.PasswordLogin {
-	p := &stepup.PasswordLogin{ACR: c.ACR, Policy: password.Policy{MinLength: c.MinLength, MaxLength: c.MaxLength,
+	p := &stepup.PasswordLogin{ACR: c.ACR, ConcurrentHashes: c.ConcurrentHashes, Policy: password.Policy{MinLength: c.MinLength, MaxLength: c.MaxLength,
 		Uppercase: c.Uppercase, Lowercase: c.Lowercase, Numbers: c.Numbers, Symbols: c.Symbols}}
 	if a := c.Argon2id; a != nil {
 		p.Params = password.Params{Time: uint32(a.Time), MemoryKiB: uint32(a.MemoryKiB), Threads: uint8(a.Threads)}
