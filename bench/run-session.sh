@@ -72,7 +72,7 @@ mapfile -t ports < <("$tmp/freeport" -n 18)
 p_redis="${ports[0]}"
 declare -A port=([mem]="${ports[1]}" [redis]="${ports[2]}" [stepup]="${ports[3]}" [limited]="${ports[13]}" [password]="${ports[15]}")
 declare -A admin=([mem]="${ports[4]}" [redis]="${ports[5]}" [stepup]="${ports[6]}" [limited]="${ports[14]}" [password]="${ports[16]}")
-# The limited gateway sends its (ten) codes to the Redis session benchmark's webhook.
+# The limited gateway sends its (twenty) codes to the Redis session benchmark's webhook.
 declare -A inbox=([mem]="${ports[7]}" [redis]="${ports[8]}" [stepup]="${ports[9]}" [limited]="${ports[8]}" [password]="${ports[17]}")
 p_hook="${ports[10]}"
 p_upstream="${ports[11]}"
@@ -120,6 +120,9 @@ CONF
 # counters are still kept, so their cost is measured). The "limited"
 # gateway keeps the defaults, for the refused-start measurement.
 many_clients="		limits {
+			client_unproven_sends 1000000 1h
+			client_destination_sends 1000000 1h
+			client_unfinished_logins 1000000 1m
 			client_login_starts 1000000 1m
 			client_sends 1000000 1m
 			login_starts 1000000 1m

@@ -31,6 +31,7 @@ type abuseConfig struct {
 	options    string // more stepup options
 	otpOptions string // more otp options
 	grantedFor string // profile:write's session-bound grant; default 31s
+	global     string // more global options
 }
 
 // startAbuseGateways runs the gateways of cfg, sharing a signing key.
@@ -54,6 +55,7 @@ func startAbuseGateways(t *testing.T, cfg abuseConfig) *abuseEnv {
 		testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
 	admin {admin}
 	auto_https off
+	%[10]s
 	stepup {
 		issuer http://gateway.test
 		external_url %[1]s
@@ -101,7 +103,7 @@ func startAbuseGateways(t *testing.T, cfg abuseConfig) *abuseEnv {
 	}
 	respond 404
 }
-`, base, keyFile, cfg.store, env.codes.srv.URL, env.backend.jwksURL(), env.hook.srv.URL, cfg.options, cfg.otpOptions, cfg.grantedFor),
+`, base, keyFile, cfg.store, env.codes.srv.URL, env.backend.jwksURL(), env.hook.srv.URL, cfg.options, cfg.otpOptions, cfg.grantedFor, cfg.global),
 			WaitFor: []string{base + "/.well-known/jwks.json"}})
 		env.bases = append(env.bases, base)
 	}

@@ -34,8 +34,9 @@ func guess(t *testing.T, c *sessionclient.Client, right string) string {
 
 // TestStrangersCannotLockOutOrStarveTheVictim: a stranger who starts
 // logins for the victim's number and guesses codes slows down only
-// themself; the victim logs in from another client at once, and, once the
-// number's shared sends are spent, still from the device it used before.
+// themself; the victim logs in from another client at once, and, once
+// strangers at several addresses spent the number's shared sends, still
+// from the device it used before.
 func TestStrangersCannotLockOutOrStarveTheVictim(t *testing.T) {
 	for _, st := range edgeStores {
 		t.Run(st.name, func(t *testing.T) {
@@ -60,11 +61,16 @@ func TestStrangersCannotLockOutOrStarveTheVictim(t *testing.T) {
 			}
 			// The victim, from a new client: neither slowed nor locked.
 			env.login(t, env.from(t, 0, "127.0.0.4"), victimPhone, "")
-			// The stranger spends the rest of the number's shared sends (10 an
-			// hour: 2 victim logins and 4 stranger starts so far).
+			// The stranger has sent the number its share (one login's codes);
+			// another stranger spends the rest of the number's shared sends
+			// (10 an hour: 2 victim logins and 4 stranger starts so far).
+			if resp, err := env.start(stranger, victimPhone, ""); err != nil || resp.Status != 429 {
+				t.Fatalf("the stranger's fifth code to the number: %v %v", resp, err)
+			}
+			accomplice := env.from(t, 0, "127.0.0.16")
 			for i := 0; i < 4; i++ {
-				if resp, err := env.start(stranger, victimPhone, ""); err != nil || resp.Status != 204 {
-					t.Fatalf("stranger's start %d: %v %v", i, resp, err)
+				if resp, err := env.start(accomplice, victimPhone, ""); err != nil || resp.Status != 204 {
+					t.Fatalf("another stranger's start %d: %v %v", i, resp, err)
 				}
 			}
 			if resp, err := env.start(env.from(t, 0, "127.0.0.5"), victimPhone, ""); err != nil || resp.Status != 429 {
@@ -80,8 +86,9 @@ func TestStrangersCannotLockOutOrStarveTheVictim(t *testing.T) {
 	}
 }
 
-// TestOneClientCannotPumpCodes: logins for 300 numbers from one client:
-// ten codes are sent, the rest refused with 429 before any send.
+// TestOneClientCannotPumpCodes: logins for 300 numbers from one client
+// that proves none: its 20 unproven codes are sent, the rest refused with
+// 429 before any send.
 func TestOneClientCannotPumpCodes(t *testing.T) {
 	for _, st := range edgeStores {
 		t.Run(st.name, func(t *testing.T) {
@@ -98,8 +105,8 @@ func TestOneClientCannotPumpCodes(t *testing.T) {
 					t.Fatalf("429 with code %q", resp.Code())
 				}
 			}
-			if statuses[204] != 10 || statuses[429] != 290 || env.codes.count() != 10 {
-				t.Fatalf("300 starts from one client: %v, %d codes sent; want 10 sent and 290 refused", statuses, env.codes.count())
+			if statuses[204] != 20 || statuses[429] != 280 || env.codes.count() != 20 {
+				t.Fatalf("300 starts from one client: %v, %d codes sent; want 20 sent and 280 refused", statuses, env.codes.count())
 			}
 			// Another client is not affected.
 			if resp, err := env.start(env.from(t, 0, "127.0.0.7"), "+14155569999", ""); err != nil || resp.Status != 204 {
@@ -110,19 +117,19 @@ func TestOneClientCannotPumpCodes(t *testing.T) {
 }
 
 // TestLimitsAreSharedByInstances: two gateways on one Redis count one
-// client's starts, and all clients' starts, together.
+// client's unproven codes, and all clients' starts, together.
 func TestLimitsAreSharedByInstances(t *testing.T) {
 	env := startAbuseGateways(t, abuseConfig{instances: 2, store: "store redis redis://" + redistest.Start(t).Addr + "/0",
-		options: "limits {\n\t\t\tlogin_starts 15 10m\n\t\t}"})
+		options: "limits {\n\t\t\tlogin_starts 25 10m\n\t\t}"})
 	alice := []*sessionclient.Client{env.from(t, 0, "127.0.0.8"), env.from(t, 1, "127.0.0.8")}
-	for i := 0; i < 10; i++ {
+	for i := 0; i < 20; i++ {
 		if resp, err := env.start(alice[i%2], fmt.Sprintf("+1415557%04d", i), ""); err != nil || resp.Status != 204 {
 			t.Fatalf("start %d: %v %v", i, resp, err)
 		}
 	}
 	for i, c := range alice {
 		if resp, err := env.start(c, "+14155579999", ""); err != nil || resp.Status != 429 {
-			t.Fatalf("the client's eleventh start, on gateway %d: %v %v", i, resp, err)
+			t.Fatalf("the client's 21st unproven code, on gateway %d: %v %v", i, resp, err)
 		}
 	}
 	for i := 0; i < 5; i++ {
@@ -132,11 +139,11 @@ func TestLimitsAreSharedByInstances(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ {
 		if resp, err := env.start(env.from(t, i, "127.0.0.10"), "+14155589999", ""); err != nil || resp.Status != 429 {
-			t.Fatalf("the sixteenth start of all clients, on gateway %d: %v %v", i, resp, err)
+			t.Fatalf("the 26th start of all clients, on gateway %d: %v %v", i, resp, err)
 		}
 	}
-	if env.codes.count() != 15 {
-		t.Fatalf("%d codes sent, want 15", env.codes.count())
+	if env.codes.count() != 25 {
+		t.Fatalf("%d codes sent, want 25", env.codes.count())
 	}
 }
 

@@ -84,6 +84,9 @@ func startChaosDeployment(t *testing.T, storeBlock string) *chaosDeployment {
 			max_per_hour 1000
 		}
 		limits {
+			client_unproven_sends 100000 1h
+			client_destination_sends 100000 1h
+			client_unfinished_logins 100000 1m
 			client_login_starts 100000 1m
 			client_sends 100000 1h
 			login_starts 100000 1m

@@ -57,6 +57,9 @@ func startEdgeGateway(t *testing.T, store string, trust ...edgeTrust) *edgeEnv {
 		}
 		# Every request of these tests comes from 127.0.0.1.
 		limits {
+			client_unproven_sends 1000 1h
+			client_destination_sends 1000 1h
+			client_unfinished_logins 1000 10m
 			client_login_starts 1000 10m
 			client_sends 1000 1h
 		}

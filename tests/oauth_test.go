@@ -69,6 +69,9 @@ func startOAuthGateway(t *testing.T, store, providerOptions string) *oauthEnv {
 			sender webhook %[4]s/send
 		}
 		limits {
+			client_unproven_sends 1000 1h
+			client_destination_sends 1000 1h
+			client_unfinished_logins 1000 10m
 			client_login_starts 1000 10m
 			client_sends 1000 1h
 		}

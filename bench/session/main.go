@@ -109,7 +109,7 @@ func run(cfg config) error {
 	return nil
 }
 
-// refusedStarts has one client use up its login starts on the limited
+// refusedStarts has one client use up its unproven sends on the limited
 // gateway, then send -refusals more, and counts what Redis processed for
 // those (nothing else uses Redis meanwhile).
 func (b *bench) refusedStarts() (*phaseResult, error) {
@@ -156,7 +156,7 @@ func (b *bench) reportRefusals(p *phaseResult) {
 		cpu = fmt.Sprintf("%.3f", p.CPU.Seconds()*1000/float64(p.ops))
 	}
 	fmt.Fprintf(w, "#### Login starts past one client's limit (default limits, Redis store)\n\n")
-	fmt.Fprintf(w, "%d starts from one client that had used its 10, %d in flight: %.0f refusals/s, p50 %s ms, p99 %s ms, gateway CPU %s ms each, %s; Redis: **%.3f round trips per refused start** (%s).\n\n",
+	fmt.Fprintf(w, "%d starts from one client that had used its 20 unproven codes, %d in flight: %.0f refusals/s, p50 %s ms, p99 %s ms, gateway CPU %s ms each, %s; Redis: **%.3f round trips per refused start** (%s).\n\n",
 		p.ops, b.cfg.concurrency, float64(p.ops)/p.Wall.Seconds(), benchkit.MS(s.P50), benchkit.MS(s.P99), cpu,
 		benchkit.Failures(p.errors, p.firstErr), p.Redis.RoundTrips, p.Redis.Detail)
 	fmt.Fprintln(w, "| goal | measured | met |")

@@ -226,6 +226,9 @@ const caddyfile = `{
 			max_per_hour 100000
 		}
 		limits {
+			client_unproven_sends 1000000 1h
+			client_destination_sends 1000000 1h
+			client_unfinished_logins 1000000 1m
 			client_login_starts 1000000 1m
 			client_sends 1000000 1h
 			login_starts 1000000 1m
