@@ -143,8 +143,9 @@ func newHarness(t testing.TB, st store.Store, opts ...func(*Config)) *harness {
 		Now: h.clk.Now,
 		// Generous per-client and global limits: the tests that are about
 		// them set their own.
-		Limits: RateLimits{ClientLoginStarts: Rate{1000, time.Hour}, ClientSends: Rate{1000, time.Hour},
-			LoginStarts: Rate{1000, time.Hour}, Sends: Rate{1000, time.Hour}},
+		Limits: RateLimits{ClientUnprovenSends: Rate{1000, time.Hour}, ClientDestinationSends: Rate{1000, time.Hour},
+			ClientSends: Rate{1000, time.Hour}, ClientUnfinishedLogins: Rate{1000, time.Hour},
+			ClientLoginStarts: Rate{1000, time.Hour}, LoginStarts: Rate{1000, time.Hour}, Sends: Rate{1000, time.Hour}},
 	}
 	for _, o := range opts {
 		o(&cfg)
