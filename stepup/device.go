@@ -11,9 +11,10 @@ import (
 // Cookies"): a client that completed a login for an identifier receives a
 // cookie naming the DPoP key it logged in with, MACed with the gateway's
 // key. When it starts the next login with that cookie, and checks the code
-// with that same key, its attempts and sends are counted in a bucket of its
-// own: strangers' failures and starts for the identifier do not hold it
-// back. A stolen cookie without the key earns nothing at the check.
+// with that same key, its attempts are counted in a counter of its own, and
+// its codes in the budget of the identifier's known devices (budgets.go):
+// strangers' failures and starts for the identifier do not hold it back.
+// A stolen cookie without the key earns nothing at the check.
 
 // deviceCookie is the cookie value for a login of typ:value by the DPoP key
 // jkt.

@@ -22,8 +22,9 @@ type loginFlow struct {
 	Type  string `json:"type"`
 	Value string `json:"value"`
 	// Device is the DPoP key thumbprint of a valid device cookie the flow
-	// was started with: checked with that key, the login counts in that
-	// device's buckets (device.go).
+	// was started with: its codes count in the identifier's known-devices
+	// budget (budgets.go) and, checked with that key, its failures in the
+	// device's own counter (device.go).
 	Device string   `json:"device,omitempty"`
 	OTP    otpState `json:"otp"`
 	// Refund lists the counters the flow's codes (and a sign-up's start)

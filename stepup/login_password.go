@@ -150,7 +150,8 @@ func (e *Engine) allowLoginWork(ctx context.Context, client ClientInfo) error {
 }
 
 // startLoginWork is allowLoginWork; it returns the counters it counted in,
-// and the one the login's completion gives back (unfinishedLogin).
+// and the one the login's completion gives back (the client's unfinished
+// logins).
 func (e *Engine) startLoginWork(ctx context.Context, client ClientInfo) (counted []string, refund string, err error) {
 	if full, ok := e.cfg.Store.(store.Bounded); ok && full.NearlyFull() {
 		return nil, "", ErrBusy
