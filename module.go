@@ -225,7 +225,9 @@ type LimitsConfig struct {
 	ClientSends *RateConfig `json:"client_sends,omitempty"`
 	// Password logins, sign-ups and OAuth logins started by one client
 	// until they complete (the password matched, the sign-up's code was
-	// proven, the provider vouched). Default: 10 per 10m.
+	// proven, the provider vouched); a password login with the device
+	// cookie of an earlier login of its address is not counted. Default:
+	// 10 per 10m.
 	ClientUnfinishedLogins *RateConfig `json:"client_unfinished_logins,omitempty"`
 	// Every password login, sign-up and OAuth login started by one client,
 	// completed or not (an OTP login is counted by its code). Default:

@@ -54,10 +54,16 @@ func (e *Engine) stepSendCounters(to, jkt string, client ClientInfo) []counter {
 
 // loginWorkCounters lists the counters of a login that costs a password
 // hash or a provider round trip (password login, sign-up, OAuth), and the
-// one its completion gives back.
-func (e *Engine) loginWorkCounters(client ClientInfo) (counters []counter, refund string) {
+// one its completion gives back. A password login with a device cookie for
+// its address is not counted in its client's unfinished logins, which a
+// guesser at the same address may have spent: its failures count in the
+// device's own counter (device.go), which locks at MaxUserFailures.
+func (e *Engine) loginWorkCounters(client ClientInfo, knownDevice bool) (counters []counter, refund string) {
 	l := &e.cfg.Limits
 	who := budgetClient(client.IP)
+	if knownDevice {
+		return []counter{{clientStartsKey(who), l.ClientLoginStarts}, {globalStartsKey, l.LoginStarts}}, ""
+	}
 	unfinished := clientUnfinishedKey(who)
 	return []counter{
 		{unfinished, l.ClientUnfinishedLogins},

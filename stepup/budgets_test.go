@@ -382,13 +382,15 @@ func TestStepUpCodesAreNotUnprovenSends(t *testing.T) {
 
 // TestCompletedLoginsAreGivenBack: password logins, sign-ups and OAuth
 // logins that complete cost their address nothing but its login starts;
-// unfinished ones count, ten per ten minutes.
+// unfinished ones count, ten per ten minutes, but not those of a device
+// that logged in before.
 func TestCompletedLoginsAreGivenBack(t *testing.T) {
 	ctx := context.Background()
 	p := newTestProvider()
 	h := newHarness(t, nil, natDefaults, withPasswords, withOAuth(p, ""))
 	unfinished := clientUnfinishedKey(budgetClient(testClient.IP))
-	if _, err := h.signUp(t, "alice@example.com", goodPassword); err != nil {
+	alice, err := h.signUp(t, "alice@example.com", goodPassword)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n := h.counterOf(t, unfinished); n != 0 {
@@ -408,7 +410,7 @@ func TestCompletedLoginsAreGivenBack(t *testing.T) {
 	}
 	// Unfinished ones: a sign-up never proven, OAuth logins never back from
 	// the provider, wrong passwords.
-	_, err := h.e.SignUp(ctx, "bob@example.com", goodPassword, testClient)
+	_, err = h.e.SignUp(ctx, "bob@example.com", goodPassword, testClient)
 	noErr(t, "a sign-up", err)
 	for i := 0; i < 4; i++ {
 		_, err := h.e.BeginOAuth(ctx, "okta", appOrigin+"/app", s256(newSecret()), "S256", appOrigin, testClient)
@@ -422,6 +424,10 @@ func TestCompletedLoginsAreGivenBack(t *testing.T) {
 	wantErr(t, "an eleventh unfinished login", err, ErrRateLimited)
 	_, err = h.e.PasswordLogin(ctx, "alice@example.com", goodPassword, ClientInfo{IP: "192.0.2.90"})
 	noErr(t, "a password login from another address", err)
+	// Alice's device, at the address a guesser spent: not held back.
+	if _, err := h.passwordLogin(t, "alice@example.com", goodPassword, alice.tokens.Device); err != nil {
+		t.Fatalf("a password login from a known device: %v", err)
+	}
 }
 
 // to returns the newest message to a destination and how many went there.

@@ -39,7 +39,8 @@ type RateLimits struct {
 	// (logins, resends, step-up codes); default 3000 per 1h.
 	ClientSends Rate
 	// ClientUnfinishedLogins: password logins, sign-ups and OAuth logins
-	// started by one client, until they complete; default 10 per 10m.
+	// started by one client, until they complete (a known device's
+	// password logins are not counted); default 10 per 10m.
 	ClientUnfinishedLogins Rate
 	// ClientLoginStarts: every password login, sign-up and OAuth login
 	// started by one client, completed or not; default 3000 per 1h.

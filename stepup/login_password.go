@@ -67,7 +67,7 @@ func (e *Engine) SignUp(ctx context.Context, email, pw string, client ClientInfo
 	if !e.cfg.Passwords.Policy.Allows(pw) {
 		return "", ErrInvalidPassword
 	}
-	counted, refund, err := e.startLoginWork(ctx, client)
+	counted, refund, err := e.startLoginWork(ctx, client, false)
 	if err != nil {
 		return "", err
 	}
@@ -95,13 +95,14 @@ func (e *Engine) PasswordLogin(ctx context.Context, email, pw string, client Cli
 	if !ok {
 		return "", ErrInvalidIdentifier
 	}
-	counted, refund, err := e.startLoginWork(ctx, client)
+	account := identFailKey(IdentifierEmail, email)
+	jkt, known := e.deviceOf(IdentifierEmail, email, client.Device)
+	if known {
+		account = identDeviceFailKey(IdentifierEmail, email, jkt)
+	}
+	counted, refund, err := e.startLoginWork(ctx, client, known)
 	if err != nil {
 		return "", err
-	}
-	account := identFailKey(IdentifierEmail, email)
-	if jkt, ok := e.deviceOf(IdentifierEmail, email, client.Device); ok {
-		account = identDeviceFailKey(IdentifierEmail, email, jkt)
 	}
 	guess := guessCounters{account: account, client: clientFailKey(clientKey(client.IP))}
 	if err := e.checkGuessing(ctx, &guess); err != nil {
@@ -129,7 +130,9 @@ func (e *Engine) PasswordLogin(ctx context.Context, email, pw string, client Cli
 	if err := e.clearGuessing(ctx, &guess); err != nil {
 		return "", err
 	}
-	e.giveBack(ctx, []string{refund}) // a completed login
+	if refund != "" {
+		e.giveBack(ctx, []string{refund}) // a completed login
+	}
 	if stale {
 		if fresh, err := e.passwords.Hash(ctx, pw); err == nil {
 			_ = e.setPassword(ctx, user.ID, fresh, true) // best effort: the old hash still works
@@ -145,18 +148,18 @@ func (e *Engine) PasswordLogin(ctx context.Context, email, pw string, client Cli
 // (loginWorkCounters): argon2id is the most expensive thing a stranger can
 // ask for.
 func (e *Engine) allowLoginWork(ctx context.Context, client ClientInfo) error {
-	_, _, err := e.startLoginWork(ctx, client)
+	_, _, err := e.startLoginWork(ctx, client, false)
 	return err
 }
 
 // startLoginWork is allowLoginWork; it returns the counters it counted in,
 // and the one the login's completion gives back (the client's unfinished
-// logins).
-func (e *Engine) startLoginWork(ctx context.Context, client ClientInfo) (counted []string, refund string, err error) {
+// logins; "" for a known device's login, which is not counted there).
+func (e *Engine) startLoginWork(ctx context.Context, client ClientInfo, knownDevice bool) (counted []string, refund string, err error) {
 	if full, ok := e.cfg.Store.(store.Bounded); ok && full.NearlyFull() {
 		return nil, "", ErrBusy
 	}
-	counters, refund := e.loginWorkCounters(client)
+	counters, refund := e.loginWorkCounters(client, knownDevice)
 	if err := e.spend(ctx, "", counters); err != nil {
 		return nil, "", err
 	}
