@@ -2,7 +2,8 @@
 //
 // It provides key sources (a remote JWKS with bounded refresh, a static set,
 // the gateway's own ES256 key), a Signer for the tokens and webhook
-// signatures the gateway produces, and a Verifier that applies the rules of
+// signatures the gateway produces, a PSSSigner (RSA, PS256) for the session
+// webhooks signed as Prelude signs them, and a Verifier that applies the rules of
 // docs/security.md: compact serialisation only, a size cap before parsing,
 // an asymmetric algorithm allow-list that must match the key, typ per token
 // kind, no crit, exp required, iss/aud checked, claims read with exact names.

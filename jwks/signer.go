@@ -24,6 +24,7 @@ import (
 type Signer struct {
 	priv   *ecdsa.PrivateKey
 	kid    string
+	pub    jwk.Key
 	jwks   []byte
 	source *Static
 }
@@ -86,6 +87,7 @@ func newSigner(priv *ecdsa.PrivateKey) (*Signer, error) {
 	return &Signer{
 		priv: priv,
 		kid:  kid,
+		pub:  pub,
 		jwks: doc,
 		source: newStaticKeys(&VerificationKey{
 			KeyID: kid, Algorithm: "ES256", Public: &priv.PublicKey,
@@ -152,6 +154,13 @@ func (s *Signer) SignDetached(payload []byte) (string, error) {
 // {"keys":[{kty,crv,x,y,kid,alg:"ES256",use:"sig"}]}. The caller must not
 // modify the returned slice.
 func (s *Signer) PublicJWKS() []byte { return s.jwks }
+
+func (s *Signer) publicJWK() jwk.Key {
+	if s == nil {
+		return nil
+	}
+	return s.pub
+}
 
 // KeySource returns a static source holding this key's public half.
 func (s *Signer) KeySource() KeySource { return s.source }
