@@ -47,6 +47,7 @@ func (e *Engine) AdminRevokeSessions(ctx context.Context, userID, sessionID stri
 		}
 		n++
 		e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: "admin"})
+		e.sessionRevoked(s, "admin")
 	}
 	if sessionID != "" && n == 0 {
 		return 0, ErrNotFound

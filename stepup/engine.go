@@ -89,6 +89,11 @@ type Config struct {
 	// Events receives every security event (events.go), for the audit log
 	// and metrics; nil: none. It is called synchronously: keep it quick.
 	Events func(Event)
+	// UserEvents receives every user event (user_events.go): users
+	// created, identifiers added, sessions opened and ended, for the
+	// session webhooks; nil: none. It is called synchronously, in the
+	// request that caused the event: it must never block.
+	UserEvents func(UserEvent)
 
 	AccessTokenTTL time.Duration // default 15m
 	// Leeway is the clock leeway verifiers apply to exp (default 30s): a

@@ -77,6 +77,12 @@ func (e *Engine) loginResult(method string, client ClientInfo, tokens *Tokens, e
 	switch {
 	case err == nil && tokens != nil:
 		ev.Name, ev.UserID, ev.SessionID = EventLoginSucceeded, tokens.UserID, tokens.SessionID
+		created := UserEvent{Kind: SessionCreated, UserID: tokens.UserID, SessionID: tokens.SessionID, Method: method,
+			ClientIP: client.IP, UserAgent: client.UserAgent}
+		if tokens.proved != nil {
+			created.Identifiers = []Identifier{*tokens.proved}
+		}
+		defer e.notify(created)
 	case err == ErrBadCheckCode:
 		ev.Name, ev.Reason = EventLoginFailed, "bad_code"
 	case err == ErrBadCredentials:

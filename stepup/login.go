@@ -220,6 +220,7 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 	_ = e.clearGuessing(ctx, &guess)
 	e.giveBack(ctx, flow.Refund)
 	tokens.Device = e.deviceCookie(flow.Type, flow.Value, proof.Thumbprint)
+	tokens.proved = &Identifier{Type: flow.Type, Value: flow.Value}
 	return tokens, nil
 }
 

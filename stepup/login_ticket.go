@@ -133,6 +133,7 @@ func (e *Engine) FinalizeLogin(ctx context.Context, ticketID, codeVerifier strin
 	}
 	if t.Kind == ticketPassword {
 		tokens.Device = e.deviceCookie(IdentifierEmail, t.Email, proof.Thumbprint)
+		tokens.proved = &Identifier{Type: IdentifierEmail, Value: t.Email}
 	}
 	return &Finalized{Tokens: tokens}, nil
 }

@@ -51,6 +51,7 @@ func (e *Engine) oauthUser(ctx context.Context, p OAuthLogin, id *OAuthIdentity)
 				}
 				return nil, storeErr(err)
 			}
+			e.identifiersAdded(&u, &next)
 			if err := e.cfg.Store.Set(ctx, linkKey, mustJSON(u.ID), e.cfg.UserTTL); err != nil {
 				return nil, storeErr(err)
 			}
@@ -72,6 +73,7 @@ func (e *Engine) oauthUser(ctx context.Context, p OAuthLogin, id *OAuthIdentity)
 		if err := e.cfg.Store.Set(ctx, userKey(u.ID), mustJSON(u), e.cfg.UserTTL); err != nil {
 			return nil, storeErr(err)
 		}
+		e.userCreated(u)
 		return u, nil
 	}
 	return nil, unavailable(errors.New("user link keeps changing"))

@@ -88,6 +88,9 @@ type Tokens struct {
 	// Device is the device cookie a login earns the client (device.go);
 	// empty for refreshes.
 	Device string
+	// proved is the identifier a code or password login proved (for the
+	// user.session.created event); nil for OAuth logins and refreshes.
+	proved *Identifier
 }
 
 // accessClaims are the claims of the access tokens the gateway mints.
@@ -290,6 +293,7 @@ func (e *Engine) rotate(ctx context.Context, s *sessionRecord, gen int, secret s
 		if err := e.endSession(ctx, s); err != nil {
 			return nil, err
 		}
+		e.sessionRevoked(s, "reuse")
 		return nil, ErrUnauthorized
 	}
 	next.Gen = s.Gen + 1
@@ -345,6 +349,7 @@ func (e *Engine) Revoke(ctx context.Context, refreshToken string, proof *dpop.Pr
 		return err
 	}
 	e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: "logout"})
+	e.sessionRevoked(&s, "logout")
 	return nil
 }
 

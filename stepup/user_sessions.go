@@ -113,6 +113,7 @@ func (e *Engine) RevokeSessions(ctx context.Context, userID, currentSID, target,
 			return err
 		}
 		e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: "user"})
+		e.sessionRevoked(s, "user")
 	}
 	if target == RevokeSession && !found {
 		return ErrSessionNotFound

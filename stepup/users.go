@@ -120,6 +120,7 @@ func (e *Engine) userFor(ctx context.Context, ident Identifier) (*userRecord, er
 			if err != nil {
 				return nil, storeErr(err)
 			}
+			e.userCreated(u)
 			return u, nil
 		}
 		if err != nil {
@@ -181,6 +182,7 @@ func (e *Engine) moveIndex(ctx context.Context, ident Identifier, rawIndex []byt
 	}
 	err := e.cfg.Store.Swap(ctx, identKey(ident.Type, ident.Value), rawIndex, mustJSON(u.ID), e.cfg.UserTTL)
 	if err == nil {
+		e.userCreated(u)
 		return u, nil
 	}
 	_ = e.cfg.Store.Delete(ctx, userKey(u.ID)) // nobody's; it would expire anyway
