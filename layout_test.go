@@ -27,6 +27,7 @@ var roomImports = map[string][]string{
 	"adminapi":            {"apierror", "stepup"},
 	"oidclogin":           {"internal/strictjson", "jose"},
 	"telemetry":           {"stepup", "stepup/store"},
+	"webhooks":            {"stepup"},
 }
 
 // TestLayout checks the module's import graph against roomImports, with the
