@@ -26,7 +26,7 @@ var roomImports = map[string][]string{
 	"sessionapi":          {"apierror", "enforce", "internal/strictjson", "jwks", "stepup", "stepup/dpop"},
 	"adminapi":            {"apierror", "stepup"},
 	"oidclogin":           {"internal/strictjson", "jose"},
-	"telemetry":           {"stepup", "stepup/store"},
+	"telemetry":           {"stepup", "stepup/store", "webhooks"},
 	"webhooks":            {"stepup"},
 }
 

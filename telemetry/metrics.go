@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+	"github.com/caddy-stepup/caddy-stepup/webhooks"
 )
 
 // The collectors live for the process: each config load registers the same
@@ -42,11 +43,15 @@ var (
 	storeErrors = counter("store_errors_total", "Store operations that failed (not-found and conflicts are answers, not failures), by operation.", "op")
 	hookSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "hook_request_seconds",
 		Help: "Latency of delegation hook calls, by HTTP status class (2xx, 4xx, 5xx, error).", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"status"})
-	hookFailures = counter("hook_failures_total", "Delegation hook calls that refused the step-up, by reason.", "reason")
-	clockFaults  = counter("redis_clock_faults_total", "Measurements of Redis's clock not used as they were, by reason (out_of_bound, jump, inconsistent).", "reason")
+	hookFailures      = counter("hook_failures_total", "Delegation hook calls that refused the step-up, by reason.", "reason")
+	clockFaults       = counter("redis_clock_faults_total", "Measurements of Redis's clock not used as they were, by reason (out_of_bound, jump, inconsistent).", "reason")
+	webhookDeliveries = counter("webhook_deliveries_total",
+		"Session webhook deliveries (an event to one endpoint), by event type and outcome (queued, delivered, retried, failed, dropped, discarded).",
+		"event", "outcome")
 
 	collectors = []prometheus.Collector{decisions, tokenCache, jwksFetches, logins, codesSent, codeSendFailure,
-		codeChecks, stepups, grants, refreshes, revocations, storeSeconds, storeErrors, hookSeconds, hookFailures, clockFaults}
+		codeChecks, stepups, grants, refreshes, revocations, storeSeconds, storeErrors, hookSeconds, hookFailures, clockFaults,
+		webhookDeliveries}
 )
 
 // Register adds the collectors to a config's registry; registering them
@@ -100,6 +105,11 @@ func presetSeries() {
 	}
 	for _, r := range []string{store.ClockOutOfBound, store.ClockJump, store.ClockInconsistent} {
 		clockFaults.WithLabelValues(r)
+	}
+	for _, typ := range webhooks.Types {
+		for _, o := range webhooks.Outcomes {
+			webhookDeliveries.WithLabelValues(typ, o)
+		}
 	}
 }
 

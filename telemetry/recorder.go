@@ -40,6 +40,7 @@ type Recorder struct {
 	audit *zap.Logger
 	// lastStoreAudit is the Unix second of the last store.unavailable entry.
 	lastStoreAudit atomic.Int64
+	webhooks       webhookAudit
 	now            func() time.Time
 }
 
@@ -64,8 +65,7 @@ func (r *Recorder) StoreFailed(op string) {
 	if r == nil {
 		return
 	}
-	now := r.now().Unix()
-	if last := r.lastStoreAudit.Load(); last == now || !r.lastStoreAudit.CompareAndSwap(last, now) {
+	if !r.onceASecond(&r.lastStoreAudit) {
 		return
 	}
 	r.write(stepup.Event{Name: EventStoreUnavailable}, op)
