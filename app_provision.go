@@ -83,6 +83,10 @@ func (a *App) resolvePlaceholders(repl *caddy.Replacer) {
 			}
 		}
 	}
+	r(&a.WebhookSigningKey)
+	if a.Webhooks != nil {
+		a.Webhooks.resolvePlaceholders(repl)
+	}
 }
 
 // Defaults of the app's settings.
@@ -114,6 +118,12 @@ func (a *App) setDefaults() {
 	}
 	if a.LoginACR == "" {
 		a.LoginACR = stepup.DefaultLoginACR
+	}
+	if a.HookAlgorithm == "" {
+		a.HookAlgorithm = hookES256
+	}
+	if a.Webhooks != nil {
+		a.Webhooks.setDefaults(a.Issuer)
 	}
 	if a.Login != nil && a.Login.Password != nil {
 		pw := a.Login.Password

@@ -11,12 +11,18 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
+	"github.com/caddy-stepup/caddy-stepup/webhooks"
 )
 
 // runtime is what the app acquires when it starts, and what handlers use
 // at request time.
 type runtime struct {
 	signer *jwks.Signer
+	// webhookKey signs the session webhooks and, with hook_algorithm
+	// PS256, the delegation hook; nil when neither is used.
+	webhookKey *jwks.PSSSigner
+	// webhooks delivers the engine's user events; nil without webhooks.
+	webhooks *webhooks.Dispatcher
 	// tokens verifies access tokens: the gateway's own and those of the
 	// trusted issuers (nil when the app trusts none).
 	tokens *jwks.Verifier
@@ -73,12 +79,29 @@ func (a *App) acquire() (*runtime, error) {
 	if a.Issuer == "" {
 		return rt, nil
 	}
+	if a.Webhooks != nil || a.HookAlgorithm == hookPS256 {
+		if rt.webhookKey, err = loadWebhookKey(a.ctx, a.WebhookSigningKey); err != nil {
+			return nil, fmt.Errorf("loading webhook_signing_key: %v", err)
+		}
+	}
+	if a.Webhooks != nil {
+		if rt.webhooks, err = a.acquireWebhooks(rt.webhookKey); err != nil {
+			return nil, fmt.Errorf("webhooks: %v", err)
+		}
+	}
+	// The JWKS publishes the webhook key too: receivers of webhooks and
+	// hooks find it by the kid a request names. It verifies no token:
+	// the gateway's token verifiers hold the signing key alone.
+	published, err := jwks.PublicJWKS(signer, rt.webhookKey)
+	if err != nil {
+		return nil, err
+	}
 	if rt.engine, err = a.newEngine(rt); err != nil {
 		return nil, err
 	}
 	rt.sessionAPI = sessionapi.New(sessionapi.Config{
 		Engine: rt.engine, Tokens: rt.tokens, Issuer: a.Issuer, Nonces: rt.nonces,
-		ExternalOrigin: a.externalOrigin(), CORS: a.CORS, JWKS: signer.PublicJWKS(),
+		ExternalOrigin: a.externalOrigin(), CORS: a.CORS, JWKS: published,
 		Logger: a.logger.Named("session"), ClientIP: clientIP, OriginalPath: originalPath, Now: rt.now,
 	})
 	return rt, nil
@@ -150,12 +173,14 @@ func (a *App) externalOrigin() string {
 // which also runs when a config fails halfway.
 func (a *App) Stop() error { return nil }
 
-// Cleanup releases the shared key sets and store this app acquired.
+// Cleanup releases the shared key sets, webhook dispatcher and store this
+// app acquired.
 func (a *App) Cleanup() error {
 	for _, key := range a.remotes {
 		releaseRemoteKeys(key, a.logger)
 	}
 	a.remotes = nil
+	a.releaseWebhooks()
 	a.releaseStore()
 	return nil
 }

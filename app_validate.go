@@ -18,7 +18,7 @@ import (
 // filled in defaults, and before Start acquires anything; it changes
 // nothing.
 func (a *App) Validate() error {
-	for _, check := range []func() error{a.validateTokens, a.validateTrust, a.validateSteps, a.validateLimits, a.validateStore, a.validateOTP, a.validateLogin} {
+	for _, check := range []func() error{a.validateTokens, a.validateTrust, a.validateSteps, a.validateLimits, a.validateStore, a.validateOTP, a.validateLogin, a.validateWebhooks} {
 		if err := check(); err != nil {
 			return err
 		}

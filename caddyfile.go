@@ -119,6 +119,21 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			audience     <aud...>
 //			max_lifetime <duration>
 //		}
+//		webhook_signing_key <pem-file>
+//		hook_algorithm      ES256|PS256
+//		webhooks {
+//			app_id <id>
+//			endpoint <url> {
+//				events <type...>
+//				secret <secret>
+//			}
+//			timeout       <duration>
+//			max_attempts  <n>
+//			backoff       <initial> [<max>]
+//			queue_size    <n>
+//			workers       <n>
+//			drain_timeout <duration>
+//		}
 //		cors <origin...>
 //		external_url <origin>
 //		strip_headers <name|prefix*...> | off
@@ -142,12 +157,13 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		option := d.Val()
 		switch option {
-		case "issuer", "audience", "signing_key":
+		case "issuer", "audience", "signing_key", "webhook_signing_key", "hook_algorithm":
 			var v string
 			if err := oneArg(d, &v); err != nil {
 				return err
 			}
-			target := map[string]*string{"issuer": &a.Issuer, "audience": &a.Audience, "signing_key": &a.SigningKey}[option]
+			target := map[string]*string{"issuer": &a.Issuer, "audience": &a.Audience, "signing_key": &a.SigningKey,
+				"webhook_signing_key": &a.WebhookSigningKey, "hook_algorithm": &a.HookAlgorithm}[option]
 			if *target != "" {
 				return d.Errf("%s already specified", option)
 			}
@@ -258,6 +274,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.CustomSteps = cs
+		case "webhooks":
+			if a.Webhooks != nil {
+				return d.Err("webhooks already specified")
+			}
+			w, err := parseWebhooks(d)
+			if err != nil {
+				return err
+			}
+			a.Webhooks = w
 		case "cors":
 			a.CORS = append(a.CORS, d.RemainingArgs()...)
 			if len(a.CORS) == 0 {

@@ -27,12 +27,15 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		AccessTokenTTL:  time.Duration(a.AccessTokenTTL),
 		Leeway:          time.Duration(a.Leeway),
 		RefreshTokenTTL: time.Duration(a.RefreshTokenTTL),
-		HookSigner:      rt.signer,
+		HookSigner:      a.hookSigner(rt),
 		LoginACR:        a.LoginACR,
 		PossessionACR:   a.PossessionACR,
 		Events:          a.recorder.Record,
 		HookClient:      stepup.NewHookClient(telemetry.MeasureHooks(http.DefaultTransport)),
 		Now:             rt.now,
+	}
+	if rt.webhooks != nil {
+		cfg.UserEvents = rt.webhooks.Notify
 	}
 	if a.Login != nil {
 		cfg.LoginIdentifiers = a.Login.OTP
@@ -87,6 +90,16 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		cfg.VerificationMaxLifetime = time.Duration(cs.MaxLifetime)
 	}
 	return stepup.New(cfg)
+}
+
+// hookSigner is the key that signs delegation hook requests
+// (hook_algorithm): the ES256 signing key, unless PS256 asks for the
+// webhook key, as Prelude signs its hook.
+func (a *App) hookSigner(rt *runtime) stepup.HookSigner {
+	if a.HookAlgorithm == hookPS256 {
+		return rt.webhookKey
+	}
+	return rt.signer
 }
 
 // scopePolicy turns a scope block into the engine's policy.

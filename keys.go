@@ -15,53 +15,74 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
-// signingKeyStorageKey is where a generated signing key is kept in Caddy's
-// storage, so that it survives restarts and is shared by every instance
-// that shares the storage.
-const signingKeyStorageKey = "stepup/signing_key.pem"
+// Where generated keys are kept in Caddy's storage, so that they survive
+// restarts and are shared by every instance that shares the storage.
+const (
+	signingKeyStorageKey = "stepup/signing_key.pem"
+	webhookKeyStorageKey = "stepup/webhook_signing_key.pem"
+)
 
-// loadSigningKey reads the key from path, or from Caddy's storage when path
-// is empty, generating and storing one on first use.
+// loadSigningKey reads the ES256 key from path, or from Caddy's storage
+// when path is empty, generating and storing one on first use.
 func loadSigningKey(ctx caddy.Context, path string) (*jwks.Signer, error) {
+	return loadKey(ctx, path, signingKeyStorageKey, jwks.ParseSigner, jwks.GenerateSigner)
+}
+
+// loadWebhookKey reads the RSA key of the session webhooks the same way.
+func loadWebhookKey(ctx caddy.Context, path string) (*jwks.PSSSigner, error) {
+	return loadKey(ctx, path, webhookKeyStorageKey, jwks.ParsePSSSigner, jwks.GeneratePSSSigner)
+}
+
+// storedKey is a private key that can be written to storage.
+type storedKey interface {
+	PEM() ([]byte, error)
+	KeyID() string
+}
+
+// loadKey reads a key from path, or from Caddy's storage at storageKey
+// when path is empty, generating and storing one on first use (under the
+// storage's lock, so that instances starting together agree on one).
+func loadKey[K storedKey](ctx caddy.Context, path, storageKey string, parse func([]byte) (K, error), generate func() (K, error)) (K, error) {
+	var none K
 	if path != "" {
 		pemBytes, err := os.ReadFile(path)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
-		return jwks.ParseSigner(pemBytes)
+		return parse(pemBytes)
 	}
 	storage := ctx.Storage()
 	if storage == nil {
-		return nil, errors.New("no storage to keep a generated key in; set signing_key")
+		return none, errors.New("no storage to keep a generated key in; set the key's file")
 	}
 	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := storage.Lock(lockCtx, signingKeyStorageKey); err != nil {
-		return nil, fmt.Errorf("locking %s in storage: %v", signingKeyStorageKey, err)
+	if err := storage.Lock(lockCtx, storageKey); err != nil {
+		return none, fmt.Errorf("locking %s in storage: %v", storageKey, err)
 	}
-	defer func() { _ = storage.Unlock(context.Background(), signingKeyStorageKey) }()
+	defer func() { _ = storage.Unlock(context.Background(), storageKey) }()
 
-	pemBytes, err := storage.Load(lockCtx, signingKeyStorageKey)
+	pemBytes, err := storage.Load(lockCtx, storageKey)
 	if err == nil {
-		return jwks.ParseSigner(pemBytes)
+		return parse(pemBytes)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading %s from storage: %v", signingKeyStorageKey, err)
+		return none, fmt.Errorf("reading %s from storage: %v", storageKey, err)
 	}
-	signer, err := jwks.GenerateSigner()
+	key, err := generate()
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	pemBytes, err = signer.PEM()
+	pemBytes, err = key.PEM()
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	if err := storage.Store(lockCtx, signingKeyStorageKey, pemBytes); err != nil {
-		return nil, fmt.Errorf("saving generated key to storage: %v", err)
+	if err := storage.Store(lockCtx, storageKey, pemBytes); err != nil {
+		return none, fmt.Errorf("saving generated key to storage: %v", err)
 	}
-	ctx.Logger().Info("generated a signing key and saved it in storage",
-		zap.String("storage_key", signingKeyStorageKey), zap.String("kid", signer.KeyID()))
-	return signer, nil
+	ctx.Logger().Info("generated a key and saved it in storage",
+		zap.String("storage_key", storageKey), zap.String("kid", key.KeyID()))
+	return key, nil
 }
 
 // remoteKeySets shares one fetched JWKS per URL and refresh setting across

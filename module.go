@@ -61,6 +61,28 @@ type App struct {
 	// uses the same key.
 	SigningKey string `json:"signing_key,omitempty"`
 
+	// Path to a PEM file holding an RSA private key (PKCS#8 or PKCS#1,
+	// 2048 to 8192 bits) that signs the session webhooks (RSASSA-PSS
+	// SHA-256, as Prelude signs its own) and, with `hook_algorithm PS256`,
+	// the delegation hook. Its public half is published in
+	// `/.well-known/jwks.json` beside the signing key, with its own kid and
+	// `alg: PS256`; it signs no token. Loaded only when `webhooks` is set
+	// or hook_algorithm is PS256. Default: a 2048-bit key generated once
+	// and kept in Caddy's storage (`stepup/webhook_signing_key.pem`).
+	WebhookSigningKey string `json:"webhook_signing_key,omitempty"`
+
+	// How delegation hook requests are signed: `ES256` (the signing key)
+	// or `PS256` (the webhook signing key: RSASSA-PSS SHA-256, as Prelude
+	// signs its hook, for hooks written for Prelude). Either way the
+	// headers are X-Webhook-Signature (base64url, no prefix) and
+	// X-Webhook-Signature-Key-Id, the key's kid in the JWKS. Default:
+	// ES256.
+	HookAlgorithm string `json:"hook_algorithm,omitempty"`
+
+	// Prelude's session webhooks: users created, identifiers added,
+	// sessions opened and ended, sent to your backend. Default: none.
+	Webhooks *WebhooksConfig `json:"webhooks,omitempty"`
+
 	// Lifetime of the access tokens the gateway mints. Default: 15m.
 	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
 
@@ -168,6 +190,10 @@ type App struct {
 	rt       *atomic.Pointer[runtime]
 	remotes  []string // pool keys of the remote key sets Start acquired
 	storeKey string   // pool key of the store Start acquired
+	// webhooksKey and webhooksPooled are the webhook dispatcher Start
+	// acquired.
+	webhooksKey    string
+	webhooksPooled *pooledDispatcher
 }
 
 // CustomStepsConfig declares custom steps: steps your backend runs (a KYC

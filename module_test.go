@@ -101,6 +101,32 @@ func TestValidateChecksEveryField(t *testing.T) {
 		"scope acr with a quote":            {&App{Issuer: "https://gw.test", Scopes: map[string]*Scope{"a": {Block: true, ACR: `x"`}}}, "printable ASCII"},
 		"possession acr, email login":       {&App{PossessionACR: []string{stepup.DefaultLoginACR}, Login: &LoginConfig{OTP: []string{"email_address"}}}, "email login never earns"},
 		"possession acr, email steps":       {&App{Issuer: "https://gw.test", PossessionACR: []string{"urn:p"}, Scopes: map[string]*Scope{"mail:write": {ACR: "urn:p", Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_email"}}}}}}, "proves possession"},
+		"hook_algorithm RS256":              {&App{Issuer: "https://gw.test", HookAlgorithm: "RS256"}, "hook_algorithm"},
+		"webhooks without issuer":           {&App{Webhooks: webhooksTo("https://b.test/h")}, "need `issuer`"},
+		"webhooks without endpoint":         {&App{Issuer: "https://gw.test", Webhooks: &WebhooksConfig{}}, "at least one endpoint"},
+		"webhook over plain http":           {&App{Issuer: "https://gw.test", Webhooks: webhooksTo("http://b.test/h")}, "must use https"},
+		"webhook to a name like loopback":   {&App{Issuer: "https://gw.test", Webhooks: webhooksTo("http://127.attacker.example/h")}, "must use https"},
+		"webhook endpoint not a URL":        {&App{Issuer: "https://gw.test", Webhooks: webhooksTo("hooks/users")}, "not an absolute URL"},
+		"webhook to one URL twice":          {&App{Issuer: "https://gw.test", Webhooks: webhooksTo("https://b.test/h", "https://b.test/h")}, "same URL twice"},
+		"webhook unknown event":             {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Endpoints[0].Events = []string{"user.deleted"} })}, "unknown event"},
+		"webhook engine event name":         {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Endpoints[0].Events = []string{"session.revoked"} })}, "unknown event"},
+		"webhook event twice":               {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Endpoints[0].Events = []string{"user.created", "user.created"} })}, "listed twice"},
+		"webhook secret of 15":              {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Endpoints[0].Secret = strings.Repeat("s", 15) })}, "at least 16"},
+		"webhook timeout 500ms":             {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Timeout = caddy.Duration(500 * time.Millisecond) })}, "timeout"},
+		"webhook timeout 2m":                {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Timeout = caddy.Duration(2 * time.Minute) })}, "timeout"},
+		"webhook 101 attempts":              {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.MaxAttempts = 101 })}, "max_attempts"},
+		"webhook negative attempts":         {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.MaxAttempts = -1 })}, "max_attempts"},
+		"webhook backoff 1ms":               {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Backoff = caddy.Duration(time.Millisecond) })}, "backoff"},
+		"webhook max_backoff below backoff": {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) {
+			w.Backoff, w.MaxBackoff = caddy.Duration(time.Minute), caddy.Duration(time.Second)
+		})}, "max_backoff"},
+		"webhook max_backoff 25h":    {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.MaxBackoff = caddy.Duration(25 * time.Hour) })}, "max_backoff"},
+		"webhook queue of 2 million": {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.QueueSize = 2_000_000 })}, "queue_size"},
+		"webhook negative queue":     {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.QueueSize = -1 })}, "queue_size"},
+		"webhook 65 workers":         {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Workers = 65 })}, "workers"},
+		"webhook drain of 2m":        {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.DrainTimeout = caddy.Duration(2 * time.Minute) })}, "drain_timeout"},
+		"webhook app_id of 129":      {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.AppID = strings.Repeat("a", 129) })}, "app_id"},
+		"webhook endpoint nil":       {&App{Issuer: "https://gw.test", Webhooks: &WebhooksConfig{Endpoints: []*WebhookEndpoint{nil}}}, "url is required"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := validated(tc.app)
@@ -110,10 +136,30 @@ func TestValidateChecksEveryField(t *testing.T) {
 		})
 	}
 	ok := &App{Issuer: "https://gw.test", CustomSteps: &CustomStepsConfig{JWKSURL: "https://b.test/jwks", Keys: []string{"kyc_review"}},
-		Scopes: map[string]*Scope{"kyc:write": {Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}, {Key: "kyc_review"}}}}}}
+		Scopes:        map[string]*Scope{"kyc:write": {Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}, {Key: "kyc_review"}}}}},
+		HookAlgorithm: "PS256", Webhooks: webhooksWith(func(w *WebhooksConfig) {
+			w.Endpoints = append(w.Endpoints, &WebhookEndpoint{URL: "http://127.0.0.1:9/users", Events: []string{"user.created"}, Secret: strings.Repeat("s", 16)})
+			w.Backoff, w.MaxBackoff = caddy.Duration(10*time.Millisecond), caddy.Duration(10*time.Millisecond)
+		})}
 	if err := validated(ok); err != nil {
 		t.Fatalf("a valid config: %v", err)
 	}
+}
+
+// webhooksTo is a webhooks block with an endpoint per URL.
+func webhooksTo(urls ...string) *WebhooksConfig {
+	w := &WebhooksConfig{}
+	for _, u := range urls {
+		w.Endpoints = append(w.Endpoints, &WebhookEndpoint{URL: u})
+	}
+	return w
+}
+
+// webhooksWith is a valid webhooks block, changed by change.
+func webhooksWith(change func(*WebhooksConfig)) *WebhooksConfig {
+	w := webhooksTo("https://backend.test/hooks/users")
+	change(w)
+	return w
 }
 
 // TestBindNeedsASingleUseGrant: bind compares a body with the transaction
