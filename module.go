@@ -55,8 +55,9 @@ type App struct {
 	Audience string `json:"audience,omitempty"`
 
 	// Path to a PEM file holding the gateway's ECDSA P-256 private key
-	// (PKCS#8 or SEC1), used to sign access and challenge tokens and
-	// webhooks. Default: a key generated once and kept in Caddy's storage
+	// (PKCS#8 or SEC1), used to sign access and challenge tokens, the OTP
+	// sender's webhook and (with hook_algorithm ES256) the delegation hook.
+	// Default: a key generated once and kept in Caddy's storage
 	// (`stepup/signing_key.pem`), so that every instance sharing the storage
 	// uses the same key.
 	SigningKey string `json:"signing_key,omitempty"`
