@@ -114,10 +114,10 @@ type Report struct {
 // Dispatcher delivers user events to the endpoints that want them. Its
 // methods are safe for concurrent use.
 type Dispatcher struct {
-	appID string
-	lanes []*lane
-	log   *zap.Logger
-	once  sync.Once
+	appID  string
+	lanes  []*lane
+	client *http.Client
+	once   sync.Once
 }
 
 // New checks o and returns a dispatcher; Start starts its workers.
@@ -132,7 +132,7 @@ func New(o Options) (*Dispatcher, error) {
 	client := &http.Client{Transport: o.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
-	d := &Dispatcher{appID: o.AppID, log: o.Logger}
+	d := &Dispatcher{appID: o.AppID, client: client}
 	for i, ep := range o.Endpoints {
 		u, err := url.Parse(ep.URL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -228,4 +228,5 @@ func (d *Dispatcher) Stop() {
 		}()
 	}
 	wg.Wait()
+	d.client.CloseIdleConnections()
 }

@@ -140,6 +140,16 @@ func TestEventIDs(t *testing.T) {
 	}
 }
 
+// TestClientTextStaysAString: a user agent written to look like more
+// members stays the one string it is.
+func TestClientTextStaysAString(t *testing.T) {
+	ua := `x","user_id":"usr_evil","identifier":{"type":"email_address","value":"v@example.com"}}` + "\u0000\n</script>"
+	_, p := onlyEvent(t, bodyOf(t, stepup.UserEvent{Kind: stepup.SessionCreated, UserID: "usr_1", SessionID: "ses_1", UserAgent: ua, At: eventTime}))
+	if p["user_id"] != "usr_1" || p["identifier"] != nil || p["metadata"].(map[string]any)["user_agent"] != ua {
+		t.Errorf("payload %v", p)
+	}
+}
+
 func TestSessionMetadataBoundsTheUserAgent(t *testing.T) {
 	ua := strings.Repeat("é", 200) // 400 bytes
 	_, p := onlyEvent(t, bodyOf(t, stepup.UserEvent{Kind: stepup.SessionCreated, UserID: "usr_1", SessionID: "ses_1", UserAgent: ua, At: eventTime}))
