@@ -55,15 +55,18 @@ func (l *lane) wants(typ string) bool {
 	return len(l.ep.Events) == 0 || slices.Contains(l.ep.Events, typ)
 }
 
-func (l *lane) report(d *delivery, outcome string) {
-	l.o.Report(Report{Type: d.event, Outcome: outcome, EventID: d.eventID, UserID: d.userID, SessionID: d.sessionID,
-		Endpoint: l.index, Attempts: d.attempts, Status: d.status})
+// report is what a delivery tells now. It is taken while the delivery is
+// the caller's alone (before a worker or a timer may touch it), and
+// handed to Options.Report outside the lane's lock: the audit log writes.
+func (l *lane) report(d *delivery, outcome string) Report {
+	return Report{Type: d.event, Outcome: outcome, EventID: d.eventID, UserID: d.userID, SessionID: d.sessionID,
+		Endpoint: l.index, Attempts: d.attempts, Status: d.status}
 }
 
-// finish reports a delivery's last outcome and lets go of it.
-func (l *lane) finish(d *delivery, outcome string) {
+// finish lets go of a delivery at its last outcome.
+func (l *lane) finish(d *delivery, outcome string) Report {
 	l.pending.Add(-1)
-	l.report(d, outcome)
+	return l.report(d, outcome)
 }
 
 // offer queues a new delivery, or drops it when the lane is full (with a
@@ -71,22 +74,25 @@ func (l *lane) finish(d *delivery, outcome string) {
 // blocks.
 func (l *lane) offer(d *delivery) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped {
-		l.report(d, OutcomeDiscarded)
-		return
-	}
-	if l.pending.Add(1) > int64(cap(l.queue)) {
+	var rep Report
+	switch {
+	case l.stopped:
+		rep = l.report(d, OutcomeDiscarded)
+	case l.pending.Add(1) > int64(cap(l.queue)):
 		l.pending.Add(-1)
-		l.report(d, OutcomeDropped)
+		rep = l.report(d, OutcomeDropped)
+	default:
+		rep = l.report(d, OutcomeQueued)
+		l.queue <- d
+	}
+	l.mu.Unlock()
+	l.o.Report(rep)
+	if rep.Outcome == OutcomeDropped {
 		if now := time.Now().Unix(); l.lastDropLog.Swap(now) != now {
 			l.o.Logger.Warn("webhook queue full: event dropped", zap.Int("endpoint", l.index),
 				zap.String("event", d.event), zap.String("event_id", d.eventID), zap.Int("queue_size", cap(l.queue)))
 		}
-		return
 	}
-	l.report(d, OutcomeQueued)
-	l.queue <- d
 }
 
 func (l *lane) start() {
@@ -124,41 +130,42 @@ func (l *lane) attempt(d *delivery) {
 	status, err := l.send(d)
 	d.status = status
 	if err == nil {
-		l.finish(d, OutcomeDelivered)
+		l.o.Report(l.finish(d, OutcomeDelivered))
 		return
 	}
 	l.o.Logger.Debug("webhook attempt failed", zap.Int("endpoint", l.index), zap.String("event", d.event),
 		zap.String("event_id", d.eventID), zap.Int("attempt", d.attempts), zap.Int("status", status), zap.Error(err))
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	var rep Report
 	switch {
 	case l.stopped:
-		l.finish(d, OutcomeDiscarded)
+		rep = l.finish(d, OutcomeDiscarded)
 	case d.attempts >= l.o.MaxAttempts:
-		l.o.Logger.Warn("webhook delivery failed: giving up", zap.Int("endpoint", l.index), zap.String("event", d.event),
-			zap.String("event_id", d.eventID), zap.Int("attempts", d.attempts), zap.Int("status", status))
-		l.finish(d, OutcomeFailed)
+		rep = l.finish(d, OutcomeFailed)
 	default:
+		rep = l.report(d, OutcomeRetried)
 		wait := l.o.Jitter(backoff(d.attempts, l.o.Backoff, l.o.MaxBackoff))
 		l.timers[d] = l.o.Clock.AfterFunc(wait, func() { l.retry(d) })
-		l.report(d, OutcomeRetried)
 	}
+	l.mu.Unlock()
+	if rep.Outcome == OutcomeFailed {
+		l.o.Logger.Warn("webhook delivery failed: giving up", zap.Int("endpoint", l.index), zap.String("event", rep.Type),
+			zap.String("event_id", rep.EventID), zap.Int("attempts", rep.Attempts), zap.Int("status", rep.Status))
+	}
+	l.o.Report(rep)
 }
 
 // retry puts a delivery whose wait is over back in the queue (its place
 // was kept: the send never blocks), unless the lane stopped meanwhile.
 func (l *lane) retry(d *delivery) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if _, waiting := l.timers[d]; !waiting {
+		l.mu.Unlock()
 		return // stop discarded it
 	}
 	delete(l.timers, d)
-	if l.stopped {
-		l.finish(d, OutcomeDiscarded)
-		return
-	}
-	l.queue <- d
+	l.queue <- d // never blocks: its place was kept; stop has not run (it empties timers)
+	l.mu.Unlock()
 }
 
 // stop discards the retries waiting for their time, lets the workers try
@@ -171,12 +178,16 @@ func (l *lane) stop() {
 		return
 	}
 	l.stopped = true
+	var discarded []Report
 	for d, stopTimer := range l.timers {
 		stopTimer() // a timer that fired finds its delivery gone
 		delete(l.timers, d)
-		l.finish(d, OutcomeDiscarded)
+		discarded = append(discarded, l.finish(d, OutcomeDiscarded))
 	}
 	l.mu.Unlock()
+	for _, rep := range discarded {
+		l.o.Report(rep)
+	}
 	close(l.stopping)
 	done := make(chan struct{})
 	go func() {
@@ -197,7 +208,7 @@ func (l *lane) stop() {
 	for {
 		select {
 		case d := <-l.queue:
-			l.finish(d, OutcomeDiscarded)
+			l.o.Report(l.finish(d, OutcomeDiscarded))
 		default:
 			return
 		}
