@@ -143,8 +143,11 @@ func TestSessionWebhooks(t *testing.T) {
 			}
 			rcv.waitFor(t, "user.session.revoked", forSession(sid3, "reuse"))
 
-			// One user, three sessions opened and ended; each event once,
-			// each signed; no secret anywhere.
+			// One user, three sessions opened and ended (the four workers
+			// deliver in any order); each event once, each signed; no secret
+			// anywhere.
+			rcv.waitFor(t, "user.session.created", forSession(sid2, ""))
+			rcv.waitFor(t, "user.session.created", forSession(sid3, ""))
 			if n := len(rcv.of("user.created", forUser(user))); n != 1 {
 				t.Errorf("%d user.created for one user", n)
 			}
