@@ -95,7 +95,7 @@ func parsePostedStepUp(body []byte) (*postedStepUp, error) {
 			return nil, badRequest("jwks_url: %v", err)
 		}
 	}
-	if _, err := stepup.NewStepRegistry(p.keys); err != nil {
+	if _, err := stepup.NewStepRegistry(p.keys, false); err != nil { // names only: a custom key never takes a built-in one's
 		return nil, badRequest("step_keys: %v", err)
 	}
 	for i, s := range cfg.AllowedScopes {

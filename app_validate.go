@@ -98,7 +98,7 @@ func (a *App) validateSteps() error {
 		}
 		customKeys = cs.Keys
 	}
-	steps, err := stepup.NewStepRegistry(customKeys)
+	steps, err := stepup.NewStepRegistry(customKeys, false)
 	if err != nil {
 		return fmt.Errorf("custom_steps: %v", err)
 	}

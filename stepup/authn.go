@@ -54,17 +54,22 @@ func (e *Engine) loginEvent(idType string, now time.Time) authEvent {
 }
 
 // stepUpEvent is a completed challenge: its steps' methods, the acr its
-// scope's policy names (or the login's), when the last step was done.
+// scope's policy names (else, after a passkey step, the passkey's; else
+// the login's), when the last step was done.
 func (e *Engine) stepUpEvent(c *challengeRecord) authEvent {
 	acr := e.cfg.LoginACR
 	if p, ok := e.cfg.Scopes[c.Scope]; ok && p.ACR != "" {
 		acr = p.ACR
+	} else if c.PasskeyLevel != "" {
+		if v := e.passkeyACRFor(c.PasskeyLevel); v != "" {
+			acr = v
+		}
 	}
 	at := c.Completed
 	if at == 0 {
 		at = e.now().Unix() // a challenge stored before completion times were
 	}
-	return authEvent{At: at, ACR: e.earnedACR(acr, c.AMR), AMR: c.AMR}
+	return authEvent{At: at, ACR: e.earnedPasskeyACR(acr, c.AMR, c.PasskeyLevel), AMR: c.AMR}
 }
 
 // methodsOf is what logging in with, or proving a code sent to, an
@@ -97,11 +102,22 @@ func addMethods(amr, more []string) []string {
 	return amr
 }
 
-// earnedACR is the acr an event with methods amr may claim: candidate,
-// unless candidate is possession-based and nothing in amr proves
-// possession; then none.
+// earnedACR is the acr an event without a passkey, with methods amr, may
+// claim: candidate, unless candidate is possession-based and nothing in
+// amr proves possession, or only a passkey earns it; then none.
 func (e *Engine) earnedACR(candidate string, amr []string) string {
+	return e.earnedPasskeyACR(candidate, amr, "")
+}
+
+// earnedPasskeyACR is earnedACR for an event whose passkey proved level
+// (hwk: device-bound, swk: syncable, "": no passkey). The passkey acr
+// values are earned only by the gateway's own passkey verification, never
+// by the amr a verification token claims.
+func (e *Engine) earnedPasskeyACR(candidate string, amr []string, level string) string {
 	if slices.Contains(e.cfg.PossessionACR, candidate) && !provesPossession(amr) {
+		return ""
+	}
+	if !e.cfg.earnsPasskeyACR(candidate, level) {
 		return ""
 	}
 	return candidate
@@ -153,6 +169,9 @@ func (cfg *Config) ValidateACR(steps *StepRegistry) error {
 			return fmt.Errorf("password acr %q is possession-based, which a password never earns", p.ACR)
 		}
 	}
+	if err := cfg.validatePasskeyACR(steps); err != nil {
+		return err
+	}
 	if slices.Contains(cfg.PossessionACR, cfg.LoginACR) && slices.Contains(cfg.LoginIdentifiers, IdentifierEmail) {
 		return fmt.Errorf("login acr %q is possession-based, which an email login never earns: remove email from the login identifiers or choose another login acr", cfg.LoginACR)
 	}
@@ -169,7 +188,7 @@ func (cfg *Config) ValidateACR(steps *StepRegistry) error {
 		possible := false
 		for _, st := range p.Direct.Steps {
 			kind := steps.kinds[st.Key]
-			possible = possible || kind.byBackend || provesPossession(kind.amr)
+			possible = possible || kind.byBackend || kind.byPasskey || provesPossession(kind.amr)
 		}
 		if !possible {
 			return fmt.Errorf("scope %s: acr %q is possession-based and none of its steps proves possession (an email code never does)", name, p.ACR)
@@ -203,5 +222,47 @@ func (cfg *Config) ownACRs() map[string]bool {
 			own[to] = true
 		}
 	}
+	own[DefaultPasskeyACR] = true
+	if cfg.Passkeys != nil {
+		for _, v := range cfg.Passkeys.passkeyACRs() {
+			own[v] = true
+		}
+	}
 	return own
+}
+
+// validatePasskeyACR refuses an acr only a passkey earns wherever nothing
+// can prove a passkey: a login by code, password or provider, a direct
+// scope without a verify_passkey step. (A delegated scope's steps are the
+// hook's answer: without a passkey step its step-up earns no acr.)
+func (cfg *Config) validatePasskeyACR(steps *StepRegistry) error {
+	if cfg.Passkeys == nil {
+		return nil
+	}
+	why := " is an acr only a passkey earns"
+	if cfg.isPasskeyACR(cfg.LoginACR) {
+		return fmt.Errorf("login acr %q%s; a code login never does", cfg.LoginACR, why)
+	}
+	if p := cfg.Passwords; p != nil && cfg.isPasskeyACR(p.ACR) {
+		return fmt.Errorf("password acr %q%s; a password never does", p.ACR, why)
+	}
+	for name, p := range cfg.OAuth {
+		if cfg.isPasskeyACR(p.ACR) {
+			return fmt.Errorf("oauth %s: acr %q%s; a provider's login never does", name, p.ACR, why)
+		}
+		for from, to := range p.ACRMap {
+			if cfg.isPasskeyACR(to) {
+				return fmt.Errorf("oauth %s: acr_map %q %q%s; a provider's login never does", name, from, to, why)
+			}
+		}
+	}
+	for name, p := range cfg.Scopes {
+		if p.Direct == nil || !cfg.isPasskeyACR(p.ACR) {
+			continue
+		}
+		if !hasPasskeyStep(p.Direct.Steps) || !steps.Has(StepVerifyPasskey) {
+			return fmt.Errorf("scope %s: acr %q%s and none of its steps is %s (a code never earns it)", name, p.ACR, why, StepVerifyPasskey)
+		}
+	}
+	return nil
 }

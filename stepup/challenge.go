@@ -2,6 +2,7 @@ package stepup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -57,6 +58,14 @@ type challengeRecord struct {
 	Completed int64    `json:"completed,omitempty"`
 	Expires   int64    `json:"expires"` // Unix s
 	OTP       otpState `json:"otp"`     // of the current managed step
+	// Passkey is the WebAuthn ceremony of the current verify_passkey step,
+	// begun when the step became current (its challenge is this record's
+	// own, bound to the challenge token's state).
+	Passkey *passkeyCeremony `json:"passkey,omitempty"`
+	// PasskeyLevel is what the passkey steps done so far proved: hwk when
+	// every one used a device-bound passkey, swk when one used a syncable
+	// one, "" when none was done.
+	PasskeyLevel string `json:"passkey_level,omitempty"`
 }
 
 func (c *challengeRecord) completed() bool { return c.Current >= len(c.Steps) }
@@ -196,26 +205,42 @@ func checkChallengeProof(c *challengeRecord, proof *dpop.Proof) error {
 	return nil
 }
 
-// advance marks the current step done, proven with methods, and issues the
-// next token. Of concurrent advances from one state, exactly one succeeds.
-func (e *Engine) advance(ctx context.Context, c *challengeRecord, raw []byte, methods []string) (string, error) {
+// StepAnswer is a challenge opened or moved on: its current token and,
+// when its current step is verify_passkey, the WebAuthn request options
+// the client passes to navigator.credentials.get (flat
+// PublicKeyCredentialRequestOptionsJSON, with rpId).
+type StepAnswer struct {
+	ChallengeToken string
+	PasskeyOptions json.RawMessage
+}
+
+// advance marks the current step done, proven with methods (and, for a
+// passkey step, a passkey of level hwk or swk), begins the next step's
+// ceremony when it is a passkey's, and issues the next token. Of
+// concurrent advances from one state, exactly one succeeds.
+func (e *Engine) advance(ctx context.Context, c *challengeRecord, raw []byte, methods []string, passkeyLevel string) (*StepAnswer, error) {
 	now := e.now()
 	next := *c
 	next.Current++
 	next.OTP = otpState{}
 	next.AMR = addMethods(slices.Clone(c.AMR), methods)
+	next.PasskeyLevel = weakerLevel(c.PasskeyLevel, passkeyLevel)
 	if next.completed() {
 		next.Completed = now.Unix()
 	}
 	next.StepEnds = e.stepEnd(&next, now)
+	options, err := e.beginPasskeyStep(ctx, &next)
+	if err != nil {
+		return nil, err
+	}
 	tok, err := e.issueChallengeToken(&next)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := e.swapChallenge(ctx, c, raw, &next); err != nil {
-		return "", err
+		return nil, err
 	}
-	return tok, nil
+	return &StepAnswer{ChallengeToken: tok, PasskeyOptions: options}, nil
 }
 
 func (e *Engine) swapChallenge(ctx context.Context, c *challengeRecord, raw []byte, next *challengeRecord) error {

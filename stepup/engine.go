@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
@@ -85,6 +86,9 @@ type Config struct {
 	// OAuth are the OpenID providers users log in with, by the name the
 	// SDK puts in the path (/login/oauth/{name}/authorize).
 	OAuth map[string]OAuthLogin
+	// Passkeys turns passkeys on (enrolment, the verify_passkey step, and
+	// passkey login when its Login is set); nil: off.
+	Passkeys *PasskeyPolicy
 
 	// Events receives every security event (events.go), for the audit log
 	// and metrics; nil: none. It is called synchronously: keep it quick.
@@ -137,6 +141,8 @@ type Engine struct {
 	// ownACRs are the acr values the gateway awards itself: a provider's
 	// ID token may not claim one unless ACRMap maps it.
 	ownACRs map[string]bool
+	// rp is the WebAuthn relying party (nil: passkeys off).
+	rp *webauthn.WebAuthn
 }
 
 // New checks cfg, applies defaults and returns an Engine.
@@ -165,6 +171,11 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	e.ownACRs = cfg.ownACRs()
+	if cfg.Passkeys != nil {
+		if e.rp, err = cfg.Passkeys.relyingParty(); err != nil {
+			return nil, fmt.Errorf("stepup: passkeys: %w", err)
+		}
+	}
 	return e, nil
 }
 
@@ -206,6 +217,11 @@ func (cfg *Config) setDefaults() {
 	}
 	cfg.OTP.setDefaults()
 	cfg.Limits.setDefaults(&cfg.OTP)
+	if p := cfg.Passkeys; p != nil {
+		copied := *p
+		copied.setDefaults()
+		cfg.Passkeys = &copied
+	}
 }
 
 // validate checks the configuration and returns its step registry, against
@@ -225,7 +241,12 @@ func (cfg *Config) validate() (*StepRegistry, error) {
 			return nil, fmt.Errorf("unknown login identifier type %q", typ)
 		}
 	}
-	steps, err := NewStepRegistry(cfg.CustomStepKeys)
+	if p := cfg.Passkeys; p != nil {
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("passkey: %w", err)
+		}
+	}
+	steps, err := NewStepRegistry(cfg.CustomStepKeys, cfg.Passkeys != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +256,7 @@ func (cfg *Config) validate() (*StepRegistry, error) {
 		}
 		for _, st := range p.Direct.Steps {
 			if !steps.Has(st.Key) {
-				return nil, fmt.Errorf("scope %s: step %q is neither %s, %s nor a configured custom step", name, st.Key, StepVerifySMS, StepVerifyEmail)
+				return nil, fmt.Errorf("scope %s: %w", name, UnknownStepError(st.Key))
 			}
 		}
 	}

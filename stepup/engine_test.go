@@ -28,18 +28,25 @@ func TestErrorsAreComparedByIdentity(t *testing.T) {
 // TestStepRegistry: a direct scope may only name steps the engine can run,
 // and a custom step may not take a built-in one's name.
 func TestStepRegistry(t *testing.T) {
-	r, err := NewStepRegistry([]string{"kyc_review"})
+	r, err := NewStepRegistry([]string{"kyc_review"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]bool{StepVerifySMS: true, StepVerifyEmail: true, "kyc_review": true, "verify_mail": false, "": false} {
+	for key, want := range map[string]bool{StepVerifySMS: true, StepVerifyEmail: true, "kyc_review": true, "verify_mail": false, "": false,
+		StepVerifyPasskey: false} {
 		if r.Has(key) != want {
 			t.Errorf("Has(%q) = %v", key, !want)
 		}
 	}
-	for _, bad := range [][]string{{StepVerifySMS}, {"a b"}, {""}} {
-		if _, err := NewStepRegistry(bad); err == nil {
-			t.Errorf("custom steps %q accepted", bad)
+	withPasskeys, err := NewStepRegistry(nil, true)
+	if err != nil || !withPasskeys.Has(StepVerifyPasskey) {
+		t.Errorf("with passkeys on, verify_passkey is not a step (%v)", err)
+	}
+	for _, bad := range [][]string{{StepVerifySMS}, {StepVerifyPasskey}, {"a b"}, {""}} {
+		for _, passkeys := range []bool{false, true} {
+			if _, err := NewStepRegistry(bad, passkeys); err == nil {
+				t.Errorf("custom steps %q accepted (passkeys %v)", bad, passkeys)
+			}
 		}
 	}
 	cfgErr := func(opt func(*Config)) error {

@@ -74,6 +74,22 @@ var (
 	ErrInvalidLoginTicket   = newError(KindBadRequest, "invalid_challenge_token", "The login is unknown, expired or already finished: start again.")
 )
 
+// Refusals of passkey calls, with the codes of Prelude's mobile SDKs 0.7
+// (prelude-passkeys.md §10.7). None is a 401 on a route that takes an
+// access token: a 401 makes the SDKs refresh and send again.
+var (
+	ErrPasskeyNotConfigured   = newError(KindForbidden, "passkey_not_configured", "Passkeys are not configured on this gateway.")
+	ErrInsufficientScope      = newError(KindForbidden, "insufficient_scope", "This needs the prld:passkey:write scope, which a step-up just before grants: request it, then try again.")
+	ErrPasskeyRegistration    = newError(KindBadRequest, "passkey_registration_failed", "The passkey could not be registered: the registration is unknown, expired or spent, or the authenticator's answer is not valid for it.")
+	ErrTooManyPasskeys        = newError(KindForbidden, "passkey_registration_failed", "This account holds as many passkeys as it may: delete one first.")
+	ErrPasskeyBlocked         = newError(KindForbidden, "passkey_authenticator_blocked", "This authenticator is not accepted here.")
+	ErrPasskeyStepUnavailable = newError(KindBadRequest, "passkey_step_unavailable", "The passkey step cannot be done: the account has no passkey for this site.")
+	ErrPasskeyAssertion       = newError(KindBadRequest, "passkey_step_unavailable", "The passkey's answer could not be verified for this step.")
+	ErrPasskeyNotFound        = newError(KindNotFound, "not_found", "No such passkey.")
+	ErrPasskeyLoginFailed     = newError(KindUnauthorized, "unauthorized", "The passkey could not be verified.")
+	ErrPasskeyLoginGone       = newError(KindUnauthorized, "unauthorized", "The passkey login is unknown, expired or already finished: start again.")
+)
+
 // unavailable wraps a store or sender failure: the client sees `internal`,
 // the log sees the cause.
 type unavailableError struct{ cause error }

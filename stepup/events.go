@@ -23,6 +23,10 @@ const (
 	EventGrantRevoked      = "grant.revoked"   // an operator revoked a user's grants
 	EventHookFailed        = "hook.failed"     // Reason: why
 	EventCodeSendFailed    = "otp.send_failed" // the sender failed; Purpose: the code's
+	// Passkeys.
+	EventPasskeyRegistered     = "passkey.registered"      // a credential was enrolled
+	EventPasskeyDeleted        = "passkey.deleted"         // the user deleted one
+	EventPasskeyCloneSuspected = "passkey.clone_suspected" // a sign count did not move forward: refused
 )
 
 // Event is one security event. Each field has one meaning; a field that
@@ -34,7 +38,7 @@ type Event struct {
 	// Scope is a configured scope's name, or "other" (scopeLabel).
 	Scope    string
 	ClientIP string
-	// Method is how a login happened: otp, password or oauth.
+	// Method is how a login happened: otp, password, oauth or passkey.
 	Method string
 	// Channel of a code: sms or email.
 	Channel string
@@ -42,15 +46,16 @@ type Event struct {
 	// (stepup.requested), session_revoked (refresh.reuse_detected).
 	Outcome string
 	// Step is the key of the step the event is about (verify_sms,
-	// verify_email or a custom step's key).
+	// verify_email, verify_passkey or a custom step's key).
 	Step string
 	// GrantMode is the grant's mode: GrantSingleUse or GrantSessionBound.
 	GrantMode string
 	// Purpose of a code: otp.PurposeLogin or otp.PurposeStepUp.
 	Purpose string
 	// Reason is why something failed or ended: bad_code, bad_credentials,
-	// provider_refused, locked (logins); logout, user, admin (revocations);
-	// the hook's failure.
+	// bad_passkey, provider_refused, locked (logins); logout, user, admin
+	// (revocations); the hook's failure; sign_count (a passkey refused as
+	// a possible clone).
 	Reason string
 }
 
@@ -87,6 +92,8 @@ func (e *Engine) loginResult(method string, client ClientInfo, tokens *Tokens, e
 		ev.Name, ev.Reason = EventLoginFailed, "bad_code"
 	case err == ErrBadCredentials:
 		ev.Name, ev.Reason = EventLoginFailed, "bad_credentials"
+	case err == ErrPasskeyLoginFailed || err == ErrPasskeyBlocked:
+		ev.Name, ev.Reason = EventLoginFailed, "bad_passkey"
 	case err == ErrRateLimited:
 		ev.Name, ev.Reason = EventLoginLocked, "locked"
 	case err == ErrIdentifierExists:

@@ -64,3 +64,8 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+func userPasskeysKey(id string) string { return "usr:{" + id + "}:passkeys" }
+
+// Passkey ceremonies in flight (registration and login), by their token.
+func passkeyCeremonyKey(id string) string { return "pkc:{" + id + "}" }

@@ -22,6 +22,7 @@ const (
 	ticketPassword = "password"
 	ticketSignUp   = "sign_up"
 	ticketOAuth    = "oauth"
+	ticketPasskey  = "passkey"
 )
 
 // loginTicket is a login waiting for /login/finalize, stored under an
@@ -29,10 +30,10 @@ const (
 type loginTicket struct {
 	V      int       `json:"v"`
 	Kind   string    `json:"kind"`
-	UserID string    `json:"user_id,omitempty"` // password, oauth
+	UserID string    `json:"user_id,omitempty"` // password, oauth, passkey
 	Email  string    `json:"email,omitempty"`   // password (the device cookie's identifier), sign_up
 	Hash   string    `json:"hash,omitempty"`    // sign_up: the new password's argon2id hash
-	Event  authEvent `json:"event"`             // password, oauth
+	Event  authEvent `json:"event"`             // password, oauth, passkey
 	// CodeChallenge is the PKCE S256 challenge the app sent when it began
 	// an OAuth login: finalizing needs its verifier.
 	CodeChallenge string `json:"code_challenge,omitempty"`
@@ -60,8 +61,10 @@ type Finalized struct {
 }
 
 // FinalizeOffered reports whether any login that ends in /login/finalize
-// (password, sign-up, OAuth) is on.
-func (e *Engine) FinalizeOffered() bool { return e.passwords != nil || len(e.cfg.OAuth) > 0 }
+// (password, sign-up, OAuth, passkey) is on.
+func (e *Engine) FinalizeOffered() bool {
+	return e.passwords != nil || len(e.cfg.OAuth) > 0 || e.PasskeyLoginOffered()
+}
 
 // FinalizeLogin takes a ticket, once, and finishes its login with the
 // client's DPoP key. An OAuth ticket also needs the PKCE verifier of the
@@ -144,7 +147,7 @@ func (t *loginTicket) accepts(codeVerifier string) bool {
 	switch t.Kind {
 	case ticketOAuth:
 		return pkceMatches(t.CodeChallenge, codeVerifier)
-	case ticketSignUp, ticketPassword:
+	case ticketSignUp, ticketPassword, ticketPasskey:
 		return codeVerifier == ""
 	default:
 		return false

@@ -43,6 +43,9 @@ type StepUpResult struct {
 	Status         string
 	ChallengeToken string // empty for block
 	ChallengeID    string
+	// PasskeyOptions are the WebAuthn request options of the first step
+	// when it is verify_passkey (StepAnswer).
+	PasskeyOptions []byte
 }
 
 // RequestStepUp starts a step-up for scope: the policy (block, direct
@@ -118,6 +121,13 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	ttl := c.lifetime()
 	c.Expires = now.Add(ttl).Unix()
 	c.StepEnds = e.stepEnd(c, now)
+	if err := e.canDoPasskeySteps(ctx, user.ID, d.Steps); err != nil {
+		return nil, err
+	}
+	options, err := e.beginPasskeyStep(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	tok, err := e.issueChallengeToken(c)
 	if err != nil {
 		return nil, err
@@ -125,7 +135,27 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	if err := e.cfg.Store.Create(ctx, challengeKey(c.ID), mustJSON(c), ttl); err != nil {
 		return nil, storeErr(err)
 	}
-	return &StepUpResult{Status: d.Status, ChallengeToken: tok, ChallengeID: c.ID}, nil
+	return &StepUpResult{Status: d.Status, ChallengeToken: tok, ChallengeID: c.ID, PasskeyOptions: options}, nil
+}
+
+// canDoPasskeySteps refuses, before any challenge exists, steps that
+// include verify_passkey for a user without a usable passkey: the SDKs
+// then fall back to another step (passkey_step_unavailable).
+func (e *Engine) canDoPasskeySteps(ctx context.Context, userID string, steps []Step) error {
+	if !hasPasskeyStep(steps) {
+		return nil
+	}
+	if e.cfg.Passkeys == nil {
+		return ErrPasskeyStepUnavailable // a hook's answer is checked against the steps; not reached
+	}
+	l, _, err := e.loadPasskeys(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if len(l.usable(e.cfg.Passkeys.RPID)) == 0 {
+		return ErrPasskeyStepUnavailable
+	}
+	return nil
 }
 
 // callerSession loads the caller's live session and user.

@@ -51,35 +51,46 @@ func (e *Engine) readVerification(vc *jwks.Claims) (*verificationClaims, error) 
 	return &v, nil
 }
 
-// ContinueStepUp completes the current custom step with a verification
-// token signed by the customer's backend.
+// ContinueStepUp is AdvanceByVerification's new challenge token alone.
 func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verification string, proof *dpop.Proof) (string, error) {
-	if e.cfg.Verifications == nil {
-		return "", ErrNotConfigured
-	}
-	c, raw, err := e.loadChallenge(ctx, token, &caller)
+	a, err := e.AdvanceByVerification(ctx, caller, token, verification, proof)
 	if err != nil {
 		return "", err
 	}
+	return a.ChallengeToken, nil
+}
+
+// AdvanceByVerification completes the current custom step with a
+// verification token signed by the customer's backend: the challenge's
+// new token, and the next step's passkey options when that step is
+// verify_passkey.
+func (e *Engine) AdvanceByVerification(ctx context.Context, caller Caller, token, verification string, proof *dpop.Proof) (*StepAnswer, error) {
+	if e.cfg.Verifications == nil {
+		return nil, ErrNotConfigured
+	}
+	c, raw, err := e.loadChallenge(ctx, token, &caller)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkChallengeProof(c, proof); err != nil {
-		return "", err
+		return nil, err
 	}
 	if len(verification) > jwks.MaxTokenBytes {
-		return "", ErrInvalidVerification
+		return nil, ErrInvalidVerification
 	}
 	vc, err := e.cfg.Verifications.Verify(ctx, verification)
 	if err != nil {
 		if errors.Is(err, jwks.ErrUnavailable) {
-			return "", unavailable(err)
+			return nil, unavailable(err)
 		}
-		return "", ErrInvalidVerification
+		return nil, ErrInvalidVerification
 	}
 	v, err := e.readVerification(vc)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if v.ChallengeID != c.ID || vc.Subject != c.UserID {
-		return "", ErrTokenMismatch
+		return nil, ErrTokenMismatch
 	}
 	idx := -1
 	for i, st := range c.Steps {
@@ -89,30 +100,30 @@ func (e *Engine) ContinueStepUp(ctx context.Context, caller Caller, token, verif
 	}
 	switch {
 	case idx < 0:
-		return "", ErrStepNotFound
+		return nil, ErrStepNotFound
 	case c.completed() || idx < c.Current:
-		return "", ErrTokenReused
+		return nil, ErrTokenReused
 	case idx > c.Current:
-		return "", ErrStepBypassed
+		return nil, ErrStepBypassed
 	case !e.steps.kinds[v.Key].byBackend:
-		return "", ErrStepNotFound // the gateway's own steps are proven by their code only
+		return nil, ErrStepNotFound // the gateway's own steps are proven by their code only
 	case v.Status != "completed":
-		return "", ErrStepNotCompleted
+		return nil, ErrStepNotCompleted
 	}
 	methods, err := readMethods(vc.AMR)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	// Long enough to outlive the token, leeway included, but no longer
 	// than the challenge it serves can live: the backend chose exp.
 	ttl := min(max(vc.ExpiresAt.Sub(e.now()), 0), c.lifetime()) + 2*time.Minute
 	if err := e.cfg.Store.Create(ctx, verificationJTIKey(vc.ID), []byte("1"), ttl); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			return "", ErrTokenReused
+			return nil, ErrTokenReused
 		}
-		return "", storeErr(err)
+		return nil, storeErr(err)
 	}
-	next, err := e.advance(ctx, c, raw, methods)
+	next, err := e.advance(ctx, c, raw, methods, "")
 	if err == nil {
 		e.emit(Event{Name: EventStepUpStepDone, UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope), Step: v.Key})
 	}

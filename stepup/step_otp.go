@@ -76,26 +76,36 @@ func (e *Engine) SendStepOTP(ctx context.Context, token string, retry bool, clie
 	return c.ID, err
 }
 
-// CheckStepOTP checks the code of the current managed step and, when it
-// is right, advances the challenge and returns its new token.
+// CheckStepOTP is AdvanceByCode's new challenge token alone.
 func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dpop.Proof, client ClientInfo) (string, error) {
-	c, raw, err := e.loadChallenge(ctx, token, nil)
+	a, err := e.AdvanceByCode(ctx, token, code, proof, client)
 	if err != nil {
 		return "", err
 	}
+	return a.ChallengeToken, nil
+}
+
+// AdvanceByCode checks the code of the current managed step and, when it
+// is right, advances the challenge: its new token, and the next step's
+// passkey options when that step is verify_passkey.
+func (e *Engine) AdvanceByCode(ctx context.Context, token, code string, proof *dpop.Proof, client ClientInfo) (*StepAnswer, error) {
+	c, raw, err := e.loadChallenge(ctx, token, nil)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkChallengeProof(c, proof); err != nil {
-		return "", err
+		return nil, err
 	}
 	kind, ok := e.steps.kind(c.currentKey())
 	if !ok || kind.codeTo == "" {
-		return "", ErrStepNotFound
+		return nil, ErrStepNotFound
 	}
 	if c.OTP.Digest == nil || len(code) > 16 {
-		return "", ErrBadCheckCode
+		return nil, ErrBadCheckCode
 	}
 	guess := guessCounters{account: userFailKey(c.UserID), client: clientFailKey(clientKey(client.IP))}
 	if err := e.checkGuessing(ctx, &guess); err != nil {
-		return "", err
+		return nil, err
 	}
 	ev := Event{UserID: c.UserID, SessionID: c.SessionID, Scope: e.scopeLabel(c.Scope), ClientIP: client.IP, Step: c.currentKey()}
 	triesKey := challengeTriesKey(c.ID, c.OTP.Gen)
@@ -104,15 +114,15 @@ func (e *Engine) CheckStepOTP(ctx context.Context, token, code string, proof *dp
 			ev.Name = EventStepUpCheckFailed
 			e.emit(ev)
 		}
-		return "", err
+		return nil, err
 	}
 	// The step is completed first; resetting the failure counters after it
 	// is best effort (they only stay higher than needed), so that a store
 	// failure there does not turn a completed step into a 503.
-	next, err := e.advance(ctx, c, raw, kind.amr)
+	next, err := e.advance(ctx, c, raw, kind.amr, "")
 	if err != nil {
 		e.refundAttempt(ctx, triesKey, err)
-		return "", err
+		return nil, err
 	}
 	_ = e.clearGuessing(ctx, &guess)
 	ev.Name = EventStepUpStepDone

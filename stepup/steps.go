@@ -6,6 +6,9 @@ import "fmt"
 const (
 	StepVerifySMS   = "verify_sms"
 	StepVerifyEmail = "verify_email"
+	// StepVerifyPasskey is proven by a WebAuthn assertion of one of the
+	// user's passkeys (step_passkey.go); only with passkeys configured.
+	StepVerifyPasskey = "verify_passkey"
 )
 
 // stepKind is how one kind of step is proven, and so which endpoint
@@ -18,6 +21,10 @@ type stepKind struct {
 	// byBackend: the step is proven by a verification token the customer's
 	// backend signs (POST /stepup/continue: step_custom.go).
 	byBackend bool
+	// byPasskey: the step is proven by a passkey assertion (POST
+	// /stepup/continue with passkey_assertion: step_passkey.go). Its amr
+	// depends on the passkey and what its authenticator checked.
+	byPasskey bool
 	// amr are the RFC 8176 methods proving the step shows. A custom step's
 	// come from its verification token.
 	amr []string
@@ -25,8 +32,9 @@ type stepKind struct {
 
 // builtinSteps are the steps the gateway runs itself.
 var builtinSteps = map[string]stepKind{
-	StepVerifySMS:   {codeTo: IdentifierPhone, amr: methodsSMS},
-	StepVerifyEmail: {codeTo: IdentifierEmail, amr: methodsEmail},
+	StepVerifySMS:     {codeTo: IdentifierPhone, amr: methodsSMS},
+	StepVerifyEmail:   {codeTo: IdentifierEmail, amr: methodsEmail},
+	StepVerifyPasskey: {byPasskey: true},
 }
 
 // StepRegistry is every step key an engine can put in a challenge: the
@@ -36,11 +44,14 @@ type StepRegistry struct {
 }
 
 // NewStepRegistry adds the custom step keys (proven by the customer's
-// backend) to the built-in steps. A custom key may not take a built-in
-// one's name.
-func NewStepRegistry(customKeys []string) (*StepRegistry, error) {
+// backend) to the built-in steps; verify_passkey only when passkeys are
+// configured. A custom key may not take a built-in one's name.
+func NewStepRegistry(customKeys []string, passkeys bool) (*StepRegistry, error) {
 	r := &StepRegistry{kinds: make(map[string]stepKind, len(builtinSteps)+len(customKeys))}
 	for k, v := range builtinSteps {
+		if v.byPasskey && !passkeys {
+			continue
+		}
 		r.kinds[k] = v
 	}
 	for _, k := range customKeys {
@@ -64,4 +75,13 @@ func (r *StepRegistry) Has(key string) bool {
 func (r *StepRegistry) kind(key string) (stepKind, bool) {
 	k, ok := r.kinds[key]
 	return k, ok
+}
+
+// UnknownStepError says why key is not a step the configuration can
+// name.
+func UnknownStepError(key string) error {
+	if _, builtin := builtinSteps[key]; builtin {
+		return fmt.Errorf("step %q needs a passkey block (passkeys are off)", key)
+	}
+	return fmt.Errorf("step %q is neither %s, %s, %s nor a configured custom step", key, StepVerifySMS, StepVerifyEmail, StepVerifyPasskey)
 }
