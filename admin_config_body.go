@@ -263,7 +263,7 @@ func quotePosted(s string) string {
 // config loaded, so a refusal is about what was posted.
 func (a *App) checkPosted(p *postedStepUp) error {
 	candidate := &App{Issuer: a.Issuer, LoginACR: a.LoginACR, PossessionACR: a.PossessionACR, Login: a.Login,
-		CustomSteps: a.CustomSteps, Scopes: p.scopes}
+		CustomSteps: a.CustomSteps, Scopes: p.scopes, Passkey: a.Passkey}
 	if len(p.keys) > 0 {
 		cs := CustomStepsConfig{Algorithms: []string{"RS256"}}
 		if a.CustomSteps != nil {

@@ -153,6 +153,7 @@ func (a *App) setDefaults() {
 	if cs := a.CustomSteps; cs != nil && len(cs.Algorithms) == 0 {
 		cs.Algorithms = []string{"RS256"}
 	}
+	a.setPasskeyDefaults()
 	for _, s := range a.Scopes {
 		if s == nil || s.Direct == nil {
 			continue
@@ -201,13 +202,26 @@ func (a *App) grantable(scope string) bool {
 	return ok && s != nil && !s.Block
 }
 
-// earnedACR is the acr a step-up of scope sets: its block's, else the
-// login's.
-func (a *App) earnedACR(scope string) string {
-	if s, ok := a.Scopes[scope]; ok && s != nil && s.ACR != "" {
-		return s.ACR
+// earnsACR reports whether a step-up of scope can set one of acrs: its
+// block's acr, else, when its direct steps include verify_passkey, the
+// passkey's acr values, else the login's.
+func (a *App) earnsACR(scope string, acrs []string) bool {
+	s, ok := a.Scopes[scope]
+	if ok && s != nil && s.ACR != "" {
+		return slices.Contains(acrs, s.ACR)
 	}
-	return a.LoginACR
+	if p := a.Passkey; p != nil && ok && s != nil && s.Direct != nil &&
+		slices.ContainsFunc(s.Direct.Steps, func(st DirectStep) bool { return st.Key == stepup.StepVerifyPasskey }) {
+		for _, v := range []string{p.HardwareACR, p.ACR} {
+			if v != "" && slices.Contains(acrs, v) {
+				return true
+			}
+		}
+		if p.ACR != "" {
+			return false // a passkey step-up earns the passkey's acr, not the login's
+		}
+	}
+	return slices.Contains(acrs, a.LoginACR)
 }
 
 // trustsIssuers reports whether the app accepts any access token at all.

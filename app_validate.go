@@ -18,7 +18,7 @@ import (
 // filled in defaults, and before Start acquires anything; it changes
 // nothing.
 func (a *App) Validate() error {
-	for _, check := range []func() error{a.validateTokens, a.validateTrust, a.validateSteps, a.validateLimits, a.validateStore, a.validateOTP, a.validateLogin, a.validateWebhooks} {
+	for _, check := range []func() error{a.validateTokens, a.validateTrust, a.validatePasskey, a.validateSteps, a.validateLimits, a.validateStore, a.validateOTP, a.validateLogin, a.validateWebhooks} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (a *App) validateSteps() error {
 		}
 		customKeys = cs.Keys
 	}
-	steps, err := stepup.NewStepRegistry(customKeys, false)
+	steps, err := stepup.NewStepRegistry(customKeys, a.Passkey != nil)
 	if err != nil {
 		return fmt.Errorf("custom_steps: %v", err)
 	}
@@ -117,11 +117,20 @@ func (a *App) validateSteps() error {
 // that stand in a header as they are, and no possession-based acr that
 // nothing configured can earn.
 func (a *App) validateACR(steps *stepup.StepRegistry) error {
-	cfg := stepup.Config{LoginACR: a.LoginACR, PossessionACR: a.PossessionACR, Scopes: make(map[string]stepup.ScopePolicy, len(a.Scopes))}
+	cfg := stepup.Config{LoginACR: a.LoginACR, PossessionACR: a.PossessionACR, Scopes: make(map[string]stepup.ScopePolicy, len(a.Scopes)),
+		Passkeys: a.Passkey.passkeyPolicy()}
 	if a.Login != nil {
 		cfg.LoginIdentifiers = a.Login.OTP
 		if pw := a.Login.Password; pw != nil {
 			cfg.Passwords = pw.passwordLogin()
+		}
+		for name, o := range a.Login.OAuth {
+			if o != nil {
+				if cfg.OAuth == nil {
+					cfg.OAuth = map[string]stepup.OAuthLogin{}
+				}
+				cfg.OAuth[name] = stepup.OAuthLogin{ACR: o.ACR, ACRMap: o.ACRMap}
+			}
 		}
 	}
 	for name, s := range a.Scopes {
@@ -305,7 +314,7 @@ func (d *DirectScope) validate(steps *stepup.StepRegistry) error {
 			return fmt.Errorf("step key %q: letters, digits and . _ : - only", st.Key)
 		}
 		if steps != nil && !steps.Has(st.Key) {
-			return fmt.Errorf("step %q is neither %s, %s nor a key of custom_steps", st.Key, stepup.StepVerifySMS, stepup.StepVerifyEmail)
+			return stepup.UnknownStepError(st.Key)
 		}
 		if d := time.Duration(st.Expiration); d != 0 && (d < time.Second || d > 24*time.Hour) {
 			return fmt.Errorf("step %s: expiration must be between 1s and 24h", st.Key)

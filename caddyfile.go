@@ -88,6 +88,17 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			acr_map       <provider-acr> <acr>  (repeatable)
 //			trust_verified_identifiers
 //		}
+//		passkey {
+//			rp_id                  <domain>
+//			rp_name                <name>
+//			allowed_origins        <origin...>
+//			user_verification      required|preferred|discouraged
+//			attestation_preference none|indirect|direct|enterprise
+//			login_enabled
+//			aaguid_allowlist       <uuid...>
+//			acr                    <acr>
+//			acr_hardware           <acr>
+//		}
 //		management_key <key>
 //		login_acr      <acr>
 //		possession_acr <acr...>
@@ -231,6 +242,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := parseLogin(d, a.Login); err != nil {
 				return err
 			}
+		case "passkey":
+			if a.Passkey != nil {
+				return d.Err("passkey already specified")
+			}
+			p, err := parsePasskey(d)
+			if err != nil {
+				return err
+			}
+			a.Passkey = p
 		case "management_key":
 			if a.Management == nil {
 				a.Management = new(ManagementConfig)

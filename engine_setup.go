@@ -30,6 +30,7 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		HookSigner:      a.hookSigner(rt),
 		LoginACR:        a.LoginACR,
 		PossessionACR:   a.PossessionACR,
+		Passkeys:        a.Passkey.passkeyPolicy(),
 		Events:          a.recorder.Record,
 		HookClient:      stepup.NewHookClient(telemetry.MeasureHooks(http.DefaultTransport)),
 		Now:             rt.now,

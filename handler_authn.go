@@ -81,14 +81,14 @@ func (h *Handler) planStepUps() {
 			if h.renewScope == "" {
 				h.renewScope = s
 			}
-			if slices.Contains(h.ACR, h.app.earnedACR(s)) {
+			if h.app.earnsACR(s, h.ACR) {
 				h.acrScopes = append(h.acrScopes, s)
 			}
 		}
 	}
 	others := make([]string, 0, len(h.app.Scopes))
 	for s := range h.app.Scopes {
-		if !slices.Contains(h.Scopes, s) && h.app.grantable(s) && slices.Contains(h.ACR, h.app.earnedACR(s)) {
+		if !slices.Contains(h.Scopes, s) && h.app.grantable(s) && h.app.earnsACR(s, h.ACR) {
 			others = append(others, s)
 		}
 	}

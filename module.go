@@ -140,6 +140,10 @@ type App struct {
 	// Login methods offered to the SDK. Default: none.
 	Login *LoginConfig `json:"login,omitempty"`
 
+	// Passkeys (WebAuthn): enrolment, the `verify_passkey` step and,
+	// when asked for, passkey login. Default: off.
+	Passkey *PasskeyConfig `json:"passkey,omitempty"`
+
 	// Limits on the work clients can cause without credentials: login
 	// starts and codes sent, per client and for all clients together.
 	Limits *LimitsConfig `json:"limits,omitempty"`
@@ -195,6 +199,9 @@ type App struct {
 	// acquired.
 	webhooksKey    string
 	webhooksPooled *pooledDispatcher
+	// defaultWriteScope: Provision declared the prld:passkey:write scope
+	// (no scope block did).
+	defaultWriteScope bool
 }
 
 // CustomStepsConfig declares custom steps: steps your backend runs (a KYC
@@ -347,7 +354,8 @@ type DirectScope struct {
 
 // DirectStep is one step of a direct scope.
 type DirectStep struct {
-	// Step key: `verify_sms`, `verify_email` or a configured custom step.
+	// Step key: `verify_sms`, `verify_email`, `verify_passkey` (with a
+	// `passkey` block) or a configured custom step.
 	Key string `json:"key,omitempty"`
 	// How long the user has to complete the step. Default: 5m.
 	Expiration caddy.Duration `json:"expiration,omitempty"`
