@@ -73,7 +73,7 @@ func init() { presetSeries() }
 // presetSeries creates the series of the fixed label sets at zero, so that
 // a dashboard shows 0, not "no data", for what has not happened yet.
 func presetSeries() {
-	for _, method := range []string{"otp", "password", "oauth"} {
+	for _, method := range []string{"otp", "password", "oauth", "passkey"} {
 		for _, o := range []string{"succeeded", "failed", "locked"} {
 			logins.WithLabelValues(method, o)
 		}

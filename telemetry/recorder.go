@@ -30,7 +30,8 @@ var auditedEvents = map[string]bool{
 	stepup.EventStepUpCodeSent: true, stepup.EventStepUpStepDone: true, stepup.EventStepUpCheckFailed: true,
 	stepup.EventStepUpGranted: true, stepup.EventGrantConsumed: true, stepup.EventRefreshReuse: true,
 	stepup.EventSessionRevoked: true, stepup.EventHookFailed: true, stepup.EventCodeSendFailed: true,
-	stepup.EventGrantRevoked: true,
+	stepup.EventGrantRevoked: true, stepup.EventPasskeyRegistered: true, stepup.EventPasskeyDeleted: true,
+	stepup.EventPasskeyCloneSuspected: true,
 }
 
 // Recorder turns events into counters and audit entries. One per config
@@ -125,7 +126,9 @@ func countEvent(ev stepup.Event) {
 			codeChecks.WithLabelValues("step_up", "ok").Inc()
 		}
 	case stepup.EventStepUpCheckFailed:
-		codeChecks.WithLabelValues("step_up", "wrong").Inc()
+		if ev.Step == stepup.StepVerifySMS || ev.Step == stepup.StepVerifyEmail {
+			codeChecks.WithLabelValues("step_up", "wrong").Inc()
+		}
 	case stepup.EventStepUpGranted:
 		stepups.WithLabelValues(ev.Scope, "granted").Inc()
 		grants.WithLabelValues("issued", ev.GrantMode).Inc()
