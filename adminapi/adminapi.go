@@ -188,7 +188,7 @@ func (a *API) sessions(w http.ResponseWriter, r *http.Request, args []string) {
 	sessions, err := e.AdminSessions(r.Context(), args[0])
 	out := make([]sessionJSON, 0, len(sessions))
 	for _, s := range sessions {
-		out = append(out, sessionJSON{ID: s.ID, UserAgent: s.UserAgent, CreatedAt: s.CreatedAt.UTC(),
+		out = append(out, sessionJSON{ID: s.ID, UserAgent: s.UserAgent, DeviceID: s.DeviceID, CreatedAt: s.CreatedAt.UTC(),
 			LastSeenAt: s.LastSeenAt.UTC(), ExpiresAt: s.ExpiresAt.UTC()})
 	}
 	answer(w, map[string]any{"sessions": out}, err)

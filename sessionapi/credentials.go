@@ -20,21 +20,42 @@ import (
 // bearer verifies the access token of a session API request: only tokens
 // this gateway minted are accepted here.
 func (a *API) bearer(r *http.Request) (stepup.Caller, error) {
+	caller, _, err := a.bearerClaims(r)
+	return caller, err
+}
+
+// bearerClaims is bearer with the token's claims.
+func (a *API) bearerClaims(r *http.Request) (stepup.Caller, *jwks.Claims, error) {
 	cred, problem := enforce.ParseAuthorization(r.Header["Authorization"])
 	if problem != enforce.OK || cred.Scheme != enforce.Bearer || enforce.HasAccessToken(r.URL.RawQuery) {
-		return stepup.Caller{}, stepup.ErrUnauthorized
+		return stepup.Caller{}, nil, stepup.ErrUnauthorized
 	}
 	claims, err := a.cfg.Tokens.Verify(r.Context(), cred.Token)
 	if err != nil {
 		if errors.Is(err, jwks.ErrUnavailable) {
-			return stepup.Caller{}, stepup.ErrUnavailable
+			return stepup.Caller{}, nil, stepup.ErrUnavailable
 		}
-		return stepup.Caller{}, stepup.ErrUnauthorized
+		return stepup.Caller{}, nil, stepup.ErrUnauthorized
 	}
 	if claims.Issuer != a.cfg.Issuer {
-		return stepup.Caller{}, stepup.ErrUnauthorized
+		return stepup.Caller{}, nil, stepup.ErrUnauthorized
 	}
-	return stepup.Caller{UserID: claims.Subject, SessionID: claims.SessionID}, nil
+	return stepup.Caller{UserID: claims.Subject, SessionID: claims.SessionID}, claims, nil
+}
+
+// optionalBearer is bearer for a call that may come without an access
+// token (Android's passkey step): nil when the request has none (no
+// Authorization header, or a scheme with nothing after it); a token that
+// is there must be valid.
+func (a *API) optionalBearer(r *http.Request) (*stepup.Caller, error) {
+	if _, problem := enforce.ParseAuthorization(r.Header["Authorization"]); problem == enforce.Missing {
+		return nil, nil
+	}
+	caller, err := a.bearer(r)
+	if err != nil {
+		return nil, err
+	}
+	return &caller, nil
 }
 
 // sessionProof verifies the session DPoP proof of r, demanding a current
@@ -136,13 +157,32 @@ func flowContext(r *http.Request, cookie string) string {
 }
 
 // clientInfo describes the client of r for the engine: its address (for
-// the per-client limits), user agent and device cookie.
+// the per-client limits), user agent, device cookie and the device ID the
+// mobile SDKs send.
 func (a *API) clientInfo(r *http.Request) stepup.ClientInfo {
-	ci := stepup.ClientInfo{UserAgent: r.UserAgent(), IP: a.cfg.ClientIP(r)}
+	ci := stepup.ClientInfo{UserAgent: r.UserAgent(), IP: a.cfg.ClientIP(r), DeviceID: deviceID(r.Header)}
 	if c, err := r.Cookie(deviceCookie); err == nil {
 		ci.Device = c.Value
 	}
 	return ci
+}
+
+// deviceID reads X-Device-Id, the per-install UUID Prelude's mobile SDKs
+// send on every call (prelude-passkeys.md §10.1): one header of at most 64
+// letters, digits and hyphens, else none. It is the client's word: kept
+// with the session for people to read, never a credential, a limit's key
+// or a reason to refuse.
+func deviceID(h http.Header) string {
+	values := h.Values(deviceIDHeader)
+	if len(values) != 1 || values[0] == "" || len(values[0]) > 64 {
+		return ""
+	}
+	for _, c := range []byte(values[0]) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return ""
+		}
+	}
+	return strings.ToLower(values[0])
 }
 
 func (a *API) signals(r *http.Request) stepup.Signals {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
@@ -80,6 +82,11 @@ func (a *API) finalizeLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if done.Tokens.Device != "" {
 		a.setCookie(w, deviceCookie, done.Tokens.Device, deviceCookieLifetime)
+	}
+	// The session this client held before, if it says so with that
+	// session's refresh token and key, ends: a re-login replaces it.
+	if err := a.cfg.Engine.EndPreviousSession(r.Context(), refreshToken(r), proof, done.Tokens.SessionID); err != nil {
+		a.log.Warn("a re-login could not end the previous session; it ends with its refresh token's lifetime", zap.Error(err))
 	}
 	a.sendTokens(w, done.Tokens)
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 // The step-up endpoints.
@@ -35,6 +37,20 @@ func (a *API) requestStepUp(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"status": res.Status}
 	if res.ChallengeToken != "" {
 		out["challenge_token"] = res.ChallengeToken
+	}
+	if res.PasskeyOptions != nil {
+		out["public_key_credential_request_options"] = json.RawMessage(res.PasskeyOptions)
+	}
+	a.ok(w, out)
+}
+
+// stepAnswer is the answer of a call that moved a challenge on: its new
+// token, and the request options when the new step is verify_passkey
+// (prelude-passkeys.md §5.3: the SDKs read them from this answer only).
+func (a *API) stepAnswer(w http.ResponseWriter, next *stepup.StepAnswer) {
+	out := map[string]any{"challenge_token": next.ChallengeToken}
+	if next.PasskeyOptions != nil {
+		out["public_key_credential_request_options"] = next.PasskeyOptions
 	}
 	a.ok(w, out)
 }
@@ -78,17 +94,46 @@ func (a *API) checkStepOTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	next, err := a.cfg.Engine.CheckStepOTP(r.Context(), body.ChallengeToken, body.Code, proof, a.clientInfo(r))
+	next, err := a.cfg.Engine.AdvanceByCode(r.Context(), body.ChallengeToken, body.Code, proof, a.clientInfo(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	a.clearCookie(w, otpCookie)
-	a.ok(w, map[string]string{"challenge_token": next})
+	a.stepAnswer(w, next)
 }
 
+// continueStepUp completes the current step: a custom step with the
+// verification_token the customer's backend signed (Bearer and the
+// challenge-bound proof, as the web SDK sends them), or a verify_passkey
+// step with a passkey_assertion. For the latter the access token may be
+// missing, as Android's SDK 0.7 sends it (prelude-passkeys.md §11.1): the
+// challenge-bound proof of the session's key then stands for it. A token
+// that is there must be valid.
 func (a *API) continueStepUp(w http.ResponseWriter, r *http.Request) {
-	caller, err := a.bearer(r)
+	var body struct {
+		ChallengeToken    string          `json:"challenge_token"`
+		VerificationToken string          `json:"verification_token"`
+		PasskeyAssertion  json.RawMessage `json:"passkey_assertion"`
+	}
+	if err := readJSON(r, &body, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	passkey := len(body.PasskeyAssertion) > 0 && string(body.PasskeyAssertion) != "null"
+	if passkey && body.VerificationToken != "" {
+		a.fail(w, r, stepup.ErrBadRequest) // one proof per call
+		return
+	}
+	var caller *stepup.Caller
+	var err error
+	if passkey {
+		caller, err = a.optionalBearer(r)
+	} else {
+		var c stepup.Caller
+		c, err = a.bearer(r)
+		caller = &c
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -98,18 +143,15 @@ func (a *API) continueStepUp(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var body struct {
-		ChallengeToken    string `json:"challenge_token"`
-		VerificationToken string `json:"verification_token"`
+	var next *stepup.StepAnswer
+	if passkey {
+		next, err = a.cfg.Engine.AdvanceByPasskey(r.Context(), caller, body.ChallengeToken, body.PasskeyAssertion, proof, a.clientInfo(r))
+	} else {
+		next, err = a.cfg.Engine.AdvanceByVerification(r.Context(), *caller, body.ChallengeToken, body.VerificationToken, proof)
 	}
-	if err := readJSON(r, &body, true); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	next, err := a.cfg.Engine.ContinueStepUp(r.Context(), caller, body.ChallengeToken, body.VerificationToken, proof)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.ok(w, map[string]string{"challenge_token": next})
+	a.stepAnswer(w, next)
 }

@@ -41,6 +41,10 @@ type ClientInfo struct {
 	UserAgent string
 	IP        string // as Caddy determined it (trusted proxies applied)
 	Device    string // the device cookie the client sent, if any
+	// DeviceID is the install's ID a mobile SDK sends (X-Device-Id): the
+	// client's word, kept on its session for people to read, never used
+	// to decide anything.
+	DeviceID string
 }
 
 // StartLogin begins an OTP login for an identifier and sends the first

@@ -40,7 +40,8 @@ type sessionRecord struct {
 	LastSeen   int64            `json:"last_seen"`
 	Expires    int64            `json:"expires"`
 	UserAgent  string           `json:"user_agent,omitempty"`
-	Grants     map[string]int64 `json:"grants,omitempty"` // session-bound scope → Unix s end
+	DeviceID   string           `json:"device_id,omitempty"` // X-Device-Id at login (or the last refresh that sent one)
+	Grants     map[string]int64 `json:"grants,omitempty"`    // session-bound scope → Unix s end
 	// Auth is the last authentication event: the login, then each
 	// redeemed step-up. Its tokens carry it as acr, amr and auth_time.
 	Auth authEvent `json:"auth"`
@@ -118,7 +119,7 @@ func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt string, e
 	s := sessionRecord{
 		V: recordVersion, ID: newID(prefixSession), UserID: u.ID, JKT: jkt, Nonce: newSecret(), Gen: 1,
 		Created: now.Unix(), LastSeen: now.Unix(), Expires: now.Add(e.cfg.RefreshTokenTTL).Unix(),
-		UserAgent: truncate(client.UserAgent, 256), Auth: event,
+		UserAgent: truncate(client.UserAgent, 256), DeviceID: client.DeviceID, Auth: event,
 	}
 	if err := e.cfg.Store.Create(ctx, sessionKey(s.ID), mustJSON(s), e.cfg.RefreshTokenTTL); err != nil {
 		return nil, storeErr(err)
@@ -225,6 +226,9 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 		if ua := truncate(req.Client.UserAgent, 256); ua != "" {
 			next.UserAgent = ua
 		}
+		if req.Client.DeviceID != "" {
+			next.DeviceID = req.Client.DeviceID
+		}
 		err = e.cfg.Store.Swap(ctx, sessionKey(sid), raw, mustJSON(next), remaining(s.Expires, e.now(), e.cfg.RefreshTokenTTL))
 		switch {
 		case errors.Is(err, store.ErrConflict):
@@ -322,6 +326,11 @@ func recordProof(used []usedProof, jti string, now time.Time) ([]usedProof, erro
 // key, and ending one takes a proof of that key, as refreshing it does: a
 // refresh token alone (a copy in a log, a stolen cookie) ends nothing.
 func (e *Engine) Revoke(ctx context.Context, refreshToken string, proof *dpop.Proof) error {
+	return e.revoke(ctx, refreshToken, proof, "logout")
+}
+
+// revoke ends the session of a refresh token, for reason.
+func (e *Engine) revoke(ctx context.Context, refreshToken string, proof *dpop.Proof, reason string) error {
 	if proof == nil {
 		return ErrMissingDPoP
 	}
@@ -348,8 +357,8 @@ func (e *Engine) Revoke(ctx context.Context, refreshToken string, proof *dpop.Pr
 	if err := e.endSession(ctx, &s); err != nil {
 		return err
 	}
-	e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: "logout"})
-	e.sessionRevoked(&s, "logout")
+	e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: reason})
+	e.sessionRevoked(&s, reason)
 	return nil
 }
 

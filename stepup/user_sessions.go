@@ -16,6 +16,7 @@ import (
 type SessionInfo struct {
 	ID         string
 	UserAgent  string
+	DeviceID   string // what the client said its install is (X-Device-Id)
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
@@ -41,7 +42,7 @@ func (e *Engine) ListSessions(ctx context.Context, userID string, limit, offset 
 	end := min(offset+limit, total)
 	out := make([]SessionInfo, 0, end-offset)
 	for _, s := range sessions[offset:end] {
-		out = append(out, SessionInfo{ID: s.ID, UserAgent: s.UserAgent, CreatedAt: time.Unix(s.Created, 0),
+		out = append(out, SessionInfo{ID: s.ID, UserAgent: s.UserAgent, DeviceID: s.DeviceID, CreatedAt: time.Unix(s.Created, 0),
 			LastSeenAt: time.Unix(s.LastSeen, 0), ExpiresAt: time.Unix(s.Expires, 0)})
 	}
 	return out, total, nil
