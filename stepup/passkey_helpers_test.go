@@ -16,6 +16,7 @@ import (
 const (
 	pkRPID      = "localhost"
 	pkOrigin    = "https://localhost:8443"
+	pkIOS       = "https://localhost" // an iOS app's passkeys name https://<rp id>
 	pkAndroid   = "android:apk-key-hash:OCPWMiMLxAl8oL5nZy2GqYXgSOUdq0rR8RmRq8u7TAo"
 	acrPasskey  = "phr"
 	acrHardware = "phrh"
@@ -33,7 +34,7 @@ const (
 // passkey acr values set), with the scopes above and the enrolment scope.
 func withPasskeys(mods ...func(*PasskeyPolicy)) func(*Config) {
 	return func(cfg *Config) {
-		p := &PasskeyPolicy{RPID: pkRPID, RPName: "Stepup tests", Origins: []string{pkOrigin, pkAndroid}, Login: true,
+		p := &PasskeyPolicy{RPID: pkRPID, RPName: "Stepup tests", Origins: []string{pkOrigin, pkIOS, pkAndroid}, Login: true,
 			ACR: acrPasskey, HardwareACR: acrHardware}
 		for _, m := range mods {
 			m(p)
