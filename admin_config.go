@@ -18,6 +18,7 @@ import (
 //
 //	POST|GET /stepup/v2/session/apps/{APP_ID}/config/stepup
 //	POST|GET /stepup/v2/session/apps/{APP_ID}/config/scopes
+//	PUT|GET  /stepup/v2/session/apps/{APP_ID}/config/passkey (admin_config_passkey.go)
 //
 // with Prelude's bodies, so that the seed's curl commands work with only
 // the host changed. A change is checked (admin_config_body.go), then
@@ -65,8 +66,11 @@ func (m *management) Read(_ context.Context, what adminapi.Resource) (any, error
 	if mc == nil {
 		mc = &ManagementConfig{}
 	}
-	if what == adminapi.Scopes {
+	switch what {
+	case adminapi.Scopes:
 		return map[string]any{"scopes": append([]string{}, mc.Scopes...)}, nil
+	case adminapi.PasskeyConfig:
+		return m.readPasskey()
 	}
 	if len(mc.StepUp) == 0 {
 		return nil, errNothingPosted
@@ -85,6 +89,15 @@ func (m *management) Change(ctx context.Context, what adminapi.Resource, body []
 			return nil, err
 		}
 		edit = func(raw map[string]json.RawMessage, now string) any { return addScope(raw, scope, now) }
+	case adminapi.PasskeyConfig:
+		posted, err := parsePostedPasskey(body)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.app.checkPostedPasskey(posted); err != nil {
+			return nil, err
+		}
+		edit = func(raw map[string]json.RawMessage, now string) any { return setPasskey(raw, posted, now) }
 	default:
 		posted, err := parsePostedStepUp(body)
 		if err != nil {

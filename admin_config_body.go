@@ -166,6 +166,12 @@ func parsePostedScope(body []byte) (string, error) {
 // with Prelude's member names only, and no string holding a brace or a
 // control character.
 func decodePosted(body []byte, v any) error {
+	return decodePostedNames(body, v, postedNames)
+}
+
+// decodePostedNames is decodePosted for a body whose member names are
+// names.
+func decodePostedNames(body []byte, v any, names map[string]bool) error {
 	if _, err := strictjson.ParseObject(body); err != nil {
 		return badRequest("The body is not one JSON object read alike by every parser (%v).", strings.TrimPrefix(err.Error(), "strictjson: "))
 	}
@@ -173,7 +179,7 @@ func decodePosted(body []byte, v any) error {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return badRequest("The body is not JSON.")
 	}
-	if err := checkPostedValue("", doc); err != nil {
+	if err := checkPostedValue("", doc, names); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -185,27 +191,27 @@ func decodePosted(body []byte, v any) error {
 }
 
 // checkPostedValue walks a posted document: every member name one of
-// Prelude's, no string with a brace or a control character.
-func checkPostedValue(path string, v any) error {
+// names, no string with a brace or a control character.
+func checkPostedValue(path string, v any, names map[string]bool) error {
 	switch v := v.(type) {
 	case map[string]any:
-		names := make([]string, 0, len(v))
+		members := make([]string, 0, len(v))
 		for name := range v {
-			names = append(names, name)
+			members = append(members, name)
 		}
-		sort.Strings(names) // the first refusal is the same every time
-		for _, name := range names {
+		sort.Strings(members) // the first refusal is the same every time
+		for _, name := range members {
 			at := strings.TrimPrefix(path+"."+name, ".")
-			if !postedNames[name] {
+			if !names[name] {
 				return badRequest("%s: unknown member", quotePosted(at))
 			}
-			if err := checkPostedValue(at, v[name]); err != nil {
+			if err := checkPostedValue(at, v[name], names); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for i, item := range v {
-			if err := checkPostedValue(fmt.Sprintf("%s[%d]", path, i), item); err != nil {
+			if err := checkPostedValue(fmt.Sprintf("%s[%d]", path, i), item, names); err != nil {
 				return err
 			}
 		}

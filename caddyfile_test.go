@@ -119,6 +119,12 @@ func TestGlobalOptionErrors(t *testing.T) {
 		{"direct bad step", "stepup {\n scope a {\n direct {\n step\n }\n }\n}", "step <key> [<expiration>]"},
 		{"strip_headers empty", "stepup {\n strip_headers\n}", "wrong argument count"},
 		{"dpop_algorithms empty", "stepup {\n dpop_algorithms\n}", "wrong argument count"},
+		{"passkey twice", "stepup {\n passkey {\n }\n passkey {\n }\n}", "passkey already specified"},
+		{"passkey argument", "stepup {\n passkey localhost {\n }\n}", "wrong argument count"},
+		{"passkey unknown word", "stepup {\n passkey {\n rpid localhost\n }\n}", "unrecognized passkey option 'rpid'"},
+		{"passkey rp_id twice", "stepup {\n passkey {\n rp_id a\n rp_id b\n }\n}", "rp_id already specified"},
+		{"passkey origins empty", "stepup {\n passkey {\n allowed_origins\n }\n}", "wrong argument count"},
+		{"passkey login_enabled with a value", "stepup {\n passkey {\n login_enabled false\n }\n}", "wrong argument count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseGlobalOption(caddyfile.NewTestDispenser(tc.input), nil)
@@ -375,5 +381,28 @@ func TestStepupDirectiveBind(t *testing.T) {
 	got, _ := json.Marshal(h)
 	if string(got) != `{"scopes":["transfer:write"],"bind":["amount","currency"]}` {
 		t.Errorf("got %s", got)
+	}
+}
+
+func TestGlobalOptionPasskey(t *testing.T) {
+	got := parseGlobal(t, `stepup {
+		passkey {
+			rp_id                  example.com
+			rp_name                "Example Bank"
+			allowed_origins        https://example.com https://app.example.com
+			allowed_origins        android:apk-key-hash:OCPWMiMLxAl8oL5nZy2GqYXgSOUdq0rR8RmRq8u7TAo
+			user_verification      preferred
+			attestation_preference direct
+			login_enabled
+			aaguid_allowlist       ee882879-721c-4913-9775-3dfcce97072a
+			acr                    phr
+			acr_hardware           phrh
+		}
+	}`)
+	want := `{"passkey":{"rp_id":"example.com","rp_name":"Example Bank","allowed_origins":["https://example.com","https://app.example.com",` +
+		`"android:apk-key-hash:OCPWMiMLxAl8oL5nZy2GqYXgSOUdq0rR8RmRq8u7TAo"],"user_verification":"preferred","attestation_preference":"direct",` +
+		`"login_enabled":true,"aaguid_allowlist":["ee882879-721c-4913-9775-3dfcce97072a"],"acr":"phr","acr_hardware":"phrh"}}`
+	if got != want {
+		t.Errorf("adapted JSON:\n got %s\nwant %s", got, want)
 	}
 }

@@ -120,13 +120,33 @@ func TestValidateChecksEveryField(t *testing.T) {
 		"webhook max_backoff below backoff": {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) {
 			w.Backoff, w.MaxBackoff = caddy.Duration(time.Minute), caddy.Duration(time.Second)
 		})}, "max_backoff"},
-		"webhook max_backoff 25h":    {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.MaxBackoff = caddy.Duration(25 * time.Hour) })}, "max_backoff"},
-		"webhook queue of 2 million": {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.QueueSize = 2_000_000 })}, "queue_size"},
-		"webhook negative queue":     {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.QueueSize = -1 })}, "queue_size"},
-		"webhook 65 workers":         {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Workers = 65 })}, "workers"},
-		"webhook drain of 2m":        {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.DrainTimeout = caddy.Duration(2 * time.Minute) })}, "drain_timeout"},
-		"webhook app_id of 129":      {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.AppID = strings.Repeat("a", 129) })}, "app_id"},
-		"webhook endpoint nil":       {&App{Issuer: "https://gw.test", Webhooks: &WebhooksConfig{Endpoints: []*WebhookEndpoint{nil}}}, "url is required"},
+		"webhook max_backoff 25h":            {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.MaxBackoff = caddy.Duration(25 * time.Hour) })}, "max_backoff"},
+		"webhook queue of 2 million":         {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.QueueSize = 2_000_000 })}, "queue_size"},
+		"webhook negative queue":             {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.QueueSize = -1 })}, "queue_size"},
+		"webhook 65 workers":                 {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Workers = 65 })}, "workers"},
+		"webhook drain of 2m":                {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.DrainTimeout = caddy.Duration(2 * time.Minute) })}, "drain_timeout"},
+		"webhook app_id of 129":              {&App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.AppID = strings.Repeat("a", 129) })}, "app_id"},
+		"webhook endpoint nil":               {&App{Issuer: "https://gw.test", Webhooks: &WebhooksConfig{Endpoints: []*WebhookEndpoint{nil}}}, "url is required"},
+		"verify_passkey without passkey":     {direct(&DirectScope{Steps: []DirectStep{{Key: "verify_passkey"}}}), "needs a passkey block"},
+		"passkey without issuer":             {&App{Passkey: &PasskeyConfig{RPID: "gw.test"}, OTP: logSender()}, "passkey needs `issuer`"},
+		"passkey without enrolment step-up":  {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{}}, "otp sender"},
+		"passkey rp_id with a scheme":        {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{RPID: "https://gw.test"}, OTP: logSender()}, "rp_id"},
+		"passkey rp_id an IP address":        {&App{Issuer: "https://127.0.0.1", Passkey: &PasskeyConfig{}, OTP: logSender()}, "rp_id"},
+		"passkey rp_name too long":           {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{RPName: strings.Repeat("n", 65)}, OTP: logSender()}, "rp_name"},
+		"passkey origin of another site":     {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{AllowedOrigins: []string{"https://evil.test"}}, OTP: logSender()}, "allowed_origins"},
+		"passkey origin in upper case":       {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{AllowedOrigins: []string{"https://GW.test"}}, OTP: logSender()}, "allowed_origins"},
+		"passkey android origin too short":   {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{AllowedOrigins: []string{"android:apk-key-hash:abc"}}, OTP: logSender()}, "Android origin"},
+		"passkey user_verification":          {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{UserVerification: "always"}, OTP: logSender()}, "user_verification"},
+		"passkey attestation_preference":     {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{AttestationPreference: "full"}, OTP: logSender()}, "attestation"},
+		"passkey allow-list, no attestation": {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{AAGUIDAllowlist: []string{"ee882879-721c-4913-9775-3dfcce97072a"}}, OTP: logSender()}, "aaguids"},
+		"passkey AAGUID not a UUID":          {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{AttestationPreference: "direct", AAGUIDAllowlist: []string{"yubikey"}}, OTP: logSender()}, "aaguids"},
+		"passkey acr with a space":           {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{ACR: "a b"}, OTP: logSender()}, "acr"},
+		"passkey acr_hardware equal to acr":  {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{ACR: "phr", HardwareACR: "phr"}, OTP: logSender()}, "must differ"},
+		"login acr only a passkey earns":     {&App{Issuer: "https://gw.test", LoginACR: "phr", Passkey: &PasskeyConfig{ACR: "phr"}, OTP: logSender()}, "only a passkey earns"},
+		"code scope with the passkey acr": {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{ACR: "phr"}, OTP: logSender(),
+			Scopes: map[string]*Scope{"pay": {ACR: "phr", Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}}}}}}, "only a passkey earns"},
+		"oauth acr only a passkey earns": {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{HardwareACR: "phrh"}, OTP: logSender(),
+			Login: &LoginConfig{OAuth: map[string]*OAuthConfig{"okta": {Issuer: "https://idp.test", ClientID: "c", RedirectURIs: []string{"https://app.test/cb"}, ACR: "phrh"}}}}, "only a passkey earns"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := validated(tc.app)
@@ -134,6 +154,11 @@ func TestValidateChecksEveryField(t *testing.T) {
 				t.Fatalf("Validate() = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+	passkeys := &App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{ACR: "phr", HardwareACR: "phrh"}, OTP: logSender(),
+		Scopes: map[string]*Scope{"pay": {ACR: "phrh", Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}, {Key: "verify_passkey"}}}}}}
+	if err := validated(passkeys); err != nil {
+		t.Fatalf("a passkey scope: %v", err)
 	}
 	ok := &App{Issuer: "https://gw.test", CustomSteps: &CustomStepsConfig{JWKSURL: "https://b.test/jwks", Keys: []string{"kyc_review"}},
 		Scopes:        map[string]*Scope{"kyc:write": {Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}, {Key: "kyc_review"}}}}},
@@ -232,5 +257,62 @@ func TestValidateRefusesUnknownDPoPAlgorithmsAndHeaderPatterns(t *testing.T) {
 	}
 	if err := validated(&App{DPoPAlgorithms: []string{"ES256", "EdDSA"}, StripHeaders: []string{"X-Tenant*"}}); err != nil {
 		t.Errorf("a valid config: %v", err)
+	}
+}
+
+func logSender() *OTPConfig { return &OTPConfig{Sender: &SenderConfig{Kind: "log"}} }
+
+// TestPasskeyDefaults: an empty passkey block serves the issuer's origin,
+// and declares the enrolment scope with a code to the phone when OTP
+// login takes phone numbers, else to the email; a scope block of its own
+// replaces it.
+func TestPasskeyDefaults(t *testing.T) {
+	app := &App{Issuer: "https://Gateway.Example.com:8443/api", Passkey: &PasskeyConfig{}, OTP: logSender(),
+		Login: &LoginConfig{OTP: []string{"email_address", "phone_number"}}}
+	if err := validated(app); err != nil {
+		t.Fatal(err)
+	}
+	p := app.Passkey
+	if p.RPID != "gateway.example.com" || p.RPName != "gateway.example.com" || len(p.AllowedOrigins) != 1 ||
+		p.AllowedOrigins[0] != "https://gateway.example.com:8443" || p.UserVerification != "required" || p.AttestationPreference != "none" {
+		t.Fatalf("defaults: %+v", p)
+	}
+	write := app.Scopes[stepup.PasskeyWriteScope]
+	if write == nil || write.Direct == nil || write.Direct.Steps[0].Key != "verify_sms" || write.Direct.GrantMode != "single-use" ||
+		time.Duration(write.Direct.GrantedFor) != 5*time.Minute {
+		t.Fatalf("enrolment scope: %+v", write)
+	}
+	byEmail := &App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{}, OTP: logSender()}
+	if err := validated(byEmail); err != nil || byEmail.Scopes[stepup.PasskeyWriteScope].Direct.Steps[0].Key != "verify_email" {
+		t.Fatalf("enrolment scope without phone login: %v %+v", err, byEmail.Scopes[stepup.PasskeyWriteScope])
+	}
+	own := &App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{},
+		Scopes: map[string]*Scope{stepup.PasskeyWriteScope: {Delegated: "https://backend.test/hook"}}}
+	if err := validated(own); err != nil || own.Scopes[stepup.PasskeyWriteScope].Delegated == "" {
+		t.Fatalf("an enrolment scope of its own (no otp sender needed): %v", err)
+	}
+}
+
+// TestRouteHintsForPasskeyScopes: a route requiring the passkey acr names
+// the scope whose passkey step earns it.
+func TestRouteHintsForPasskeyScopes(t *testing.T) {
+	app := &App{Issuer: "https://gw.test", LoginACR: "urn:stepup:otp", Passkey: &PasskeyConfig{ACR: "phr", HardwareACR: "phrh"},
+		Scopes: map[string]*Scope{
+			"pay":     {Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_passkey"}}}},
+			"sms":     {Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}}}},
+			"pay:own": {ACR: "urn:x", Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_passkey"}}}},
+		}}
+	for _, tc := range []struct {
+		scope string
+		acrs  []string
+		want  bool
+	}{
+		{"pay", []string{"phrh"}, true}, {"pay", []string{"phr"}, true}, {"pay", []string{"urn:stepup:otp"}, false},
+		{"sms", []string{"phr", "phrh"}, false}, {"sms", []string{"urn:stepup:otp"}, true},
+		{"pay:own", []string{"phr"}, false}, {"pay:own", []string{"urn:x"}, true},
+	} {
+		if got := app.earnsACR(tc.scope, tc.acrs); got != tc.want {
+			t.Errorf("earnsACR(%s, %v) = %v", tc.scope, tc.acrs, got)
+		}
 	}
 }

@@ -14,6 +14,7 @@
 //	GET    /stepup/challenges/{challenge}         a challenge's state
 //	GET|POST /stepup/v2/session/apps/{APP_ID}/config/stepup
 //	GET|POST /stepup/v2/session/apps/{APP_ID}/config/scopes
+//	GET|PUT  /stepup/v2/session/apps/{APP_ID}/config/passkey
 package adminapi
 
 import (
@@ -44,11 +45,16 @@ type Engine interface {
 // Resource is what a management call reads or changes.
 type Resource string
 
-// The two resources of Prelude's management calls.
+// The resources of Prelude's management calls.
 const (
-	StepUpConfig Resource = "stepup" // .../config/stepup
-	Scopes       Resource = "scopes" // .../config/scopes
+	StepUpConfig  Resource = "stepup"  // .../config/stepup
+	Scopes        Resource = "scopes"  // .../config/scopes
+	PasskeyConfig Resource = "passkey" // .../config/passkey
 )
+
+// changeMethod is the method that changes each resource: Prelude posts
+// the step-up configuration and scopes, and puts the passkey one.
+var changeMethod = map[Resource]string{StepUpConfig: http.MethodPost, Scopes: http.MethodPost, PasskeyConfig: http.MethodPut}
 
 // Management reads and changes the step-up configuration. Its errors
 // should be *Error (their message goes to the caller as written); any
@@ -56,8 +62,8 @@ const (
 type Management interface {
 	// Read returns the answer of GET .../config/{what}.
 	Read(ctx context.Context, what Resource) (any, error)
-	// Change applies the body of POST .../config/{what} and returns the
-	// answer; a refusal changes nothing.
+	// Change applies the body of POST (PUT for the passkey configuration)
+	// .../config/{what} and returns the answer; a refusal changes nothing.
 	Change(ctx context.Context, what Resource, body []byte) (any, error)
 }
 
@@ -160,9 +166,9 @@ func match(u *url.URL) (route, []string, bool) {
 	case len(parts) == 2 && parts[0] == "challenges":
 		return route{"GET", (*API).challenge}, parts[1:2], true
 	case len(parts) == 6 && parts[0] == "v2" && parts[1] == "session" && parts[2] == "apps" && parts[4] == "config" &&
-		stepup.ValidKey(parts[3]) && (parts[5] == string(StepUpConfig) || parts[5] == string(Scopes)):
+		stepup.ValidKey(parts[3]) && changeMethod[Resource(parts[5])] != "":
 		// APP_ID is any name: one gateway is one app.
-		return route{"GET, POST", (*API).management}, parts[5:6], true
+		return route{"GET, " + changeMethod[Resource(parts[5])], (*API).management}, parts[5:6], true
 	}
 	return route{}, nil, false
 }

@@ -197,6 +197,7 @@ func TestOtherMethodsGet405WithAllow(t *testing.T) {
 		"/stepup/challenges/chl_" + strings.Repeat("A", 22):                  "GET",
 		"/stepup/v2/session/apps/app_demo/config/stepup":                     "GET, POST",
 		"/stepup/v2/session/apps/app_demo/config/scopes":                     "GET, POST",
+		"/stepup/v2/session/apps/app_demo/config/passkey":                    "GET, PUT",
 	} {
 		for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "get", "Delete"} {
 			if strings.Contains(", "+allow+", ", ", "+method+", ") {
@@ -316,7 +317,14 @@ func TestManagementCallsReachManagementWithTheirBody(t *testing.T) {
 	if status, _, out := call(t, api, "POST", "/stepup/v2/session/apps/app_demo/config/scopes", json, `{"scope":"a"}`); status != 200 || out["changed"] != "scopes" {
 		t.Fatalf("POST config/scopes: %d %v", status, out)
 	}
-	if strings.Join(m.calls, ",") != "read stepup,change scopes" || string(m.bodies[0]) != `{"scope":"a"}` {
+	if status, _, out := call(t, api, "PUT", "/stepup/v2/session/apps/app_demo/config/passkey", json, `{"rp_id":"a"}`); status != 200 || out["changed"] != "passkey" {
+		t.Fatalf("PUT config/passkey: %d %v", status, out)
+	}
+	if status, _, out := call(t, api, "GET", "/stepup/v2/session/apps/app_demo/config/passkey", nil, ""); status != 200 || out["read"] != "passkey" {
+		t.Fatalf("GET config/passkey: %d %v", status, out)
+	}
+	if strings.Join(m.calls, ",") != "read stepup,change scopes,change passkey,read passkey" || string(m.bodies[0]) != `{"scope":"a"}` ||
+		string(m.bodies[1]) != `{"rp_id":"a"}` {
 		t.Fatalf("management saw %v %q", m.calls, m.bodies)
 	}
 }

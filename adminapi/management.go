@@ -15,7 +15,8 @@ import (
 // resolved, so it never reaches the caller.
 var errManagementFailed = &Error{apierror.Unavailable, "internal", "The configuration could not be read or changed; nothing changed."}
 
-// management serves GET and POST .../config/{stepup,scopes}.
+// management serves GET .../config/{stepup,scopes,passkey}, and the
+// method that changes each (match allowed only that one).
 func (a *API) management(w http.ResponseWriter, r *http.Request, args []string) {
 	m := a.cfg.Management
 	if m == nil {
