@@ -66,7 +66,7 @@ func (e *Engine) verifyAssertion(ctx context.Context, c *passkeyCeremony, assert
 				use.record = *stored // this very assertion, counted already
 				return use, userID, nil
 			}
-			ev.Name, ev.Reason = EventPasskeyCloneSuspected, "sign_count"
+			ev.Name, ev.Reason, ev.UserID = EventPasskeyCloneSuspected, "sign_count", userID
 			e.emit(ev)
 			e.log.Warn("passkey refused: its sign count did not move forward (a copy of the key may exist)",
 				zap.String("user", userID), zap.Uint32("stored", stored.SignCount),

@@ -42,6 +42,9 @@ func TestPasskeyAsTheSDKsSendIt(t *testing.T) {
 	res = h.stepUp(t, c, scopePasskey, nil)
 	_, err = h.assert(t, c, res.ChallengeToken, res.PasskeyOptions, a, ios, softauthn.Ceremony{Origin: pkIOS, Shape: softauthn.ShapeIOS})
 	noErr(t, "iOS: reduced assertion", err)
+	res = h.stepUp(t, c, scopePasskey, nil)
+	_, err = h.assert(t, c, res.ChallengeToken, res.PasskeyOptions, a, ios, softauthn.Ceremony{Origin: pkIOS, Shape: softauthn.ShapeIOS, OmitUserHandle: true})
+	noErr(t, "iOS: an assertion without a user handle", err)
 
 	// Another user's access token with this user's challenge.
 	other := h.login(t, IdentifierPhone, "+33698765432")
@@ -277,7 +280,7 @@ func TestPasskeyLoginRefusals(t *testing.T) {
 	log := &eventLog{}
 	h := newHarness(t, nil, withPasskeys(), func(c *Config) {
 		c.Events = log.add
-		c.Limits.ClientLoginStarts = Rate{Count: 8, Window: time.Hour} // the code login, 7 passkey logins
+		c.Limits.ClientLoginStarts = Rate{Count: 9, Window: time.Hour} // the code login, 8 passkey logins
 	})
 	c := h.login(t, IdentifierPhone, phoneA)
 	a := &softauthn.Authenticator{}
@@ -318,6 +321,12 @@ func TestPasskeyLoginRefusals(t *testing.T) {
 	noErr(t, "finish", err)
 	_, err = h.e.FinishPasskeyLogin(ctx, start.Token, assertion, testClient)
 	wantErr(t, "the same login token again", err, ErrPasskeyLoginGone)
+	stale := cred.Counter
+	_, err = h.passkeyLogin(t, a, cred, softauthn.Ceremony{Origin: pkOrigin, Counter: &stale})
+	wantErr(t, "a login with a sign count that did not move forward", err, ErrPasskeyBlocked)
+	if clones := log.named(EventPasskeyCloneSuspected); len(clones) != 1 || clones[0].UserID != c.tokens.UserID || clones[0].Method != "passkey" {
+		t.Fatalf("clone events: %+v", clones)
+	}
 	_, err = h.e.FinalizeLogin(ctx, ticket, strings.Repeat("v", 43), proofFor(t, newJKT(t)), testClient)
 	wantErr(t, "a passkey ticket with a PKCE verifier", err, ErrInvalidLoginTicket)
 	_, err = h.e.BeginPasskeyLogin(ctx, testClient)
