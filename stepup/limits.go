@@ -42,8 +42,9 @@ type RateLimits struct {
 	// started by one client, until they complete (a known device's
 	// password logins are not counted); default 10 per 10m.
 	ClientUnfinishedLogins Rate
-	// ClientLoginStarts: every password login, sign-up and OAuth login
-	// started by one client, completed or not; default 3000 per 1h.
+	// ClientLoginStarts: every password login, sign-up, OAuth login and
+	// passkey login started by one client, completed or not; default 3000
+	// per 1h.
 	ClientLoginStarts Rate
 	LoginStarts       Rate // all clients together; default 600 per 1m
 	Sends             Rate // all clients together; default 600 per 1m

@@ -14,7 +14,7 @@ import (
 // handle). Finishing answers a login ticket that /login/finalize turns,
 // once, into a session bound to the client's DPoP key, as after a
 // password login. Both calls are public: begin counts as a login start
-// of the client, as every other login does.
+// of the client and of everyone (RateLimits), as every other login does.
 
 // PasskeyLoginStart is the answer to login/passkey/begin.
 type PasskeyLoginStart struct {
@@ -34,10 +34,12 @@ func (e *Engine) BeginPasskeyLogin(ctx context.Context, client ClientInfo) (*Pas
 	if full, ok := e.cfg.Store.(store.Bounded); ok && full.NearlyFull() {
 		return nil, ErrBusy
 	}
-	if err := e.allow(ctx, clientStartsKey(clientKey(client.IP)), e.cfg.Limits.ClientLoginStarts); err != nil {
-		return nil, err
-	}
-	if err := e.allow(ctx, globalStartsKey, e.cfg.Limits.LoginStarts); err != nil {
+	// A login start of the client and of everyone, as every login. Not an
+	// unfinished login (ClientUnfinishedLogins): an assertion cannot be
+	// guessed, and costs the gateway one signature check.
+	l := &e.cfg.Limits
+	if err := e.spend(ctx, "", []counter{{clientStartsKey(budgetClient(client.IP)), l.ClientLoginStarts},
+		{globalStartsKey, l.LoginStarts}}); err != nil {
 		return nil, err
 	}
 	options, c, err := e.requestOptions(ceremonyLogin, nil)
