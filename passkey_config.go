@@ -21,7 +21,8 @@ import (
 // before; unless a `scope prld:passkey:write` block says otherwise, that
 // step-up is a code to the user's phone (`verify_sms`, when OTP login
 // takes phone numbers) or email (`verify_email`), granted single-use for
-// 5 minutes.
+// 5 minutes: the same step for every user, so with both phone and email
+// login, declare the scope yourself (a hook choosing per user).
 type PasskeyConfig struct {
 	// The relying party ID: a domain, no scheme, no port, that every
 	// allowed origin's host is or ends with. Passkeys are bound to it:

@@ -39,7 +39,7 @@ func (a *API) requestStepUp(w http.ResponseWriter, r *http.Request) {
 		out["challenge_token"] = res.ChallengeToken
 	}
 	if res.PasskeyOptions != nil {
-		out["public_key_credential_request_options"] = json.RawMessage(res.PasskeyOptions)
+		out["public_key_credential_request_options"] = res.PasskeyOptions
 	}
 	a.ok(w, out)
 }

@@ -204,8 +204,5 @@ func (cfg *Config) isPasskeyACR(v string) bool {
 	return cfg.Passkeys != nil && v != "" && slices.Contains(cfg.Passkeys.passkeyACRs(), v)
 }
 
-// PasskeysOffered reports whether passkeys are configured.
-func (e *Engine) PasskeysOffered() bool { return e.cfg.Passkeys != nil }
-
 // PasskeyLoginOffered reports whether passkey login is on.
 func (e *Engine) PasskeyLoginOffered() bool { return e.cfg.Passkeys != nil && e.cfg.Passkeys.Login }

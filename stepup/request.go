@@ -2,6 +2,7 @@ package stepup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -45,7 +46,7 @@ type StepUpResult struct {
 	ChallengeID    string
 	// PasskeyOptions are the WebAuthn request options of the first step
 	// when it is verify_passkey (StepAnswer).
-	PasskeyOptions []byte
+	PasskeyOptions json.RawMessage
 }
 
 // RequestStepUp starts a step-up for scope: the policy (block, direct
