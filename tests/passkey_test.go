@@ -224,6 +224,14 @@ func TestPasskeyJourneyThroughCaddy(t *testing.T) {
 			thief.HTTP, thief.RefreshToken = c.HTTP, d.RefreshToken
 			must(t, "/refresh with another key", 400, "dpop_key_mismatch")(thief.Refresh(""))
 			must(t, "/refresh", 200, "")(d.Refresh(""))
+
+			// Rename (Android: with a DPoP proof) and delete (iOS: Bearer only).
+			must(t, "PATCH /me/passkeys/{id}", 204, "")(d.RenamePasskey(sessionclient.Android, ios.IDText(), "old phone"))
+			must(t, "DELETE /me/passkeys/{id}", 204, "")(d.DeletePasskey(sessionclient.IOS, android.IDText()))
+			r = must(t, "/me/passkeys", 200, "")(d.ListPasskeys(sessionclient.IOS))
+			if list, _ := r.JSON["credentials"].([]any); len(list) != 1 || list[0].(map[string]any)["nickname"] != "old phone" {
+				t.Fatalf("after rename and delete: %s", r.Body)
+			}
 		})
 	}
 }
