@@ -12,6 +12,7 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/adminapi"
 	"github.com/caddy-stepup/caddy-stepup/apierror"
 	"github.com/caddy-stepup/caddy-stepup/internal/strictjson"
+	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
@@ -91,7 +92,7 @@ func parsePostedStepUp(body []byte) (*postedStepUp, error) {
 		p.keys = append(p.keys, k.Key)
 	}
 	if len(p.keys) > 0 {
-		if err := checkJWKSURL(cfg.JWKSURL); err != nil {
+		if err := urlcheck.HTTPSOrLoopback(cfg.JWKSURL); err != nil {
 			return nil, badRequest("jwks_url: %v", err)
 		}
 	}

@@ -3,13 +3,12 @@ package caddystepup
 import (
 	"errors"
 	"fmt"
-	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
+	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/jose"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
@@ -28,12 +27,12 @@ func (a *App) Validate() error {
 
 func (a *App) validateTokens() error {
 	if a.Issuer != "" {
-		if err := checkAbsoluteURL(a.Issuer); err != nil {
+		if err := urlcheck.HTTP(a.Issuer); err != nil {
 			return fmt.Errorf("issuer: %v", err)
 		}
 	}
 	if a.ExternalURL != "" {
-		if err := checkAbsoluteURL(a.ExternalURL); err != nil {
+		if err := urlcheck.HTTP(a.ExternalURL); err != nil {
 			return fmt.Errorf("external_url: %v", err)
 		}
 	}
@@ -69,7 +68,7 @@ func (a *App) validateTrust() error {
 			return fmt.Errorf("trust %s: issuer is configured twice", t.Issuer)
 		}
 		seen[t.Issuer] = true
-		if err := checkJWKSURL(t.JWKSURL); err != nil {
+		if err := urlcheck.HTTPSOrLoopback(t.JWKSURL); err != nil {
 			return fmt.Errorf("trust %s: jwks_url: %v", t.Issuer, err)
 		}
 		if err := checkAlgorithms(t.Algorithms); err != nil {
@@ -87,7 +86,7 @@ func (a *App) validateTrust() error {
 func (a *App) validateSteps() error {
 	var customKeys []string
 	if cs := a.CustomSteps; cs != nil {
-		if err := checkJWKSURL(cs.JWKSURL); err != nil {
+		if err := urlcheck.HTTPSOrLoopback(cs.JWKSURL); err != nil {
 			return fmt.Errorf("custom_steps: jwks_url: %v", err)
 		}
 		if err := checkAlgorithms(cs.Algorithms); err != nil {
@@ -200,7 +199,7 @@ func (a *App) validateOTP() error {
 	switch sc.Kind {
 	case "log":
 	case "webhook":
-		if err := checkAbsoluteURL(sc.URL); err != nil {
+		if err := urlcheck.HTTP(sc.URL); err != nil {
 			return fmt.Errorf("otp sender webhook: %v", err)
 		}
 	case "smtp":
@@ -211,58 +210,6 @@ func (a *App) validateOTP() error {
 		return fmt.Errorf("otp sender: unknown kind %q (want log, webhook or smtp)", sc.Kind)
 	}
 	return nil
-}
-
-func checkAbsoluteURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
-	}
-	return nil
-}
-
-// checkRedirectURI checks an app URL a login ticket may be sent to: https
-// (http on loopback only), no user info, no fragment, nothing a browser
-// would read otherwise (spaces, backslashes, control characters).
-func checkRedirectURI(s string) error {
-	if err := checkJWKSURL(s); err != nil {
-		return err
-	}
-	u, _ := url.Parse(s)
-	if u.User != nil || strings.Contains(s, "#") || strings.ContainsAny(s, " \\\t\r\n") {
-		return fmt.Errorf("%q: no user info, fragment, space or backslash", s)
-	}
-	return nil
-}
-
-// checkJWKSURL requires https, except for loopback hosts (tests, sidecars).
-func checkJWKSURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", s)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopbackHost(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("%q must use https (plain http is allowed on loopback only)", s)
-	default:
-		return fmt.Errorf("%q must use https", s)
-	}
-}
-
-// isLoopbackHost reports whether host is localhost or a loopback IP
-// address. Names that merely start like one (127.attacker.example) are
-// not.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	addr, err := netip.ParseAddr(host)
-	return err == nil && addr.IsLoopback()
 }
 
 func checkAlgorithms(algs []string) error {
@@ -286,7 +233,7 @@ func validateScope(name string, s *Scope, steps *stepup.StepRegistry) error {
 	set := 0
 	if s.Delegated != "" {
 		set++
-		if err := checkAbsoluteURL(s.Delegated); err != nil {
+		if err := urlcheck.HTTP(s.Delegated); err != nil {
 			return fmt.Errorf("delegated: %v", err)
 		}
 	}
@@ -377,7 +324,7 @@ func (a *App) validateOAuth(name string, o *OAuthConfig) error {
 	if a.Issuer == "" {
 		return errors.New("needs `issuer`: the gateway mints the tokens of its sessions")
 	}
-	if err := checkJWKSURL(o.Issuer); err != nil {
+	if err := urlcheck.HTTPSOrLoopback(o.Issuer); err != nil {
 		return fmt.Errorf("issuer: %v", err)
 	}
 	if strings.ContainsAny(o.Issuer, "{} ") {
@@ -388,7 +335,7 @@ func (a *App) validateOAuth(name string, o *OAuthConfig) error {
 			"compared exactly (e.g. redirect_uris https://app.example.com/callback)")
 	}
 	for _, u := range o.RedirectURIs {
-		if err := checkRedirectURI(u); err != nil {
+		if err := urlcheck.RedirectURI(u); err != nil {
 			return fmt.Errorf("redirect_uris: %v", err)
 		}
 	}

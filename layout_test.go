@@ -14,6 +14,7 @@ const modulePath = "github.com/caddy-stepup/caddy-stepup"
 // package) and the tests may import Caddy; a new package needs a line here.
 var roomImports = map[string][]string{
 	"internal/strictjson": {},
+	"internal/urlcheck":   {},
 	"jose":                {"internal/strictjson"},
 	"jwks":                {"internal/strictjson", "jose"},
 	"stepup/store":        {},

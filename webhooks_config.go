@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/webhooks"
 )
 
@@ -162,7 +163,7 @@ func (a *App) validateWebhooks() error {
 		if ep == nil {
 			return fmt.Errorf("webhooks: endpoint %d: url is required", i)
 		}
-		if err := checkJWKSURL(ep.URL); err != nil {
+		if err := urlcheck.HTTPSOrLoopback(ep.URL); err != nil {
 			return fmt.Errorf("webhooks: endpoint %d: %v", i, err)
 		}
 		if seen[ep.URL] {
