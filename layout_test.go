@@ -29,6 +29,7 @@ var roomImports = map[string][]string{
 	"oidclogin":           {"internal/strictjson", "jose"},
 	"telemetry":           {"stepup", "stepup/store", "webhooks"},
 	"webhooks":            {"stepup"},
+	"signals":             {"internal/strictjson", "jose", "jwks", "stepup/store"},
 }
 
 // TestLayout checks the module's import graph against roomImports, with the

@@ -7,6 +7,8 @@ import (
 )
 
 // B64 decodes JWS segments: base64url without padding, canonical only.
+// It skips CR and LF, as every encoding/base64 decoder does: SplitCompact
+// refuses them before decoding.
 var B64 = base64.RawURLEncoding.Strict()
 
 // Refusals of a token's form. Each is a plain value so that callers map it
@@ -29,6 +31,11 @@ type Compact struct {
 // them. JSON serialisation, JWE (five parts) and anything else are refused
 // here, before any JSON is read.
 func SplitCompact(raw string) (*Compact, error) {
+	if strings.ContainsAny(raw, "\r\n") {
+		// encoding/base64 would skip them: the token would verify with
+		// bytes other parsers refuse.
+		return nil, ErrBase64
+	}
 	i := strings.IndexByte(raw, '.')
 	if i <= 0 {
 		return nil, ErrNotCompact

@@ -263,3 +263,14 @@ func FuzzAgainstJWX(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitCompactRefusesLineBreaks(t *testing.T) {
+	for _, raw := range []string{"eyJh\nbGciOiJFUzI1NiJ9.e30.AAAA", "eyJhbGciOiJFUzI1NiJ9.e30.AAAA\n", "eyJhbGciOiJFUzI1NiJ9.e3\r0.AAAA"} {
+		if _, err := SplitCompact(raw); !errors.Is(err, ErrBase64) {
+			t.Errorf("%q: %v", raw, err)
+		}
+	}
+	if _, err := SplitCompact("eyJhbGciOiJFUzI1NiJ9.e30.AAAA"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,70 @@
+package signals
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/internal/redistest"
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+)
+
+// TestReplayRefusedBySecondInstance runs two receivers (two gateway
+// instances) on one real redis-server: a SET accepted by one is a
+// duplicate to the other, and of one SET pushed to both at once, exactly
+// one accepts it.
+func TestReplayRefusedBySecondInstance(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	open := func() store.Store {
+		conn, err := store.DialRedis(store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return store.NewRedis(conn, "test:")
+	}
+	key := newECKey(t, "k")
+	keys := keySource(t, key)
+	one, two := newTestReceiver(t, open(), keys), newTestReceiver(t, open(), keys)
+
+	body := key.sign(claims(EventSessionRevoked, map[string]any{}, emailSubject("a@example.com")))
+	if _, err := one.Receive(ctx, push(body)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := two.Receive(ctx, push(body)); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("second instance: %v", err)
+	}
+
+	body = key.sign(claims(EventAccountDisabled, map[string]any{}, emailSubject("b@example.com")))
+	var accepted, duplicates int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := one
+			if i%2 == 1 {
+				r = two
+			}
+			_, err := r.Receive(ctx, push(body))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				accepted++
+			case errors.Is(err, ErrDuplicate):
+				duplicates++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted != 1 || duplicates != 19 {
+		t.Fatalf("%d accepted, %d duplicates", accepted, duplicates)
+	}
+}
