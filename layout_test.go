@@ -30,6 +30,7 @@ var roomImports = map[string][]string{
 	"telemetry":           {"stepup", "stepup/store", "webhooks"},
 	"webhooks":            {"stepup"},
 	"signals":             {"internal/strictjson", "jose", "jwks", "stepup/store"},
+	"revocation":          {"stepup/store"},
 }
 
 // TestLayout checks the module's import graph against roomImports, with the
