@@ -32,6 +32,16 @@ func (e *Engine) AdminRevokeSessions(ctx context.Context, userID, sessionID stri
 	if !validID(prefixUser, userID) || (sessionID != "" && !validID(prefixSession, sessionID)) {
 		return 0, ErrNotFound
 	}
+	n, err := e.endUserSessions(ctx, userID, sessionID, "admin")
+	if err == nil && sessionID != "" && n == 0 {
+		return 0, ErrNotFound
+	}
+	return n, err
+}
+
+// endUserSessions ends one session of a user, or all of them (sessionID
+// ""), for reason.
+func (e *Engine) endUserSessions(ctx context.Context, userID, sessionID, reason string) (int, error) {
 	sessions, err := e.userSessions(ctx, userID)
 	if err != nil {
 		return 0, err
@@ -46,11 +56,8 @@ func (e *Engine) AdminRevokeSessions(ctx context.Context, userID, sessionID stri
 			return n, err
 		}
 		n++
-		e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: "admin"})
-		e.sessionRevoked(s, "admin")
-	}
-	if sessionID != "" && n == 0 {
-		return 0, ErrNotFound
+		e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: reason})
+		e.sessionRevoked(s, reason)
 	}
 	return n, nil
 }
@@ -62,6 +69,11 @@ func (e *Engine) AdminRevokeGrants(ctx context.Context, userID string) (int, err
 	if !validID(prefixUser, userID) {
 		return 0, ErrNotFound
 	}
+	return e.revokeUserGrants(ctx, userID, "admin")
+}
+
+// revokeUserGrants revokes a user's grants for reason.
+func (e *Engine) revokeUserGrants(ctx context.Context, userID, reason string) (int, error) {
 	keys, err := e.cfg.Store.Members(ctx, userGrantsKey(userID))
 	if err != nil {
 		return 0, storeErr(err)
@@ -91,7 +103,7 @@ func (e *Engine) AdminRevokeGrants(ctx context.Context, userID string) (int, err
 		n += m
 	}
 	if n > 0 {
-		e.emit(Event{Name: EventGrantRevoked, UserID: userID, Reason: "admin"})
+		e.emit(Event{Name: EventGrantRevoked, UserID: userID, Reason: reason})
 	}
 	return n, nil
 }

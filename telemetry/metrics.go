@@ -97,7 +97,7 @@ func presetSeries() {
 	for _, o := range []string{"rotated", "reuse_detected"} {
 		refreshes.WithLabelValues(o)
 	}
-	for _, r := range []string{"logout", "relogin", "user", "admin", "reuse"} {
+	for _, r := range []string{"logout", "relogin", "user", "admin", "reuse", stepup.ReasonSignal} {
 		revocations.WithLabelValues(r)
 	}
 	for _, r := range []string{"request_failed", "invalid_status_code", "response_decode_failed", "invalid_response"} {
