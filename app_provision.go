@@ -189,41 +189,6 @@ func (a *App) strippedHeaders() []string {
 	return append(slices.Clone(enforce.DefaultStrippedHeaders), a.StripHeaders...)
 }
 
-// canStepUp reports whether scope has a `scope` block.
-func (a *App) canStepUp(scope string) bool {
-	_, ok := a.Scopes[scope]
-	return ok
-}
-
-// grantable reports whether scope has a scope block that is not blocked: a
-// step-up request for it can succeed.
-func (a *App) grantable(scope string) bool {
-	s, ok := a.Scopes[scope]
-	return ok && s != nil && !s.Block
-}
-
-// earnsACR reports whether a step-up of scope can set one of acrs: its
-// block's acr, else, when its direct steps include verify_passkey, the
-// passkey's acr values, else the login's.
-func (a *App) earnsACR(scope string, acrs []string) bool {
-	s, ok := a.Scopes[scope]
-	if ok && s != nil && s.ACR != "" {
-		return slices.Contains(acrs, s.ACR)
-	}
-	if p := a.Passkey; p != nil && ok && s != nil && s.Direct != nil &&
-		slices.ContainsFunc(s.Direct.Steps, func(st DirectStep) bool { return st.Key == stepup.StepVerifyPasskey }) {
-		for _, v := range []string{p.HardwareACR, p.ACR} {
-			if v != "" && slices.Contains(acrs, v) {
-				return true
-			}
-		}
-		if p.ACR != "" {
-			return false // a passkey step-up earns the passkey's acr, not the login's
-		}
-	}
-	return slices.Contains(acrs, a.LoginACR)
-}
-
 // trustsIssuers reports whether the app accepts any access token at all.
 func (a *App) trustsIssuers() bool {
 	return a.Issuer != "" || len(a.Trust) > 0

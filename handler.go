@@ -134,15 +134,8 @@ type Handler struct {
 
 	app       *App
 	logger    *zap.Logger
-	responses enforcementResponses // Bearer scheme
-	dpopResp  enforcementResponses // DPoP scheme
-	stripper  *enforce.HeaderStripper
-	binding   *enforce.Binding
+	route     *enforce.Route
 	decisions telemetry.Decisions
-	// Step-up advice for acr and max_age challenges (planStepUps).
-	acrValues  string   // ACR, space-delimited
-	acrScopes  []string // scopes whose step-up earns a listed acr, the route's first
-	renewScope string   // the route's first scope that can be granted
 }
 
 // maxMaxAge bounds a route's max_age: a year.
@@ -180,7 +173,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return h.setup(app)
 }
 
-// setup fills in defaults and builds the handler's checks over app.
+// setup fills in defaults and builds the route's decision over app.
 func (h *Handler) setup(app *App) error {
 	h.app = app
 	if h.Realm == "" {
@@ -193,18 +186,44 @@ func (h *Handler) setup(app *App) error {
 		h.Headers = new(IdentityHeaders)
 	}
 	h.Headers.setDefaults()
-	h.responses = newEnforcementResponses("Bearer", "", h.Realm, defaultStepUpRequestPath)
-	h.dpopResp = newEnforcementResponses("DPoP", dpopChallengeParams(app.dpopAlgorithms()), h.Realm, defaultStepUpRequestPath)
-	patterns := append([]string{enforce.ReservedHeaderPrefix, h.Headers.Subject, h.Headers.Scope, h.Headers.Session, h.Headers.Grant},
-		app.strippedHeaders()...)
-	var err error
-	if h.stripper, err = enforce.NewHeaderStripper(patterns); err != nil {
-		return fmt.Errorf("strip_headers: %v", err)
+	route, err := enforce.NewRoute(enforce.RouteConfig{
+		Scopes: h.Scopes, Any: h.Any, ACR: h.ACR, MaxAge: time.Duration(h.MaxAge),
+		Realm: h.Realm, Bind: h.Bind, BodyLimit: h.BodyLimit, DPoPNonce: h.DPoPNonce,
+		DPoPAlgorithms: app.dpopAlgorithms(), StepUpRequestPath: defaultStepUpRequestPath, Issuer: app.Issuer,
+		Headers: enforce.IdentityHeaders{Subject: h.Headers.Subject, Scope: h.Headers.Scope,
+			Session: h.Headers.Session, Grant: h.Headers.Grant},
+		StripHeaders: app.strippedHeaders(), Logger: h.logger, RequestURL: requestURL,
+	}, app.scopeCatalogue())
+	if err != nil {
+		return err
 	}
-	h.binding = enforce.NewBinding(h.Bind)
-	h.planStepUps()
+	h.route = route
 	h.decisions = telemetry.NewDecisions(strings.Join(h.Scopes, " "))
 	return nil
+}
+
+// ServeHTTP lets the request through to next when the route's decision
+// passes it, with the caller's identity in the placeholders; otherwise it
+// writes the refusal. Either way the decision is counted.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	d := h.route.Decide(r, h.app.routeDeps())
+	if d.DPoPNonce != "" {
+		w.Header().Set("DPoP-Nonce", d.DPoPNonce)
+	}
+	if d.Refusal != nil {
+		h.decisions.Count(d.Refusal.Outcome)
+		d.Refusal.Write(w)
+		return nil
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", d.Claims.Subject)
+	repl.Set("http.stepup.scope", d.Claims.ScopeText)
+	repl.Set("http.stepup.sid", d.Claims.SessionID)
+	if d.Grant != nil {
+		repl.Set("http.stepup.grant", d.Grant.ID)
+	}
+	h.decisions.Count(telemetry.Pass)
+	return next.ServeHTTP(w, r)
 }
 
 func (ih *IdentityHeaders) setDefaults() {
@@ -291,6 +310,13 @@ func (h *Handler) validateBind() error {
 		}
 	}
 	return nil
+}
+
+func quoteForError(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return "\"" + s + "\""
 }
 
 // Interface guards

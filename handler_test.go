@@ -350,24 +350,3 @@ func TestUnreachableKeySourceFailsClosed(t *testing.T) {
 	rec, seen := serve(t, h, request("GET", "/x", "Bearer "+tok))
 	assertRefused(t, rec, seen, 503, "", "internal")
 }
-
-func TestMissingScopes(t *testing.T) {
-	for _, tc := range []struct {
-		required []string
-		any      bool
-		have     []string
-		want     string
-	}{
-		{nil, false, nil, ""},
-		{[]string{"a"}, false, []string{"a"}, ""},
-		{[]string{"a", "b"}, false, []string{"a"}, "b"},
-		{[]string{"a", "b"}, false, nil, "a b"},
-		{[]string{"a", "b"}, true, []string{"b"}, ""},
-		{[]string{"a", "b"}, true, []string{"c"}, "a b"},
-	} {
-		got := strings.Join(missingScopes(tc.required, tc.any, tc.have), " ")
-		if got != tc.want {
-			t.Errorf("missingScopes(%q, %v, %q) = %q, want %q", tc.required, tc.any, tc.have, got, tc.want)
-		}
-	}
-}

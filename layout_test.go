@@ -22,7 +22,7 @@ var roomImports = map[string][]string{
 	"stepup/password":     {},
 	"stepup/dpop":         {"internal/strictjson", "jose"},
 	"stepup":              {"internal/strictjson", "jose", "jwks", "stepup/dpop", "stepup/otp", "stepup/password", "stepup/store"},
-	"enforce":             {"internal/strictjson", "stepup/dpop", "stepup/store"},
+	"enforce":             {"apierror", "internal/strictjson", "jwks", "stepup", "stepup/dpop", "stepup/store", "telemetry"},
 	"apierror":            {"stepup"},
 	"sessionapi":          {"apierror", "enforce", "internal/strictjson", "jwks", "stepup", "stepup/dpop"},
 	"adminapi":            {"apierror", "stepup"},

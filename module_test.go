@@ -311,7 +311,7 @@ func TestRouteHintsForPasskeyScopes(t *testing.T) {
 		{"sms", []string{"phr", "phrh"}, false}, {"sms", []string{"urn:stepup:otp"}, true},
 		{"pay:own", []string{"phr"}, false}, {"pay:own", []string{"urn:x"}, true},
 	} {
-		if got := app.earnsACR(tc.scope, tc.acrs); got != tc.want {
+		if got := app.scopeCatalogue().EarnsACR(tc.scope, tc.acrs); got != tc.want {
 			t.Errorf("earnsACR(%s, %v) = %v", tc.scope, tc.acrs, got)
 		}
 	}

@@ -29,6 +29,12 @@ var (
 	ErrReplayStoreUnavailable = errors.New("enforce: DPoP replay store unavailable")
 )
 
+// ProofMarkers keeps the replay markers of DPoP proofs: Create fails with
+// store.ErrExists when the key is already there (a shared store.Store).
+type ProofMarkers interface {
+	Create(ctx context.Context, key string, value []byte, ttl time.Duration) error
+}
+
 // ProofChecker verifies the proof of a request made with the DPoP scheme.
 type ProofChecker struct {
 	// Verifier checks the proof itself (typ, alg allow-list, public jwk,
@@ -36,7 +42,7 @@ type ProofChecker struct {
 	Verifier *dpop.Verifier
 	// Store keeps a marker per used jti for the proof's whole iat window, so
 	// that every instance sharing the store refuses a replay.
-	Store store.Store
+	Store ProofMarkers
 	// Nonces, when set, makes a current server nonce mandatory (RFC 9449 §9).
 	Nonces *dpop.Nonces
 }

@@ -1,4 +1,7 @@
-package caddystepup
+// Single-use grants at a route: spent by the request they were approved
+// for, and under bind, compared with its body first.
+
+package enforce
 
 import (
 	"bytes"
@@ -6,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
@@ -17,8 +19,8 @@ const grantClaim = `"grt"`
 
 // singleUseGrants reads scope → grant ID from a gateway-minted token; nil
 // when it has none (the common case costs one byte search).
-func (h *Handler) singleUseGrants(rt *runtime, claims *jwks.Claims) map[string]string {
-	if rt.engine == nil || claims.Issuer != h.app.Issuer || !bytes.Contains(claims.Raw, []byte(grantClaim)) {
+func (ro *Route) singleUseGrants(spender GrantSpender, claims *jwks.Claims) map[string]string {
+	if spender == nil || claims.Issuer != ro.cfg.Issuer || !bytes.Contains(claims.Raw, []byte(grantClaim)) {
 		return nil
 	}
 	var c struct {
@@ -32,43 +34,44 @@ func (h *Handler) singleUseGrants(rt *runtime, claims *jwks.Claims) map[string]s
 
 // useGrant consumes the single-use grants behind the route's scopes, if
 // the token's scopes come from such grants. It returns the consumed grant
-// (nil when none was needed) or the response to send instead. Under bind,
+// (nil when none was needed) or the refusal to send instead. Under bind,
 // a request passes only by spending a single-use grant whose approved
 // metadata the body matches: a scope held for good (session-bound, or from
 // another issuer) approved no transaction.
-func (h *Handler) useGrant(r *http.Request, rt *runtime, claims *jwks.Claims, resp *enforcementResponses) (*stepup.Grant, *response) {
-	grants := h.singleUseGrants(rt, claims)
-	if h.Any {
+func (ro *Route) useGrant(r *http.Request, spender GrantSpender, claims *jwks.Claims, rs *refusals) (*stepup.Grant, *Refusal) {
+	grants := ro.singleUseGrants(spender, claims)
+	scopes := ro.cfg.Scopes
+	if ro.cfg.Any {
 		// One scope suffices: prefer one the token holds for good.
-		if h.binding == nil {
-			for _, s := range h.Scopes {
+		if ro.binding == nil {
+			for _, s := range scopes {
 				if claims.HasScope(s) && grants[s] == "" {
 					return nil, nil
 				}
 			}
 		}
-		for _, s := range h.Scopes {
+		for _, s := range scopes {
 			if id := grants[s]; id != "" {
-				return h.consume(r, rt.engine, id, claims, s, resp)
+				return ro.consume(r, spender, id, claims, s, rs)
 			}
 		}
-		return nil, h.unboundRefusal(resp)
+		return nil, ro.unboundRefusal(rs)
 	}
-	if h.binding != nil {
+	if ro.binding != nil {
 		// Every scope needs its grant: refuse before spending any of them.
-		for _, s := range h.Scopes {
+		for _, s := range scopes {
 			if grants[s] == "" {
-				return nil, resp.stepUp(s)
+				return nil, rs.stepUp(s)
 			}
 		}
 	}
 	var used *stepup.Grant
-	for _, s := range h.Scopes {
+	for _, s := range scopes {
 		id := grants[s]
 		if id == "" {
 			continue
 		}
-		g, refusal := h.consume(r, rt.engine, id, claims, s, resp)
+		g, refusal := ro.consume(r, spender, id, claims, s, rs)
 		if refusal != nil {
 			return nil, refusal
 		}
@@ -79,24 +82,24 @@ func (h *Handler) useGrant(r *http.Request, rt *runtime, claims *jwks.Claims, re
 
 // unboundRefusal answers an `any` route whose token spent no grant: fine
 // without bind (the scope is held for good), a step-up under bind.
-func (h *Handler) unboundRefusal(resp *enforcementResponses) *response {
-	if h.binding == nil {
+func (ro *Route) unboundRefusal(rs *refusals) *Refusal {
+	if ro.binding == nil {
 		return nil
 	}
-	return resp.stepUp(h.Scopes[0])
+	return rs.stepUp(ro.cfg.Scopes[0])
 }
 
-func (h *Handler) consume(r *http.Request, engine *stepup.Engine, id string, claims *jwks.Claims, scope string, resp *enforcementResponses) (*stepup.Grant, *response) {
-	g, err := engine.ConsumeGrant(r.Context(), id, claims.Subject, claims.SessionID, scope)
+func (ro *Route) consume(r *http.Request, spender GrantSpender, id string, claims *jwks.Claims, scope string, rs *refusals) (*stepup.Grant, *Refusal) {
+	g, err := spender.ConsumeGrant(r.Context(), id, claims.Subject, claims.SessionID, scope)
 	if err != nil {
 		if errors.Is(err, stepup.ErrUnavailable) {
-			return nil, &resp.unavailable
+			return nil, &rs.unavailable
 		}
 		// Used already, expired, or not this caller's: step up again.
-		return nil, resp.stepUp(scope)
+		return nil, rs.stepUp(scope)
 	}
-	if h.binding != nil {
-		if refusal := h.checkBinding(r, g, resp); refusal != nil {
+	if ro.binding != nil {
+		if refusal := ro.checkBinding(r, g, rs); refusal != nil {
 			// The grant was approved for another transaction; trying to use
 			// it for this one spends it.
 			return nil, refusal
@@ -108,19 +111,19 @@ func (h *Handler) consume(r *http.Request, engine *stepup.Engine, id string, cla
 // checkBinding compares the request with the transaction the grant was
 // approved for. The body is read whole and handed to the upstream as the
 // exact bytes checked.
-func (h *Handler) checkBinding(r *http.Request, g *stepup.Grant, resp *enforcementResponses) *response {
-	err := h.binding.CheckRequest(r.Header["Content-Type"], r.Header["Content-Encoding"], r.URL.RawQuery)
+func (ro *Route) checkBinding(r *http.Request, g *stepup.Grant, rs *refusals) *Refusal {
+	err := ro.binding.CheckRequest(r.Header["Content-Type"], r.Header["Content-Encoding"], r.URL.RawQuery)
 	if err == nil {
 		var raw []byte
-		if raw, err = h.readBody(r); err == nil {
-			err = h.binding.CheckBody(raw, g.Metadata)
-		} else if errors.Is(err, enforce.ErrBodyTooLarge) {
-			return &resp.tooLarge
+		if raw, err = ro.readBody(r); err == nil {
+			err = ro.binding.CheckBody(raw, g.Metadata)
+		} else if errors.Is(err, ErrBodyTooLarge) {
+			return &rs.tooLarge
 		}
 	}
 	if err != nil {
-		h.debug("transaction binding refused the request", err)
-		return resp.stepUp(g.Scope)
+		ro.debug("transaction binding refused the request", err)
+		return rs.stepUp(g.Scope)
 	}
 	return nil
 }

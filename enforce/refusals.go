@@ -1,0 +1,139 @@
+// The route's refusals: the one table where the enforcement statuses,
+// challenges and bodies are decided (design.md §4, §10.1).
+
+package enforce
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddy-stepup/caddy-stepup/apierror"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
+)
+
+// Refusal is a complete answer refusing a request: status, challenge
+// header and JSON body, and the outcome it is counted under. The fixed ones
+// are built once per route, so every invalid token gets byte-for-byte the
+// same answer; they are shared and must not be changed.
+type Refusal struct {
+	Status          int
+	WWWAuthenticate string // "" for none
+	Body            []byte
+	// Outcome labels the decision in caddy_stepup_enforcement_decisions_total.
+	Outcome telemetry.Outcome
+}
+
+// Write sends the refusal: its challenge, then the JSON body with
+// Cache-Control: no-store.
+func (rf *Refusal) Write(w http.ResponseWriter) {
+	if rf.WWWAuthenticate != "" {
+		w.Header()["Www-Authenticate"] = []string{rf.WWWAuthenticate}
+	}
+	apierror.WriteJSON(w, rf.Status, rf.Body)
+}
+
+// refusals are a route's refusals for one authentication scheme.
+type refusals struct {
+	noToken, badRequest, invalidToken, unavailable, tooLarge Refusal
+	// DPoP scheme only (RFC 9449 §7.1, §9).
+	invalidProof, useNonce Refusal
+	// scheme is "Bearer" or "DPoP"; params ends every challenge of the
+	// scheme (`, algs="…"` for DPoP).
+	scheme, params    string
+	stepUpRequestPath string
+}
+
+func newRefusals(scheme, params, realm, stepUpRequestPath string) refusals {
+	rs := refusals{scheme: scheme, params: params, stepUpRequestPath: stepUpRequestPath}
+	rs.noToken = newRefusal(telemetry.NoToken, apierror.Unauthorized, rs.challenge(`realm="`+realm+`"`),
+		"unauthorized", "An access token is required.", nil)
+	rs.badRequest = newRefusal(telemetry.BadRequest, apierror.BadRequest, rs.challenge(`error="invalid_request"`),
+		"bad_request", "The request must carry one access token, in the Authorization header only.", nil)
+	rs.invalidToken = newRefusal(telemetry.InvalidToken, apierror.Unauthorized, rs.challenge(`error="invalid_token"`),
+		"unauthorized", "The access token is invalid or expired.", nil)
+	rs.unavailable = newRefusal(telemetry.Unavailable, apierror.Unavailable, "", "internal", "Authorization is temporarily unavailable.", nil)
+	rs.tooLarge = newRefusal(telemetry.BodyTooLarge, apierror.TooLarge, "", "body_too_large",
+		"The request body is too large for the gateway to inspect.", nil)
+	rs.invalidProof = newRefusal(telemetry.InvalidDPoPProof, apierror.Unauthorized, rs.challenge(`error="invalid_dpop_proof"`),
+		"invalid_dpop_proof", "The DPoP proof is invalid.", nil)
+	rs.useNonce = newRefusal(telemetry.UseDPoPNonce, apierror.Unauthorized, rs.challenge(`error="use_dpop_nonce"`),
+		"use_dpop_nonce", "Use the DPoP nonce in the DPoP-Nonce header.", map[string]any{"error": "use_dpop_nonce"})
+	return rs
+}
+
+// dpopChallengeParams is the `algs` parameter of DPoP challenges.
+func dpopChallengeParams(algs []string) string {
+	return `, algs="` + strings.Join(algs, " ") + `"`
+}
+
+// challenge is one WWW-Authenticate challenge of the scheme.
+func (rs *refusals) challenge(params string) string {
+	return rs.scheme + " " + params + rs.params
+}
+
+// newRefusal is a refusal of kind k (its status and body type come from
+// apierror, the one table of statuses), counted under outcome.
+func newRefusal(outcome telemetry.Outcome, k apierror.Kind, wwwAuthenticate, code, message string, extra map[string]any) Refusal {
+	return Refusal{Status: k.Status(), WWWAuthenticate: wwwAuthenticate, Body: apierror.Body(k, code, message, extra), Outcome: outcome}
+}
+
+// stepUp is RFC 9470's challenge for scopes that can be stepped up.
+func (rs *refusals) stepUp(scope string) *Refusal {
+	first, _, _ := strings.Cut(scope, " ")
+	return rs.userAuthentication(authnNeed{scopes: scope, stepUpScope: first})
+}
+
+// authnNeed is what a valid token lacks for a route, in RFC 9470's terms.
+type authnNeed struct {
+	scopes    string // missing scopes that can be stepped up, space-delimited
+	acrValues string // the route's acr values, when the token's acr is none of them
+	maxAge    int64  // the route's max_age in seconds, when auth_time is older or absent
+	// stepUpScope is the scope whose step-up (the SDK's requestStepUp)
+	// meets the need; "" when none does and the client must go back to
+	// its identity provider.
+	stepUpScope string
+}
+
+// userAuthentication is RFC 9470's insufficient_user_authentication
+// challenge: the header names what is missing (scope, acr_values,
+// max_age), and the body says the same and which scope to request.
+func (rs *refusals) userAuthentication(n authnNeed) *Refusal {
+	params := `error="insufficient_user_authentication"`
+	extra := map[string]any{}
+	message := "This operation needs a step-up authentication."
+	switch {
+	case n.acrValues != "":
+		params += `, error_description="A different authentication level is required"`
+		message = "This operation needs a different authentication level."
+	case n.maxAge > 0:
+		params += `, error_description="A more recent authentication is required"`
+		message = "This operation needs a more recent authentication."
+	}
+	if n.scopes != "" {
+		params += `, scope="` + n.scopes + `"`
+		extra["scope"] = n.scopes
+	}
+	if n.acrValues != "" {
+		params += `, acr_values="` + n.acrValues + `"`
+		extra["acr_values"] = n.acrValues
+	}
+	if n.maxAge > 0 {
+		params += ", max_age=" + strconv.FormatInt(n.maxAge, 10)
+		extra["max_age"] = n.maxAge
+	}
+	code, outcome := "insufficient_user_authentication", telemetry.InsufficientUserAuthentication
+	if n.stepUpScope != "" {
+		code, outcome = "step_up_required", telemetry.StepUpRequired
+		extra["step_up"] = map[string]string{"request": rs.stepUpRequestPath, "scope": n.stepUpScope}
+	}
+	r := newRefusal(outcome, apierror.Unauthorized, rs.challenge(params), code, message, extra)
+	return &r
+}
+
+// insufficientScope refuses scopes that cannot be stepped up (RFC 6750 §3.1).
+func (rs *refusals) insufficientScope(scope string) *Refusal {
+	r := newRefusal(telemetry.Forbidden, apierror.Forbidden, rs.challenge(`error="insufficient_scope", scope="`+scope+`"`),
+		"forbidden", "The access token lacks the scope this operation requires.", map[string]any{"scope": scope})
+	return &r
+}

@@ -1,0 +1,223 @@
+// A route's whole decision: one credential, a verified token, its sender
+// constraint, the route's scopes, acr and max_age, the single-use grants
+// behind them, and the refusal when something is missing.
+
+package enforce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
+)
+
+// RouteConfig is what one route requires, as plain values.
+type RouteConfig struct {
+	// Scopes the route requires: all, or one with Any.
+	Scopes []string
+	Any    bool
+	// ACR the token's acr must be one of (RFC 9470); none: any acr.
+	ACR []string
+	// MaxAge bounds how long ago the token's auth_time may be; 0: no limit.
+	MaxAge time.Duration
+	// Realm is named in the no-token challenge.
+	Realm string
+	// Bind names the JSON body's top-level members that must equal the
+	// metadata of the single-use grant the request spends.
+	Bind []string
+	// BodyLimit is the largest body read to inspect it. Default:
+	// DefaultBodyLimit.
+	BodyLimit int64
+	// DPoPNonce demands a server nonce in DPoP proofs (RFC 9449 §9).
+	DPoPNonce bool
+	// DPoPAlgorithms are named in the DPoP scheme's challenges.
+	DPoPAlgorithms []string
+	// StepUpRequestPath is where a step-up challenge's body says to
+	// request the step-up.
+	StepUpRequestPath string
+	// Issuer is the gateway's own: single-use grants are read only from
+	// its tokens. "" when it mints none.
+	Issuer string
+	// Headers name the identity headers set for the upstream on a pass.
+	Headers IdentityHeaders
+	// StripHeaders are further header names and `prefix*` patterns
+	// removed from every request, besides ReservedHeaderPrefix and Headers.
+	StripHeaders []string
+	// Logger receives why a request was refused (debug) and failures of
+	// what the route depends on (error). Default: none.
+	Logger *zap.Logger
+	// RequestURL is the URL the client addressed, as a DPoP proof's htu
+	// names it. Default: the request's scheme, Host and escaped path.
+	RequestURL func(*http.Request) string
+}
+
+// IdentityHeaders name the request headers that tell the upstream who
+// called, in canonical form (they are set directly in the header map).
+type IdentityHeaders struct {
+	Subject, Scope, Session, Grant string
+}
+
+// TokenVerifier verifies an access token; errors wrapping
+// jwks.ErrUnavailable mean the keys could not be had (fail closed, 503).
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (*jwks.Claims, error)
+}
+
+// GrantSpender consumes a single-use grant for its user, session and
+// scope; errors wrapping stepup.ErrUnavailable mean the store failed.
+type GrantSpender interface {
+	ConsumeGrant(ctx context.Context, grantID, userID, sessionID, scope string) (*stepup.Grant, error)
+}
+
+// Deps are what a route's decision uses of the running app, each behind
+// the narrowest interface it needs. The zero Deps is an app that has not
+// started: every request is refused as unavailable.
+type Deps struct {
+	Tokens TokenVerifier
+	// Grants spends single-use grants; nil when the gateway mints no tokens.
+	Grants GrantSpender
+	// Proofs verifies DPoP proofs; Markers keeps their replay markers;
+	// Nonces issues and checks server nonces.
+	Proofs  *dpop.Verifier
+	Markers ProofMarkers
+	Nonces  *dpop.Nonces
+	// Now is the clock max_age is decided by.
+	Now func() time.Time
+}
+
+// Decision is a route's answer to one request: a refusal, or a pass with
+// the token's claims and the single-use grant it spent (nil when none).
+// DPoPNonce, when set, goes in the response's DPoP-Nonce header either way.
+type Decision struct {
+	Refusal   *Refusal
+	Claims    *jwks.Claims
+	Grant     *stepup.Grant
+	DPoPNonce string
+}
+
+// Route decides requests for one route. It is built once, when the config
+// loads, and used by every request concurrently.
+type Route struct {
+	cfg      RouteConfig
+	bearer   refusals // Bearer scheme
+	dpop     refusals // DPoP scheme
+	stripper *HeaderStripper
+	binding  *Binding
+	scopes   Catalogue
+	// Step-up advice for acr and max_age challenges (planStepUps).
+	acrValues  string   // ACR, space-delimited
+	acrScopes  []string // scopes whose step-up earns a listed acr, the route's first
+	renewScope string   // the route's first scope that can be granted
+}
+
+// NewRoute builds the route's checks and its fixed refusals.
+func NewRoute(cfg RouteConfig, scopes Catalogue) (*Route, error) {
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.RequestURL == nil {
+		cfg.RequestURL = plainRequestURL
+	}
+	ro := &Route{cfg: cfg, scopes: scopes, binding: NewBinding(cfg.Bind)}
+	ro.bearer = newRefusals("Bearer", "", cfg.Realm, cfg.StepUpRequestPath)
+	ro.dpop = newRefusals("DPoP", dpopChallengeParams(cfg.DPoPAlgorithms), cfg.Realm, cfg.StepUpRequestPath)
+	h := cfg.Headers
+	patterns := append([]string{ReservedHeaderPrefix, h.Subject, h.Scope, h.Session, h.Grant}, cfg.StripHeaders...)
+	var err error
+	if ro.stripper, err = NewHeaderStripper(patterns); err != nil {
+		return nil, fmt.Errorf("strip_headers: %v", err)
+	}
+	ro.planStepUps()
+	return ro, nil
+}
+
+// Decide strips the identity headers a client must never set, then checks
+// the request in order: one credential, the app started, a valid token,
+// its sender constraint (RFC 9449), the route's scopes, acr and max_age
+// (RFC 9470), and the single-use grants behind the scopes (with binding).
+// On a pass it sets the identity headers for the upstream. It may replace
+// r.Body with the exact bytes it read.
+func (ro *Route) Decide(r *http.Request, deps Deps) Decision {
+	ro.stripper.Strip(r.Header)
+
+	cred, problem := ParseAuthorization(r.Header["Authorization"])
+	rs := &ro.bearer
+	if cred.Scheme == DPoP {
+		rs = &ro.dpop
+	}
+	if deps.Tokens == nil {
+		return Decision{Refusal: &rs.unavailable} // the app has not started (yet)
+	}
+	if refusal := ro.checkOneCredential(r, rs); refusal != nil {
+		return Decision{Refusal: refusal}
+	}
+	switch problem {
+	case Missing:
+		return Decision{Refusal: &rs.noToken}
+	case Malformed:
+		return Decision{Refusal: &rs.badRequest}
+	case Oversize:
+		return Decision{Refusal: &rs.invalidToken}
+	}
+	claims, err := deps.Tokens.Verify(r.Context(), cred.Token)
+	if err != nil {
+		if errors.Is(err, jwks.ErrUnavailable) {
+			ro.cfg.Logger.Error("verifying access token: key source unavailable", zap.Error(err))
+			return Decision{Refusal: &rs.unavailable}
+		}
+		ro.debug("access token refused", err)
+		return Decision{Refusal: &rs.invalidToken}
+	}
+	d := Decision{Claims: claims}
+	if d.Refusal = ro.checkSenderConstraint(r, &deps, cred, claims, rs, &d.DPoPNonce); d.Refusal != nil {
+		return d
+	}
+	if d.Refusal = ro.authenticationProblem(rs, claims, deps.Now); d.Refusal != nil {
+		return d
+	}
+	if d.Grant, d.Refusal = ro.useGrant(r, deps.Grants, claims, rs); d.Refusal != nil {
+		return d
+	}
+	ro.setIdentity(r.Header, claims, d.Grant)
+	return d
+}
+
+// setIdentity tells the upstream who called, in the route's headers.
+func (ro *Route) setIdentity(h http.Header, claims *jwks.Claims, grant *stepup.Grant) {
+	names := &ro.cfg.Headers
+	h[names.Subject] = []string{claims.Subject}
+	h[names.Scope] = []string{claims.ScopeText}
+	if claims.SessionID != "" {
+		h[names.Session] = []string{claims.SessionID}
+	}
+	if grant != nil {
+		h[names.Grant] = []string{grant.ID}
+	}
+}
+
+func (ro *Route) debug(msg string, err error) {
+	if ce := ro.cfg.Logger.Check(zapcore.DebugLevel, msg); ce != nil {
+		ce.Write(zap.Error(err))
+	}
+}
+
+// plainRequestURL is the URL as the request itself names it: scheme from
+// TLS, the Host header and the escaped path.
+func plainRequestURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.EscapedPath()
+}

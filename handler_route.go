@@ -1,0 +1,108 @@
+// What the stepup handler hands to its route's decision (enforce.Route):
+// the scope catalogue, the running app's parts, and the URL the client
+// addressed as Caddy knows it.
+
+package caddystepup
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-stepup/caddy-stepup/enforce"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
+)
+
+// routeDeps are the running app's parts a route's decision uses; the zero
+// Deps (every request refused as unavailable) before the app has started.
+func (a *App) routeDeps() enforce.Deps {
+	rt := a.runtime()
+	if rt == nil || rt.tokens == nil {
+		return enforce.Deps{}
+	}
+	deps := enforce.Deps{Tokens: rt.tokens, Proofs: rt.resourceProofs, Markers: rt.store, Nonces: rt.nonces, Now: rt.now}
+	if rt.engine != nil {
+		deps.Grants = rt.engine
+	}
+	return deps
+}
+
+// scopeCatalogue is what the scope blocks tell a route: every scope with
+// a block can be stepped up; those not blocked can be granted, with the
+// acr values their step-up may set.
+func (a *App) scopeCatalogue() enforce.Catalogue {
+	c := make(enforce.Catalogue, len(a.Scopes))
+	for name, s := range a.Scopes {
+		c[name] = enforce.ScopeEntry{Grantable: s != nil && !s.Block, ACR: a.earnedACR(s)}
+	}
+	return c
+}
+
+// earnedACR are the acr values a step-up of s may set: its block's acr,
+// else, when its direct steps include verify_passkey, the passkey's acr
+// values (and the login's when the passkey block names no acr of its
+// own), else the login's.
+func (a *App) earnedACR(s *Scope) []string {
+	if s == nil {
+		return nil
+	}
+	if s.ACR != "" {
+		return []string{s.ACR}
+	}
+	var earned []string
+	if p := a.Passkey; p != nil && s.Direct != nil &&
+		slices.ContainsFunc(s.Direct.Steps, func(st DirectStep) bool { return st.Key == stepup.StepVerifyPasskey }) {
+		for _, v := range []string{p.HardwareACR, p.ACR} {
+			if v != "" {
+				earned = append(earned, v)
+			}
+		}
+		if p.ACR != "" {
+			return earned // a passkey step-up earns the passkey's acr, not the login's
+		}
+	}
+	if a.LoginACR != "" {
+		earned = append(earned, a.LoginACR)
+	}
+	return earned
+}
+
+// requestURL is the URL the client addressed, as a DPoP proof's htu names
+// it: scheme and host as the client saw them (from X-Forwarded-Proto and
+// X-Forwarded-Host when a trusted proxy sent the request) and the path
+// before any rewrite.
+func requestURL(r *http.Request) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted {
+		if v := lastHeaderValue(r.Header, "X-Forwarded-Proto"); v != "" {
+			scheme = v
+		}
+		if v := lastHeaderValue(r.Header, "X-Forwarded-Host"); v != "" {
+			host = v
+		}
+	}
+	path := r.URL.EscapedPath()
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		path = orig.URL.EscapedPath()
+	}
+	return scheme + "://" + host + path
+}
+
+// lastHeaderValue is the last comma-separated value of a header: the one
+// the nearest (trusted) proxy wrote, as Caddy's reverse proxy reads it.
+func lastHeaderValue(h http.Header, name string) string {
+	values := h.Values(name)
+	if len(values) == 0 {
+		return ""
+	}
+	v := values[len(values)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}
