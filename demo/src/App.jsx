@@ -1,10 +1,15 @@
 // The quick start's demo page: the seed's step-up App.jsx, written for
 // @prelude.so/js-sdk 0.6.0 (startOTPLogin, checkOTP(code), otpCreate,
-// otpCheck, otpRetry), talking to the caddy that serves this page, plus one
-// step the seed lacks: calling the legacy API behind the gateway.
+// otpCheck, otpRetry), talking to the caddy that serves this page, plus
+// what the seed lacks: calling the legacy API behind the gateway, and
+// passkeys (passkeys.js: enrolment after a step-up to prld:passkey:write,
+// a step-up whose step is verify_passkey, passkey login), which the SDK
+// 0.6.0 has no calls for.
 import "@picocss/pico";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { PrldSessionClient, PrldErrors, decode } from "@prelude.so/js-sdk";
+import { addPasskey, doPasskeyStep, finalizeLoginTicket, passkeyLogin, passkeysSupported } from "./passkeys.js";
+import { AuthenticationEvent, PasskeyStep, WhereIsTheCode } from "./views.jsx";
 
 // The session API is served by the same caddy site as this page
 // (stepup_session), so the SDK's domain is the page's own host: same
@@ -19,27 +24,48 @@ const params = new URLSearchParams(location.search);
 const oauthProvider = params.get("oauth");
 let ticketTaken = false; // a ticket is finalized once, however often the effect runs
 
-// The log sender writes every code to caddy's log, not to a phone.
-function WhereIsTheCode() {
-  return (
-    <p>
-      <small>
-        No SMS is sent: read the code in the terminal running caddy, in the log line with{" "}
-        <code>"msg":"otp code"</code> (field <code>code</code>).
-      </small>
-    </p>
-  );
+// The scope whose step-up enrolment needs (Prelude's name); the gateway
+// declares it by itself with one code step.
+const passkeyWriteScope = "prld:passkey:write";
+
+// The legacy API route each scope of Caddyfile.example opens, once per
+// step-up (single-use grants). payment:confirm's step is the user's passkey.
+const legacyAPIs = {
+  "transfer:write": { id: "transfer", label: "Send transfer", path: "/api/transfers", body: { amount: "500", currency: "USD" } },
+  "payment:confirm": { id: "payment", label: "Send payment", path: "/api/payments", body: { amount: "120", currency: "EUR", to: "ACME" } },
+};
+
+const claimsOf = (accessToken) => decode(accessToken).claims;
+
+/** The message to show for an error of the SDK, the gateway or the browser. */
+function describe(err) {
+  if (err instanceof PrldErrors.BadCheckCode) return "Wrong code.";
+  return err?.code && err.code !== err.message ? `${err.message} (${err.code})` : err?.message || String(err);
 }
 
 export default function App() {
-  const [view, setView] = useState("login"); // login | code | logged | stepup-otp | done
+  // login | code | logged | stepup-otp | stepup-passkey | done
+  const [view, setView] = useState("login");
   const [phone, setPhone] = useState("");
   const [code, setCode] = useState("");
   const [stepUpCode, setStepUpCode] = useState("");
   const [challengeId, setChallengeId] = useState(null);
+  const [passkeyStep, setPasskeyStep] = useState(null); // {token, scope, options} of a verify_passkey step
   const [user, setUser] = useState(null);
   const [error, setError] = useState(null);
-  const [transfer, setTransfer] = useState(null); // {status, body} of the last POST /api/transfers
+  const [notice, setNotice] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [grantedScope, setGrantedScope] = useState(null);
+  const [apiAnswer, setAPIAnswer] = useState(null); // {status, body} of the last legacy API call
+  // The scope of the step-up under way, read by the SDK's onChallenge
+  // callback, which outlives the render that made it.
+  const stepUpScope = useRef(null);
+
+  const fail = (err) => setError(describe(err));
+  const clearMessages = () => {
+    setError(null);
+    setNotice(null);
+  };
 
   // Back from the OpenID provider: finalize the login once, then drop the
   // ticket from the address bar.
@@ -76,12 +102,12 @@ export default function App() {
 
   const handleSendOTP = async (e) => {
     e.preventDefault();
-    setError(null);
+    clearMessages();
     try {
       await client.startOTPLogin({ identifier: { type: "phone_number", value: phone } });
       setView("code");
     } catch (err) {
-      setError(err.message);
+      fail(err);
     }
   };
 
@@ -94,42 +120,91 @@ export default function App() {
       setUser(user);
       setView("logged");
     } catch (err) {
-      if (err instanceof PrldErrors.BadCheckCode) setError("Wrong code.");
-      else setError(err.message);
+      fail(err);
     }
   };
 
+  // Passkey login: the browser offers this site's passkeys, the gateway
+  // answers a login ticket, which /login/finalize turns into the SDK's
+  // DPoP-bound session, as after any other login.
+  const handlePasskeyLogin = async () => {
+    clearMessages();
+    setBusy(true);
+    try {
+      const ticket = await passkeyLogin();
+      await finalizeLoginTicket(client, ticket);
+      const { user } = await client.refresh();
+      setUser(user);
+      setView("logged");
+    } catch (err) {
+      fail(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const handleLogout = async () => {
+    clearMessages();
+    try {
+      await client.logout();
+    } catch (err) {
+      fail(err);
+    }
+    setUser(null);
+    setCode("");
+    setStepUpCode("");
+    setAPIAnswer(null);
+    setView("login");
+  };
+
   // ── Step-up flow ────────────────────────────────────────────
+
+  // After the last step: enrol a passkey (prld:passkey:write), or show the
+  // granted scope and its legacy API.
+  const afterStepUp = async () => {
+    const { user } = await client.refresh();
+    setUser(user);
+    if (stepUpScope.current === passkeyWriteScope) {
+      await enrolPasskey(user);
+      return;
+    }
+    setGrantedScope(stepUpScope.current);
+    setAPIAnswer(null);
+    setView("done");
+  };
 
   const handleChallenge = (info) => {
     setChallengeId(info.challengeId);
     if (info.currentStep === "completed") {
       // The SDK has already redeemed the completed challenge (POST /refresh
       // with step_up_token); refresh() returns the new, scoped token.
-      client
-        .refresh()
-        .then(({ user }) => {
-          setUser(user);
-          setTransfer(null);
-          setView("done");
-        })
-        .catch((err) => setError(err.message));
+      afterStepUp().catch(fail);
     } else if (info.currentStep === "verify_sms" || info.currentStep === "verify_email") {
       setView("stepup-otp");
-      client.otpCreate({ challengeId: info.challengeId }).catch((err) => setError(err.message));
+      client.otpCreate({ challengeId: info.challengeId }).catch(fail);
     }
+    // verify_passkey: its options come in the answer (showPasskeyStep).
   };
 
-  const handleStepUp = async () => {
-    setError(null);
+  // The answer that makes verify_passkey the current step carries the
+  // WebAuthn request options for it (none when the user has no passkey).
+  const showPasskeyStep = (answer) => {
+    const options = answer?.public_key_credential_request_options;
+    if (!options) return false;
+    setPasskeyStep({ token: answer.challenge_token, scope: stepUpScope.current, options });
+    setView("stepup-passkey");
+    return true;
+  };
+
+  const startStepUp = async (scope) => {
+    clearMessages();
+    stepUpScope.current = scope;
     try {
-      const { status } = await client.requestStepUp({
-        scope: "transfer:write",
-        onChallenge: handleChallenge,
-      });
-      if (status === "block") setError("Scope denied by hook.");
+      const answer = await client.requestStepUp({ scope, onChallenge: handleChallenge });
+      if (answer.status === "block") setError("Scope denied by hook.");
+      else showPasskeyStep(answer);
     } catch (err) {
-      setError(err.message);
+      fail(err);
     }
   };
 
@@ -137,10 +212,9 @@ export default function App() {
     e.preventDefault();
     setError(null);
     try {
-      await client.otpCheck(challengeId, stepUpCode, handleChallenge);
+      showPasskeyStep(await client.otpCheck(challengeId, stepUpCode, handleChallenge));
     } catch (err) {
-      if (err instanceof PrldErrors.BadCheckCode) setError("Wrong code.");
-      else setError(err.message);
+      fail(err);
     }
   };
 
@@ -149,30 +223,80 @@ export default function App() {
     try {
       await client.otpRetry();
     } catch (err) {
-      setError(err.message);
+      fail(err);
     }
+  };
+
+  // The verify_passkey step: the browser asks for the passkey, the gateway
+  // checks it and completes the challenge, which the SDK redeems with
+  // refresh (after its cached, unscoped token is dropped).
+  const handleUsePasskey = async () => {
+    setError(null);
+    setBusy(true);
+    try {
+      const { user } = await client.refresh();
+      const next = await doPasskeyStep(user.accessToken, passkeyStep.token, passkeyStep.options);
+      const { challenge_id: id, current_step: step } = decode(next.challenge_token).claims;
+      if (step === "completed") {
+        await client.invalidateCache();
+        await client.refresh({ challenge: { token: next.challenge_token, id } });
+        setPasskeyStep(null);
+        await afterStepUp();
+      } else if (!showPasskeyStep(next)) {
+        setError(`The next step, ${step}, is not one this page does.`);
+      }
+    } catch (err) {
+      fail(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  // ── Passkeys ────────────────────────────────────────────────
+
+  // Enrolment spends prld:passkey:write, granted by the step-up just done.
+  const enrolPasskey = async (user) => {
+    const name = phone || claimsOf(user.accessToken).sub;
+    try {
+      const { credential, already_registered } = await addPasskey(user.accessToken, {
+        username: name,
+        displayName: phone ? `Demo user ${phone}` : "Demo user",
+        nickname: "This browser",
+      });
+      setNotice(already_registered ? "This passkey was registered already." : `Passkey added: ${credential.nickname ?? credential.credential_id}.`);
+    } catch (err) {
+      fail(err);
+    }
+    const { user: after } = await client.refresh();
+    setUser(after);
+    setView("logged");
   };
 
   // ── The legacy API behind the gateway ───────────────────────
 
-  const handleSendTransfer = async () => {
+  const handleCallAPI = async () => {
     setError(null);
+    const target = legacyAPIs[grantedScope];
     try {
       const { user } = await client.refresh();
-      const res = await fetch("/api/transfers", {
+      const res = await fetch(target.path, {
         method: "POST",
         headers: { Authorization: `Bearer ${user.accessToken}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ amount: "500", currency: "USD" }),
+        body: JSON.stringify(target.body),
       });
       const challenge = res.headers.get("WWW-Authenticate");
       const body = await res.text();
-      setTransfer({ status: res.status, body: challenge ? `WWW-Authenticate: ${challenge}\n${body}` : body });
+      setAPIAnswer({ status: res.status, body: challenge ? `WWW-Authenticate: ${challenge}\n${body}` : body });
     } catch (err) {
-      setError(err.message);
+      fail(err);
     }
   };
 
   // ── Render ──────────────────────────────────────────────────
+
+  const withPasskeys = passkeysSupported();
+  const claims = user ? claimsOf(user.accessToken) : null;
+  const api = legacyAPIs[grantedScope];
 
   return (
     <>
@@ -184,6 +308,7 @@ export default function App() {
             {error}
           </p>
         )}
+        {notice && <p role="status">{notice}</p>}
 
         {view === "login" && (
           <form onSubmit={handleSendOTP}>
@@ -192,6 +317,11 @@ export default function App() {
             <p>
               <small>Any phone number will do: the quick start prints each code in the terminal running caddy.</small>
             </p>
+            {withPasskeys && (
+              <button type="button" className="secondary" onClick={handlePasskeyLogin} disabled={busy}>
+                Log in with a passkey
+              </button>
+            )}{" "}
             {oauthProvider && (
               <button type="button" className="secondary" onClick={handleOAuthLogin}>
                 Log in with {oauthProvider}
@@ -211,15 +341,34 @@ export default function App() {
         {view === "logged" && (
           <article>
             <p>
-              Logged in. Access token scopes: <code>{decode(user.accessToken).claims.scope || "none"}</code>
+              Logged in. Access token scopes: <code>{claims.scope || "none"}</code>
             </p>
-            <button onClick={handleStepUp}>Request transfer:write scope</button>
+            <AuthenticationEvent claims={claims} />
+            <div style={{ display: "flex", flexWrap: "wrap", gap: "0.5rem", justifyContent: "center" }}>
+              <button onClick={() => startStepUp("transfer:write")}>Request transfer:write scope</button>
+              {withPasskeys && (
+                <>
+                  <button className="secondary" onClick={() => startStepUp(passkeyWriteScope)}>
+                    Add a passkey
+                  </button>
+                  <button className="secondary" onClick={() => startStepUp("payment:confirm")}>
+                    Confirm with passkey
+                  </button>
+                </>
+              )}
+              <button className="outline" onClick={handleLogout}>
+                Log out
+              </button>
+            </div>
+            {!withPasskeys && (
+              <small>This browser cannot read the WebAuthn JSON forms (Chrome 129, Firefox 119 and Safari 18.4 can): no passkeys here.</small>
+            )}
           </article>
         )}
 
         {view === "stepup-otp" && (
           <form onSubmit={handleCheckStepUp}>
-            <p>Step-up: verify your phone number</p>
+            <p>Step-up: verify your phone number{stepUpScope.current === passkeyWriteScope && ", then add your passkey"}</p>
             <input type="text" placeholder="Enter step-up code" value={stepUpCode} onChange={(e) => setStepUpCode(e.target.value)} required />
             <button type="submit">Verify</button>
             <button type="button" className="secondary" onClick={handleResend}>
@@ -229,19 +378,24 @@ export default function App() {
           </form>
         )}
 
+        {view === "stepup-passkey" && passkeyStep && (
+          <PasskeyStep step={passkeyStep} busy={busy} onUse={handleUsePasskey} onCancel={() => setView("logged")} />
+        )}
+
         {view === "done" && user && (
           <article>
             <p>Scope granted</p>
-            <pre style={{ textAlign: "left", whiteSpace: "pre-wrap", wordBreak: "break-all" }}>
-              {JSON.stringify(decode(user.accessToken).claims, null, 2)}
-            </pre>
-            <button onClick={handleSendTransfer}>Send transfer</button>
-            {transfer && (
+            <pre style={{ textAlign: "left", whiteSpace: "pre-wrap", wordBreak: "break-all" }}>{JSON.stringify(claims, null, 2)}</pre>
+            {api && <button onClick={handleCallAPI}>{api.label}</button>}{" "}
+            <button className="secondary" onClick={() => setView("logged")}>
+              Back
+            </button>
+            {api && apiAnswer && (
               <section aria-label="Legacy API answer" style={{ textAlign: "left", marginTop: "1rem" }}>
                 <p>
-                  <code>POST /api/transfers</code>: <strong data-testid="transfer-status">HTTP {transfer.status}</strong>
+                  <code>POST {api.path}</code>: <strong data-testid={`${api.id}-status`}>HTTP {apiAnswer.status}</strong>
                 </p>
-                <pre style={{ whiteSpace: "pre-wrap", wordBreak: "break-all" }}>{transfer.body}</pre>
+                <pre style={{ whiteSpace: "pre-wrap", wordBreak: "break-all" }}>{apiAnswer.body}</pre>
               </section>
             )}
           </article>

@@ -1,10 +1,15 @@
 // The quick start, clicked through as a person would: starts the example the
 // way README's first command does (./quickstart.sh: builds caddy with xcaddy,
 // builds the demo page, runs Caddyfile.example), opens https://localhost:8443/
-// in Debian's Chromium (playwright-core, no browser download), logs in with a
-// phone number, steps up to transfer:write, and calls the legacy API through
-// the gateway: 200 once, then 401 (the grant is single-use). Every OTP is read
-// from caddy's log, like the person at the terminal would.
+// in Debian's Chromium (playwright-core, no browser download), and
+//  - logs in with a phone number, steps up to transfer:write, and calls the
+//    legacy API through the gateway: 200 once, then 401 (the grant is
+//    single-use);
+//  - with a virtual authenticator (passkey-flow.mjs): adds a passkey after a
+//    step-up to prld:passkey:write, steps up with it to payment:confirm,
+//    whose route needs the passkey acr, calls the legacy API (200 once, then
+//    401), and logs in with the passkey.
+// Every OTP is read from caddy's log, like the person at the terminal would.
 //
 //   node --test tests/browser/flow.test.mjs
 //
@@ -16,82 +21,31 @@
 //                                 Caddyfile.example)
 //   STEPUP_CHROMIUM=path          the browser (default /usr/bin/chromium)
 //   UPDATE_DOCS_SCREENSHOT=1      also copy the "Scope granted" + HTTP 200
-//                                 screenshot to docs/quickstart.png
+//                                 screenshot to docs/quickstart.png, and the
+//                                 passkey step's to docs/passkey-step.png
 //
-// Screenshots, caddy's log, the page's console and the network trace go to
+// Screenshots, caddy's log, the pages' console and network traces go to
 // tests/browser/artifacts/ (git-ignored).
-import { test } from "node:test";
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { CaddyProcess } from "./caddy-process.mjs";
+import { passkeyFlow } from "./passkey-flow.mjs";
+import { assertNoAlert, assertVisibleText, openBrowser, origin, scopesOf, startQuickStart, updateDocsScreenshot } from "./quickstart.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, "../..");
-const artifacts = join(here, "artifacts");
-const origin = "https://localhost:8443";
 const phone = "+14155551234";
+const timeout = 30 * 60 * 1000;
 
-// Debian's chromium, headless, with nothing that phones home.
-const chromiumFlags = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+// One quick start for both flows (its build is the slow part); each flow
+// has its own browser profile and phone number.
+let quickStart;
+before(async () => {
+  quickStart = await startQuickStart();
+}, { timeout });
+after(() => quickStart?.stop());
 
-/** The command README gives first, or the dev shortcut with a prebuilt caddy. */
-function quickStartCommand() {
-  const prebuilt = process.env.STEPUP_CADDY;
-  if (!prebuilt) return { cmd: "./quickstart.sh", args: [] };
-  const config = process.env.STEPUP_CADDYFILE || "Caddyfile.example";
-  return {
-    cmd: "bash",
-    args: ["-c", 'demo/build.sh && exec "$0" run --config "$1" --adapter caddyfile', resolve(prebuilt), config],
-  };
-}
-
-test("quick start: login, step-up to transfer:write, legacy API 200 then 401", { timeout: 30 * 60 * 1000 }, async (t) => {
-  rmSync(artifacts, { recursive: true, force: true });
-  mkdirSync(artifacts, { recursive: true });
-  const scratch = mkdtempSync(join(tmpdir(), "stepup-browser-"));
-
-  // Caddy keeps its local CA under XDG_DATA_HOME: a fresh one per run, so the
-  // test neither reads nor leaves state in the user's home.
-  const { cmd, args } = quickStartCommand();
-  const caddy = new CaddyProcess(cmd, args, {
-    cwd: repo,
-    env: { ...process.env, XDG_DATA_HOME: join(scratch, "data"), XDG_CONFIG_HOME: join(scratch, "config") },
-    logFile: join(artifacts, "caddy.log"),
-  });
-  t.after(async () => {
-    await caddy.stop();
-    rmSync(scratch, { recursive: true, force: true });
-  });
-  await caddy.waitForHTTPS(origin, 25 * 60 * 1000);
-
-  const context = await chromium.launchPersistentContext(join(scratch, "chromium-profile"), {
-    executablePath: process.env.STEPUP_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: chromiumFlags,
-    ignoreHTTPSErrors: true,
-    viewport: { width: 900, height: 860 },
-  });
-  t.after(() => context.close());
-  const trace = recordPage(context);
-  t.after(() => trace.save());
-  const page = context.pages()[0] ?? (await context.newPage());
-  trace.watch(page);
-
-  const shot = async (name) => page.screenshot({ path: join(artifacts, `${name}.png`) });
+test("quick start: login, step-up to transfer:write, legacy API 200 then 401", { timeout }, async (t) => {
+  const { caddy, scratch } = quickStart;
+  const { page, shot } = await openBrowser(t, scratch, "transfer");
   const alert = page.getByRole("alert");
 
   // 1. Login: the seed's phone input and button.
@@ -178,12 +132,7 @@ test("quick start: login, step-up to transfer:write, legacy API 200 then 401", {
   assert.equal(await status.innerText(), "HTTP 200");
   assert.match(await page.locator("section pre").innerText(), /"transfer":"accepted"/);
   await shot("7-transfer-200");
-  if (process.env.UPDATE_DOCS_SCREENSHOT === "1") {
-    const png = join(repo, "docs", "quickstart.png");
-    mkdirSync(dirname(png), { recursive: true });
-    copyFileSync(join(artifacts, "7-transfer-200.png"), png);
-    assert.ok(statSync(png).size < 200 * 1024, "docs/quickstart.png must stay under 200 KB");
-  }
+  updateDocsScreenshot("7-transfer-200", "quickstart.png");
 
   // ...then a step-up challenge again: the grant was single-use.
   await page.getByRole("button", { name: "Send transfer" }).click();
@@ -193,12 +142,9 @@ test("quick start: login, step-up to transfer:write, legacy API 200 then 401", {
   await shot("8-transfer-401");
 });
 
-/** The scopes of an access token's claims: RFC 9068 "scope" string, or a "scopes" array. */
-function scopesOf(claims) {
-  const fromString = typeof claims.scope === "string" ? claims.scope.split(" ") : [];
-  const fromArray = Array.isArray(claims.scopes) ? claims.scopes : [];
-  return [...fromString, ...fromArray];
-}
+test("quick start: passkeys: enrol, step up to payment:confirm, legacy API 200 then 401, log in with the passkey", { timeout }, (t) =>
+  passkeyFlow(t, quickStart),
+);
 
 /** A six-digit code that is neither of the given ones. */
 function wrongCode(...codes) {
@@ -206,47 +152,4 @@ function wrongCode(...codes) {
     const candidate = String(n).padStart(codes[0].length, "0");
     if (!codes.includes(candidate)) return candidate;
   }
-}
-
-async function assertVisibleText(page, text) {
-  await page.getByText(text).first().waitFor();
-}
-
-async function assertNoAlert(alert) {
-  assert.equal(await alert.count(), 0, `the page shows an error: ${await alert.allInnerTexts()}`);
-}
-
-/** Keeps the page's console and every session/API exchange, for the artifacts. */
-function recordPage(context) {
-  const lines = [];
-  const stamp = () => new Date().toISOString();
-  return {
-    watch(page) {
-      page.on("console", (m) => lines.push(`${stamp()} console.${m.type()}: ${m.text()}`));
-      page.on("pageerror", (e) => lines.push(`${stamp()} pageerror: ${e.message}`));
-      page.on("requestfailed", (r) => lines.push(`${stamp()} FAILED ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
-      page.on("response", async (r) => {
-        const req = r.request();
-        const url = new URL(r.url());
-        if (!url.pathname.startsWith("/v1/session") && !url.pathname.startsWith("/api/")) return;
-        let body = "";
-        try {
-          body = (await r.text()).slice(0, 2000);
-        } catch {
-          body = "(no body)";
-        }
-        lines.push(
-          `${stamp()} ${req.method()} ${url.pathname} ${req.postData() ?? ""}\n` +
-            `  -> ${r.status()} ${JSON.stringify(pick(r.headers(), ["www-authenticate", "content-type", "set-cookie"]))} ${body}`,
-        );
-      });
-    },
-    save() {
-      writeFileSync(join(artifacts, "page.log"), lines.join("\n") + "\n");
-    },
-  };
-}
-
-function pick(obj, keys) {
-  return Object.fromEntries(keys.filter((k) => k in obj).map((k) => [k, obj[k]]));
 }
