@@ -87,8 +87,8 @@ export async function passkeyFlow(t, { caddy, scratch }) {
   assert.match(await passkeyStep.innerText(), /payment:confirm needs the passkey you added \(step verify_passkey\)/);
   await assertNoAlert(alert);
   await shot("passkey-3-step");
-  await page.locator("main").screenshot({ path: join(artifacts, "passkey-3-step-main.png") });
-  updateDocsScreenshot("passkey-3-step-main", "passkey-step.png");
+  await passkeyStep.screenshot({ path: join(artifacts, "passkey-3-step-card.png") });
+  updateDocsScreenshot("passkey-3-step-card", "passkey-step.png");
   await passkeyStep.getByRole("button", { name: "Use my passkey" }).click();
 
   // 4. Granted: payment:confirm, with what a passkey earns (a device-bound
