@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
+	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/password"
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
@@ -35,6 +36,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.rt = new(atomic.Pointer[runtime])
+	a.resources = new(resourcemeta.Catalog)
 	a.resolvePlaceholders(caddy.NewReplacer())
 	a.setDefaults()
 	return nil

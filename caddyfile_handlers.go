@@ -28,6 +28,7 @@ func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		dpop_nonce
 //		acr        <acr...>
 //		max_age    <duration>
+//		resource   <uri>
 //		header sub|scope|sid|grant <header-name>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -73,6 +74,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := durationArg(d, &h.MaxAge); err != nil {
 				return err
 			}
+		case "resource":
+			if err := oneArg(d, &h.Resource); err != nil {
+				return err
+			}
 		case "header":
 			var field, name string
 			if !d.Args(&field, &name) || d.NextArg() {
@@ -110,6 +115,53 @@ func (s *SessionHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		return d.Errf("unrecognized stepup_session option '%s'", d.Val())
+	}
+	return nil
+}
+
+// parseMetadataDirective parses the `stepup_metadata` directive.
+func parseMetadataDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(MetadataHandler)
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return handler, err
+}
+
+// UnmarshalCaddyfile sets up the metadata handler. Syntax:
+//
+//	stepup_metadata {
+//		authorization_servers  <url...>
+//		resource_name          <name>
+//		resource_documentation <url>
+//		resource_policy_uri    <url>
+//		resource_tos_uri       <url>
+//	}
+func (m *MetadataHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		var err error
+		switch d.Val() {
+		case "authorization_servers":
+			m.AuthorizationServers = append(m.AuthorizationServers, d.RemainingArgs()...)
+			if len(m.AuthorizationServers) == 0 {
+				return d.ArgErr()
+			}
+		case "resource_name":
+			err = oneArg(d, &m.Name)
+		case "resource_documentation":
+			err = oneArg(d, &m.Documentation)
+		case "resource_policy_uri":
+			err = oneArg(d, &m.PolicyURI)
+		case "resource_tos_uri":
+			err = oneArg(d, &m.TOSURI)
+		default:
+			return d.Errf("unrecognized stepup_metadata option '%s'", d.Val())
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -150,6 +150,8 @@ func TestStepupDirective(t *testing.T) {
 		{"body limit in bytes", "stepup {\n body_limit 1000\n}", `{"body_limit":1000}`},
 		{"acr and max_age", "stepup payouts:write {\n acr urn:stepup:otp urn:stepup:hwk\n acr 0\n max_age 5m\n}",
 			`{"scopes":["payouts:write"],"acr":["urn:stepup:otp","urn:stepup:hwk","0"],"max_age":300000000000}`},
+		{"resource", "stepup payments:write {\n resource https://api.example.com/payments\n}",
+			`{"scopes":["payments:write"],"resource":"https://api.example.com/payments"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := parseStepupDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(tc.input)})
@@ -180,6 +182,8 @@ func TestStepupDirectiveErrors(t *testing.T) {
 		{"max_age without a value", "stepup {\n max_age\n}", "wrong argument count"},
 		{"max_age not a duration", "stepup {\n max_age soon\n}", "max_age"},
 		{"max_age twice the arguments", "stepup {\n max_age 5m 10m\n}", "wrong argument count"},
+		{"resource without a value", "stepup {\n resource\n}", "wrong argument count"},
+		{"two resources", "stepup {\n resource https://a.test https://b.test\n}", "wrong argument count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseStepupDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(tc.input)})
@@ -187,6 +191,34 @@ func TestStepupDirectiveErrors(t *testing.T) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestMetadataDirective(t *testing.T) {
+	h, err := parseMetadataDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(`stepup_metadata {
+	authorization_servers https://idp.example.com https://login.example.com
+	resource_name "Payments API"
+	resource_documentation https://docs.example.com/payments
+	resource_policy_uri https://example.com/policy
+	resource_tos_uri https://example.com/tos
+}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"authorization_servers":["https://idp.example.com","https://login.example.com"],"resource_name":"Payments API",` +
+		`"resource_documentation":"https://docs.example.com/payments","resource_policy_uri":"https://example.com/policy","resource_tos_uri":"https://example.com/tos"}`
+	if got, _ := json.Marshal(h); string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	for input, wantErr := range map[string]string{
+		"stepup_metadata https://api.example.com":        "wrong argument count",
+		"stepup_metadata {\n authorization_servers\n}":   "wrong argument count",
+		"stepup_metadata {\n resource_name a b\n}":       "wrong argument count",
+		"stepup_metadata {\n resource https://a.test\n}": "unrecognized stepup_metadata option 'resource'",
+	} {
+		if _, err := parseMetadataDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(input)}); err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%q: error %v, want %q", input, err, wantErr)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
+	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
@@ -127,6 +128,16 @@ type Handler struct {
 	// Default: false (proofs are still single use through the store).
 	DPoPNonce bool `json:"dpop_nonce,omitempty"`
 
+	// The resource identifier of the route's group (RFC 8707, RFC 9728):
+	// an absolute https URL (http on loopback) without query or fragment,
+	// e.g. `https://api.example.com/payments`. Its metadata is published at
+	// `https://api.example.com/.well-known/oauth-protected-resource/payments`
+	// (by `stepup_metadata` or `stepup_session` on that site), and every
+	// challenge of the route names that URL in `resource_metadata`.
+	// Default: none; the route belongs to its site's resource, whose
+	// identifier is the origin the client addressed.
+	Resource string `json:"resource,omitempty"`
+
 	// Names of the headers that carry the caller's identity to the
 	// upstream. Default: X-Stepup-Sub, X-Stepup-Scope, X-Stepup-Sid,
 	// X-Stepup-Grant.
@@ -192,12 +203,15 @@ func (h *Handler) setup(app *App) error {
 		DPoPAlgorithms: app.dpopAlgorithms(), StepUpRequestPath: defaultStepUpRequestPath, Issuer: app.Issuer,
 		Headers: enforce.IdentityHeaders{Subject: h.Headers.Subject, Scope: h.Headers.Scope,
 			Session: h.Headers.Session, Grant: h.Headers.Grant},
-		StripHeaders: app.strippedHeaders(), Logger: h.logger, RequestURL: requestURL,
+		StripHeaders: app.strippedHeaders(), Logger: h.logger, RequestURL: requestURL, Resource: h.Resource,
 	}, app.scopeCatalogue())
 	if err != nil {
 		return err
 	}
 	h.route = route
+	if h.Resource != "" {
+		app.resourceCatalog().Add(h.Resource, h.resourceRoute())
+	}
 	h.decisions = telemetry.NewDecisions(strings.Join(h.Scopes, " "))
 	return nil
 }
@@ -212,7 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if d.Refusal != nil {
 		h.decisions.Count(d.Refusal.Outcome)
-		d.Refusal.Write(w)
+		d.Refusal.Write(w, d.ResourceMetadata)
 		return nil
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
@@ -265,6 +279,11 @@ func (h *Handler) Validate() error {
 	for _, v := range h.ACR {
 		if !stepup.ValidACR(v) {
 			return errors.New("acr " + quoteForError(v) + ": 1 to 255 printable ASCII characters, no space, quote or backslash")
+		}
+	}
+	if h.Resource != "" {
+		if err := resourcemeta.CheckIdentifier(h.Resource); err != nil {
+			return fmt.Errorf("resource %s: %v", quoteForError(h.Resource), err)
 		}
 	}
 	if m := time.Duration(h.MaxAge); m != 0 && (m < time.Second || m%time.Second != 0 || m > maxMaxAge) {

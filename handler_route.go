@@ -70,10 +70,19 @@ func (a *App) earnedACR(s *Scope) []string {
 }
 
 // requestURL is the URL the client addressed, as a DPoP proof's htu names
-// it: scheme and host as the client saw them (from X-Forwarded-Proto and
-// X-Forwarded-Host when a trusted proxy sent the request) and the path
-// before any rewrite.
+// it: its origin (requestOrigin) and the path before any rewrite.
 func requestURL(r *http.Request) string {
+	path := r.URL.EscapedPath()
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		path = orig.URL.EscapedPath()
+	}
+	return requestOrigin(r) + path
+}
+
+// requestOrigin is scheme://host as the client saw them: from
+// X-Forwarded-Proto and X-Forwarded-Host when a trusted proxy sent the
+// request.
+func requestOrigin(r *http.Request) string {
 	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
@@ -86,11 +95,7 @@ func requestURL(r *http.Request) string {
 			host = v
 		}
 	}
-	path := r.URL.EscapedPath()
-	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
-		path = orig.URL.EscapedPath()
-	}
-	return scheme + "://" + host + path
+	return scheme + "://" + host
 }
 
 // lastHeaderValue is the last comma-separated value of a header: the one

@@ -143,8 +143,12 @@ func assertRefused(t *testing.T, rec *httptest.ResponseRecorder, seen *served, s
 	if rec.Code != status {
 		t.Errorf("status = %d, want %d", rec.Code, status)
 	}
-	if got := rec.Header().Get("WWW-Authenticate"); got != wwwAuth {
+	got, metadata, _ := strings.Cut(rec.Header().Get("WWW-Authenticate"), `, resource_metadata=`)
+	if got != wwwAuth {
 		t.Errorf("WWW-Authenticate = %q, want %q", got, wwwAuth)
+	}
+	if wwwAuth != "" && (!strings.HasPrefix(metadata, `"http://`) || !strings.HasSuffix(metadata, `/.well-known/oauth-protected-resource"`)) {
+		t.Errorf("resource_metadata = %s, want the request origin's metadata", metadata)
 	}
 	if got := rec.Header().Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", got)

@@ -29,6 +29,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
@@ -199,6 +200,12 @@ type App struct {
 	// acquired.
 	webhooksKey    string
 	webhooksPooled *pooledDispatcher
+	// resources gathers the routes by resource for their RFC 9728
+	// metadata; sessionServed: a stepup_session handler was provisioned
+	// with this config (the gateway is then an authorization server).
+	// Both are written while the config is provisioned, read after.
+	resources     *resourcemeta.Catalog
+	sessionServed bool
 	// defaultWriteScope: Provision declared the prld:passkey:write scope
 	// (no scope block did).
 	defaultWriteScope bool

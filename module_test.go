@@ -316,3 +316,40 @@ func TestRouteHintsForPasskeyScopes(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateChecksResourceWords(t *testing.T) {
+	app := testApp(t)
+	for resource, wantErr := range map[string]string{
+		"https://api.example.com/payments": "",
+		"http://127.0.0.1:8080/mcp":        "",
+		"api.example.com/payments":         "resource",
+		"http://api.example.com/payments":  "resource",
+		"https://api.example.com/p?x=1":    "resource",
+		"https://api.example.com/p#x":      "resource",
+	} {
+		h := &Handler{Resource: resource}
+		h.logger = zap.NewNop()
+		if err := h.setup(app); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Validate(); (err == nil) != (wantErr == "") || (err != nil && !strings.Contains(err.Error(), wantErr)) {
+			t.Errorf("resource %q: %v, want %q", resource, err, wantErr)
+		}
+	}
+	for name, tc := range map[string]struct {
+		m       MetadataHandler
+		wantErr string
+	}{
+		"all set":                 {MetadataHandler{AuthorizationServers: []string{"https://idp.example.com"}, Name: "API", Documentation: "https://docs.example.com"}, ""},
+		"server not https":        {MetadataHandler{AuthorizationServers: []string{"http://idp.example.com"}}, "authorization_servers"},
+		"server not a URL":        {MetadataHandler{AuthorizationServers: []string{"idp"}}, "authorization_servers"},
+		"documentation not a URL": {MetadataHandler{Documentation: "docs"}, "resource_documentation"},
+		"policy not a URL":        {MetadataHandler{PolicyURI: "javascript:alert(1)"}, "resource_policy_uri"},
+		"terms not a URL":         {MetadataHandler{TOSURI: "ftp://x"}, "resource_tos_uri"},
+		"a name of two lines":     {MetadataHandler{Name: "a\nb"}, "one line"},
+	} {
+		if err := tc.m.Validate(); (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: %v, want %q", name, err, tc.wantErr)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-stepup/caddy-stepup/apierror"
+	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
 	"github.com/caddy-stepup/caddy-stepup/sessionapi"
 )
 
@@ -23,7 +24,9 @@ func init() {
 //     logout, the session list, step-up requests, OTP and custom steps;
 //   - its public keys at `/.well-known/jwks.json` (also at
 //     `/.well-known/step-up-jwks.json`, the path Prelude documents for
-//     step-up tokens), so that upstreams can verify the tokens it mints.
+//     step-up tokens), so that upstreams can verify the tokens it mints;
+//   - the RFC 9728 metadata of the site's protected resources, as
+//     `stepup_metadata` publishes it with its defaults.
 //
 // Requests for other paths go to the next handler. Errors are JSON
 // `{"code","message","type"}`, never HTML. The settings live in the
@@ -47,6 +50,7 @@ func (s *SessionHandler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	s.app = app
+	app.sessionServed = true
 	return nil
 }
 
@@ -60,6 +64,9 @@ func (s *SessionHandler) Validate() error {
 
 // ServeHTTP answers the gateway's own endpoints.
 func (s *SessionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if s.app.serveResourceMetadata(w, r, resourcemeta.Site{}) {
+		return nil
+	}
 	if !sessionapi.Owns(r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}

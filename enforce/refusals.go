@@ -24,11 +24,16 @@ type Refusal struct {
 	Outcome telemetry.Outcome
 }
 
-// Write sends the refusal: its challenge, then the JSON body with
-// Cache-Control: no-store.
-func (rf *Refusal) Write(w http.ResponseWriter) {
+// Write sends the refusal: its challenge, ending with the
+// resource_metadata parameter (RFC 9728 §5.1) when resourceMetadata is
+// set, then the JSON body with Cache-Control: no-store.
+func (rf *Refusal) Write(w http.ResponseWriter, resourceMetadata string) {
 	if rf.WWWAuthenticate != "" {
-		w.Header()["Www-Authenticate"] = []string{rf.WWWAuthenticate}
+		challenge := rf.WWWAuthenticate
+		if resourceMetadata != "" {
+			challenge += `, resource_metadata="` + resourceMetadata + `"`
+		}
+		w.Header()["Www-Authenticate"] = []string{challenge}
 	}
 	apierror.WriteJSON(w, rf.Status, rf.Body)
 }

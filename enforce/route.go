@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-stepup/caddy-stepup/jwks"
+	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 )
@@ -57,6 +59,10 @@ type RouteConfig struct {
 	// RequestURL is the URL the client addressed, as a DPoP proof's htu
 	// names it. Default: the request's scheme, Host and escaped path.
 	RequestURL func(*http.Request) string
+	// Resource is the identifier of the route's resource (RFC 8707,
+	// RFC 9728); "" for its site's, whose identifier is the origin of
+	// RequestURL. Its metadata's URL ends every challenge.
+	Resource string
 }
 
 // IdentityHeaders name the request headers that tell the upstream who
@@ -101,6 +107,10 @@ type Decision struct {
 	Claims    *jwks.Claims
 	Grant     *stepup.Grant
 	DPoPNonce string
+	// ResourceMetadata is the URL a refusal's challenge names in its
+	// resource_metadata parameter (RFC 9728 §5.1): where the metadata of
+	// the route's resource is.
+	ResourceMetadata string
 }
 
 // Route decides requests for one route. It is built once, when the config
@@ -112,6 +122,9 @@ type Route struct {
 	stripper *HeaderStripper
 	binding  *Binding
 	scopes   Catalogue
+	// metadataURL is where the metadata of cfg.Resource is; "" for the
+	// site's resource, whose URL depends on the request's origin.
+	metadataURL string
 	// Step-up advice for acr and max_age challenges (planStepUps).
 	acrValues  string   // ACR, space-delimited
 	acrScopes  []string // scopes whose step-up earns a listed acr, the route's first
@@ -139,6 +152,9 @@ func NewRoute(cfg RouteConfig, scopes Catalogue) (*Route, error) {
 		return nil, fmt.Errorf("strip_headers: %v", err)
 	}
 	ro.planStepUps()
+	if cfg.Resource != "" {
+		ro.metadataURL = resourcemeta.MetadataURL(resourcemeta.Canonical(cfg.Resource))
+	}
 	return ro, nil
 }
 
@@ -147,8 +163,36 @@ func NewRoute(cfg RouteConfig, scopes Catalogue) (*Route, error) {
 // its sender constraint (RFC 9449), the route's scopes, acr and max_age
 // (RFC 9470), and the single-use grants behind the scopes (with binding).
 // On a pass it sets the identity headers for the upstream. It may replace
-// r.Body with the exact bytes it read.
+// r.Body with the exact bytes it read. A refusal with a challenge names
+// where the route's resource metadata is.
 func (ro *Route) Decide(r *http.Request, deps Deps) Decision {
+	d := ro.decide(r, deps)
+	if d.Refusal != nil && d.Refusal.WWWAuthenticate != "" {
+		d.ResourceMetadata = ro.resourceMetadataURL(r)
+	}
+	return d
+}
+
+// resourceMetadataURL is where the metadata of the route's resource is:
+// fixed for a route that names its resource, else at the origin the client
+// addressed. "" when that origin cannot be written in a quoted parameter.
+func (ro *Route) resourceMetadataURL(r *http.Request) string {
+	if ro.metadataURL != "" {
+		return ro.metadataURL
+	}
+	u := ro.cfg.RequestURL(r)
+	scheme, rest, _ := strings.Cut(u, "://")
+	host, _, _ := strings.Cut(rest, "/")
+	u = scheme + "://" + host + resourcemeta.WellKnownPath
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return ""
+		}
+	}
+	return u
+}
+
+func (ro *Route) decide(r *http.Request, deps Deps) Decision {
 	ro.stripper.Strip(r.Header)
 
 	cred, problem := ParseAuthorization(r.Header["Authorization"])

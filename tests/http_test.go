@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,10 +22,12 @@ func newClient(t *testing.T) *http.Client {
 type answer struct {
 	status  int
 	header  http.Header
-	wwwAuth string
-	cache   string
-	body    []byte
-	code    string // of a JSON error body
+	wwwAuth string // the challenge without its resource_metadata
+	// resourceMetadata is the challenge's resource_metadata (RFC 9728).
+	resourceMetadata string
+	cache            string
+	body             []byte
+	code             string // of a JSON error body
 }
 
 // fetch sends a request without a body and reads the whole answer.
@@ -49,13 +52,30 @@ func fetchBody(t *testing.T, client *http.Client, method, url string, header htt
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, header: resp.Header, wwwAuth: resp.Header.Get("WWW-Authenticate"), cache: resp.Header.Get("Cache-Control"), body: raw}
+	a := answer{status: resp.StatusCode, header: resp.Header, cache: resp.Header.Get("Cache-Control"), body: raw}
+	a.wwwAuth, a.resourceMetadata = splitChallenge(t, resp.Header.Get("WWW-Authenticate"))
 	var e struct {
 		Code string `json:"code"`
 	}
 	_ = json.Unmarshal(raw, &e)
 	a.code = e.Code
 	return a
+}
+
+// splitChallenge cuts the resource_metadata parameter off a gateway's
+// challenge, which every challenge ends with (RFC 9728 §5.1); a challenge
+// without one fails the test.
+func splitChallenge(t *testing.T, challenge string) (rest, resourceMetadata string) {
+	t.Helper()
+	if challenge == "" {
+		return "", ""
+	}
+	i := strings.LastIndex(challenge, `, resource_metadata="`)
+	if i < 0 || !strings.HasSuffix(challenge, `"`) {
+		t.Errorf("a challenge without resource_metadata: %q", challenge)
+		return challenge, ""
+	}
+	return challenge[:i], strings.TrimSuffix(challenge[i+len(`, resource_metadata="`):], `"`)
 }
 
 func bearer(tok string) http.Header {

@@ -152,10 +152,12 @@ type oidcCall struct {
 type oidcResult struct {
 	Name            string `json:"name"`
 	Status          int    `json:"status"`
-	WWWAuthenticate string `json:"www_authenticate"`
-	DPoPNonce       string `json:"dpop_nonce"`
-	Body            string `json:"body"`
-	Retried         bool   `json:"retried"`
+	WWWAuthenticate string `json:"www_authenticate"` // without resource_metadata
+	// ResourceMetadata is the challenge's resource_metadata (RFC 9728).
+	ResourceMetadata string `json:"-"`
+	DPoPNonce        string `json:"dpop_nonce"`
+	Body             string `json:"body"`
+	Retried          bool   `json:"retried"`
 	// Challenges is oauth4webapi's own parse of WWW-Authenticate, for
 	// "dpop" calls answered with a challenge.
 	Challenges []oidcChallenge `json:"challenges"`
@@ -203,6 +205,10 @@ func (p *oidcProvider) run(t *testing.T, r oidcRun) oidcOutput {
 	var out oidcOutput
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("client.mjs: bad output (%v): %q\n%s", err, stdout.String(), stderr.String())
+	}
+	for i := range out.Results {
+		r := &out.Results[i]
+		r.WWWAuthenticate, r.ResourceMetadata = splitChallenge(t, r.WWWAuthenticate)
 	}
 	return out
 }

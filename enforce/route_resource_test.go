@@ -1,0 +1,64 @@
+package enforce
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestRefusalsNameTheResourceMetadata: a refusal with a challenge names
+// the metadata of the route's resource (RFC 9728 §5.1), written at the end
+// of the challenge; one without a challenge (413, 503) names none.
+func TestRefusalsNameTheResourceMetadata(t *testing.T) {
+	g := newGateway(t)
+	named := newTestRoute(t, RouteConfig{Scopes: []string{"payments:read"}, Resource: "https://api.example.com/payments"}, nil)
+	site := newTestRoute(t, RouteConfig{Scopes: []string{"payments:read"}, BodyLimit: 4}, nil)
+	for _, tc := range []struct {
+		name string
+		ro   *Route
+		r    func() *http.Request
+		want string
+	}{
+		{"named, no token", named, req("GET", "example.com", "", ""), "https://api.example.com/.well-known/oauth-protected-resource/payments"},
+		{"named, another host", named, req("GET", "evil.test", "Bearer x.y.z", ""), "https://api.example.com/.well-known/oauth-protected-resource/payments"},
+		{"site, its origin", site, req("GET", "api.example.com:8443", "", ""), "http://api.example.com:8443/.well-known/oauth-protected-resource"},
+		{"site, a host that cannot be quoted", site, req("GET", `a"b`, "", ""), ""},
+		{"no challenge: 413", site, req("POST", "api.example.com", "Bearer "+g.token(nil), "a=bcdef"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.ro.Decide(tc.r(), g.deps)
+			if d.Refusal == nil || d.ResourceMetadata != tc.want {
+				t.Fatalf("decision %+v, resource_metadata %q, want %q", d.Refusal, d.ResourceMetadata, tc.want)
+			}
+			rec := httptest.NewRecorder()
+			d.Refusal.Write(rec, d.ResourceMetadata)
+			got := rec.Header().Get("WWW-Authenticate")
+			if want := d.Refusal.WWWAuthenticate; tc.want != "" {
+				want += `, resource_metadata="` + tc.want + `"`
+				if got != want {
+					t.Errorf("challenge %q, want %q", got, want)
+				}
+			} else if got != d.Refusal.WWWAuthenticate {
+				t.Errorf("challenge %q, want %q", got, d.Refusal.WWWAuthenticate)
+			}
+		})
+	}
+	// A pass names nothing.
+	if d := site.Decide(bearer("GET", "/x", g.token(nil), ""), g.deps); d.Refusal != nil || d.ResourceMetadata != "" {
+		t.Errorf("a pass: %+v %q", d.Refusal, d.ResourceMetadata)
+	}
+}
+
+func req(method, host, authorization, form string) func() *http.Request {
+	return func() *http.Request {
+		r := bearer(method, "/payments/1", "", form)
+		r.Host = host
+		if authorization != "" {
+			r.Header.Set("Authorization", authorization)
+		}
+		if form != "" {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		return r
+	}
+}
