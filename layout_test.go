@@ -27,7 +27,7 @@ var roomImports = map[string][]string{
 	"sessionapi":          {"apierror", "enforce", "internal/strictjson", "jwks", "stepup", "stepup/dpop"},
 	"adminapi":            {"apierror", "stepup"},
 	"oidclogin":           {"internal/strictjson", "jose"},
-	"resourcemeta":        {"apierror"},
+	"resourcemeta":        {"apierror", "internal/urlcheck"},
 	"telemetry":           {"stepup", "stepup/store", "webhooks"},
 	"webhooks":            {"stepup"},
 	"signals":             {"internal/strictjson", "jose", "jwks", "stepup/store"},

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
 )
 
@@ -74,13 +75,16 @@ func (m *MetadataHandler) Provision(ctx caddy.Context) error {
 // Validate checks the URLs and the name.
 func (m *MetadataHandler) Validate() error {
 	for _, as := range m.AuthorizationServers {
-		if err := resourcemeta.CheckIdentifier(as); err != nil {
-			return fmt.Errorf("authorization_servers: %s: an absolute https URL (http on loopback only)", quoteForError(as))
+		if err := urlcheck.HTTPSOrLoopback(as); err != nil {
+			return fmt.Errorf("authorization_servers: %v", err)
 		}
 	}
 	for word, u := range map[string]string{"resource_documentation": m.Documentation, "resource_policy_uri": m.PolicyURI, "resource_tos_uri": m.TOSURI} {
-		if u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-			return fmt.Errorf("%s: %s is not an http(s) URL", word, quoteForError(u))
+		if u == "" {
+			continue
+		}
+		if err := urlcheck.HTTP(u); err != nil {
+			return fmt.Errorf("%s: %v", word, err)
 		}
 	}
 	if strings.ContainsAny(m.Name, "\r\n") {

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 )
 
 // WellKnownPath is where a resource's metadata lives, between its
@@ -161,26 +163,17 @@ func MetadataURL(resource string) string {
 var ErrIdentifier = errors.New("a resource is an absolute https URL (http on loopback only) without query or fragment")
 
 // CheckIdentifier checks a configured resource identifier (RFC 8707 §2,
-// RFC 9728 §1.2).
+// RFC 9728 §1.2): the rules of an app's redirect URI (https, http on
+// loopback only; no user info, fragment, space or backslash), and no query
+// or quote (it is written in a quoted challenge parameter).
 func CheckIdentifier(resource string) error {
-	u, err := url.Parse(resource)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
-		strings.ContainsAny(resource, "\"\\ #?") || u.Opaque != "" {
+	if urlcheck.RedirectURI(resource) != nil || strings.ContainsAny(resource, "\"?") {
 		return ErrIdentifier
 	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
+	if u, err := url.Parse(resource); err != nil || u.Opaque != "" {
+		return ErrIdentifier
 	}
-	return ErrIdentifier
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+	return nil
 }
 
 // Canonical writes an identifier without the lone slash after its host:

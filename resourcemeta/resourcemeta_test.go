@@ -46,13 +46,13 @@ func TestResourceOfIsTheInverseOfMetadataURL(t *testing.T) {
 }
 
 func TestCheckIdentifier(t *testing.T) {
-	for _, good := range []string{"https://api.example.com", "https://api.example.com/payments", "http://127.0.0.1:9000/mcp", "http://localhost/x", "https://api.example.com:8443/"} {
+	for _, good := range []string{"https://api.example.com", "https://api.example.com/payments", "http://127.0.0.1:9000/mcp", "http://localhost/x", "http://[::1]:9/x", "https://api.example.com:8443/"} {
 		if err := CheckIdentifier(good); err != nil {
 			t.Errorf("%q refused: %v", good, err)
 		}
 	}
 	for _, bad := range []string{"", "api.example.com", "/payments", "http://api.example.com", "https://api.example.com/p?x=1", "https://api.example.com/p#f",
-		"https://user@api.example.com", "urn:example:api", "ftp://api.example.com", `https://api.example.com/"x`, "https://api.example.com/a b", "https://"} {
+		"https://user@api.example.com", "urn:example:api", "ftp://api.example.com", `https://api.example.com/"x`, "https://api.example.com/a b", "https://", "http://127.attacker.example/x"} {
 		if err := CheckIdentifier(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
