@@ -187,7 +187,8 @@ export default function App() {
   };
 
   // The answer that makes verify_passkey the current step carries the
-  // WebAuthn request options for it (none when the user has no passkey).
+  // WebAuthn request options for it (a user without a passkey is refused
+  // before: passkey_step_unavailable).
   const showPasskeyStep = (answer) => {
     const options = answer?.public_key_credential_request_options;
     if (!options) return false;
@@ -198,6 +199,7 @@ export default function App() {
 
   const startStepUp = async (scope) => {
     clearMessages();
+    setStepUpCode("");
     stepUpScope.current = scope;
     try {
       const answer = await client.requestStepUp({ scope, onChallenge: handleChallenge });
