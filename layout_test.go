@@ -29,7 +29,7 @@ var roomImports = map[string][]string{
 	"oidclogin":           {"internal/strictjson", "jose"},
 	"resourcemeta":        {"apierror", "internal/urlcheck"},
 	"telemetry":           {"stepup", "stepup/store", "webhooks"},
-	"webhooks":            {"stepup"},
+	"webhooks":            {"internal/urlcheck", "stepup"},
 	"signals":             {"internal/strictjson", "jose", "jwks", "stepup/store"},
 	"revocation":          {"stepup/store"},
 }

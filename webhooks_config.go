@@ -3,12 +3,10 @@ package caddystepup
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/webhooks"
 )
 
@@ -87,12 +85,6 @@ type WebhookEndpoint struct {
 	secretLost bool
 }
 
-// Defaults and bounds of the webhook settings.
-const (
-	minWebhookBackoff = 10 * time.Millisecond
-	minWebhookSecret  = 16
-)
-
 // Delegation hook signature algorithms (hook_algorithm).
 const (
 	hookES256 = "ES256"
@@ -114,27 +106,11 @@ func (w *WebhooksConfig) resolvePlaceholders(repl *caddy.Replacer) {
 	}
 }
 
+// setDefaults gives the envelope's app_id its default, the issuer; the
+// delivery settings take theirs in webhooks.Options.WithDefaults.
 func (w *WebhooksConfig) setDefaults(issuer string) {
 	if w.AppID == "" {
 		w.AppID = issuer
-	}
-	def := func(d *caddy.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = caddy.Duration(v)
-		}
-	}
-	def(&w.Timeout, webhooks.DefaultTimeout)
-	def(&w.Backoff, webhooks.DefaultBackoff)
-	def(&w.MaxBackoff, max(webhooks.DefaultMaxBackoff, time.Duration(w.Backoff)))
-	def(&w.DrainTimeout, webhooks.DefaultDrainTimeout)
-	if w.MaxAttempts == 0 {
-		w.MaxAttempts = webhooks.DefaultMaxAttempts
-	}
-	if w.QueueSize == 0 {
-		w.QueueSize = webhooks.DefaultQueueSize
-	}
-	if w.Workers == 0 {
-		w.Workers = webhooks.DefaultWorkers
 	}
 }
 
@@ -152,61 +128,12 @@ func (a *App) validateWebhooks() error {
 	if a.Issuer == "" {
 		return errors.New("webhooks need `issuer`: their events are the gateway's own users and sessions")
 	}
-	if w.AppID == "" || len(w.AppID) > 128 {
-		return errors.New("webhooks: app_id must be 1 to 128 characters")
-	}
-	if len(w.Endpoints) == 0 {
-		return errors.New("webhooks: at least one endpoint is required")
-	}
-	seen := map[string]bool{}
 	for i, ep := range w.Endpoints {
-		if ep == nil {
-			return fmt.Errorf("webhooks: endpoint %d: url is required", i)
-		}
-		if err := urlcheck.HTTPSOrLoopback(ep.URL); err != nil {
-			return fmt.Errorf("webhooks: endpoint %d: %v", i, err)
-		}
-		if seen[ep.URL] {
-			return fmt.Errorf("webhooks: endpoint %d: the same URL twice (each would get every event)", i)
-		}
-		seen[ep.URL] = true
-		for j, typ := range ep.Events {
-			if !slices.Contains(webhooks.Types, typ) {
-				return fmt.Errorf("webhooks: endpoint %d: unknown event %q (want %v)", i, typ, webhooks.Types)
-			}
-			if slices.Contains(ep.Events[:j], typ) {
-				return fmt.Errorf("webhooks: endpoint %d: event %s listed twice", i, typ)
-			}
-		}
-		if ep.secretLost {
+		if ep != nil && ep.secretLost {
 			return fmt.Errorf("webhooks: endpoint %d: secret resolved to nothing (an unset variable?)", i)
 		}
-		if ep.Secret != "" && len(ep.Secret) < minWebhookSecret {
-			return fmt.Errorf("webhooks: endpoint %d: secret must be at least %d characters", i, minWebhookSecret)
-		}
 	}
-	return w.validateDelivery()
-}
-
-// validateDelivery checks the timing and size settings.
-func (w *WebhooksConfig) validateDelivery() error {
-	switch {
-	case time.Duration(w.Timeout) < time.Second || time.Duration(w.Timeout) > time.Minute:
-		return errors.New("webhooks: timeout must be between 1s and 60s")
-	case w.MaxAttempts < 1 || w.MaxAttempts > 100:
-		return errors.New("webhooks: max_attempts must be between 1 and 100")
-	case time.Duration(w.Backoff) < minWebhookBackoff:
-		return fmt.Errorf("webhooks: backoff must be at least %s", minWebhookBackoff)
-	case w.MaxBackoff < w.Backoff || time.Duration(w.MaxBackoff) > 24*time.Hour:
-		return errors.New("webhooks: max_backoff must be at least backoff and at most 24h")
-	case w.QueueSize < 1 || w.QueueSize > 1_000_000:
-		return errors.New("webhooks: queue_size must be between 1 and 1000000")
-	case w.Workers < 1 || w.Workers > 64:
-		return errors.New("webhooks: workers must be between 1 and 64")
-	case w.DrainTimeout < 0 || time.Duration(w.DrainTimeout) > time.Minute:
-		return errors.New("webhooks: drain_timeout must be at most 60s")
-	}
-	return nil
+	return w.options().Validate()
 }
 
 // options is the dispatcher's configuration.
@@ -215,6 +142,9 @@ func (w *WebhooksConfig) options() webhooks.Options {
 		Backoff: time.Duration(w.Backoff), MaxBackoff: time.Duration(w.MaxBackoff), QueueSize: w.QueueSize,
 		Workers: w.Workers, DrainTimeout: time.Duration(w.DrainTimeout)}
 	for _, ep := range w.Endpoints {
+		if ep == nil {
+			ep = &WebhookEndpoint{} // refused by Validate: url is required
+		}
 		o.Endpoints = append(o.Endpoints, webhooks.Endpoint{URL: ep.URL, Events: ep.Events, Secret: []byte(ep.Secret)})
 	}
 	return o

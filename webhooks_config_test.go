@@ -1,7 +1,6 @@
 package caddystepup
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -72,24 +71,23 @@ func TestGlobalOptionWebhooksErrors(t *testing.T) {
 	}
 }
 
-// TestWebhookDefaults: Provision fills in what the README promises, and
-// the app_id is the issuer's.
+// TestWebhookDefaults: the app_id is the issuer's, and the dispatcher's
+// settings take the defaults the README promises (webhooks.Options).
 func TestWebhookDefaults(t *testing.T) {
 	a := &App{Issuer: "https://gw.test", Webhooks: webhooksTo("https://b.test/h")}
 	if err := validated(a); err != nil {
 		t.Fatal(err)
 	}
-	w := a.Webhooks
-	got, _ := json.Marshal(w)
-	if a.HookAlgorithm != "ES256" || w.AppID != "https://gw.test" || time.Duration(w.Timeout) != 10*time.Second || w.MaxAttempts != 10 ||
-		time.Duration(w.Backoff) != 5*time.Second || time.Duration(w.MaxBackoff) != 10*time.Minute || w.QueueSize != 10000 ||
-		w.Workers != 4 || time.Duration(w.DrainTimeout) != 5*time.Second {
-		t.Errorf("defaults: hook %s, webhooks %s", a.HookAlgorithm, got)
+	w := a.Webhooks.options().WithDefaults()
+	if a.HookAlgorithm != "ES256" || w.AppID != "https://gw.test" || w.Timeout != 10*time.Second || w.MaxAttempts != 10 ||
+		w.Backoff != 5*time.Second || w.MaxBackoff != 10*time.Minute || w.QueueSize != 10000 ||
+		w.Workers != 4 || w.DrainTimeout != 5*time.Second {
+		t.Errorf("defaults: hook %s, webhooks %+v", a.HookAlgorithm, w)
 	}
 	// A backoff above the default bound raises the bound to it.
 	a = &App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Backoff = caddy.Duration(time.Hour) })}
-	if err := validated(a); err != nil || time.Duration(a.Webhooks.MaxBackoff) != time.Hour {
-		t.Errorf("backoff 1h: %v, max_backoff %s", err, time.Duration(a.Webhooks.MaxBackoff))
+	if err := validated(a); err != nil || a.Webhooks.options().WithDefaults().MaxBackoff != time.Hour {
+		t.Errorf("backoff 1h: %v, max_backoff %s", err, a.Webhooks.options().WithDefaults().MaxBackoff)
 	}
 	// The dispatcher gets the settings as they are.
 	o := (&WebhooksConfig{AppID: "a", Endpoints: []*WebhookEndpoint{{URL: "https://b.test/h", Events: []string{"user.created"}, Secret: "s"}},

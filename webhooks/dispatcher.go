@@ -2,14 +2,8 @@ package webhooks
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"sync"
-	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
@@ -31,56 +25,6 @@ type Endpoint struct {
 	// Secret, when set, adds X-Stepup-Signature: t=<unix>,v1=<hex
 	// HMAC-SHA256(Secret, t + "." + body)>.
 	Secret []byte
-}
-
-// Defaults of Options.
-const (
-	DefaultTimeout      = 10 * time.Second
-	DefaultMaxAttempts  = 10
-	DefaultBackoff      = 5 * time.Second
-	DefaultMaxBackoff   = 10 * time.Minute
-	DefaultQueueSize    = 10000
-	DefaultWorkers      = 4
-	DefaultDrainTimeout = 5 * time.Second
-)
-
-// Options configures a Dispatcher; zero values take the defaults.
-type Options struct {
-	// AppID is the envelope's app_id.
-	AppID     string
-	Endpoints []Endpoint
-	// Signer signs every body (X-Webhook-Signature); required.
-	Signer Signer
-	// Timeout bounds each attempt (connection, request and answer).
-	Timeout time.Duration
-	// MaxAttempts bounds the attempts per event and endpoint, the first
-	// included.
-	MaxAttempts int
-	// Backoff is the wait after the first failed attempt; each further
-	// failure doubles it, up to MaxBackoff. Each wait is drawn between
-	// half of that and all of it (jitter).
-	Backoff, MaxBackoff time.Duration
-	// QueueSize bounds the deliveries each endpoint holds at once:
-	// waiting, in flight, or waiting for a retry. An event that finds it
-	// full is dropped, never waited for.
-	QueueSize int
-	// Workers is how many requests each endpoint has in flight at most.
-	Workers int
-	// DrainTimeout bounds Stop: queued deliveries are tried until then,
-	// then requests in flight are cancelled.
-	DrainTimeout time.Duration
-	// Transport sends the requests (nil: a clone of the default one).
-	// Redirects are never followed.
-	Transport http.RoundTripper
-	// Clock schedules retries (nil: the real one); Jitter turns a backoff
-	// into the actual wait (nil: equal jitter).
-	Clock  Clock
-	Jitter func(time.Duration) time.Duration
-	// Report hears of every delivery's progress (nil: nobody). It is
-	// called from the dispatcher's goroutines and from Notify: keep it
-	// quick.
-	Report func(Report)
-	Logger *zap.Logger
 }
 
 // Outcomes a Report tells.
@@ -128,60 +72,19 @@ func New(o Options) (*Dispatcher, error) {
 	if len(o.Endpoints) == 0 {
 		return nil, errors.New("webhooks: no endpoint")
 	}
-	o.setDefaults()
+	o = o.WithDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	o.setHooks()
 	client := &http.Client{Transport: o.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
 	d := &Dispatcher{appID: o.AppID, client: client}
 	for i, ep := range o.Endpoints {
-		u, err := url.Parse(ep.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("webhooks: endpoint %d: not an absolute http(s) URL", i)
-		}
-		for _, typ := range ep.Events {
-			if !slices.Contains(Types, typ) {
-				return nil, fmt.Errorf("webhooks: endpoint %d: unknown event type %q", i, typ)
-			}
-		}
 		d.lanes = append(d.lanes, newLane(i, ep, &o, client))
 	}
 	return d, nil
-}
-
-func (o *Options) setDefaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&o.Timeout, DefaultTimeout)
-	def(&o.Backoff, DefaultBackoff)
-	def(&o.MaxBackoff, max(DefaultMaxBackoff, o.Backoff))
-	def(&o.DrainTimeout, DefaultDrainTimeout)
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = DefaultMaxAttempts
-	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = DefaultQueueSize
-	}
-	if o.Workers <= 0 {
-		o.Workers = DefaultWorkers
-	}
-	if o.Transport == nil {
-		o.Transport = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	if o.Clock == nil {
-		o.Clock = realClock{}
-	}
-	if o.Jitter == nil {
-		o.Jitter = equalJitter
-	}
-	if o.Report == nil {
-		o.Report = func(Report) {}
-	}
-	if o.Logger == nil {
-		o.Logger = zap.NewNop()
-	}
 }
 
 // Start starts every endpoint's workers; calling it again does nothing.

@@ -483,3 +483,57 @@ func BenchmarkNotify(b *testing.B) {
 		l.pending.Add(-1)
 	}
 }
+
+// TestOptionsValidate: the webhook settings' rules, with the defaults
+// applied first; no error quotes an endpoint's URL.
+func TestOptionsValidate(t *testing.T) {
+	valid := func(change func(*Options)) Options {
+		o := Options{AppID: "app-1", Endpoints: []Endpoint{{URL: "https://b.test/h?token=abc"}}}
+		change(&o)
+		return o
+	}
+	if err := valid(func(*Options) {}).Validate(); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		o    Options
+		want string
+	}{
+		"no app_id":          {valid(func(o *Options) { o.AppID = "" }), "app_id"},
+		"app_id of 129":      {valid(func(o *Options) { o.AppID = strings.Repeat("a", 129) }), "app_id"},
+		"no endpoint":        {valid(func(o *Options) { o.Endpoints = nil }), "at least one endpoint"},
+		"no URL":             {valid(func(o *Options) { o.Endpoints[0].URL = "" }), "url is required"},
+		"plain http":         {valid(func(o *Options) { o.Endpoints[0].URL = "http://b.test/h?token=abc" }), "must use https"},
+		"not absolute":       {valid(func(o *Options) { o.Endpoints[0].URL = "b.test/h?token=abc" }), "not an absolute URL"},
+		"one URL twice":      {valid(func(o *Options) { o.Endpoints = append(o.Endpoints, o.Endpoints[0]) }), "same URL twice"},
+		"unknown event":      {valid(func(o *Options) { o.Endpoints[0].Events = []string{"user.deleted"} }), "unknown event"},
+		"event twice":        {valid(func(o *Options) { o.Endpoints[0].Events = []string{"user.created", "user.created"} }), "listed twice"},
+		"secret of 15":       {valid(func(o *Options) { o.Endpoints[0].Secret = []byte(strings.Repeat("s", 15)) }), "at least 16"},
+		"timeout 500ms":      {valid(func(o *Options) { o.Timeout = 500 * time.Millisecond }), "timeout"},
+		"negative attempts":  {valid(func(o *Options) { o.MaxAttempts = -1 }), "max_attempts"},
+		"101 attempts":       {valid(func(o *Options) { o.MaxAttempts = 101 }), "max_attempts"},
+		"backoff 1ms":        {valid(func(o *Options) { o.Backoff = time.Millisecond }), "backoff"},
+		"max below backoff":  {valid(func(o *Options) { o.Backoff, o.MaxBackoff = time.Minute, time.Second }), "max_backoff"},
+		"negative queue":     {valid(func(o *Options) { o.QueueSize = -1 }), "queue_size"},
+		"65 workers":         {valid(func(o *Options) { o.Workers = 65 }), "workers"},
+		"negative drain":     {valid(func(o *Options) { o.DrainTimeout = -time.Second }), "drain_timeout"},
+		"drain of 2 minutes": {valid(func(o *Options) { o.DrainTimeout = 2 * time.Minute }), "drain_timeout"},
+	} {
+		err := tc.o.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate() = %v, want an error containing %q", name, err, tc.want)
+		} else if strings.Contains(err.Error(), "abc") {
+			t.Errorf("%s: the error quotes the URL: %v", name, err)
+		}
+		signed := tc.o
+		signed.Signer = testKey
+		if _, err := New(signed); err == nil {
+			t.Errorf("%s: New accepted what Validate refuses", name)
+		}
+	}
+	d := Options{}.WithDefaults()
+	if d.Timeout != DefaultTimeout || d.MaxAttempts != DefaultMaxAttempts || d.Backoff != DefaultBackoff || d.MaxBackoff != DefaultMaxBackoff ||
+		d.QueueSize != DefaultQueueSize || d.Workers != DefaultWorkers || d.DrainTimeout != DefaultDrainTimeout {
+		t.Errorf("defaults %+v", d)
+	}
+}

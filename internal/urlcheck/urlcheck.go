@@ -3,6 +3,7 @@
 package urlcheck
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -18,25 +19,26 @@ func HTTP(s string) error {
 	return nil
 }
 
+// Errors of HTTPSOrLoopback, each wrapped with the URL quoted: a caller
+// that must not quote it (it may carry a secret) reports errors.Unwrap of
+// the error instead.
+var (
+	ErrNotAbsolute = errors.New("is not an absolute URL")
+	ErrNotHTTPS    = errors.New("must use https (plain http is allowed on loopback only)")
+)
+
 // HTTPSOrLoopback requires an absolute https URL; plain http only for a
 // loopback host (tests, sidecars). It is the rule of every URL the gateway
 // fetches keys from or sends signed data to.
 func HTTPSOrLoopback(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", s)
+		return fmt.Errorf("%q %w", s, ErrNotAbsolute)
 	}
-	switch u.Scheme {
-	case "https":
+	if u.Scheme == "https" || (u.Scheme == "http" && IsLoopbackHost(u.Hostname())) {
 		return nil
-	case "http":
-		if IsLoopbackHost(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("%q must use https (plain http is allowed on loopback only)", s)
-	default:
-		return fmt.Errorf("%q must use https", s)
 	}
+	return fmt.Errorf("%q %w", s, ErrNotHTTPS)
 }
 
 // RedirectURI checks an app URL a login ticket may be sent to: https (http

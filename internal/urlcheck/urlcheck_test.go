@@ -1,6 +1,10 @@
 package urlcheck
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+)
 
 func TestHTTP(t *testing.T) {
 	for s, ok := range map[string]bool{
@@ -35,6 +39,14 @@ func TestRedirectURI(t *testing.T) {
 	} {
 		if err := RedirectURI(s); (err == nil) != ok {
 			t.Errorf("RedirectURI(%q) = %v, want ok %v", s, err, ok)
+		}
+	}
+}
+
+func TestHTTPSOrLoopbackErrors(t *testing.T) {
+	for s, want := range map[string]error{"jwks.json": ErrNotAbsolute, "http://idp.test/": ErrNotHTTPS, "ftp://idp.test/": ErrNotHTTPS} {
+		if err := HTTPSOrLoopback(s); !errors.Is(err, want) || !strings.Contains(err.Error(), s) {
+			t.Errorf("HTTPSOrLoopback(%q) = %v, want %v quoting the URL", s, err, want)
 		}
 	}
 }
