@@ -106,7 +106,7 @@ func parsePostedStepUp(body []byte) (*postedStepUp, error) {
 		block, err := s.block()
 		if err == nil {
 			// Steps are checked against the custom steps in checkPosted.
-			err = validateScope(s.Scope, block, nil)
+			err = stepup.ValidateScope(s.Scope, scopePolicy(block))
 		}
 		if err != nil {
 			return nil, badRequest("allowed_scopes[%d] (%q): %v", i, s.Scope, err)
@@ -279,7 +279,7 @@ func (a *App) checkPosted(p *postedStepUp) error {
 		cs.JWKSURL, cs.Keys = p.jwksURL, p.keys
 		candidate.CustomSteps = &cs
 	}
-	if err := candidate.validateSteps(); err != nil {
+	if err := candidate.validateEngine(); err != nil {
 		return badRequest("%v", err)
 	}
 	return nil

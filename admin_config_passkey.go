@@ -77,7 +77,7 @@ func (a *App) checkPostedPasskey(p *PasskeyConfig) error {
 	if err := candidate.validatePasskey(); err != nil {
 		return badRequest("%v", err)
 	}
-	if err := candidate.validateSteps(); err != nil {
+	if err := candidate.validateEngine(); err != nil {
 		return badRequest("%v", err)
 	}
 	return nil
@@ -122,13 +122,16 @@ func passkeyView(p *PasskeyConfig, created, updated string) map[string]any {
 // readPasskey answers GET .../config/passkey: the running block (its
 // defaults applied), in Prelude's shape.
 func (m *management) readPasskey() (any, error) {
-	p := m.app.Passkey
-	if p == nil {
+	if m.app.Passkey == nil {
 		return nil, errNoPasskeyBlock
+	}
+	p := *m.app.Passkey
+	if running := m.app.settings.Passkeys; running != nil { // the engine's defaults applied
+		p.UserVerification, p.AttestationPreference = running.UserVerification, running.Attestation
 	}
 	mc := m.app.Management
 	if mc == nil {
 		mc = &ManagementConfig{}
 	}
-	return map[string]any{"config": passkeyView(p, mc.CreatedAt, mc.UpdatedAt)}, nil
+	return map[string]any{"config": passkeyView(&p, mc.CreatedAt, mc.UpdatedAt)}, nil
 }

@@ -9,8 +9,6 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
-	"github.com/caddy-stepup/caddy-stepup/stepup"
-	"github.com/caddy-stepup/caddy-stepup/stepup/password"
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
@@ -18,8 +16,10 @@ import (
 // place for it:
 //
 //   - Provision (this file) resolves every placeholder and fills in the
-//     defaults: no I/O, nothing acquired;
-//   - Validate (app_validate.go) checks every field, reading only;
+//     defaults (the engine's settings with theirs, from the pure
+//     engineConfig): no I/O, nothing acquired;
+//   - Validate (app_validate.go) checks every field, reading only: the
+//     engine's settings with the engine's own rules (stepup.Config.Validate);
 //   - Start (app_start.go) acquires what the config needs: the signing key,
 //     the store and its connections, the remote key sets.
 //
@@ -91,57 +91,26 @@ func (a *App) resolvePlaceholders(repl *caddy.Replacer) {
 	}
 }
 
-// Defaults of the app's settings.
+// Defaults of the app's own settings; the engine's are in
+// stepup.Config.WithDefaults, the webhooks' in webhooks.Options.
 const (
-	defaultAccessTokenTTL  = 15 * time.Minute
-	defaultRefreshTokenTTL = 720 * time.Hour
-	defaultLeeway          = 30 * time.Second
-	maxLeeway              = 60 * time.Second
-	defaultTokenCacheSize  = 10000
-	defaultJWKSRefresh     = 15 * time.Minute
-	defaultStepExpiration  = 5 * time.Minute
-	defaultGrantedFor      = 5 * time.Minute
+	defaultTokenCacheSize = 10000
+	defaultJWKSRefresh    = 15 * time.Minute
 )
 
+// setDefaults fills in the defaults of the Caddy side (the token cache,
+// trusted issuers, custom steps' algorithms, what the passkey block and
+// the webhooks take from the app's URLs), then keeps the engine's
+// settings with theirs.
 func (a *App) setDefaults() {
-	if a.Audience == "" {
-		a.Audience = a.Issuer
-	}
-	def := func(d *caddy.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = caddy.Duration(v)
-		}
-	}
-	def(&a.AccessTokenTTL, defaultAccessTokenTTL)
-	def(&a.RefreshTokenTTL, defaultRefreshTokenTTL)
-	def(&a.Leeway, defaultLeeway)
 	if a.TokenCacheSize == 0 {
 		a.TokenCacheSize = defaultTokenCacheSize
-	}
-	if a.LoginACR == "" {
-		a.LoginACR = stepup.DefaultLoginACR
 	}
 	if a.HookAlgorithm == "" {
 		a.HookAlgorithm = hookES256
 	}
 	if a.Webhooks != nil {
 		a.Webhooks.setDefaults(a.Issuer)
-	}
-	if a.Login != nil && a.Login.Password != nil {
-		pw := a.Login.Password
-		if pw.MinLength == 0 {
-			pw.MinLength = defaultPasswordMinLength
-		}
-		if pw.MaxLength == 0 {
-			pw.MaxLength = max(defaultPasswordMaxLength, pw.MinLength)
-		}
-		if pw.ACR == "" {
-			pw.ACR = stepup.DefaultPasswordACR
-		}
-		if pw.Argon2id == nil {
-			d := password.DefaultParams
-			pw.Argon2id = &Argon2idConfig{Time: int(d.Time), MemoryKiB: int(d.MemoryKiB), Threads: int(d.Threads)}
-		}
 	}
 	for _, t := range a.Trust {
 		if t == nil {
@@ -150,24 +119,15 @@ func (a *App) setDefaults() {
 		if len(t.Algorithms) == 0 {
 			t.Algorithms = []string{"RS256", "ES256"}
 		}
-		def(&t.RefreshInterval, defaultJWKSRefresh)
+		if t.RefreshInterval == 0 {
+			t.RefreshInterval = caddy.Duration(defaultJWKSRefresh)
+		}
 	}
 	if cs := a.CustomSteps; cs != nil && len(cs.Algorithms) == 0 {
 		cs.Algorithms = []string{"RS256"}
 	}
 	a.setPasskeyDefaults()
-	for _, s := range a.Scopes {
-		if s == nil || s.Direct == nil {
-			continue
-		}
-		def(&s.Direct.GrantedFor, defaultGrantedFor)
-		if s.Direct.GrantMode == "" {
-			s.Direct.GrantMode = grantSingleUse
-		}
-		for i := range s.Direct.Steps {
-			def(&s.Direct.Steps[i].Expiration, defaultStepExpiration)
-		}
-	}
+	a.settings = a.engineConfig().WithDefaults()
 }
 
 // dpopAlgorithms is DPoPAlgorithms or its default.

@@ -120,7 +120,7 @@ func (a *App) runtime() *runtime {
 func (a *App) accessTokenVerifier(signer *jwks.Signer, now func() time.Time) (*jwks.Verifier, error) {
 	var issuers []jwks.Issuer
 	if a.Issuer != "" {
-		issuers = append(issuers, jwks.Issuer{Issuer: a.Issuer, Audiences: []string{a.Audience}, Keys: signer.KeySource(),
+		issuers = append(issuers, jwks.Issuer{Issuer: a.Issuer, Audiences: []string{a.settings.Audience}, Keys: signer.KeySource(),
 			Algorithms: []string{"ES256"}, Types: []string{accessTokenType}})
 	}
 	for _, t := range a.Trust {
@@ -138,7 +138,7 @@ func (a *App) accessTokenVerifier(signer *jwks.Signer, now func() time.Time) (*j
 	if a.DisableTokenCache {
 		cacheSize = 0
 	}
-	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: time.Duration(a.Leeway), CacheSize: cacheSize,
+	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: a.settings.Leeway, CacheSize: cacheSize,
 		OnCache: telemetry.CacheLookup, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("setting up token verification: %v", err)

@@ -6,6 +6,8 @@ package caddystepup
 import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 // parseTrust parses `trust <issuer> { jwks_url; audience; algorithms; ... }`,
@@ -89,7 +91,7 @@ func parseScope(d *caddyfile.Dispenser) (*Scope, error) {
 			return nil, d.Errf("unrecognized scope option '%s'", d.Val())
 		}
 	}
-	if err := validateScope("x", s, nil); err != nil {
+	if err := stepup.ValidateScope("x", scopePolicy(s)); err != nil {
 		return nil, d.Err(err.Error())
 	}
 	return s, nil

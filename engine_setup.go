@@ -10,41 +10,29 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
-// newEngine builds the session and step-up engine over the runtime's
-// signer and store (at Start: placeholders are resolved, fields checked).
-func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
-	sender, err := a.newSender(rt.signer)
-	if err != nil {
-		return nil, err
-	}
-	cfg := stepup.Config{
-		Issuer:          a.Issuer,
-		Audience:        a.Audience,
-		Signer:          rt.signer,
-		Store:           rt.store,
-		Sender:          sender,
-		Logger:          a.logger,
-		AccessTokenTTL:  time.Duration(a.AccessTokenTTL),
-		Leeway:          time.Duration(a.Leeway),
-		RefreshTokenTTL: time.Duration(a.RefreshTokenTTL),
-		HookSigner:      a.hookSigner(rt),
-		LoginACR:        a.LoginACR,
-		PossessionACR:   a.PossessionACR,
-		Passkeys:        a.Passkey.passkeyPolicy(),
-		Events:          a.recorder.Record,
-		HookClient:      stepup.NewHookClient(telemetry.MeasureHooks(http.DefaultTransport)),
-		Now:             rt.now,
-	}
-	if rt.webhooks != nil {
-		cfg.UserEvents = rt.webhooks.Notify
-	}
-	if a.Login != nil {
-		cfg.LoginIdentifiers = a.Login.OTP
-		if pw := a.Login.Password; pw != nil {
+// engineConfig is the engine's settings as the app's config words say
+// them: a pure function of the app (it reads, changes nothing, acquires
+// nothing), which Validate checks with the engine's own rules and New is
+// given at Start with the parts Start acquired. Defaults are the
+// engine's (stepup.Config.WithDefaults), never set here.
+func (a *App) engineConfig() stepup.Config {
+	cfg := stepup.Config{Issuer: a.Issuer, Audience: a.Audience, LoginACR: a.LoginACR, PossessionACR: a.PossessionACR,
+		AccessTokenTTL: time.Duration(a.AccessTokenTTL), Leeway: time.Duration(a.Leeway),
+		RefreshTokenTTL: time.Duration(a.RefreshTokenTTL), Passkeys: a.Passkey.passkeyPolicy()}
+	if l := a.Login; l != nil {
+		cfg.LoginIdentifiers = l.OTP
+		if pw := l.Password; pw != nil {
 			cfg.Passwords = pw.passwordLogin()
 		}
-		if cfg.OAuth, err = a.oauthLogins(rt.now); err != nil {
-			return nil, err
+		for name, o := range l.OAuth {
+			if cfg.OAuth == nil {
+				cfg.OAuth = make(map[string]stepup.OAuthLogin, len(l.OAuth))
+			}
+			if o == nil {
+				o = &OAuthConfig{} // refused by Validate: client_id is required
+			}
+			cfg.OAuth[name] = stepup.OAuthLogin{Issuer: o.Issuer, RedirectURIs: o.RedirectURIs, ACR: o.ACR, ACRMap: o.ACRMap,
+				TrustVerifiedIdentifiers: o.TrustVerifiedIdentifiers}
 		}
 	}
 	if l := a.Limits; l != nil {
@@ -68,27 +56,68 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 		for name, s := range a.Scopes {
 			cfg.Scopes[name] = scopePolicy(s)
 		}
+	}
+	if cs := a.CustomSteps; cs != nil {
+		cfg.CustomStepKeys = cs.Keys
+		cfg.VerificationMaxLifetime = time.Duration(cs.MaxLifetime)
+	}
+	return cfg
+}
+
+// scopePolicy turns a scope block into the engine's policy (nil: a policy
+// of no kind, which the engine's rules refuse).
+func scopePolicy(s *Scope) stepup.ScopePolicy {
+	switch {
+	case s == nil:
+		return stepup.ScopePolicy{}
+	case s.Direct != nil:
+		d := &stepup.DirectPolicy{GrantMode: s.Direct.GrantMode, GrantedFor: time.Duration(s.Direct.GrantedFor)}
+		for _, st := range s.Direct.Steps {
+			d.Steps = append(d.Steps, stepup.DirectStep{Key: st.Key, Expiration: time.Duration(st.Expiration)})
+		}
+		return stepup.ScopePolicy{Direct: d, Block: s.Block, HookURL: s.Delegated, ACR: s.ACR}
+	}
+	return stepup.ScopePolicy{Block: s.Block, HookURL: s.Delegated, ACR: s.ACR}
+}
+
+// newEngine builds the session and step-up engine from the app's settings
+// (defaults applied at Provision) and the parts Start acquired: the
+// signer, the store, the sender, the verifiers, the providers, the hooks.
+func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
+	cfg := a.settings
+	var err error
+	if cfg.Sender, err = a.newSender(rt.signer); err != nil {
+		return nil, err
+	}
+	cfg.Signer, cfg.Store, cfg.Logger, cfg.Now = rt.signer, rt.store, a.logger, rt.now
+	cfg.HookSigner, cfg.Events = a.hookSigner(rt), a.recorder.Record
+	cfg.HookClient = stepup.NewHookClient(telemetry.MeasureHooks(http.DefaultTransport))
+	if rt.webhooks != nil {
+		cfg.UserEvents = rt.webhooks.Notify
+	}
+	if cfg.OAuth, err = a.withProviders(cfg.OAuth, cfg.Leeway, rt.now); err != nil {
+		return nil, err
+	}
+	if len(cfg.Scopes) > 0 {
 		cfg.ChallengeVerifier, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
 			Issuer: a.Issuer, Audiences: []string{a.Issuer}, Keys: rt.signer.KeySource(),
 			Algorithms: []string{"ES256"}, Types: []string{stepup.ChallengeTokenType},
-		}}, Leeway: time.Duration(a.Leeway), Now: rt.now})
+		}}, Leeway: cfg.Leeway, Now: rt.now})
 		if err != nil {
 			return nil, fmt.Errorf("setting up challenge tokens: %v", err)
 		}
 	}
 	if cs := a.CustomSteps; cs != nil {
-		cfg.CustomStepKeys = cs.Keys
 		remote, err := a.acquireRemote(cs.JWKSURL, defaultJWKSRefresh)
 		if err != nil {
 			return nil, fmt.Errorf("custom_steps: %v", err)
 		}
 		cfg.Verifications, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
 			Issuer: cs.Issuer, Audiences: cs.Audience, Keys: remote, Algorithms: cs.Algorithms,
-		}}, Leeway: time.Duration(a.Leeway), Now: rt.now})
+		}}, Leeway: cfg.Leeway, Now: rt.now})
 		if err != nil {
 			return nil, fmt.Errorf("custom_steps: %v", err)
 		}
-		cfg.VerificationMaxLifetime = time.Duration(cs.MaxLifetime)
 	}
 	return stepup.New(cfg)
 }
@@ -101,21 +130,4 @@ func (a *App) hookSigner(rt *runtime) stepup.HookSigner {
 		return rt.webhookKey
 	}
 	return rt.signer
-}
-
-// scopePolicy turns a scope block into the engine's policy.
-func scopePolicy(s *Scope) stepup.ScopePolicy {
-	switch {
-	case s.Block:
-		return stepup.ScopePolicy{Block: true, ACR: s.ACR}
-	case s.Direct != nil:
-		d := &stepup.Decision{Status: stepup.StatusReview, GrantMode: s.Direct.GrantMode,
-			GrantedFor: int(time.Duration(s.Direct.GrantedFor) / time.Second)}
-		for i, st := range s.Direct.Steps {
-			d.Steps = append(d.Steps, stepup.Step{Order: i + 1, Key: st.Key,
-				ExpirationDuration: int(time.Duration(st.Expiration) / time.Second)})
-		}
-		return stepup.ScopePolicy{Direct: d, ACR: s.ACR}
-	}
-	return stepup.ScopePolicy{HookURL: s.Delegated, ACR: s.ACR}
 }

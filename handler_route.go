@@ -63,8 +63,8 @@ func (a *App) earnedACR(s *Scope) []string {
 			return earned // a passkey step-up earns the passkey's acr, not the login's
 		}
 	}
-	if a.LoginACR != "" {
-		earned = append(earned, a.LoginACR)
+	if a.settings.LoginACR != "" { // the engine's default applied (Provision)
+		earned = append(earned, a.settings.LoginACR)
 	}
 	return earned
 }

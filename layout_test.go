@@ -21,7 +21,7 @@ var roomImports = map[string][]string{
 	"stepup/otp":          {},
 	"stepup/password":     {},
 	"stepup/dpop":         {"internal/strictjson", "jose"},
-	"stepup":              {"internal/strictjson", "jose", "jwks", "stepup/dpop", "stepup/otp", "stepup/password", "stepup/store"},
+	"stepup":              {"internal/strictjson", "internal/urlcheck", "jose", "jwks", "stepup/dpop", "stepup/otp", "stepup/password", "stepup/store"},
 	"enforce":             {"apierror", "internal/strictjson", "jwks", "resourcemeta", "stepup", "stepup/dpop", "stepup/store", "telemetry"},
 	"apierror":            {"stepup"},
 	"sessionapi":          {"apierror", "enforce", "internal/strictjson", "jwks", "stepup", "stepup/dpop"},

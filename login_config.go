@@ -1,6 +1,8 @@
 package caddystepup
 
 import (
+	"math"
+
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/password"
 )
@@ -130,22 +132,15 @@ type Argon2idConfig struct {
 	Threads int `json:"threads,omitempty"`
 }
 
-// maxConcurrentHashes bounds concurrent_hashes: each hash holds its
-// memory cost (46 MiB by default) while it runs.
-const maxConcurrentHashes = 256
-
-// Password policy defaults.
-const (
-	defaultPasswordMinLength = 15
-	defaultPasswordMaxLength = 128
-)
-
 // passwordLogin is the engine's password settings for c.
 func (c *PasswordConfig) passwordLogin() *stepup.PasswordLogin {
 	p := &stepup.PasswordLogin{ACR: c.ACR, ConcurrentHashes: c.ConcurrentHashes, Policy: password.Policy{MinLength: c.MinLength, MaxLength: c.MaxLength,
 		Uppercase: c.Uppercase, Lowercase: c.Lowercase, Numbers: c.Numbers, Symbols: c.Symbols}}
 	if a := c.Argon2id; a != nil {
-		p.Params = password.Params{Time: uint32(a.Time), MemoryKiB: uint32(a.MemoryKiB), Threads: uint8(a.Threads)}
+		// Out of their types' range, the costs stay out of the bounds the
+		// engine checks: 257 threads is not 1.
+		p.Params = password.Params{Time: uint32(min(max(a.Time, 0), math.MaxUint32)), MemoryKiB: uint32(min(max(a.MemoryKiB, 0), math.MaxUint32)),
+			Threads: uint8(min(max(a.Threads, 0), math.MaxUint8))}
 	}
 	return p
 }

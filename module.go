@@ -30,6 +30,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
@@ -209,6 +210,10 @@ type App struct {
 	// defaultWriteScope: Provision declared the prld:passkey:write scope
 	// (no scope block did).
 	defaultWriteScope bool
+	// settings are the engine's settings, its defaults applied
+	// (Provision): what the engine is given at Start, and what the app
+	// reads of them (leeway, audience, login acr).
+	settings stepup.Config
 }
 
 // CustomStepsConfig declares custom steps: steps your backend runs (a KYC
@@ -378,8 +383,8 @@ func (App) CaddyModule() caddy.ModuleInfo {
 
 // Grant modes.
 const (
-	grantSingleUse    = "single-use"
-	grantSessionBound = "session-bound"
+	grantSingleUse    = stepup.GrantSingleUse
+	grantSessionBound = stepup.GrantSessionBound
 )
 
 // accessTokenType is the `typ` of access tokens (RFC 9068).

@@ -272,15 +272,15 @@ func TestPasskeyDefaults(t *testing.T) {
 	if err := validated(app); err != nil {
 		t.Fatal(err)
 	}
-	p := app.Passkey
+	p, engine := app.Passkey, app.settings.Passkeys
 	if p.RPID != "gateway.example.com" || p.RPName != "gateway.example.com" || len(p.AllowedOrigins) != 1 ||
-		p.AllowedOrigins[0] != "https://gateway.example.com:8443" || p.UserVerification != "required" || p.AttestationPreference != "none" {
-		t.Fatalf("defaults: %+v", p)
+		p.AllowedOrigins[0] != "https://gateway.example.com:8443" || engine.UserVerification != "required" || engine.Attestation != "none" {
+		t.Fatalf("defaults: %+v, the engine's %+v", p, engine)
 	}
-	write := app.Scopes[stepup.PasskeyWriteScope]
-	if write == nil || write.Direct == nil || write.Direct.Steps[0].Key != "verify_sms" || write.Direct.GrantMode != "single-use" ||
-		time.Duration(write.Direct.GrantedFor) != 5*time.Minute {
-		t.Fatalf("enrolment scope: %+v", write)
+	write, engineWrite := app.Scopes[stepup.PasskeyWriteScope], app.settings.Scopes[stepup.PasskeyWriteScope].Direct
+	if write == nil || write.Direct == nil || write.Direct.Steps[0].Key != "verify_sms" || engineWrite.GrantMode != "single-use" ||
+		engineWrite.GrantedFor != 5*time.Minute || engineWrite.Steps[0].Expiration != 5*time.Minute {
+		t.Fatalf("enrolment scope: %+v, the engine's %+v", write, engineWrite)
 	}
 	byEmail := &App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{}, OTP: logSender()}
 	if err := validated(byEmail); err != nil || byEmail.Scopes[stepup.PasskeyWriteScope].Direct.Steps[0].Key != "verify_email" {
@@ -302,6 +302,7 @@ func TestRouteHintsForPasskeyScopes(t *testing.T) {
 			"sms":     {Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}}}},
 			"pay:own": {ACR: "urn:x", Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_passkey"}}}},
 		}}
+	app.setDefaults() // Provision: route hints read the login acr with its default
 	for _, tc := range []struct {
 		scope string
 		acrs  []string

@@ -31,22 +31,23 @@ func (o oauthProvider) Exchange(ctx context.Context, code, verifier, nonce strin
 		Phone: id.Phone, PhoneVerified: id.PhoneVerified, ACR: id.ACR, AMR: id.AMR, AuthTime: id.AuthTime}, nil
 }
 
-// oauthLogins builds the engine's OAuth providers. The gateway's callback
-// is {external origin}/v1/session/login/oauth/{name}/callback.
-func (a *App) oauthLogins(now func() time.Time) (map[string]stepup.OAuthLogin, error) {
-	if a.Login == nil || len(a.Login.OAuth) == 0 {
+// withProviders is the engine's OAuth logins, each given its provider.
+// The gateway's callback is {external origin}/v1/session/login/oauth/{name}/callback.
+func (a *App) withProviders(logins map[string]stepup.OAuthLogin, leeway time.Duration, now func() time.Time) (map[string]stepup.OAuthLogin, error) {
+	if len(logins) == 0 {
 		return nil, nil
 	}
 	origin := strings.TrimSuffix(a.externalOrigin(), "/")
-	out := make(map[string]stepup.OAuthLogin, len(a.Login.OAuth))
-	for name, o := range a.Login.OAuth {
+	out := make(map[string]stepup.OAuthLogin, len(logins))
+	for name, login := range logins {
+		o := a.Login.OAuth[name]
 		p, err := oidclogin.New(oidclogin.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
-			Scopes: o.Scopes, RedirectURL: origin + sessionapi.OAuthCallbackPath(name), Now: now, Leeway: time.Duration(a.Leeway)})
+			Scopes: o.Scopes, RedirectURL: origin + sessionapi.OAuthCallbackPath(name), Now: now, Leeway: leeway})
 		if err != nil {
 			return nil, fmt.Errorf("login oauth %s: %v", name, err)
 		}
-		out[name] = stepup.OAuthLogin{Provider: oauthProvider{p}, Issuer: o.Issuer, RedirectURIs: o.RedirectURIs, ACR: o.ACR,
-			ACRMap: o.ACRMap, TrustVerifiedIdentifiers: o.TrustVerifiedIdentifiers}
+		login.Provider = oauthProvider{p}
+		out[name] = login
 	}
 	return out, nil
 }

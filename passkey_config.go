@@ -1,13 +1,11 @@
 package caddystepup
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup"
@@ -106,19 +104,12 @@ func (a *App) setPasskeyDefaults() {
 	if len(p.AllowedOrigins) == 0 && origin != "" {
 		p.AllowedOrigins = []string{origin}
 	}
-	if p.UserVerification == "" {
-		p.UserVerification = stepup.UVRequired
-	}
-	if p.AttestationPreference == "" {
-		p.AttestationPreference = stepup.AttestationNone
-	}
 	if _, declared := a.Scopes[stepup.PasskeyWriteScope]; !declared {
 		if a.Scopes == nil {
 			a.Scopes = map[string]*Scope{}
 		}
-		a.Scopes[stepup.PasskeyWriteScope] = &Scope{Direct: &DirectScope{
-			Steps:      []DirectStep{{Key: a.passkeyWriteStep(), Expiration: caddy.Duration(defaultStepExpiration)}},
-			GrantedFor: caddy.Duration(defaultGrantedFor), GrantMode: grantSingleUse}}
+		// Its durations and grant mode are the engine's defaults: 5m, single-use.
+		a.Scopes[stepup.PasskeyWriteScope] = &Scope{Direct: &DirectScope{Steps: []DirectStep{{Key: a.passkeyWriteStep()}}}}
 		a.defaultWriteScope = true
 	}
 }
@@ -137,12 +128,6 @@ func (p *PasskeyConfig) passkeyPolicy() *stepup.PasskeyPolicy {
 func (a *App) validatePasskey() error {
 	if a.Passkey == nil {
 		return nil
-	}
-	if a.Issuer == "" {
-		return errors.New("passkey needs `issuer`: the gateway mints the tokens of its sessions")
-	}
-	if err := a.Passkey.passkeyPolicy().Validate(); err != nil {
-		return fmt.Errorf("passkey: %v", err)
 	}
 	if a.defaultWriteScope && (a.OTP == nil || a.OTP.Sender == nil) {
 		return fmt.Errorf("passkey: enrolment needs the %s scope, whose built-in step-up sends a code: configure an otp sender, or a `scope %s` block of your own",

@@ -72,8 +72,8 @@ func newEnvWith(t *testing.T, cors []string, change func(*stepup.Config)) *env {
 	}
 	cfg := stepup.Config{Issuer: origin, Signer: signer, Store: mem, Sender: sender,
 		LoginIdentifiers: []string{stepup.IdentifierPhone}, ChallengeVerifier: challenges, HookSigner: signer,
-		Scopes: map[string]stepup.ScopePolicy{"transfer:write": {Direct: &stepup.Decision{Status: stepup.StatusReview,
-			GrantMode: stepup.GrantSingleUse, GrantedFor: 60, Steps: []stepup.Step{{Order: 1, Key: stepup.StepVerifySMS, ExpirationDuration: 60}}}}},
+		Scopes: map[string]stepup.ScopePolicy{"transfer:write": {Direct: &stepup.DirectPolicy{
+			GrantMode: stepup.GrantSingleUse, GrantedFor: 60 * time.Second, Steps: []stepup.DirectStep{{Key: stepup.StepVerifySMS, Expiration: 60 * time.Second}}}}},
 		OTP: stepup.OTPPolicy{ResendCooldown: time.Millisecond}}
 	if change != nil {
 		change(&cfg)

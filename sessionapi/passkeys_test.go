@@ -22,9 +22,9 @@ func newPasskeyEnv(t *testing.T) *env {
 	return newEnvWith(t, nil, func(cfg *stepup.Config) {
 		cfg.Passkeys = &stepup.PasskeyPolicy{RPID: "api.test", RPName: "API", Origins: []string{origin, androidOrigin},
 			Login: true, ACR: "phr", HardwareACR: "phrh"}
-		step := func(key string) *stepup.Decision {
-			return &stepup.Decision{Status: stepup.StatusReview, GrantMode: stepup.GrantSingleUse, GrantedFor: 60,
-				Steps: []stepup.Step{{Order: 1, Key: key, ExpirationDuration: 60}}}
+		step := func(key string) *stepup.DirectPolicy {
+			return &stepup.DirectPolicy{GrantMode: stepup.GrantSingleUse, GrantedFor: time.Minute,
+				Steps: []stepup.DirectStep{{Key: key, Expiration: time.Minute}}}
 		}
 		cfg.Scopes[stepup.PasskeyWriteScope] = stepup.ScopePolicy{Direct: step(stepup.StepVerifySMS)}
 		cfg.Scopes["pay:confirm"] = stepup.ScopePolicy{Direct: step(stepup.StepVerifyPasskey)}

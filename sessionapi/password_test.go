@@ -20,7 +20,7 @@ func withPasswords(cfg *stepup.Config) {
 func TestPasswordEndpoints(t *testing.T) {
 	e := newEnvWith(t, nil, withPasswords)
 	w := e.call("GET", "/v1/session/password/compliancy", "", nil)
-	if w.Code != 200 || w.Body.String() != `{"min_length":10,"max_length":0,"uppercase":0,"lowercase":0,"numbers":1,"symbols":0}` {
+	if w.Code != 200 || w.Body.String() != `{"min_length":10,"max_length":128,"uppercase":0,"lowercase":0,"numbers":1,"symbols":0}` {
 		t.Fatalf("compliancy: %d %s", w.Code, w.Body)
 	}
 	c := e.client()

@@ -152,10 +152,10 @@ func readMethods(amr []string) ([]string, error) {
 	return amr, nil
 }
 
-// ValidateACR checks the acr settings against the login identifiers and the
-// scopes' steps (New runs it too): a possession-based acr that no configured
+// validateACR checks the acr settings against the login identifiers and the
+// scopes' steps: a possession-based acr that no configured
 // way can earn is a configuration error, not a route nobody can pass.
-func (cfg *Config) ValidateACR(steps *StepRegistry) error {
+func (cfg *Config) validateACR(steps *StepRegistry) error {
 	for _, v := range append([]string{cfg.LoginACR}, cfg.PossessionACR...) {
 		if !ValidACR(v) {
 			return fmt.Errorf("acr %q: 1 to %d printable ASCII characters, no space, quote or backslash", v, maxACRLen)
@@ -260,7 +260,7 @@ func (cfg *Config) validatePasskeyACR(steps *StepRegistry) error {
 		if p.Direct == nil || !cfg.isPasskeyACR(p.ACR) {
 			continue
 		}
-		if !hasPasskeyStep(p.Direct.Steps) || !steps.Has(StepVerifyPasskey) {
+		if !hasPasskeyStep(p.Direct.decision().Steps) || !steps.Has(StepVerifyPasskey) {
 			return fmt.Errorf("scope %s: acr %q%s and none of its steps is %s (a code never earns it)", name, p.ACR, why, StepVerifyPasskey)
 		}
 	}

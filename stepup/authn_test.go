@@ -137,8 +137,8 @@ func TestPossessionACR(t *testing.T) {
 // TestACRConfig: acr values that could not stand in a header, and a
 // possession-based acr nothing configured can earn, fail New.
 func TestACRConfig(t *testing.T) {
-	emailOnly := &Decision{Status: StatusReview, GrantMode: GrantSingleUse, GrantedFor: 60,
-		Steps: []Step{{Order: 1, Key: StepVerifyEmail, ExpirationDuration: 60}}}
+	emailOnly := &DirectPolicy{GrantMode: GrantSingleUse, GrantedFor: 60 * time.Second,
+		Steps: []DirectStep{{Key: StepVerifyEmail, Expiration: 60 * time.Second}}}
 	for name, tc := range map[string]struct {
 		change func(*Config)
 		want   string
@@ -166,7 +166,7 @@ func TestACRConfig(t *testing.T) {
 	// login method, and on a scope whose steps include a custom one.
 	ok := validConfig(t)
 	ok.LoginIdentifiers, ok.LoginACR, ok.PossessionACR = []string{IdentifierPhone}, acrPhone, []string{acrPhone}
-	ok.Scopes["x"] = ScopePolicy{ACR: acrPhone, Direct: &Decision{Status: StatusReview, Steps: []Step{{Order: 1, Key: StepVerifyEmail}, {Order: 2, Key: "kyc_review"}}}}
+	ok.Scopes["x"] = ScopePolicy{ACR: acrPhone, Direct: &DirectPolicy{Steps: []DirectStep{{Key: StepVerifyEmail}, {Key: "kyc_review"}}}}
 	if _, err := New(ok); err != nil {
 		t.Fatalf("a valid acr config: %v", err)
 	}

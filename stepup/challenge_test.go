@@ -259,8 +259,8 @@ func TestStepOTPAttemptsAndResends(t *testing.T) {
 
 func TestSendStepOTPNeedsAVerifiedIdentifier(t *testing.T) {
 	h := newHarness(t, nil, func(c *Config) {
-		c.Scopes["email"] = ScopePolicy{Direct: &Decision{Status: StatusReview, GrantMode: GrantSingleUse, GrantedFor: 60,
-			Steps: []Step{{Order: 1, Key: StepVerifyEmail, ExpirationDuration: 300}}}}
+		c.Scopes["email"] = ScopePolicy{Direct: &DirectPolicy{GrantMode: GrantSingleUse, GrantedFor: 60 * time.Second,
+			Steps: []DirectStep{{Key: StepVerifyEmail, Expiration: 300 * time.Second}}}}
 	})
 	c := h.login(t, IdentifierPhone, phoneA)
 	tok := h.stepUp(t, c, "email", nil).ChallengeToken
@@ -577,9 +577,8 @@ func TestRedeemAtRefresh(t *testing.T) {
 		}
 	})
 	t.Run("continue grants at once", func(t *testing.T) {
-		h := newHarness(t, nil, func(c *Config) {
-			c.Scopes["now"] = ScopePolicy{Direct: &Decision{Status: StatusContinue, GrantMode: GrantSessionBound, GrantedFor: 60}}
-		})
+		hs := newHookServer(t, answer(`{"status":"continue","grant_mode":"session-bound","granted_for":60}`))
+		h := newHarness(t, nil, func(c *Config) { c.Scopes["now"] = ScopePolicy{HookURL: hs.srv.URL} })
 		c := h.login(t, IdentifierPhone, phoneA)
 		res := h.stepUp(t, c, "now", nil)
 		if cl := challengeOf(t, res.ChallengeToken); cl.CurrentStep != CurrentStepCompleted || len(cl.Steps) != 0 {

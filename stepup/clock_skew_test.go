@@ -40,8 +40,8 @@ func skewedInstance(t *testing.T, addr string, skew, bound time.Duration, base *
 			t.Fatal(err)
 		}
 		c.ChallengeVerifier = v
-		c.Scopes[scopeShort] = ScopePolicy{Direct: &Decision{Status: StatusReview, GrantMode: GrantSingleUse, GrantedFor: 2,
-			Steps: []Step{{Order: 1, Key: StepVerifySMS, ExpirationDuration: 300}}}}
+		c.Scopes[scopeShort] = ScopePolicy{Direct: &DirectPolicy{GrantMode: GrantSingleUse, GrantedFor: 2 * time.Second,
+			Steps: []DirectStep{{Key: StepVerifySMS, Expiration: 300 * time.Second}}}}
 	})
 	h.sender, h.signer = base.sender, base.signer
 	return h

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestErrorsAreComparedByIdentity: two refusals that share a code for the
@@ -57,8 +58,8 @@ func TestStepRegistry(t *testing.T) {
 		return err
 	}
 	err = cfgErr(func(c *Config) {
-		c.Scopes = map[string]ScopePolicy{"mail:write": {Direct: &Decision{Status: StatusReview, GrantMode: GrantSingleUse, GrantedFor: 60,
-			Steps: []Step{{Order: 1, Key: "verify_mail", ExpirationDuration: 60}}}}}
+		c.Scopes = map[string]ScopePolicy{"mail:write": {Direct: &DirectPolicy{GrantMode: GrantSingleUse, GrantedFor: 60 * time.Second,
+			Steps: []DirectStep{{Key: "verify_mail", Expiration: 60 * time.Second}}}}}
 	})
 	if err == nil || !strings.Contains(err.Error(), "verify_mail") {
 		t.Errorf("a direct scope with an unknown step: %v", err)

@@ -99,9 +99,9 @@ const (
 
 func defaultScopes() map[string]ScopePolicy {
 	direct := func(mode string, grantedFor int, keys ...string) ScopePolicy {
-		d := &Decision{Status: StatusReview, GrantMode: mode, GrantedFor: grantedFor}
-		for i, k := range keys {
-			d.Steps = append(d.Steps, Step{Order: i + 1, Key: k, ExpirationDuration: 300})
+		d := &DirectPolicy{GrantMode: mode, GrantedFor: time.Duration(grantedFor) * time.Second}
+		for _, k := range keys {
+			d.Steps = append(d.Steps, DirectStep{Key: k, Expiration: 300 * time.Second})
 		}
 		return ScopePolicy{Direct: d}
 	}

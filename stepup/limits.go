@@ -52,11 +52,8 @@ type RateLimits struct {
 
 func (l *RateLimits) setDefaults(otp *OTPPolicy) {
 	def := func(r *Rate, count int, window time.Duration) {
-		if r.Count == 0 {
-			r.Count = count
-		}
-		if r.Window == 0 {
-			r.Window = window
+		if *r == (Rate{}) {
+			*r = Rate{Count: count, Window: window}
 		}
 	}
 	def(&l.ClientUnprovenSends, 20, time.Hour)
@@ -66,6 +63,15 @@ func (l *RateLimits) setDefaults(otp *OTPPolicy) {
 	def(&l.ClientLoginStarts, 3000, time.Hour)
 	def(&l.LoginStarts, 600, time.Minute)
 	def(&l.Sends, 600, time.Minute)
+}
+
+// byWord are the limits by their config words.
+func (l *RateLimits) byWord() map[string]*Rate {
+	return map[string]*Rate{
+		"client_unproven_sends": &l.ClientUnprovenSends, "client_destination_sends": &l.ClientDestinationSends,
+		"client_sends": &l.ClientSends, "client_unfinished_logins": &l.ClientUnfinishedLogins,
+		"client_login_starts": &l.ClientLoginStarts, "login_starts": &l.LoginStarts, "sends": &l.Sends,
+	}
 }
 
 // counter is one rate-limited counter an operation is counted in.

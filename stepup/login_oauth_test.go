@@ -438,7 +438,7 @@ func TestOAuthRedirectURIs(t *testing.T) {
 	// A provider without redirect URIs is a configuration error.
 	_, err := New(Config{Issuer: testIssuer, Signer: h.signer, Store: h.st,
 		OAuth: map[string]OAuthLogin{"okta": {Provider: p, Issuer: "https://idp.test"}}})
-	if err == nil || !strings.Contains(err.Error(), "redirect URIs") {
+	if err == nil || !strings.Contains(err.Error(), "redirect_uris") {
 		t.Errorf("an engine without redirect URIs: %v", err)
 	}
 }
@@ -520,8 +520,8 @@ func TestOAuthBrowserBinding(t *testing.T) {
 func TestOAuthEvent(t *testing.T) {
 	h := newHarness(t, nil, withPasswords, func(c *Config) {
 		c.PossessionACR = []string{acrPhone}
-		c.Scopes["mail:write"] = ScopePolicy{ACR: "urn:gw:mail", Direct: &Decision{Status: StatusReview,
-			Steps: []Step{{Order: 1, Key: StepVerifyEmail, ExpirationDuration: 300}}}}
+		c.Scopes["mail:write"] = ScopePolicy{ACR: "urn:gw:mail", Direct: &DirectPolicy{
+			Steps: []DirectStep{{Key: StepVerifyEmail, Expiration: 300 * time.Second}}}}
 	})
 	now := h.clk.Now()
 	mapped := map[string]string{"urn:idp:loa3": acrPhone, DefaultLoginACR: DefaultLoginACR, "urn:idp:loa1": "urn:gw:low"}
@@ -555,8 +555,8 @@ func TestOAuthEvent(t *testing.T) {
 			// configured ones.
 			e = newHarness(t, h.st, withPasswords, func(c *Config) {
 				c.PossessionACR = []string{acrPhone}
-				c.Scopes["mail:write"] = ScopePolicy{ACR: "urn:gw:mail", Direct: &Decision{Status: StatusReview,
-					Steps: []Step{{Order: 1, Key: StepVerifyEmail, ExpirationDuration: 300}}}}
+				c.Scopes["mail:write"] = ScopePolicy{ACR: "urn:gw:mail", Direct: &DirectPolicy{
+					Steps: []DirectStep{{Key: StepVerifyEmail, Expiration: 300 * time.Second}}}}
 				c.OAuth = map[string]OAuthLogin{"okta": {Provider: newTestProvider(), Issuer: "https://idp.test",
 					RedirectURIs: appRedirects, ACR: tc.configured, ACRMap: tc.acrMap}}
 			}).e

@@ -277,10 +277,10 @@ func TestStaleHashIsRenewed(t *testing.T) {
 // TestPasswordConfig: policy and parameters are checked by New.
 func TestPasswordConfig(t *testing.T) {
 	for name, p := range map[string]PasswordLogin{
-		"no minimum":   {Policy: password.Policy{}},
-		"tiny memory":  {Policy: password.Policy{MinLength: 8}, Params: password.Params{Time: 1, MemoryKiB: 64, Threads: 1}},
-		"possession":   {Policy: password.Policy{MinLength: 8}, ACR: acrPhone},
-		"quote in acr": {Policy: password.Policy{MinLength: 8}, ACR: `a"b`},
+		"negative minimum": {Policy: password.Policy{MinLength: -1}},
+		"tiny memory":      {Policy: password.Policy{MinLength: 8}, Params: password.Params{Time: 1, MemoryKiB: 64, Threads: 1}},
+		"possession":       {Policy: password.Policy{MinLength: 8}, ACR: acrPhone},
+		"quote in acr":     {Policy: password.Policy{MinLength: 8}, ACR: `a"b`},
 	} {
 		cfg := validConfig(t)
 		cfg.PossessionACR = []string{acrPhone}
@@ -295,7 +295,7 @@ func TestPasswordConfig(t *testing.T) {
 	h := newHarness(t, nil, withPasswords)
 	policy, err := h.e.PasswordPolicy()
 	b, _ := json.Marshal(policy)
-	if err != nil || string(b) != `{"min_length":10,"max_length":0,"uppercase":1,"lowercase":0,"numbers":1,"symbols":0}` {
+	if err != nil || string(b) != `{"min_length":10,"max_length":128,"uppercase":1,"lowercase":0,"numbers":1,"symbols":0}` {
 		t.Errorf("policy %s %v", b, err)
 	}
 }

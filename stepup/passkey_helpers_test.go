@@ -41,9 +41,9 @@ func withPasskeys(mods ...func(*PasskeyPolicy)) func(*Config) {
 		}
 		cfg.Passkeys = p
 		direct := func(acr string, keys ...string) ScopePolicy {
-			d := &Decision{Status: StatusReview, GrantMode: GrantSingleUse, GrantedFor: 300}
-			for i, k := range keys {
-				d.Steps = append(d.Steps, Step{Order: i + 1, Key: k, ExpirationDuration: 300})
+			d := &DirectPolicy{GrantMode: GrantSingleUse, GrantedFor: 300 * time.Second}
+			for _, k := range keys {
+				d.Steps = append(d.Steps, DirectStep{Key: k, Expiration: 300 * time.Second})
 			}
 			return ScopePolicy{Direct: d, ACR: acr}
 		}

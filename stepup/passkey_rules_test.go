@@ -161,11 +161,11 @@ func TestPasskeyConfigRefusals(t *testing.T) {
 	}{
 		"a code-only scope with the passkey acr": {func(c *Config) {
 			withPasskeys()(c)
-			c.Scopes["x"] = ScopePolicy{ACR: acrPasskey, Direct: &Decision{Status: StatusReview, Steps: []Step{{Key: StepVerifySMS, ExpirationDuration: 60}}}}
+			c.Scopes["x"] = ScopePolicy{ACR: acrPasskey, Direct: &DirectPolicy{Steps: []DirectStep{{Key: StepVerifySMS, Expiration: 60 * time.Second}}}}
 		}, "none of its steps is verify_passkey"},
 		"a custom-step scope with the hardware acr": {func(c *Config) {
 			withPasskeys()(c)
-			c.Scopes["x"] = ScopePolicy{ACR: acrHardware, Direct: &Decision{Status: StatusReview, Steps: []Step{{Key: "kyc_review", ExpirationDuration: 60}}}}
+			c.Scopes["x"] = ScopePolicy{ACR: acrHardware, Direct: &DirectPolicy{Steps: []DirectStep{{Key: "kyc_review", Expiration: 60 * time.Second}}}}
 		}, "none of its steps is verify_passkey"},
 		"login acr":    {func(c *Config) { withPasskeys()(c); c.LoginACR = acrPasskey }, "a code login never does"},
 		"password acr": {func(c *Config) { withPasskeys()(c); c.Passwords = &PasswordLogin{ACR: acrHardware} }, "a password never does"},
@@ -175,7 +175,7 @@ func TestPasskeyConfigRefusals(t *testing.T) {
 				ACRMap: map[string]string{"loa3": acrPasskey}}}
 		}, "a provider's login never does"},
 		"verify_passkey without passkeys": {func(c *Config) {
-			c.Scopes["x"] = ScopePolicy{Direct: &Decision{Status: StatusReview, Steps: []Step{{Key: StepVerifyPasskey, ExpirationDuration: 60}}}}
+			c.Scopes["x"] = ScopePolicy{Direct: &DirectPolicy{Steps: []DirectStep{{Key: StepVerifyPasskey, Expiration: 60 * time.Second}}}}
 		}, "needs a passkey block"},
 		"a custom step named verify_passkey": {func(c *Config) { c.CustomStepKeys = append(c.CustomStepKeys, StepVerifyPasskey) }, "runs this step itself"},
 		"an origin of another site": {func(c *Config) {

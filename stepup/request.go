@@ -27,7 +27,7 @@ const (
 type ScopePolicy struct {
 	Block   bool
 	HookURL string
-	Direct  *Decision // Status review, the configured steps and grant
+	Direct  *DirectPolicy
 	// ACR is the acr a completed step-up of the scope earns; "" means the
 	// login's (Config.LoginACR).
 	ACR string
@@ -103,9 +103,7 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	}
 	var d *Decision
 	if policy.Direct != nil {
-		copied := *policy.Direct
-		copied.Steps = append([]Step(nil), policy.Direct.Steps...)
-		d = &copied
+		d = policy.Direct.decision()
 	} else {
 		d, err = e.callHook(ctx, policy.HookURL, hookRequest{ScopeRequested: scope, UserID: user.ID,
 			Identifiers: dest, Signals: signals, Metadata: nonNil(metadata)})

@@ -77,9 +77,9 @@ func (r *StepRegistry) kind(key string) (stepKind, bool) {
 	return k, ok
 }
 
-// UnknownStepError says why key is not a step the configuration can
+// unknownStepError says why key is not a step the configuration can
 // name.
-func UnknownStepError(key string) error {
+func unknownStepError(key string) error {
 	if _, builtin := builtinSteps[key]; builtin {
 		return fmt.Errorf("step %q needs a passkey block (passkeys are off)", key)
 	}

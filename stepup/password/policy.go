@@ -6,6 +6,13 @@ import (
 	"unicode/utf8"
 )
 
+// Defaults of a policy: NIST SP 800-63B's minimum for a password used
+// alone, and a maximum well above the 64 it asks to allow.
+const (
+	DefaultMinLength = 15
+	DefaultMaxLength = 128
+)
+
 // Policy is what a new password must hold: the `/password/compliancy`
 // document of the session API. MaxLength 0 means no bound but MaxBytes.
 type Policy struct {
