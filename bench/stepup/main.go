@@ -34,6 +34,7 @@ type config struct {
 	gateway, inboxAddr, hookAddr, upstreamAddr, redisAddr, profileURL, profileOut string
 	flows, concurrency, rtCalls, rate, pid                                        int
 	paced                                                                         time.Duration
+	trace                                                                         bool
 }
 
 func main() {
@@ -51,6 +52,7 @@ func main() {
 	flag.IntVar(&cfg.pid, "pid", 0, "the gateway's process ID, to report its CPU time per flow")
 	flag.StringVar(&cfg.profileURL, "profile-url", "", "gateway's /debug/pprof/profile URL: profile the unpaced flows")
 	flag.StringVar(&cfg.profileOut, "profile-out", "", "where to write that profile")
+	flag.BoolVar(&cfg.trace, "trace", false, "only one login and one flow, with ECHO markers before each request on -redis (for MONITOR)")
 	flag.Parse()
 	if cfg.gateway == "" || cfg.inboxAddr == "" || cfg.hookAddr == "" || cfg.upstreamAddr == "" {
 		log.Fatal("stepup: -gateway, -inbox, -hook and -upstream are required")
@@ -98,6 +100,12 @@ func run(cfg config) error {
 	if err := benchkit.WaitFor(cfg.gateway + "/.well-known/jwks.json"); err != nil {
 		return err
 	}
+	if cfg.trace {
+		if b.redis == nil {
+			return fmt.Errorf("-trace needs -redis")
+		}
+		return b.trace()
+	}
 	paced := int(cfg.paced.Seconds() * float64(cfg.rate))
 	users, err := b.logins(cfg.flows + paced + cfg.rtCalls)
 	if err != nil {
@@ -112,12 +120,19 @@ func run(cfg config) error {
 		return err
 	}
 	var calls *callCosts
+	var endpoints []endpointCost
 	if b.redis != nil {
 		if calls, err = b.protectedCallCosts(users[cfg.flows+paced:]); err != nil {
 			return err
 		}
+		if endpoints, err = b.endpointCosts(cfg.rtCalls); err != nil {
+			return err
+		}
 	}
 	b.report(unpacedFlows, pacedFlows, calls)
+	if endpoints != nil {
+		writeEndpointCosts(os.Stdout, cfg.rtCalls, cfg.concurrency, endpoints)
+	}
 	return nil
 }
 
