@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
 
 // Rate is a number of events allowed per fixed window.
@@ -80,52 +82,44 @@ type counter struct {
 	rate Rate
 }
 
-// allow counts one event under key and refuses it past the rate: one store
-// round trip either way.
-func (e *Engine) allow(ctx context.Context, key string, r Rate) error {
-	n, err := e.cfg.Store.Incr(ctx, key, r.Window)
+// spend counts one operation in each counter, in order, and checks the
+// account lock (lockKey, when set) right after the first one. When a
+// counter or the lock refuses (or the store fails), the counters counted
+// before are given back: a refused operation stays only in the counter
+// that refused it, which is past its limit for the rest of its window
+// anyway. The store decides it all in one round trip (store.Spender): a
+// client past its own budget is refused in one round trip too.
+func (e *Engine) spend(ctx context.Context, lockKey string, counters []counter) error {
+	cs := make([]store.Counter, len(counters))
+	for i, c := range counters {
+		cs[i] = store.Counter{Key: c.key, Limit: int64(c.rate.Count), Window: c.rate.Window}
+	}
+	var lock store.Lock
+	if lockKey != "" {
+		lock = store.Lock{Key: lockKey, At: int64(e.cfg.OTP.MaxUserFailures)}
+	}
+	spent, err := store.Spend(ctx, e.cfg.Store, lock, cs)
 	if err != nil {
 		return storeErr(err)
 	}
-	if n > int64(r.Count) {
+	if !spent.OK() {
 		return ErrRateLimited
 	}
 	return nil
 }
 
-// spend counts one operation in each counter, in order, and checks the
-// account lock (lockKey, when set) right after the first one, so that a
-// client past its own budget is refused in one round trip. When a counter
-// or the lock refuses (or the store fails), the counters counted before
-// are given back: a refused operation stays only in the counter that
-// refused it, which is past its limit for the rest of its window anyway.
-//
-// Every key is known before the first call (none depends on another's
-// answer), so that the counters of one operation can be sent in one
-// pipeline, or one script per Cluster slot.
-func (e *Engine) spend(ctx context.Context, lockKey string, counters []counter) error {
-	for i, c := range counters {
-		err := e.allow(ctx, c.key, c.rate)
-		if err == nil && i == 0 && lockKey != "" {
-			if _, err = e.checkLock(ctx, lockKey); err != nil {
-				i = 1 // the first counter is given back too
-			}
-		}
-		if err != nil {
-			e.giveBack(ctx, keysOf(counters[:i]))
-			return err
-		}
-	}
-	return nil
-}
-
-// giveBack takes one back from each counter (a key listed twice, twice).
-// Best effort: a store that fails here leaves the counters higher than
-// they need to be, never lower.
+// giveBack takes one back from each counter (a key listed twice, twice),
+// in one batch. Best effort: a store that fails here leaves the counters
+// higher than they need to be, never lower.
 func (e *Engine) giveBack(ctx context.Context, keys []string) {
-	for _, k := range keys {
-		_ = e.cfg.Store.Decr(ctx, k)
+	if len(keys) == 0 {
+		return
 	}
+	ops := make([]*store.Op, len(keys))
+	for i, k := range keys {
+		ops[i] = store.DecrOp(k)
+	}
+	store.Do(ctx, e.cfg.Store, ops...)
 }
 
 func keysOf(counters []counter) []string {

@@ -26,12 +26,20 @@ const (
 	opRemoveMember
 	opMembers
 	opPing
+	opSpend
 	numStoreOps
 )
 
 var storeOpLabels = [numStoreOps]string{
 	opGet: "get", opSet: "set", opCreate: "create", opSwap: "swap", opTake: "take", opIncr: "incr", opDecr: "decr",
 	opDelete: "delete", opAddMember: "add_member", opRemoveMember: "remove_member", opMembers: "members", opPing: "ping",
+	opSpend: "spend",
+}
+
+// batchOps maps the operations of a batch to their labels.
+var batchOps = map[store.OpKind]storeOp{
+	store.OpGet: opGet, store.OpSet: opSet, store.OpCreate: opCreate, store.OpSwap: opSwap, store.OpTake: opTake,
+	store.OpIncr: opIncr, store.OpDecr: opDecr, store.OpDelete: opDelete, store.OpAddMember: opAddMember,
 }
 
 // measuredStore times every store operation and counts its failures. An
@@ -49,8 +57,9 @@ type measuredStore struct {
 // (caddy_stepup_store_operation_seconds) and every failure counted
 // (caddy_stepup_store_errors_total) and reported to onFail (may be nil).
 // Wrap the store once and give the wrapper to every consumer. The wrapper
-// keeps what s offers besides Store: its clock (store.ClockOf) and its
-// bound (store.Bounded).
+// keeps what s offers besides Store: its clock (store.ClockOf), its
+// bound (store.Bounded), its batches (store.Batcher) and spends
+// (store.Spender).
 func MeasureStore(s store.Store, onFail func(op string)) store.Store {
 	m := &measuredStore{Store: s, onFail: onFail, clock: store.ClockOf(s)}
 	for op := range numStoreOps {
@@ -154,6 +163,28 @@ func (m *measuredStore) Ping(ctx context.Context) error {
 	return err
 }
 
+// Batch runs a batch on the wrapped store (store.Do): each operation is
+// timed under its own label, with the time of the whole batch it was
+// part of.
+func (m *measuredStore) Batch(ctx context.Context, ops []*store.Op) {
+	start := time.Now()
+	store.Do(ctx, m.Store, ops...)
+	for _, op := range ops {
+		if label, ok := batchOps[op.Kind]; ok {
+			m.done(label, start, op.Err)
+		}
+	}
+}
+
+// Spend spends counters on the wrapped store (store.Spend), timed as one
+// operation.
+func (m *measuredStore) Spend(ctx context.Context, lock store.Lock, counters []store.Counter) (store.Spent, error) {
+	start := time.Now()
+	spent, err := store.Spend(ctx, m.Store, lock, counters)
+	m.done(opSpend, start, err)
+	return spent, err
+}
+
 // NearlyFull passes the memory store's bound through (store.Bounded).
 func (m *measuredStore) NearlyFull() bool {
 	b, ok := m.Store.(store.Bounded)
@@ -168,4 +199,6 @@ var (
 	_ store.Store   = (*measuredStore)(nil)
 	_ store.Bounded = (*measuredStore)(nil)
 	_ store.Clock   = (*measuredStore)(nil)
+	_ store.Batcher = (*measuredStore)(nil)
+	_ store.Spender = (*measuredStore)(nil)
 )

@@ -32,6 +32,7 @@ func TestMeasuredStoreTimesEveryOperation(t *testing.T) {
 	_ = s.RemoveMember(ctx, "set", "a")
 	_, _ = s.Members(ctx, "set")
 	_ = s.Ping(ctx)
+	_, _ = store.Spend(ctx, s, store.Lock{}, []store.Counter{{Key: "c", Limit: 1, Window: ttl}})
 	want := map[string]float64{}
 	for _, op := range storeOpLabels {
 		seconds, _ := opSeries(op)

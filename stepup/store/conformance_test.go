@@ -569,6 +569,9 @@ func runConformance(t *testing.T, b backend) {
 		cancel()
 		assertAllUnavailableCtx(t, s, canceled)
 	})
+
+	runBatchConformance(t, open, hasTTL)
+	runSpendConformance(t, open, hasTTL)
 }
 
 // second returns the error of a two-result call.
@@ -655,5 +658,19 @@ func callEveryMethod(ctx context.Context, s Store) map[string]error {
 		"RemoveMember": s.RemoveMember(ctx, "s", "m"),
 		"Members":      second(s.Members(ctx, "s")),
 		"Ping":         s.Ping(ctx),
+		"Spend": second(Spend(ctx, s, Lock{Key: "l", At: 5},
+			[]Counter{{Key: "c1", Limit: 10, Window: ttl}, {Key: "{x}c2", Limit: 10, Window: ttl}})),
+		"Batch Get":  batchErr(ctx, s, GetOp("k")),
+		"Batch Set":  batchErr(ctx, s, SetOp("k", []byte("v"), ttl)),
+		"Batch Swap": batchErr(ctx, s, SwapOp("k", []byte("v"), []byte("w"), ttl)),
+		"Batch Take": batchErr(ctx, s, TakeOp("k")),
+		"Batch Incr": batchErr(ctx, s, IncrOp("n", ttl)),
 	}
+}
+
+// batchErr runs op in a batch beside a Get of another slot's key, and
+// returns op's error.
+func batchErr(ctx context.Context, s Store, op *Op) error {
+	Do(ctx, s, GetOp("{other}k"), op)
+	return op.Err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,6 +28,9 @@ type RedisConn struct {
 	local        func() time.Time // the instance's clock
 	maxOffset    time.Duration    // the bound of Redis's clock offset (redis_clock.go)
 	onFault      func(ClockFault) // nil: faults are not reported
+	// scriptsLoaded says that the scripts batches send by SHA were loaded
+	// (redis_batch.go); a NOSCRIPT answer clears it.
+	scriptsLoaded atomic.Bool
 }
 
 // DialRedis builds the client described by opts. It does no I/O: call Ping

@@ -29,18 +29,23 @@ var errNotReplicated = errors.New("store: too few replicas acknowledged the writ
 // corrects the scripts' clock and sends the command once more: the
 // refused script did nothing.
 func (r *Redis) runGuarded(ctx context.Context, script *redis.Script, key string, args ...any) *redis.Cmd {
+	return r.runGuardedKeys(ctx, script, []string{r.key(key)}, args...)
+}
+
+// runGuardedKeys is runGuarded for a script of several keys (already
+// prefixed), all in one Cluster slot unless the deployment is no Cluster.
+func (r *Redis) runGuardedKeys(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
 	sent := r.conn.local()
-	cmd := r.runGuardedOnce(ctx, script, key, args)
+	cmd := r.runGuardedOnce(ctx, script, keys, args)
 	if _, at, ok := scriptRefusal(cmd.Err()); ok && r.conn.correctScriptClock(ctx, at, sent, r.conn.local()) {
-		cmd = r.runGuardedOnce(ctx, script, key, args)
+		cmd = r.runGuardedOnce(ctx, script, keys, args)
 	}
 	return cmd
 }
 
-func (r *Redis) runGuardedOnce(ctx context.Context, script *redis.Script, key string, args []any) *redis.Cmd {
+func (r *Redis) runGuardedOnce(ctx context.Context, script *redis.Script, keys []string, args []any) *redis.Cmd {
 	notBefore, deadline := r.conn.guardArgs(ctx)
 	args = append([]any{notBefore, deadline}, args...)
-	keys := []string{r.key(key)}
 	if r.conn.waitReplicas == 0 {
 		return script.Run(ctx, r.conn.client, keys, args...)
 	}
