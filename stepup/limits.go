@@ -87,7 +87,7 @@ type counter struct {
 // counter or the lock refuses (or the store fails), the counters counted
 // before are given back: a refused operation stays only in the counter
 // that refused it, which is past its limit for the rest of its window
-// anyway. The store decides it all in one round trip (store.Spender): a
+// anyway. The store decides it all in one round trip (store.Spend): a
 // client past its own budget is refused in one round trip too.
 func (e *Engine) spend(ctx context.Context, lockKey string, counters []counter) error {
 	cs := make([]store.Counter, len(counters))

@@ -40,6 +40,7 @@ var storeOpLabels = [numStoreOps]string{
 var batchOps = map[store.OpKind]storeOp{
 	store.OpGet: opGet, store.OpSet: opSet, store.OpCreate: opCreate, store.OpSwap: opSwap, store.OpTake: opTake,
 	store.OpIncr: opIncr, store.OpDecr: opDecr, store.OpDelete: opDelete, store.OpAddMember: opAddMember,
+	store.OpSpend: opSpend,
 }
 
 // measuredStore times every store operation and counts its failures. An
@@ -58,8 +59,7 @@ type measuredStore struct {
 // (caddy_stepup_store_errors_total) and reported to onFail (may be nil).
 // Wrap the store once and give the wrapper to every consumer. The wrapper
 // keeps what s offers besides Store: its clock (store.ClockOf), its
-// bound (store.Bounded), its batches (store.Batcher) and spends
-// (store.Spender).
+// bound (store.Bounded) and its batches (store.Batcher).
 func MeasureStore(s store.Store, onFail func(op string)) store.Store {
 	m := &measuredStore{Store: s, onFail: onFail, clock: store.ClockOf(s)}
 	for op := range numStoreOps {
@@ -176,15 +176,6 @@ func (m *measuredStore) Batch(ctx context.Context, ops []*store.Op) {
 	}
 }
 
-// Spend spends counters on the wrapped store (store.Spend), timed as one
-// operation.
-func (m *measuredStore) Spend(ctx context.Context, lock store.Lock, counters []store.Counter) (store.Spent, error) {
-	start := time.Now()
-	spent, err := store.Spend(ctx, m.Store, lock, counters)
-	m.done(opSpend, start, err)
-	return spent, err
-}
-
 // NearlyFull passes the memory store's bound through (store.Bounded).
 func (m *measuredStore) NearlyFull() bool {
 	b, ok := m.Store.(store.Bounded)
@@ -200,5 +191,4 @@ var (
 	_ store.Bounded = (*measuredStore)(nil)
 	_ store.Clock   = (*measuredStore)(nil)
 	_ store.Batcher = (*measuredStore)(nil)
-	_ store.Spender = (*measuredStore)(nil)
 )

@@ -30,6 +30,7 @@ const (
 	OpDecr
 	OpDelete
 	OpAddMember
+	OpSpend
 )
 
 // Op is one operation of a batch, and its result. Err is what the method
@@ -41,9 +42,13 @@ type Op struct {
 	Value []byte // Set, Create, Swap (the new value); AddMember: the member
 	Old   []byte // Swap
 	TTL   time.Duration
+	// Spend: the lock and the counters (spend.go).
+	Lock     Lock
+	Counters []Counter
 
 	Result []byte // Get, Take
 	N      int64  // Incr
+	Spent  Spent  // Spend
 	Err    error
 }
 
@@ -80,6 +85,11 @@ func DeleteOp(key string) *Op { return &Op{Kind: OpDelete, Key: key} }
 // AddMemberOp adds member to the set at key, which lives at least ttl.
 func AddMemberOp(key, member string, ttl time.Duration) *Op {
 	return &Op{Kind: OpAddMember, Key: key, Value: []byte(member), TTL: ttl}
+}
+
+// SpendOp spends counters past a lock (spend.go).
+func SpendOp(lock Lock, counters []Counter) *Op {
+	return &Op{Kind: OpSpend, Lock: lock, Counters: counters, Spent: Spent{Refused: -1}}
 }
 
 // Batcher is a Store that can send several operations at once.
@@ -121,6 +131,8 @@ func runOne(ctx context.Context, s Store, op *Op) {
 		op.Err = s.Delete(ctx, op.Key)
 	case OpAddMember:
 		op.Err = s.AddMember(ctx, op.Key, string(op.Value), op.TTL)
+	case OpSpend:
+		op.Spent, op.Err = spendOneByOne(ctx, s, op.Lock, op.Counters)
 	default:
 		op.Err = unavailable(errUnknownOp)
 	}

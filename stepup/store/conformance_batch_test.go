@@ -140,7 +140,7 @@ func runBatchConformance(t *testing.T, open openFunc, hasTTL ttlCheck) {
 	})
 }
 
-// runSpendConformance checks Spender's rules: counters in order, the lock
+// runSpendConformance checks Spend's rules: counters in order, the lock
 // after the first, a refusal counted only where it was refused.
 func runSpendConformance(t *testing.T, open openFunc, hasTTL ttlCheck) {
 	ctx := context.Background()
@@ -269,6 +269,35 @@ func runSpendConformance(t *testing.T, open openFunc, hasTTL ttlCheck) {
 		}
 		if got := values(t, s, cs); got != "[7 20 7]" {
 			t.Fatalf("counters %s, want [7 20 7]", got)
+		}
+	})
+
+	t.Run("SpendsInABatch", func(t *testing.T) {
+		s, _ := open(t)
+		if err := s.Set(ctx, "{r}record", []byte("r"), long); err != nil {
+			t.Fatal(err)
+		}
+		cs := counters(5, 1)
+		if spent, err := Spend(ctx, s, Lock{}, cs); err != nil || !spent.OK() {
+			t.Fatal(spent, err)
+		}
+		read, refused, passed := GetOp("{r}record"), SpendOp(Lock{Key: "{l}lock", At: 3}, cs),
+			SpendOp(Lock{}, []Counter{{Key: "{p}count", Limit: 2, Window: long}})
+		Do(ctx, s, read, refused, passed, IncrOp("{n}n", long))
+		if string(read.Result) != "r" || read.Err != nil {
+			t.Errorf("read %q, %v", read.Result, read.Err)
+		}
+		if refused.Err != nil || refused.Spent.Refused != 1 {
+			t.Errorf("refused: %+v, %v", refused.Spent, refused.Err)
+		}
+		if passed.Err != nil || !passed.Spent.OK() {
+			t.Errorf("passed: %+v, %v", passed.Spent, passed.Err)
+		}
+		if got := values(t, s, cs); got != "[1 2]" {
+			t.Errorf("counters %s after a refused spend in a batch, want [1 2]", got)
+		}
+		if v := value(t, s, "{p}count"); v != "1" {
+			t.Errorf("the passed spend's counter holds %s", v)
 		}
 	})
 

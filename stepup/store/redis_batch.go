@@ -22,12 +22,66 @@ var errUnknownOp = errors.New("store: unknown operation")
 // it then runs after the batch's other ops. On a Cluster with wait_replicas each op goes through its
 // method: WAIT must follow each write on the connection of its own master.
 func (r *Redis) Batch(ctx context.Context, ops []*Op) {
-	if len(ops) == 1 || (r.conn.cluster != nil && r.conn.waitReplicas > 0) {
+	cluster := r.conn.cluster != nil
+	switch {
+	case cluster && r.conn.waitReplicas > 0:
 		for _, op := range ops {
-			runOne(ctx, r, op)
+			if op.Kind == OpSpend {
+				op.Spent, op.Err = spendOneByOne(ctx, r, op.Lock, op.Counters)
+			} else {
+				runOne(ctx, r, op)
+			}
 		}
 		return
+	case len(ops) == 1 && (ops[0].Kind != OpSpend || !cluster):
+		r.alone(ctx, ops[0])
+		return
 	}
+	// On a Cluster a spend is counters and a lock in several slots: its
+	// ops join the batch, and its give-backs, if any, follow it.
+	flat := make([]*Op, 0, len(ops))
+	var spends []*clusterSpend
+	for _, op := range ops {
+		if op.Kind == OpSpend {
+			op.Spent = Spent{Refused: -1}
+			if op.Err = checkWindows(op.Counters); op.Err != nil || len(op.Counters) == 0 {
+				continue
+			}
+			if cluster {
+				cs := expandSpend(op)
+				spends = append(spends, cs)
+				flat = append(flat, cs.ops()...)
+				continue
+			}
+		}
+		flat = append(flat, op)
+	}
+	r.pipelined(ctx, flat)
+	var giveBacks []*Op
+	for _, cs := range spends {
+		giveBacks = append(giveBacks, cs.decide()...)
+	}
+	if len(giveBacks) > 0 {
+		r.pipelined(ctx, giveBacks)
+	}
+}
+
+// alone runs one op by itself, through its method.
+func (r *Redis) alone(ctx context.Context, op *Op) {
+	if op.Kind == OpSpend {
+		if r.conn.cluster != nil {
+			r.Batch(ctx, []*Op{op})
+			return
+		}
+		r.spendOne(ctx, op)
+		return
+	}
+	runOne(ctx, r, op)
+}
+
+// pipelined sends ops in one pipeline (the ops of a spend are one script,
+// on a deployment that is no Cluster).
+func (r *Redis) pipelined(ctx context.Context, ops []*Op) {
 	queued := make([]*Op, 0, len(ops))
 	for _, op := range ops {
 		switch op.Kind {
@@ -54,11 +108,11 @@ func (r *Redis) Batch(ctx context.Context, ops []*Op) {
 			// Redis forgot its scripts (a restart, a new Cluster master):
 			// this op did nothing and runs now, after the others.
 			r.conn.scriptsLoaded.Store(false)
-			runOne(ctx, r, op)
+			r.alone(ctx, op)
 			continue
 		}
 		if _, at, ok := scriptRefusal(err); ok && r.conn.correctScriptClock(opCtx, at, sent, received) {
-			runOne(ctx, r, op)
+			r.alone(ctx, op)
 			continue
 		}
 		r.finish(op, cmds[i])
@@ -86,7 +140,7 @@ func (r *Redis) Batch(ctx context.Context, ops []*Op) {
 // guarded script (redis_deadline.go), and so wait for replicas.
 func guarded(kind OpKind) bool {
 	switch kind {
-	case OpCreate, OpSwap, OpTake, OpIncr, OpDecr:
+	case OpCreate, OpSwap, OpTake, OpIncr, OpDecr, OpSpend:
 		return true
 	}
 	return false
@@ -120,6 +174,9 @@ func (r *Redis) pipeline(ctx context.Context, ops []*Op) (cmds []redis.Cmder, ac
 			cmds[i] = p.Del(ctx, keys[0])
 		case OpAddMember:
 			cmds[i] = addMemberScript.EvalSha(ctx, p, keys, op.Value, millis(op.TTL))
+		case OpSpend:
+			keys, args := r.spendKeys(op)
+			cmds[i] = spendScript.EvalSha(ctx, p, keys, append([]any{notBefore, deadline}, args...)...)
 		default:
 			c := redis.NewCmd(ctx)
 			c.SetErr(errUnknownOp)
@@ -158,6 +215,8 @@ func (r *Redis) finish(op *Op, cmd redis.Cmder) {
 			return
 		}
 		op.Err = intAnswer(op, n)
+	case OpSpend:
+		r.spendAnswer(op, cmd.(*redis.Cmd))
 	case OpTake:
 		res, err := cmd.(*redis.Cmd).Slice()
 		if err != nil {
@@ -206,7 +265,7 @@ func takeAnswer(res []any) ([]byte, error) {
 }
 
 // batchScripts are the scripts batches send by SHA.
-var batchScripts = []*redis.Script{createScript, swapScript, takeScript, incrScript, decrScript, addMemberScript}
+var batchScripts = []*redis.Script{createScript, swapScript, takeScript, incrScript, decrScript, addMemberScript, spendScript}
 
 // loadScripts loads batchScripts on every master, once, and again after
 // a NOSCRIPT answer. A failure is left to the batch's commands to report.

@@ -7,10 +7,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var _ Spender = (*Redis)(nil)
-
-// spendScript spends counters in one step (Spender's rules): KEYS are the
-// lock's counter when ARGV[3] is 1, then the counters; ARGV[4] is the
+// spendScript spends counters in one step (the rules of Spend): KEYS are
+// the lock's counter when ARGV[3] is 1, then the counters; ARGV[4] is the
 // lock's threshold, then each counter's limit and window (ms). The answer
 // is {0} (spent), {1, i} (counter i, from 0, refused) or {2} (locked).
 // Its keys lie in several Cluster slots: it runs on deployments that are
@@ -45,98 +43,120 @@ for i = 0, #KEYS - first do
 end
 return {0}`)
 
-// Spend decides every counter and the lock in one round trip: one script
-// on a deployment that is no Cluster (atomic, a refusal included); on a
-// Cluster, whose counters lie in several slots, one pipeline that counts
-// in every counter and reads the lock, then, only when something
-// refused, a second one that gives back what the rules say.
-func (r *Redis) Spend(ctx context.Context, lock Lock, counters []Counter) (Spent, error) {
-	for _, c := range counters {
-		if err := checkTTL(c.Window); err != nil {
-			return Spent{Refused: -1}, err
-		}
-	}
-	if len(counters) == 0 {
-		return Spent{Refused: -1}, nil
-	}
-	if r.conn.cluster != nil {
-		return r.spendPipelined(ctx, lock, counters)
-	}
-	keys := make([]string, 0, len(counters)+1)
-	args := make([]any, 0, 2+2*len(counters))
+// A spend on Redis takes one round trip: one script on a deployment that
+// is no Cluster (atomic, a refusal included); on a Cluster, whose
+// counters lie in several slots, one pipeline that counts in every counter
+// and reads the lock, then, only when something refused, a second one
+// that gives back what the rules say.
+
+// spendKeys returns the script's keys and arguments after the guard's.
+func (r *Redis) spendKeys(op *Op) (keys []string, args []any) {
+	keys = make([]string, 0, len(op.Counters)+1)
+	args = make([]any, 0, 2+2*len(op.Counters))
 	hasLock := "0"
-	if lock.Key != "" {
+	if op.Lock.Key != "" {
 		hasLock = "1"
-		keys = append(keys, r.key(lock.Key))
+		keys = append(keys, r.key(op.Lock.Key))
 	}
-	args = append(args, hasLock, lock.At)
-	for _, c := range counters {
+	args = append(args, hasLock, op.Lock.At)
+	for _, c := range op.Counters {
 		keys = append(keys, r.key(c.Key))
 		args = append(args, c.Limit, millis(c.Window))
 	}
+	return keys, args
+}
+
+// spendOne runs a spend alone on a deployment that is no Cluster.
+func (r *Redis) spendOne(ctx context.Context, op *Op) {
+	op.Spent = Spent{Refused: -1}
+	if op.Err = checkWindows(op.Counters); op.Err != nil || len(op.Counters) == 0 {
+		return
+	}
+	keys, args := r.spendKeys(op)
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	res, err := r.runGuardedKeys(ctx, spendScript, keys, args...).Int64Slice()
+	r.spendAnswer(op, r.runGuardedKeys(ctx, spendScript, keys, args...))
+}
+
+// spendAnswer reads the spend script's answer.
+func (r *Redis) spendAnswer(op *Op, cmd *redis.Cmd) {
+	res, err := cmd.Int64Slice()
 	if err != nil {
-		return Spent{Refused: -1}, r.conn.failGuarded(err)
+		op.Err = r.conn.failGuarded(err)
+		return
 	}
 	switch {
 	case len(res) == 2 && res[0] == 1:
-		return Spent{Refused: int(res[1])}, nil
+		op.Spent = Spent{Refused: int(res[1])}
 	case len(res) == 1 && res[0] == 2:
-		return Spent{Refused: -1, Locked: true}, nil
+		op.Spent = Spent{Refused: -1, Locked: true}
 	case len(res) == 1 && res[0] == 0:
-		return Spent{Refused: -1}, nil
+	default:
+		op.Err = r.conn.fail(errors.New("spend: unexpected reply"))
 	}
-	return Spent{Refused: -1}, r.conn.fail(errors.New("spend: unexpected reply"))
 }
 
-// spendPipelined is Spend on a Cluster: every counter and the lock in one
-// batch, then the give-backs of a refusal in another.
-func (r *Redis) spendPipelined(ctx context.Context, lock Lock, counters []Counter) (Spent, error) {
-	ops := make([]*Op, len(counters), len(counters)+1)
-	for i, c := range counters {
-		ops[i] = IncrOp(c.Key, c.Window)
+// clusterSpend is a spend on a Cluster, as ops of a batch: an Incr per
+// counter and a Get of the lock.
+type clusterSpend struct {
+	op   *Op
+	incr []*Op
+	lock *Op
+}
+
+func expandSpend(op *Op) *clusterSpend {
+	cs := &clusterSpend{op: op, incr: make([]*Op, len(op.Counters))}
+	for i, c := range op.Counters {
+		cs.incr[i] = IncrOp(c.Key, c.Window)
 	}
-	var lockOp *Op
-	if lock.Key != "" {
-		lockOp = GetOp(lock.Key)
-		ops = append(ops, lockOp)
+	if op.Lock.Key != "" {
+		cs.lock = GetOp(op.Lock.Key)
 	}
-	r.Batch(ctx, ops)
-	out := Spent{Refused: -1}
+	return cs
+}
+
+func (cs *clusterSpend) ops() []*Op {
+	if cs.lock == nil {
+		return cs.incr
+	}
+	return append(append([]*Op{}, cs.incr...), cs.lock)
+}
+
+// decide applies the rules to what the batch answered and returns the
+// give-backs they call for: every counter counted in but the one that
+// refused (all of them when the lock refused or the store failed).
+func (cs *clusterSpend) decide() (giveBacks []*Op) {
+	op := cs.op
+	op.Spent = Spent{Refused: -1}
 	var failed error
-	for i, c := range counters {
-		if err := ops[i].Err; err != nil {
+	for i, c := range op.Counters {
+		if err := cs.incr[i].Err; err != nil {
 			failed = err
-		} else if ops[i].N > c.Limit && out.Refused < 0 && failed == nil {
-			out.Refused = i
+		} else if cs.incr[i].N > c.Limit && op.Spent.Refused < 0 {
+			op.Spent.Refused = i
 		}
 	}
-	if failed == nil && lockOp != nil && (out.Refused < 0 || out.Refused > 0) {
+	// The lock is read after the first counter: a refusal by the first
+	// counter comes before it, and it comes before the others'.
+	if failed == nil && cs.lock != nil && op.Spent.Refused != 0 {
 		switch {
-		case errors.Is(lockOp.Err, ErrNotFound):
-		case lockOp.Err != nil:
-			failed = lockOp.Err
-		case parseCount(lockOp.Result) >= lock.At:
-			out = Spent{Refused: -1, Locked: true}
+		case errors.Is(cs.lock.Err, ErrNotFound):
+		case cs.lock.Err != nil:
+			failed = cs.lock.Err
+		case parseCount(cs.lock.Result) >= op.Lock.At:
+			op.Spent = Spent{Refused: -1, Locked: true}
 		}
-	}
-	if failed == nil && out.OK() {
-		return out, nil
-	}
-	// Give back every counter counted in but the one that refused.
-	var back []*Op
-	for i := range counters {
-		if ops[i].Err == nil && (failed != nil || i != out.Refused) {
-			back = append(back, DecrOp(counters[i].Key))
-		}
-	}
-	if len(back) > 0 {
-		r.Batch(ctx, back)
 	}
 	if failed != nil {
-		return Spent{Refused: -1}, failed
+		op.Spent, op.Err = Spent{Refused: -1}, failed
 	}
-	return out, nil
+	if failed == nil && op.Spent.OK() {
+		return nil
+	}
+	for i := range op.Counters {
+		if cs.incr[i].Err == nil && (failed != nil || i != op.Spent.Refused) {
+			giveBacks = append(giveBacks, DecrOp(op.Counters[i].Key))
+		}
+	}
+	return giveBacks
 }

@@ -131,6 +131,15 @@ func TestWaitReplicasOnACluster(t *testing.T) {
 		}
 	}
 
+	batch := []*Op{CreateOp("{a}b", []byte("g"), time.Hour), IncrOp("{b}b", time.Hour), TakeOp("{c}grant"),
+		SpendOp(Lock{Key: "{d}lock", At: 3}, []Counter{{Key: "{e}n", Limit: 5, Window: time.Hour}, {Key: "{f}n", Limit: 5, Window: time.Hour}})}
+	Do(ctx, s, batch...)
+	for i, op := range batch {
+		if op.Err != nil && !(op.Kind == OpTake && errors.Is(op.Err, ErrNotFound)) {
+			t.Fatalf("batch op %d: %v", i, op.Err)
+		}
+	}
+
 	stalledMaster, replica := cluster.MasterOf(t, s.key("{a}grant"))
 	cluster.Nodes[replica].Freeze()
 	defer cluster.Nodes[replica].Thaw()
@@ -149,5 +158,32 @@ func TestWaitReplicasOnACluster(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("every key fell on the stalled replica's master: nothing checked the other slots")
+	}
+}
+
+// TestWaitReplicasInBatches: a batch's consuming ops and spends wait for
+// the replica like the methods do; once the replica is cut off they fail
+// (503) while its reads still answer.
+func TestWaitReplicasInBatches(t *testing.T) {
+	master, _ := replicatedPair(t)
+	s := dialStore(t, RedisOptions{Addrs: []string{master.Addr}, Timeout: 2 * time.Second, WaitReplicas: 1, WaitTimeout: time.Second})
+	ctx := context.Background()
+	counters := []Counter{{Key: "{a}n", Limit: 5, Window: time.Hour}, {Key: "{b}n", Limit: 5, Window: time.Hour}}
+	ops := []*Op{CreateOp("grant", []byte("g"), time.Hour), IncrOp("{c}n", time.Hour), GetOp("{d}absent"),
+		SpendOp(Lock{Key: "{l}lock", At: 3}, counters)}
+	Do(ctx, s, ops...)
+	for i, op := range ops {
+		if op.Err != nil && !(i == 2 && errors.Is(op.Err, ErrNotFound)) {
+			t.Fatalf("op %d with a replica: %v", i, op.Err)
+		}
+	}
+	cutReplication(t, master)
+	take, read, spend := TakeOp("grant"), GetOp("{c}n"), SpendOp(Lock{}, counters)
+	Do(ctx, s, take, read, spend)
+	if !errors.Is(take.Err, ErrUnavailable) || !errors.Is(spend.Err, ErrUnavailable) {
+		t.Fatalf("take %v, spend %v without the replica, want ErrUnavailable", take.Err, spend.Err)
+	}
+	if read.Err != nil || string(read.Result) != "1" {
+		t.Fatalf("read %q, %v", read.Result, read.Err)
 	}
 }

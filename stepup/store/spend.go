@@ -9,7 +9,7 @@ import (
 // Spending rate-limited counters. One operation (a code sent, a login
 // started) is counted in several fixed-window counters (the client's, the
 // destination's, everyone's) and refused by the first one past its limit,
-// or by an account lock. A Spender decides all of them in one round trip.
+// or by an account lock. A Batcher decides all of them in one round trip.
 
 // Counter is a fixed-window counter: an event counts in Key, which expires
 // Window after its first event, and is refused past Limit.
@@ -38,30 +38,20 @@ type Spent struct {
 // OK says that nothing refused.
 func (s Spent) OK() bool { return s.Refused < 0 && !s.Locked }
 
-// Spender is a Store that spends counters in one round trip.
-type Spender interface {
-	// Spend counts one event in each counter, in order, checking the lock
-	// right after the first, and stops at the first refusal. When the
-	// store fails the counters already counted are given back, best
-	// effort, and the error is ErrUnavailable.
-	Spend(ctx context.Context, lock Lock, counters []Counter) (Spent, error)
-}
-
-// Spend spends counters on s: in one call when s is a Spender, else
-// counter by counter (a refusal by the first counter then costs one call).
+// Spend spends counters on s (Do with a SpendOp): in one round trip when
+// s is a Batcher, else counter by counter (a refusal by the first counter
+// then costs one call). The counters counted are given back, best effort,
+// when the store fails (the error is then ErrUnavailable).
 func Spend(ctx context.Context, s Store, lock Lock, counters []Counter) (Spent, error) {
-	for _, c := range counters {
-		if err := checkTTL(c.Window); err != nil {
-			return Spent{Refused: -1}, err
-		}
-	}
-	if sp, ok := s.(Spender); ok {
-		return sp.Spend(ctx, lock, counters)
-	}
-	return spendOneByOne(ctx, s, lock, counters)
+	op := SpendOp(lock, counters)
+	Do(ctx, s, op)
+	return op.Spent, op.Err
 }
 
 func spendOneByOne(ctx context.Context, s Store, lock Lock, counters []Counter) (Spent, error) {
+	if err := checkWindows(counters); err != nil {
+		return Spent{Refused: -1}, err
+	}
 	for i, c := range counters {
 		n, err := s.Incr(ctx, c.Key, c.Window)
 		if err != nil {
@@ -81,6 +71,16 @@ func spendOneByOne(ctx context.Context, s Store, lock Lock, counters []Counter) 
 		}
 	}
 	return Spent{Refused: -1}, nil
+}
+
+// checkWindows refuses a spend with a counter that would never expire.
+func checkWindows(counters []Counter) error {
+	for _, c := range counters {
+		if err := checkTTL(c.Window); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lockHolds reads the lock's counter; an absent one holds 0.
