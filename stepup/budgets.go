@@ -5,7 +5,7 @@ import (
 )
 
 // The counters a code or a login is counted in, beyond the account locks
-// (login.go). A login code sent to an identifier the client has no device
+// (login_otp.go). A login code sent to an identifier the client has no device
 // cookie of counts against the client's unproven sends, its share of the
 // destination and the destination's shared budget; the login's check gives
 // the client's two back (a proven code costs its client nothing but its

@@ -82,7 +82,7 @@ func (e *Engine) SignUp(ctx context.Context, email, pw string, client ClientInfo
 }
 
 // PasswordLogin checks an email address and password and returns a ticket
-// for /login/finalize. Guessing is bounded as for codes (login.go): the
+// for /login/finalize. Guessing is bounded as for codes (login_otp.go): the
 // address's failure counter (or that of the client's device for it) locks
 // at MaxUserFailures, the client's slows it down past freeFailures, and
 // both count before the comparison, so parallel guesses gain nothing.
