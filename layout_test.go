@@ -32,6 +32,7 @@ var roomImports = map[string][]string{
 	"webhooks":            {"internal/urlcheck", "stepup"},
 	"signals":             {"internal/strictjson", "jose", "jwks", "stepup/store"},
 	"revocation":          {"stepup/store"},
+	"mcp":                 {"internal/strictjson"},
 }
 
 // TestLayout checks the module's import graph against roomImports, with the
