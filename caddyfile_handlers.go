@@ -30,6 +30,16 @@ func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		max_age    <duration>
 //		resource   <uri>
 //		header sub|scope|sid|grant <header-name>
+//		mcp {
+//			method <name> [<scope...>] {
+//				acr     <acr...>
+//				max_age <duration>
+//			}
+//			tool <name> [<scope...>] {
+//				acr     <acr...>
+//				max_age <duration>
+//			}
+//		}
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -91,6 +101,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("header: unknown field '%s' (want sub, scope, sid or grant)", field)
 			}
 			*target = name
+		case "mcp":
+			if h.MCP != nil {
+				return d.Err("mcp is given twice")
+			}
+			h.MCP = new(MCPConfig)
+			if err := h.MCP.unmarshalMCP(d); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized stepup option '%s'", d.Val())
 		}

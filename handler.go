@@ -138,6 +138,13 @@ type Handler struct {
 	// identifier is the origin the client addressed.
 	Resource string `json:"resource,omitempty"`
 
+	// Makes the route an MCP server's (Streamable HTTP): each request's
+	// JSON-RPC message is read strictly and its method or tool may need
+	// more scopes, another acr or a more recent authentication (see
+	// MCPConfig). Not with bind. Default: none (bodies of other media
+	// types stream unread).
+	MCP *MCPConfig `json:"mcp,omitempty"`
+
 	// Names of the headers that carry the caller's identity to the
 	// upstream. Default: X-Stepup-Sub, X-Stepup-Scope, X-Stepup-Sid,
 	// X-Stepup-Grant.
@@ -204,6 +211,7 @@ func (h *Handler) setup(app *App) error {
 		Headers: enforce.IdentityHeaders{Subject: h.Headers.Subject, Scope: h.Headers.Scope,
 			Session: h.Headers.Session, Grant: h.Headers.Grant},
 		StripHeaders: app.strippedHeaders(), Logger: h.logger, RequestURL: requestURL, Resource: h.Resource,
+		MCP: h.mcpRouteConfig(),
 	}, app.scopeCatalogue())
 	if err != nil {
 		return err
@@ -292,6 +300,14 @@ func (h *Handler) Validate() error {
 	if h.app != nil && !h.app.trustsIssuers() {
 		return errors.New("the stepup app trusts no issuer: set `issuer` or add a `trust` block in the stepup global option")
 	}
+	if h.MCP != nil {
+		if len(h.Bind) > 0 {
+			return errors.New("mcp: bind reads the body as a transaction, mcp as a JSON-RPC message: a route has one or the other")
+		}
+		if err := h.MCP.routeConfig().Validate(h.ACR); err != nil {
+			return fmt.Errorf("mcp: %v", err)
+		}
+	}
 	if len(h.Bind) > 0 {
 		if err := h.validateBind(); err != nil {
 			return fmt.Errorf("bind: %v", err)
@@ -329,6 +345,14 @@ func (h *Handler) validateBind() error {
 		}
 	}
 	return nil
+}
+
+// mcpRouteConfig is the mcp block for the route's decision; nil without one.
+func (h *Handler) mcpRouteConfig() *enforce.MCPConfig {
+	if h.MCP == nil {
+		return nil
+	}
+	return h.MCP.routeConfig()
 }
 
 func quoteForError(s string) string {

@@ -22,7 +22,7 @@ var roomImports = map[string][]string{
 	"stepup/password":     {},
 	"stepup/dpop":         {"internal/strictjson", "jose"},
 	"stepup":              {"internal/strictjson", "internal/urlcheck", "jose", "jwks", "stepup/dpop", "stepup/otp", "stepup/password", "stepup/store"},
-	"enforce":             {"apierror", "internal/strictjson", "jwks", "resourcemeta", "stepup", "stepup/dpop", "stepup/store", "telemetry"},
+	"enforce":             {"apierror", "internal/strictjson", "jwks", "mcp", "resourcemeta", "stepup", "stepup/dpop", "stepup/store", "telemetry"},
 	"apierror":            {"stepup"},
 	"sessionapi":          {"apierror", "enforce", "internal/strictjson", "jwks", "stepup", "stepup/dpop"},
 	"adminapi":            {"apierror", "stepup"},

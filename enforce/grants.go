@@ -32,16 +32,36 @@ func (ro *Route) singleUseGrants(spender GrantSpender, claims *jwks.Claims) map[
 	return c.Grants
 }
 
-// useGrant consumes the single-use grants behind the route's scopes, if
+// useGrant consumes the single-use grants behind the scopes req needs, if
 // the token's scopes come from such grants. It returns the consumed grant
 // (nil when none was needed) or the refusal to send instead. Under bind,
 // a request passes only by spending a single-use grant whose approved
 // metadata the body matches: a scope held for good (session-bound, or from
 // another issuer) approved no transaction.
-func (ro *Route) useGrant(r *http.Request, spender GrantSpender, claims *jwks.Claims, rs *refusals) (*stepup.Grant, *Refusal) {
+func (ro *Route) useGrant(r *http.Request, spender GrantSpender, claims *jwks.Claims, rs *refusals, req *requirement) (*stepup.Grant, *Refusal) {
 	grants := ro.singleUseGrants(spender, claims)
-	scopes := ro.cfg.Scopes
-	if ro.cfg.Any {
+	used, refusal := ro.useRouteGrant(r, spender, claims, rs, req, grants)
+	if refusal != nil {
+		return nil, refusal
+	}
+	// A method's or tool's scopes (an MCP route, never under bind): each
+	// one's grant is spent.
+	for _, s := range req.extra {
+		if id := grants[s]; id != "" {
+			g, refusal := ro.consume(r, spender, id, claims, s, rs)
+			if refusal != nil {
+				return nil, refusal
+			}
+			used = g
+		}
+	}
+	return used, nil
+}
+
+// useRouteGrant spends the grants behind the route's own scopes.
+func (ro *Route) useRouteGrant(r *http.Request, spender GrantSpender, claims *jwks.Claims, rs *refusals, req *requirement, grants map[string]string) (*stepup.Grant, *Refusal) {
+	scopes := req.scopes
+	if req.any {
 		// One scope suffices: prefer one the token holds for good.
 		if ro.binding == nil {
 			for _, s := range scopes {

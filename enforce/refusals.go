@@ -41,6 +41,9 @@ func (rf *Refusal) Write(w http.ResponseWriter, resourceMetadata string) {
 // refusals are a route's refusals for one authentication scheme.
 type refusals struct {
 	noToken, badRequest, invalidToken, unavailable, tooLarge Refusal
+	// MCP routes only: a body that is not one JSON-RPC message every
+	// parser reads alike.
+	badMessage Refusal
 	// DPoP scheme only (RFC 9449 §7.1, §9).
 	invalidProof, useNonce Refusal
 	// scheme is "Bearer" or "DPoP"; params ends every challenge of the
@@ -51,12 +54,12 @@ type refusals struct {
 
 func newRefusals(scheme, params, realm, stepUpRequestPath string) refusals {
 	rs := refusals{scheme: scheme, params: params, stepUpRequestPath: stepUpRequestPath}
-	rs.noToken = newRefusal(telemetry.NoToken, apierror.Unauthorized, rs.challenge(`realm="`+realm+`"`),
-		"unauthorized", "An access token is required.", nil)
+	rs.noToken = rs.noTokenRefusal(realm, "")
 	rs.badRequest = newRefusal(telemetry.BadRequest, apierror.BadRequest, rs.challenge(`error="invalid_request"`),
 		"bad_request", "The request must carry one access token, in the Authorization header only.", nil)
-	rs.invalidToken = newRefusal(telemetry.InvalidToken, apierror.Unauthorized, rs.challenge(`error="invalid_token"`),
-		"unauthorized", "The access token is invalid or expired.", nil)
+	rs.invalidToken = rs.invalidTokenRefusal("")
+	rs.badMessage = newRefusal(telemetry.BadMessage, apierror.BadRequest, "", "bad_request",
+		"The body must be one JSON-RPC message (not a batch), labelled application/json, that every parser reads alike, with method and tool names in printable ASCII.", nil)
 	rs.unavailable = newRefusal(telemetry.Unavailable, apierror.Unavailable, "", "internal", "Authorization is temporarily unavailable.", nil)
 	rs.tooLarge = newRefusal(telemetry.BodyTooLarge, apierror.TooLarge, "", "body_too_large",
 		"The request body is too large for the gateway to inspect.", nil)
@@ -65,6 +68,32 @@ func newRefusals(scheme, params, realm, stepUpRequestPath string) refusals {
 	rs.useNonce = newRefusal(telemetry.UseDPoPNonce, apierror.Unauthorized, rs.challenge(`error="use_dpop_nonce"`),
 		"use_dpop_nonce", "Use the DPoP nonce in the DPoP-Nonce header.", map[string]any{"error": "use_dpop_nonce"})
 	return rs
+}
+
+// noTokenRefusal is the 401 to a request without a token; more ends the
+// challenge's parameters (`, scope="…"`).
+func (rs *refusals) noTokenRefusal(realm, more string) Refusal {
+	return newRefusal(telemetry.NoToken, apierror.Unauthorized, rs.challenge(`realm="`+realm+`"`+more),
+		"unauthorized", "An access token is required.", nil)
+}
+
+// invalidTokenRefusal is the 401 to every invalid token, the same for each
+// cause; more ends the challenge's parameters.
+func (rs *refusals) invalidTokenRefusal(more string) Refusal {
+	return newRefusal(telemetry.InvalidToken, apierror.Unauthorized, rs.challenge(`error="invalid_token"`+more),
+		"unauthorized", "The access token is invalid or expired.", nil)
+}
+
+// addMCP gives an MCP route's 401s the MCP authorization spec's words:
+// they name the route's scopes (the spec's SHOULD, and where its clients
+// look first for the scopes to request).
+func (rs *refusals) addMCP(realm string, routeScopes []string) {
+	if len(routeScopes) == 0 {
+		return
+	}
+	scope := `, scope="` + strings.Join(routeScopes, " ") + `"`
+	rs.noToken = rs.noTokenRefusal(realm, scope)
+	rs.invalidToken = rs.invalidTokenRefusal(scope)
 }
 
 // dpopChallengeParams is the `algs` parameter of DPoP challenges.

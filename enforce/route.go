@@ -63,6 +63,10 @@ type RouteConfig struct {
 	// RFC 9728); "" for its site's, whose identifier is the origin of
 	// RequestURL. Its metadata's URL ends every challenge.
 	Resource string
+	// MCP makes the route an MCP server's: each body is read as one
+	// JSON-RPC message and its method or tool may need more (see
+	// MCPConfig). Not with Bind. Default: nil.
+	MCP *MCPConfig
 }
 
 // IdentityHeaders name the request headers that tell the upstream who
@@ -125,10 +129,10 @@ type Route struct {
 	// metadataURL is where the metadata of cfg.Resource is; "" for the
 	// site's resource, whose URL depends on the request's origin.
 	metadataURL string
-	// Step-up advice for acr and max_age challenges (planStepUps).
-	acrValues  string   // ACR, space-delimited
-	acrScopes  []string // scopes whose step-up earns a listed acr, the route's first
-	renewScope string   // the route's first scope that can be granted
+	// route is what every request needs; on an MCP route, mcp gives what
+	// a declared method or tool needs (the route's and its own).
+	route requirement
+	mcp   *mcpJudge
 }
 
 // NewRoute builds the route's checks and its fixed refusals.
@@ -151,17 +155,29 @@ func NewRoute(cfg RouteConfig, scopes Catalogue) (*Route, error) {
 	if ro.stripper, err = NewHeaderStripper(patterns); err != nil {
 		return nil, fmt.Errorf("strip_headers: %v", err)
 	}
-	ro.planStepUps()
+	ro.route = requirement{scopes: cfg.Scopes, any: cfg.Any, acr: cfg.ACR, maxAge: cfg.MaxAge}
+	ro.route.plan(scopes)
 	if cfg.Resource != "" {
 		ro.metadataURL = resourcemeta.MetadataURL(resourcemeta.Canonical(cfg.Resource))
+	}
+	if cfg.MCP != nil {
+		if len(cfg.Bind) > 0 {
+			return nil, errors.New("bind reads the body as a transaction, mcp as a JSON-RPC message: a route has one or the other")
+		}
+		if ro.mcp, err = ro.newMCPJudge(cfg.MCP); err != nil {
+			return nil, fmt.Errorf("mcp: %v", err)
+		}
+		ro.bearer.addMCP(cfg.Realm, cfg.Scopes)
+		ro.dpop.addMCP(cfg.Realm, cfg.Scopes)
 	}
 	return ro, nil
 }
 
 // Decide strips the identity headers a client must never set, then checks
 // the request in order: one credential, the app started, a valid token,
-// its sender constraint (RFC 9449), the route's scopes, acr and max_age
-// (RFC 9470), and the single-use grants behind the scopes (with binding).
+// its sender constraint (RFC 9449), on an MCP route the JSON-RPC message
+// and what its method or tool needs, the scopes, acr and max_age (RFC
+// 9470), and the single-use grants behind the scopes (with binding).
 // On a pass it sets the identity headers for the upstream. It may replace
 // r.Body with the exact bytes it read. A refusal with a challenge names
 // where the route's resource metadata is.
@@ -227,10 +243,16 @@ func (ro *Route) decide(r *http.Request, deps Deps) Decision {
 	if d.Refusal = ro.checkSenderConstraint(r, &deps, cred, claims, rs, &d.DPoPNonce); d.Refusal != nil {
 		return d
 	}
-	if d.Refusal = ro.authenticationProblem(rs, claims, deps.Now); d.Refusal != nil {
+	req := &ro.route
+	if ro.mcp != nil {
+		if req, d.Refusal = ro.judgeMCP(r, rs); d.Refusal != nil {
+			return d
+		}
+	}
+	if d.Refusal = ro.authenticationProblem(rs, claims, deps.Now, req); d.Refusal != nil {
 		return d
 	}
-	if d.Grant, d.Refusal = ro.useGrant(r, deps.Grants, claims, rs); d.Refusal != nil {
+	if d.Grant, d.Refusal = ro.useGrant(r, deps.Grants, claims, rs, req); d.Refusal != nil {
 		return d
 	}
 	ro.setIdentity(r.Header, claims, d.Grant)

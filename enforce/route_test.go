@@ -69,7 +69,7 @@ func TestAuthenticationProblem(t *testing.T) {
 			`error="insufficient_user_authentication", scope="admin"`, "step_up_required", "admin", 401},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := tc.route.authenticationProblem(&tc.route.bearer, tc.claims, func() time.Time { return now })
+			r := tc.route.authenticationProblem(&tc.route.bearer, tc.claims, func() time.Time { return now }, &tc.route.route)
 			if tc.status == 0 {
 				if r != nil {
 					t.Fatalf("refused: %d %s %s", r.Status, r.WWWAuthenticate, r.Body)
@@ -167,8 +167,8 @@ func TestEveryRefusalIsCounted(t *testing.T) {
 			}
 			seen[outcome] = name
 		}
-		if len(seen) < 7 {
-			t.Errorf("%s: %d fixed refusals found, want 7", rs.scheme, len(seen))
+		if len(seen) < 8 {
+			t.Errorf("%s: %d fixed refusals found, want 8", rs.scheme, len(seen))
 		}
 		for _, c := range []struct {
 			refusal *Refusal

@@ -44,17 +44,34 @@ func (c Catalogue) EarnsACR(scope string, acrs []string) bool {
 	return false
 }
 
-// authenticationProblem is nil when the token has the route's scopes, one
+// requirement is what a token must show for one request: the route's
+// scopes, acr and max_age, and on an MCP route what the request's method
+// or tool adds to them.
+type requirement struct {
+	scopes []string // the route's: all of them, or one with any
+	any    bool
+	extra  []string // a method's or tool's, each required
+	acr    []string // the token's acr must be one of these; none: any acr
+	maxAge time.Duration
+	// Step-up advice for acr and max_age challenges (plan).
+	acrValues  string   // acr, space-delimited
+	acrScopes  []string // scopes whose step-up earns a listed acr, the requirement's own first
+	renewScope string   // the requirement's first scope that can be granted
+}
+
+// authenticationProblem is nil when the token has the scopes req needs, one
 // of its acr values and an auth_time within its max_age. Otherwise: 403
 // insufficient_scope when a missing scope cannot be stepped up, else RFC
 // 9470's 401 insufficient_user_authentication naming all that is missing.
-func (ro *Route) authenticationProblem(rs *refusals, claims *jwks.Claims, now func() time.Time) *Refusal {
-	cfg := &ro.cfg
-	missing := missingScopes(cfg.Scopes, cfg.Any, claims.Scope)
-	acrUnmet := len(cfg.ACR) > 0 && !slices.Contains(cfg.ACR, claims.ACR)
+func (ro *Route) authenticationProblem(rs *refusals, claims *jwks.Claims, now func() time.Time, req *requirement) *Refusal {
+	missing := missingScopes(req.scopes, req.any, claims.Scope)
+	if len(req.extra) > 0 {
+		missing = append(missing, missingScopes(req.extra, false, claims.Scope)...)
+	}
+	acrUnmet := len(req.acr) > 0 && !slices.Contains(req.acr, claims.ACR)
 	// The clock is read only on routes with max_age: the others don't pay
 	// for it on every request.
-	stale := cfg.MaxAge > 0 && (claims.AuthTime.IsZero() || now().Sub(claims.AuthTime) > cfg.MaxAge)
+	stale := req.maxAge > 0 && (claims.AuthTime.IsZero() || now().Sub(claims.AuthTime) > req.maxAge)
 	if len(missing) == 0 && !acrUnmet && !stale {
 		return nil
 	}
@@ -65,32 +82,35 @@ func (ro *Route) authenticationProblem(rs *refusals, claims *jwks.Claims, now fu
 		}
 	}
 	if len(missing) > 0 && len(steppable) == 0 {
+		if ro.mcp != nil {
+			return rs.insufficientScope(ro.mcp.scopesToRequest(req, claims.Scope))
+		}
 		return rs.insufficientScope(strings.Join(missing, " "))
 	}
-	need := authnNeed{scopes: strings.Join(steppable, " "), stepUpScope: ro.stepUpScope(steppable, acrUnmet)}
+	need := authnNeed{scopes: strings.Join(steppable, " "), stepUpScope: req.stepUpScope(steppable, acrUnmet)}
 	if acrUnmet {
-		need.acrValues = ro.acrValues
+		need.acrValues = req.acrValues
 	}
 	if stale {
-		need.maxAge = int64(cfg.MaxAge / time.Second)
+		need.maxAge = int64(req.maxAge / time.Second)
 	}
 	return rs.userAuthentication(need)
 }
 
 // stepUpScope is the scope to request so that a step-up meets the need:
 // when the acr is unmet, one whose step-up earns a listed acr (a missing
-// one of the route's first); else the first missing scope; else, for a
-// stale authentication only, the route's first scope that can be granted
-// (stepping up again renews auth_time). "" when none will do.
-func (ro *Route) stepUpScope(steppable []string, acrUnmet bool) string {
+// one of the requirement's first); else the first missing scope; else, for
+// a stale authentication only, the requirement's first scope that can be
+// granted (stepping up again renews auth_time). "" when none will do.
+func (req *requirement) stepUpScope(steppable []string, acrUnmet bool) string {
 	if acrUnmet {
-		for _, s := range ro.acrScopes {
+		for _, s := range req.acrScopes {
 			if slices.Contains(steppable, s) {
 				return s
 			}
 		}
-		if len(ro.acrScopes) > 0 {
-			return ro.acrScopes[0]
+		if len(req.acrScopes) > 0 {
+			return req.acrScopes[0]
 		}
 		// No step-up earns a listed acr: name a missing scope the route
 		// needs anyway, never one that would only renew auth_time.
@@ -102,32 +122,32 @@ func (ro *Route) stepUpScope(steppable []string, acrUnmet bool) string {
 	if len(steppable) > 0 {
 		return steppable[0]
 	}
-	return ro.renewScope
+	return req.renewScope
 }
 
-// planStepUps fills acrScopes and renewScope from the scope catalogue.
-func (ro *Route) planStepUps() {
-	cfg := &ro.cfg
-	ro.acrValues = strings.Join(cfg.ACR, " ")
-	ro.acrScopes, ro.renewScope = nil, ""
-	for _, s := range cfg.Scopes {
-		if ro.scopes.Grantable(s) {
-			if ro.renewScope == "" {
-				ro.renewScope = s
+// plan fills acrValues, acrScopes and renewScope from the scope catalogue.
+func (req *requirement) plan(scopes Catalogue) {
+	req.acrValues = strings.Join(req.acr, " ")
+	req.acrScopes, req.renewScope = nil, ""
+	own := append(slices.Clip(req.scopes), req.extra...)
+	for _, s := range own {
+		if scopes.Grantable(s) {
+			if req.renewScope == "" {
+				req.renewScope = s
 			}
-			if ro.scopes.EarnsACR(s, cfg.ACR) {
-				ro.acrScopes = append(ro.acrScopes, s)
+			if scopes.EarnsACR(s, req.acr) {
+				req.acrScopes = append(req.acrScopes, s)
 			}
 		}
 	}
-	others := make([]string, 0, len(ro.scopes))
-	for s := range ro.scopes {
-		if !slices.Contains(cfg.Scopes, s) && ro.scopes.Grantable(s) && ro.scopes.EarnsACR(s, cfg.ACR) {
+	others := make([]string, 0, len(scopes))
+	for s := range scopes {
+		if !slices.Contains(own, s) && scopes.Grantable(s) && scopes.EarnsACR(s, req.acr) {
 			others = append(others, s)
 		}
 	}
 	sort.Strings(others)
-	ro.acrScopes = append(ro.acrScopes, others...)
+	req.acrScopes = append(req.acrScopes, others...)
 }
 
 // missingScopes returns the required scopes the token lacks: all of them

@@ -22,6 +22,7 @@ const (
 	StepUpRequired
 	InsufficientUserAuthentication
 	Forbidden
+	BadMessage
 	numOutcomes
 )
 
@@ -39,6 +40,7 @@ var outcomeLabels = [numOutcomes]string{
 	StepUpRequired:                 "step_up_required",
 	InsufficientUserAuthentication: "insufficient_user_authentication",
 	Forbidden:                      "forbidden",
+	BadMessage:                     "bad_message",
 }
 
 // String is the outcome's label value ("" for none).
