@@ -316,3 +316,13 @@ func TestMCPCaddyfile(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPRouteTellsItsResourceEveryScope: the route's metadata lists the
+// scopes and acr values its methods and tools ask for, after its own.
+func TestMCPRouteTellsItsResourceEveryScope(t *testing.T) {
+	_, h := mcpTestHandler(t)
+	got, _ := json.Marshal(h.resourceRoute())
+	if want := `{"Scopes":["mcp:tools","files:read","repo:admin","payments:write"],"ACR":["urn:stepup:phone"],"DPoPRequired":false,"DetailTypes":null}`; string(got) != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+}

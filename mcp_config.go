@@ -5,6 +5,7 @@
 package caddystepup
 
 import (
+	"sort"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -67,6 +68,15 @@ func (c *MCPConfig) routeConfig() *enforce.MCPConfig {
 		return out
 	}
 	return &enforce.MCPConfig{Methods: convert(c.Methods), Tools: convert(c.Tools)}
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // unmarshalMCP reads the mcp block. Syntax:

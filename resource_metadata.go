@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -113,9 +114,33 @@ func (a *App) serveResourceMetadata(w http.ResponseWriter, r *http.Request, site
 		func() []resourcemeta.Route { return siteRoutes(r) }, site, a.resourceCommon())
 }
 
-// resourceRoute is what the route tells its resource's metadata.
+// resourceRoute is what the route tells its resource's metadata: its
+// scopes and acr values, and on an MCP route those its methods and tools
+// ask for (a client requests them when a call needs them).
 func (h *Handler) resourceRoute() resourcemeta.Route {
-	return resourcemeta.Route{Scopes: h.Scopes, ACR: h.ACR}
+	r := resourcemeta.Route{Scopes: h.Scopes, ACR: h.ACR}
+	if h.MCP != nil {
+		for _, needs := range []map[string]*MCPNeed{h.MCP.Methods, h.MCP.Tools} {
+			for _, name := range sortedKeys(needs) {
+				if n := needs[name]; n != nil {
+					r.Scopes = appendNew(r.Scopes, n.Scopes)
+					r.ACR = appendNew(r.ACR, n.ACR)
+				}
+			}
+		}
+	}
+	return r
+}
+
+// appendNew appends the values of add that list lacks, to a copy.
+func appendNew(list, add []string) []string {
+	out := slices.Clip(list)
+	for _, v := range add {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // siteRoutes are the stepup routes of r's site that name no resource: those
