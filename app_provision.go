@@ -37,6 +37,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.rt = new(atomic.Pointer[runtime])
 	a.resources = new(resourcemeta.Catalog)
+	a.started = newStartSignal()
 	a.resolvePlaceholders(caddy.NewReplacer())
 	a.setDefaults()
 	return nil

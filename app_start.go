@@ -1,8 +1,10 @@
 package caddystepup
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/jwks"
@@ -51,6 +53,7 @@ func (a *App) Start() error {
 		return err
 	}
 	a.rt.Store(rt)
+	a.started.fire()
 	return nil
 }
 
@@ -115,6 +118,45 @@ func (a *App) runtime() *runtime {
 	return a.rt.Load()
 }
 
+// startWait bounds how long a request that arrives before Start waits
+// for it.
+const startWait = 10 * time.Second
+
+// awaitRuntime is runtime, waiting for Start when a request arrives
+// before it. Caddy starts a new config's apps in no set order, so at a
+// reload the new HTTP servers may take requests while this app is still
+// acquiring its store and keys: those requests wait rather than fail. It
+// gives up when the request ends, after startWait, or when the config is
+// cleaned up without having started (nil: the handlers answer 503).
+func (a *App) awaitRuntime(ctx context.Context) *runtime {
+	if rt := a.runtime(); rt != nil || a.started == nil {
+		return rt
+	}
+	timer := time.NewTimer(startWait)
+	defer timer.Stop()
+	select {
+	case <-a.started.done:
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	return a.runtime()
+}
+
+// startSignal is closed once: when Start has set the runtime, or when
+// Cleanup runs without it ever being set.
+type startSignal struct {
+	once sync.Once
+	done chan struct{}
+}
+
+func newStartSignal() *startSignal { return &startSignal{done: make(chan struct{})} }
+
+func (s *startSignal) fire() {
+	if s != nil {
+		s.once.Do(func() { close(s.done) })
+	}
+}
+
 // accessTokenVerifier accepts the gateway's own access tokens and those of
 // every trusted issuer, each checked only against its own keys.
 func (a *App) accessTokenVerifier(signer *jwks.Signer, now func() time.Time) (*jwks.Verifier, error) {
@@ -176,6 +218,7 @@ func (a *App) Stop() error { return nil }
 // Cleanup releases the shared key sets, webhook dispatcher and store this
 // app acquired.
 func (a *App) Cleanup() error {
+	a.started.fire() // wake requests still waiting for a Start that failed
 	for _, key := range a.remotes {
 		releaseRemoteKeys(key, a.logger)
 	}

@@ -228,7 +228,7 @@ func (h *Handler) setup(app *App) error {
 // passes it, with the caller's identity in the placeholders; otherwise it
 // writes the refusal. Either way the decision is counted.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	d := h.route.Decide(r, h.app.routeDeps())
+	d := h.route.Decide(r, h.app.routeDeps(r.Context()))
 	if d.DPoPNonce != "" {
 		w.Header().Set("DPoP-Nonce", d.DPoPNonce)
 	}

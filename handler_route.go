@@ -5,6 +5,7 @@
 package caddystepup
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,10 +16,11 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
-// routeDeps are the running app's parts a route's decision uses; the zero
-// Deps (every request refused as unavailable) before the app has started.
-func (a *App) routeDeps() enforce.Deps {
-	rt := a.runtime()
+// routeDeps are the running app's parts a route's decision uses, once the
+// app has started (awaitRuntime); the zero Deps (every request refused as
+// unavailable) when it does not.
+func (a *App) routeDeps(ctx context.Context) enforce.Deps {
+	rt := a.awaitRuntime(ctx)
 	if rt == nil || rt.tokens == nil {
 		return enforce.Deps{}
 	}

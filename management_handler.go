@@ -103,6 +103,7 @@ func (h *ManagementHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, ne
 	if !adminapi.Owns(r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}
+	h.app.awaitRuntime(r.Context()) // a request before Start waits for the engine
 	adminapi.New(h.app.adminConfig(h.key, h.endpoint)).ServeHTTP(w, r)
 	return nil
 }

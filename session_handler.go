@@ -75,7 +75,7 @@ func (s *SessionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next 
 		// Cookie and Authorization) and the response's headers as they are.
 		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
 	}
-	rt := s.app.runtime()
+	rt := s.app.awaitRuntime(r.Context())
 	if rt == nil || rt.sessionAPI == nil {
 		// The app has not started (yet): fail closed, in the SDK's shape.
 		apierror.WriteJSON(w, apierror.Unavailable.Status(),

@@ -39,16 +39,27 @@ func fetch(t *testing.T, client *http.Client, method, url string, header http.He
 // fetchBody is fetch with a request body.
 func fetchBody(t *testing.T, client *http.Client, method, url string, header http.Header, body []byte) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	a, err := tryFetch(t, client, method, url, header, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return a
+}
+
+// tryFetch is fetchBody that returns the error of a request that got no
+// answer.
+func tryFetch(t *testing.T, client *http.Client, method, url string, header http.Header, body []byte) (answer, error) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return answer{}, err
 	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -59,7 +70,7 @@ func fetchBody(t *testing.T, client *http.Client, method, url string, header htt
 	}
 	_ = json.Unmarshal(raw, &e)
 	a.code = e.Code
-	return a
+	return a, nil
 }
 
 // splitChallenge cuts the resource_metadata parameter off a gateway's

@@ -201,9 +201,11 @@ func TestMetricsAndAuditOfAFlow(t *testing.T) {
 			// A reload (another access_token_ttl): the counters carry on.
 			inst.Reload(t, telemetryCaddyfile(base, store, codes.srv.URL, api.srv.URL, "10m"))
 			// The old server closes its idle keep-alive connections as it stops;
-			// a POST sent on one of them would read EOF, so start afresh.
+			// a POST sent on one of them would read EOF, so start afresh (a
+			// new connection the kernel gave the old listener is reset: sent
+			// again, see fetchAfterReload; the counter below moves once).
 			client.CloseIdleConnections()
-			if got := fetch(t, client, "POST", base+"/api/transfers", bearer(noScope)); got.status != 401 {
+			if got := fetchAfterReload(t, client, "POST", base+"/api/transfers", bearer(noScope)); got.status != 401 {
 				t.Fatalf("after the reload: %d", got.status)
 			}
 			reloaded := scrape(t, inst)
