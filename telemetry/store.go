@@ -27,20 +27,21 @@ const (
 	opMembers
 	opPing
 	opSpend
+	opAttempt
 	numStoreOps
 )
 
 var storeOpLabels = [numStoreOps]string{
 	opGet: "get", opSet: "set", opCreate: "create", opSwap: "swap", opTake: "take", opIncr: "incr", opDecr: "decr",
 	opDelete: "delete", opAddMember: "add_member", opRemoveMember: "remove_member", opMembers: "members", opPing: "ping",
-	opSpend: "spend",
+	opSpend: "spend", opAttempt: "attempt",
 }
 
 // batchOps maps the operations of a batch to their labels.
 var batchOps = map[store.OpKind]storeOp{
 	store.OpGet: opGet, store.OpSet: opSet, store.OpCreate: opCreate, store.OpSwap: opSwap, store.OpTake: opTake,
 	store.OpIncr: opIncr, store.OpDecr: opDecr, store.OpDelete: opDelete, store.OpAddMember: opAddMember,
-	store.OpSpend: opSpend,
+	store.OpSpend: opSpend, store.OpAttempt: opAttempt,
 }
 
 // measuredStore times every store operation and counts its failures. An

@@ -33,6 +33,7 @@ func TestMeasuredStoreTimesEveryOperation(t *testing.T) {
 	_, _ = s.Members(ctx, "set")
 	_ = s.Ping(ctx)
 	_, _ = store.Spend(ctx, s, store.Lock{}, []store.Counter{{Key: "c", Limit: 1, Window: ttl}})
+	store.Do(ctx, s, store.AttemptOp("tries", ttl, 5, "record", nil, nil, ttl))
 	want := map[string]float64{}
 	for _, op := range storeOpLabels {
 		seconds, _ := opSeries(op)

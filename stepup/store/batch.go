@@ -31,6 +31,7 @@ const (
 	OpDelete
 	OpAddMember
 	OpSpend
+	OpAttempt
 )
 
 // Op is one operation of a batch, and its result. Err is what the method
@@ -45,9 +46,16 @@ type Op struct {
 	// Spend: the lock and the counters (spend.go).
 	Lock     Lock
 	Counters []Counter
+	// Attempt: Key counts attempts (TTL: a new counter's window), Max are
+	// allowed; when Value is set and the attempt is within Max, Record is
+	// swapped from Old to Value (RecordTTL). Key and Record share one
+	// Cluster slot.
+	Max       int64
+	Record    string
+	RecordTTL time.Duration
 
 	Result []byte // Get, Take
-	N      int64  // Incr
+	N      int64  // Incr; Attempt: the attempts counted, this one included
 	Spent  Spent  // Spend
 	Err    error
 }
@@ -92,6 +100,15 @@ func SpendOp(lock Lock, counters []Counter) *Op {
 	return &Op{Kind: OpSpend, Lock: lock, Counters: counters, Spent: Spent{Refused: -1}}
 }
 
+// AttemptOp counts an attempt in the counter at key (a new one expires
+// after window) and, only when it is one of the first max, swaps record
+// from old to value (ttl); with value nil it only counts. Of attempts
+// past max none swaps, however many run at once: the count and the swap
+// are one atomic step.
+func AttemptOp(key string, window time.Duration, max int64, record string, old, value []byte, ttl time.Duration) *Op {
+	return &Op{Kind: OpAttempt, Key: key, TTL: window, Max: max, Record: record, Old: old, Value: value, RecordTTL: ttl}
+}
+
 // Batcher is a Store that can send several operations at once.
 type Batcher interface {
 	// Batch runs ops and sets each one's result and Err.
@@ -133,7 +150,18 @@ func runOne(ctx context.Context, s Store, op *Op) {
 		op.Err = s.AddMember(ctx, op.Key, string(op.Value), op.TTL)
 	case OpSpend:
 		op.Spent, op.Err = spendOneByOne(ctx, s, op.Lock, op.Counters)
+	case OpAttempt:
+		attemptOneByOne(ctx, s, op)
 	default:
 		op.Err = unavailable(errUnknownOp)
 	}
+}
+
+// attemptOneByOne is an attempt through the methods: the count first,
+// then, within the limit, the swap.
+func attemptOneByOne(ctx context.Context, s Store, op *Op) {
+	if op.N, op.Err = s.Incr(ctx, op.Key, op.TTL); op.Err != nil || op.N > op.Max || op.Value == nil {
+		return
+	}
+	op.Err = s.Swap(ctx, op.Record, op.Old, op.Value, op.RecordTTL)
 }

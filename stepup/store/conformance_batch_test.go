@@ -325,3 +325,96 @@ func runSpendConformance(t *testing.T, open openFunc, hasTTL ttlCheck) {
 		}
 	})
 }
+
+// runAttemptConformance checks AttemptOp: counted first, swapped only
+// within the limit, one winner among concurrent right answers.
+func runAttemptConformance(t *testing.T, open openFunc, hasTTL ttlCheck) {
+	ctx := context.Background()
+	const long = time.Hour
+	attempt := func(s Store, value []byte) *Op {
+		op := AttemptOp("{c}tries", long, 3, "{c}record", []byte("old"), value, long)
+		Do(ctx, s, op)
+		return op
+	}
+
+	t.Run("AttemptSwapsWithinTheLimit", func(t *testing.T) {
+		s, p := open(t)
+		if err := s.Set(ctx, "{c}record", []byte("old"), long); err != nil {
+			t.Fatal(err)
+		}
+		if op := attempt(s, nil); op.Err != nil || op.N != 1 {
+			t.Fatalf("counting only: %d, %v", op.N, op.Err)
+		}
+		if got, _ := s.Get(ctx, "{c}record"); string(got) != "old" {
+			t.Fatalf("a count without a value swapped: %q", got)
+		}
+		if op := attempt(s, []byte("new")); op.Err != nil || op.N != 2 {
+			t.Fatalf("second attempt: %d, %v", op.N, op.Err)
+		}
+		if got, _ := s.Get(ctx, "{c}record"); string(got) != "new" {
+			t.Fatalf("record %q after a right attempt", got)
+		}
+		hasTTL(t, p, "{c}tries", long)
+		hasTTL(t, p, "{c}record", long)
+		if op := attempt(s, []byte("newer")); !errors.Is(op.Err, ErrConflict) || op.N != 3 {
+			t.Fatalf("a stale old value: %d, %v; want ErrConflict", op.N, op.Err)
+		}
+	})
+
+	t.Run("AttemptPastTheLimitSwapsNothing", func(t *testing.T) {
+		s, _ := open(t)
+		if err := s.Set(ctx, "{c}record", []byte("old"), long); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			attempt(s, nil)
+		}
+		if op := attempt(s, []byte("new")); op.Err != nil || op.N != 4 {
+			t.Fatalf("fourth attempt: %d, %v", op.N, op.Err)
+		}
+		if got, _ := s.Get(ctx, "{c}record"); string(got) != "old" {
+			t.Fatalf("an attempt past the limit swapped: %q", got)
+		}
+	})
+
+	t.Run("AttemptOnAnAbsentRecord", func(t *testing.T) {
+		s, _ := open(t)
+		if op := attempt(s, []byte("new")); !errors.Is(op.Err, ErrNotFound) || op.N != 1 {
+			t.Fatalf("%d, %v; want ErrNotFound", op.N, op.Err)
+		}
+		if _, err := s.Get(ctx, "{c}record"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the record was created: %v", err)
+		}
+	})
+
+	t.Run("AttemptHasOneWinner", func(t *testing.T) {
+		s, _ := open(t)
+		if err := s.Set(ctx, "{c}record", []byte("old"), long); err != nil {
+			t.Fatal(err)
+		}
+		results := race(20, func(i int) error {
+			op := AttemptOp("{c}tries", long, 10, "{c}record", []byte("old"), []byte(fmt.Sprint(i)), long)
+			Do(ctx, s, GetOp(fmt.Sprintf("{o%d}other", i)), op)
+			if op.Err == nil && op.N > 10 {
+				return ErrConflict // past the limit: nothing swapped
+			}
+			return op.Err
+		})
+		assertOneWinner(t, results, ErrConflict)
+		if got, _ := s.Get(ctx, "{c}tries"); string(got) != "20" {
+			t.Fatalf("tries %q, want 20", got)
+		}
+	})
+
+	t.Run("AttemptInvalidTTLWritesNothing", func(t *testing.T) {
+		s, _ := open(t)
+		op := AttemptOp("{c}tries", 0, 3, "{c}record", []byte("old"), nil, long)
+		Do(ctx, s, op)
+		if !errors.Is(op.Err, ErrInvalidTTL) {
+			t.Fatalf("%v, want ErrInvalidTTL", op.Err)
+		}
+		if _, err := s.Get(ctx, "{c}tries"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("tries written: %v", err)
+		}
+	})
+}

@@ -572,6 +572,7 @@ func runConformance(t *testing.T, b backend) {
 
 	runBatchConformance(t, open, hasTTL)
 	runSpendConformance(t, open, hasTTL)
+	runAttemptConformance(t, open, hasTTL)
 }
 
 // second returns the error of a two-result call.
@@ -665,6 +666,7 @@ func callEveryMethod(ctx context.Context, s Store) map[string]error {
 		"Batch Swap": batchErr(ctx, s, SwapOp("k", []byte("v"), []byte("w"), ttl)),
 		"Batch Take": batchErr(ctx, s, TakeOp("k")),
 		"Batch Incr": batchErr(ctx, s, IncrOp("n", ttl)),
+		"Attempt":    batchErr(ctx, s, AttemptOp("{k}n", ttl, 5, "{k}", []byte("v"), []byte("w"), ttl)),
 	}
 }
 

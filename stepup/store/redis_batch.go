@@ -26,11 +26,7 @@ func (r *Redis) Batch(ctx context.Context, ops []*Op) {
 	switch {
 	case cluster && r.conn.waitReplicas > 0:
 		for _, op := range ops {
-			if op.Kind == OpSpend {
-				op.Spent, op.Err = spendOneByOne(ctx, r, op.Lock, op.Counters)
-			} else {
-				runOne(ctx, r, op)
-			}
+			r.alone(ctx, op)
 		}
 		return
 	case len(ops) == 1 && (ops[0].Kind != OpSpend || !cluster):
@@ -68,15 +64,18 @@ func (r *Redis) Batch(ctx context.Context, ops []*Op) {
 
 // alone runs one op by itself, through its method.
 func (r *Redis) alone(ctx context.Context, op *Op) {
-	if op.Kind == OpSpend {
-		if r.conn.cluster != nil {
-			r.Batch(ctx, []*Op{op})
-			return
-		}
+	switch {
+	case op.Kind == OpAttempt:
+		r.attemptOne(ctx, op)
+	case op.Kind == OpSpend && r.conn.cluster != nil && r.conn.waitReplicas > 0:
+		op.Spent, op.Err = spendOneByOne(ctx, r, op.Lock, op.Counters)
+	case op.Kind == OpSpend && r.conn.cluster != nil:
+		r.Batch(ctx, []*Op{op})
+	case op.Kind == OpSpend:
 		r.spendOne(ctx, op)
-		return
+	default:
+		runOne(ctx, r, op)
 	}
-	runOne(ctx, r, op)
 }
 
 // pipelined sends ops in one pipeline (the ops of a spend are one script,
@@ -87,6 +86,10 @@ func (r *Redis) pipelined(ctx context.Context, ops []*Op) {
 		switch op.Kind {
 		case OpSet, OpCreate, OpSwap, OpIncr, OpAddMember:
 			if op.Err = checkTTL(op.TTL); op.Err != nil {
+				continue
+			}
+		case OpAttempt:
+			if op.Err = checkAttempt(op); op.Err != nil {
 				continue
 			}
 		}
@@ -140,7 +143,7 @@ func (r *Redis) pipelined(ctx context.Context, ops []*Op) {
 // guarded script (redis_deadline.go), and so wait for replicas.
 func guarded(kind OpKind) bool {
 	switch kind {
-	case OpCreate, OpSwap, OpTake, OpIncr, OpDecr, OpSpend:
+	case OpCreate, OpSwap, OpTake, OpIncr, OpDecr, OpSpend, OpAttempt:
 		return true
 	}
 	return false
@@ -177,6 +180,9 @@ func (r *Redis) pipeline(ctx context.Context, ops []*Op) (cmds []redis.Cmder, ac
 		case OpSpend:
 			keys, args := r.spendKeys(op)
 			cmds[i] = spendScript.EvalSha(ctx, p, keys, append([]any{notBefore, deadline}, args...)...)
+		case OpAttempt:
+			keys, args := r.attemptKeys(op)
+			cmds[i] = attemptScript.EvalSha(ctx, p, keys, append([]any{notBefore, deadline}, args...)...)
 		default:
 			c := redis.NewCmd(ctx)
 			c.SetErr(errUnknownOp)
@@ -217,6 +223,8 @@ func (r *Redis) finish(op *Op, cmd redis.Cmder) {
 		op.Err = intAnswer(op, n)
 	case OpSpend:
 		r.spendAnswer(op, cmd.(*redis.Cmd))
+	case OpAttempt:
+		r.attemptAnswer(op, cmd.(*redis.Cmd))
 	case OpTake:
 		res, err := cmd.(*redis.Cmd).Slice()
 		if err != nil {
@@ -265,7 +273,7 @@ func takeAnswer(res []any) ([]byte, error) {
 }
 
 // batchScripts are the scripts batches send by SHA.
-var batchScripts = []*redis.Script{createScript, swapScript, takeScript, incrScript, decrScript, addMemberScript, spendScript}
+var batchScripts = []*redis.Script{createScript, swapScript, takeScript, incrScript, decrScript, addMemberScript, spendScript, attemptScript}
 
 // loadScripts loads batchScripts on every master, once, and again after
 // a NOSCRIPT answer. A failure is left to the batch's commands to report.
