@@ -125,6 +125,12 @@ func (e *Engine) stepEnd(c *challengeRecord, now time.Time) int64 {
 // current state and records the jti as the current one.
 func (e *Engine) issueChallengeToken(c *challengeRecord) (string, error) {
 	c.TokenJTI = newID(prefixToken)
+	return e.signChallengeToken(c)
+}
+
+// signChallengeToken signs the token of the challenge's current state,
+// whose jti is c.TokenJTI.
+func (e *Engine) signChallengeToken(c *challengeRecord) (string, error) {
 	steps := make([]tokenStep, len(c.Steps))
 	for i, st := range c.Steps {
 		steps[i] = tokenStep{Order: i + 1, Key: st.Key, ExpirationDuration: st.ExpirationDuration, Done: i < c.Current}
@@ -139,51 +145,87 @@ func (e *Engine) issueChallengeToken(c *challengeRecord) (string, error) {
 	return tok, nil
 }
 
-// loadChallenge verifies a challenge token and loads its state. Tokens of
-// other users or sessions (when a caller is known), stale tokens and
-// unknown challenges all look the same: invalid.
-func (e *Engine) loadChallenge(ctx context.Context, token string, caller *Caller) (*challengeRecord, []byte, error) {
+// challengeRef is what a verified challenge token names: the challenge,
+// its user and session, and the token's jti.
+type challengeRef struct {
+	id, userID, sessionID, jti string
+}
+
+// verifyChallenge verifies a challenge token. Tokens of other users or
+// sessions (when a caller is known) look like any invalid token.
+func (e *Engine) verifyChallenge(ctx context.Context, token string, caller *Caller) (*challengeRef, error) {
 	if len(token) > jwks.MaxTokenBytes {
-		return nil, nil, ErrInvalidChallenge
+		return nil, ErrInvalidChallenge
 	}
 	claims, err := e.cfg.ChallengeVerifier.Verify(ctx, token)
 	if err != nil {
 		if errors.Is(err, jwks.ErrUnavailable) {
-			return nil, nil, unavailable(err)
+			return nil, unavailable(err)
 		}
 		if errors.Is(err, jwks.ErrExpired) {
-			return nil, nil, ErrExpiredChallenge
+			return nil, ErrExpiredChallenge
 		}
-		return nil, nil, ErrInvalidChallenge
+		return nil, ErrInvalidChallenge
 	}
 	// The verifier read sub, sid and jti with exact names; challenge_id is
 	// read the same way.
 	members, err := strictjson.ParseObject(claims.Raw)
 	if err != nil {
-		return nil, nil, ErrInvalidChallenge
+		return nil, ErrInvalidChallenge
 	}
 	challengeID, _, err := jose.String(members, "challenge_id")
 	if err != nil || !validID(prefixChallenge, challengeID) {
-		return nil, nil, ErrInvalidChallenge
+		return nil, ErrInvalidChallenge
 	}
 	if caller != nil && (claims.Subject != caller.UserID || claims.SessionID != caller.SessionID) {
-		return nil, nil, ErrInvalidChallenge
+		return nil, ErrInvalidChallenge
 	}
+	return &challengeRef{id: challengeID, userID: claims.Subject, sessionID: claims.SessionID, jti: claims.ID}, nil
+}
+
+// readChallenge decodes the state a GET of the challenge's key read, and
+// checks it against the token: stale tokens and unknown challenges are
+// invalid or expired.
+func (e *Engine) readChallenge(ref *challengeRef, read *store.Op) (*challengeRecord, []byte, error) {
 	var c challengeRecord
-	raw, err := e.load(ctx, challengeKey(challengeID), &c)
-	if err != nil {
+	if err := e.decode(read, &c); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil, ErrExpiredChallenge
 		}
 		return nil, nil, err
 	}
-	if c.TokenJTI != claims.ID || c.UserID != claims.Subject || c.SessionID != claims.SessionID {
+	if c.TokenJTI != ref.jti || c.UserID != ref.userID || c.SessionID != ref.sessionID {
 		return nil, nil, ErrInvalidChallenge
 	}
 	if now := e.now().Unix(); now >= c.StepEnds || now >= c.Expires {
 		return nil, nil, ErrExpiredChallenge
 	}
-	return &c, raw, nil
+	return &c, read.Result, nil
+}
+
+// loadChallenge verifies a challenge token and loads its state. Tokens of
+// other users or sessions (when a caller is known), stale tokens and
+// unknown challenges all look the same: invalid.
+func (e *Engine) loadChallenge(ctx context.Context, token string, caller *Caller) (*challengeRecord, []byte, error) {
+	return e.loadChallengeWith(ctx, token, caller, nil)
+}
+
+// loadChallengeWith is loadChallenge that also sends, in the same batch
+// as the challenge's read, the ops with returns for what the token names
+// (the caller reads their results).
+func (e *Engine) loadChallengeWith(ctx context.Context, token string, caller *Caller,
+	with func(ref *challengeRef) []*store.Op) (*challengeRecord, []byte, error) {
+	ref, err := e.verifyChallenge(ctx, token, caller)
+	if err != nil {
+		return nil, nil, err
+	}
+	read := store.GetOp(challengeKey(ref.id))
+	ops := []*store.Op{read}
+	if with != nil {
+		ops = append(ops, with(ref)...)
+	}
+	store.Do(ctx, e.cfg.Store, ops...)
+	return e.readChallenge(ref, read)
 }
 
 // checkChallengeProof applies the SDK's challenge-bound DPoP rules
@@ -219,6 +261,20 @@ type StepAnswer struct {
 // ceremony when it is a passkey's, and issues the next token. Of
 // concurrent advances from one state, exactly one succeeds.
 func (e *Engine) advance(ctx context.Context, c *challengeRecord, raw []byte, methods []string, passkeyLevel string) (*StepAnswer, error) {
+	next, options, err := e.nextStep(ctx, c, methods, passkeyLevel)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.swapChallenge(ctx, c, raw, next); err != nil {
+		return nil, err
+	}
+	return e.stepAnswer(next, options)
+}
+
+// nextStep is the challenge's state once its current step is done, with
+// the jti of its next token and the next step's passkey options, if any;
+// nothing is stored or signed.
+func (e *Engine) nextStep(ctx context.Context, c *challengeRecord, methods []string, passkeyLevel string) (*challengeRecord, json.RawMessage, error) {
 	now := e.now()
 	next := *c
 	next.Current++
@@ -231,24 +287,23 @@ func (e *Engine) advance(ctx context.Context, c *challengeRecord, raw []byte, me
 	next.StepEnds = e.stepEnd(&next, now)
 	options, err := e.beginPasskeyStep(ctx, &next)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	tok, err := e.issueChallengeToken(&next)
+	next.TokenJTI = newID(prefixToken)
+	return &next, options, nil
+}
+
+// stepAnswer signs the token of a state just stored.
+func (e *Engine) stepAnswer(next *challengeRecord, options json.RawMessage) (*StepAnswer, error) {
+	tok, err := e.signChallengeToken(next)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.swapChallenge(ctx, c, raw, &next); err != nil {
 		return nil, err
 	}
 	return &StepAnswer{ChallengeToken: tok, PasskeyOptions: options}, nil
 }
 
-func (e *Engine) swapChallenge(ctx context.Context, c *challengeRecord, raw []byte, next *challengeRecord) error {
-	ttl := remaining(c.Expires, e.now(), c.lifetime())
-	if ttl <= 0 {
-		return ErrExpiredChallenge
-	}
-	err := e.cfg.Store.Swap(ctx, challengeKey(c.ID), raw, mustJSON(next), ttl)
+// swapError maps the answer of a challenge's compare-and-swap.
+func swapError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return ErrInvalidChallenge // another request moved the challenge on
@@ -256,4 +311,12 @@ func (e *Engine) swapChallenge(ctx context.Context, c *challengeRecord, raw []by
 		return ErrExpiredChallenge
 	}
 	return storeErr(err)
+}
+
+func (e *Engine) swapChallenge(ctx context.Context, c *challengeRecord, raw []byte, next *challengeRecord) error {
+	ttl := remaining(c.Expires, e.now(), c.lifetime())
+	if ttl <= 0 {
+		return ErrExpiredChallenge
+	}
+	return swapError(e.cfg.Store.Swap(ctx, challengeKey(c.ID), raw, mustJSON(next), ttl))
 }

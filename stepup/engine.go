@@ -117,6 +117,21 @@ func (e *Engine) load(ctx context.Context, key string, v any) ([]byte, error) {
 	return raw, nil
 }
 
+// decode reads the JSON record a GET (or Take) of a batch returned, as
+// load does.
+func (e *Engine) decode(op *store.Op, v any) error {
+	if op.Err != nil {
+		if errors.Is(op.Err, store.ErrNotFound) {
+			return op.Err
+		}
+		return unavailable(op.Err)
+	}
+	if err := json.Unmarshal(op.Result, v); err != nil {
+		return unavailable(fmt.Errorf("decoding %s: %w", keyKind(op.Key), err))
+	}
+	return nil
+}
+
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -90,15 +90,7 @@ type counter struct {
 // anyway. The store decides it all in one round trip (store.Spend): a
 // client past its own budget is refused in one round trip too.
 func (e *Engine) spend(ctx context.Context, lockKey string, counters []counter) error {
-	cs := make([]store.Counter, len(counters))
-	for i, c := range counters {
-		cs[i] = store.Counter{Key: c.key, Limit: int64(c.rate.Count), Window: c.rate.Window}
-	}
-	var lock store.Lock
-	if lockKey != "" {
-		lock = store.Lock{Key: lockKey, At: int64(e.cfg.OTP.MaxUserFailures)}
-	}
-	spent, err := store.Spend(ctx, e.cfg.Store, lock, cs)
+	spent, err := store.Spend(ctx, e.cfg.Store, e.lockOf(lockKey), storeCounters(counters))
 	if err != nil {
 		return storeErr(err)
 	}
@@ -106,6 +98,24 @@ func (e *Engine) spend(ctx context.Context, lockKey string, counters []counter) 
 		return ErrRateLimited
 	}
 	return nil
+}
+
+// lockOf is the account lock of the failure counter at key: it refuses at
+// MaxUserFailures. No key, no lock.
+func (e *Engine) lockOf(key string) store.Lock {
+	if key == "" {
+		return store.Lock{}
+	}
+	return store.Lock{Key: key, At: int64(e.cfg.OTP.MaxUserFailures)}
+}
+
+// storeCounters are the counters as the store spends them.
+func storeCounters(counters []counter) []store.Counter {
+	cs := make([]store.Counter, len(counters))
+	for i, c := range counters {
+		cs[i] = store.Counter{Key: c.key, Limit: int64(c.rate.Count), Window: c.rate.Window}
+	}
+	return cs
 }
 
 // giveBack takes one back from each counter (a key listed twice, twice),

@@ -43,6 +43,16 @@ func (e *Engine) beginPasskeyStep(ctx context.Context, c *challengeRecord) (json
 	return options, nil
 }
 
+// nextIsPasskeyStep says whether the step after c's current one is
+// verify_passkey.
+func (e *Engine) nextIsPasskeyStep(c *challengeRecord) bool {
+	if c.Current+1 >= len(c.Steps) {
+		return false
+	}
+	kind, _ := e.steps.kind(c.Steps[c.Current+1].Key)
+	return kind.byPasskey
+}
+
 // weakerLevel combines what two passkey steps proved: hwk only when both
 // did (or one was the only passkey step).
 func weakerLevel(a, b string) string {
