@@ -11,6 +11,10 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
 
+// OTP login (the SDK's startOTPLogin, retryOTP and checkOTP): a flow per
+// started login, its codes counted in the budgets (budgets.go), its check
+// bounded as every code's (guessing.go).
+
 // loginFlowTTL is how long a started login can be completed, resends
 // included; each code lives OTPPolicy.TTL within it.
 const loginFlowTTL = 15 * time.Minute
@@ -36,17 +40,6 @@ type loginFlow struct {
 	SignUpHash string `json:"sign_up_hash,omitempty"`
 }
 
-// ClientInfo describes the client of a request.
-type ClientInfo struct {
-	UserAgent string
-	IP        string // as Caddy determined it (trusted proxies applied)
-	Device    string // the device cookie the client sent, if any
-	// DeviceID is the install's ID a mobile SDK sends (X-Device-Id): the
-	// client's word, kept on its session for people to read, never used
-	// to decide anything.
-	DeviceID string
-}
-
 // StartLogin begins an OTP login for an identifier and sends the first
 // code. It returns the flow ID the client must present to check the code.
 // The login is counted by its code (budgets.go): a client past its
@@ -55,7 +48,7 @@ func (e *Engine) StartLogin(ctx context.Context, typ, value string, client Clien
 	if e.cfg.Sender == nil || len(e.cfg.LoginIdentifiers) == 0 {
 		return "", ErrNotConfigured
 	}
-	if !containsString(e.cfg.LoginIdentifiers, typ) {
+	if !slices.Contains(e.cfg.LoginIdentifiers, typ) {
 		return "", ErrInvalidIdentifier
 	}
 	value, ok := normalizeIdentifier(typ, value)
@@ -176,15 +169,12 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 		}
 		return nil, err
 	}
-	guess := guessCounters{account: flow.failKey(proof.Thumbprint), client: clientFailKey(clientKey(client.IP))}
-	if err := e.checkGuessing(ctx, &guess); err != nil {
+	check, err := e.checkOTP(ctx, codeCheck{owner: flowID, triesKey: flowTriesKey(flowID, flow.OTP.Gen),
+		guess: guessCounters{account: flow.failKey(proof.Thumbprint), client: clientFailKey(clientKey(client.IP))}}, code, &flow.OTP)
+	if err != nil {
 		return nil, err
 	}
-	triesKey := flowTriesKey(flowID, flow.OTP.Gen)
-	if err := e.checkCode(ctx, triesKey, flowID, code, &flow.OTP, &guess); err != nil {
-		return nil, err
-	}
-	defer func() { e.refundAttempt(ctx, triesKey, err) }()
+	defer func() { e.settleOTP(ctx, check, err) }()
 	if err := e.markProofUsed(ctx, proof); err != nil {
 		return nil, err
 	}
@@ -218,188 +208,11 @@ func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpo
 		}
 		return nil, storeErr(err)
 	}
-	// After a success the failure counters are reset and the client's
-	// budgets given back; should the store fail here, they only stay
-	// higher than they need to.
-	_ = e.clearGuessing(ctx, &guess)
+	// After a success the client's budgets are given back (and, as the
+	// check settles, its failures forgotten); should the store fail here,
+	// they only stay higher than they need to.
 	e.giveBack(ctx, flow.Refund)
 	tokens.Device = e.deviceCookie(flow.Type, flow.Value, proof.Thumbprint)
 	tokens.proved = &Identifier{Type: flow.Type, Value: flow.Value}
 	return tokens, nil
-}
-
-// refundAttempt gives back the attempt a right code counted when the
-// request then failed on the store (503): only an operation that succeeded
-// as a whole spends an attempt. Best effort: a store that failed may fail
-// this too, and the attempt stays spent.
-func (e *Engine) refundAttempt(ctx context.Context, triesKey string, err error) {
-	if errors.Is(err, ErrUnavailable) {
-		_ = e.cfg.Store.Decr(ctx, triesKey)
-	}
-}
-
-// guessCounters are the consecutive-failure counters a code check counts
-// in, and what they held before it.
-type guessCounters struct {
-	// account: the identifier's (for clients without a device of theirs),
-	// a device's, or a user's (step-up codes): at MaxUserFailures it
-	// refuses every check and send, for OTPFailureMemory (NIST SP 800-63B
-	// §5.2.2: at most 100 consecutive failures per account).
-	account string
-	// client: the client IP's, across every identifier: past freeFailures
-	// each check waits longer. Delays fall on the guessing client only.
-	client                  string
-	accountSeen, clientSeen int
-}
-
-// checkGuessing refuses a check when the account is locked or the client
-// must still wait.
-func (e *Engine) checkGuessing(ctx context.Context, g *guessCounters) error {
-	var err error
-	if g.accountSeen, err = e.checkLock(ctx, g.account); err != nil {
-		return err
-	}
-	g.clientSeen, err = e.checkDelay(ctx, g.client)
-	return err
-}
-
-// checkCode counts the attempt, then compares in constant time. A wrong
-// code counts as a failure of the account and of the client.
-func (e *Engine) checkCode(ctx context.Context, triesKey, owner, code string, st *otpState, g *guessCounters) error {
-	if st.Digest == nil || e.now().UnixMilli() > st.Expires {
-		return ErrBadCheckCode
-	}
-	// Counted before the comparison, atomically: N parallel guesses can't
-	// all be evaluated.
-	tries, err := e.cfg.Store.Incr(ctx, triesKey, e.cfg.OTP.TTL+time.Minute)
-	if err != nil {
-		return storeErr(err)
-	}
-	if tries > int64(e.cfg.OTP.MaxAttempts) {
-		return ErrBadCheckCode
-	}
-	if otp.Match(e.codeKey, st.digestScope(owner), code, st.Digest) {
-		return nil
-	}
-	if _, err := e.cfg.Store.Incr(ctx, g.account, failureMemory); err != nil {
-		return storeErr(err)
-	}
-	n, err := e.cfg.Store.Incr(ctx, g.client, failureMemory)
-	if err != nil {
-		return storeErr(err)
-	}
-	if delay := failureDelay(n); delay > 0 {
-		if err := e.cfg.Store.Set(ctx, failWaitKey(g.client), []byte("1"), delay); err != nil {
-			return storeErr(err)
-		}
-	}
-	return ErrBadCheckCode
-}
-
-// Consecutive failures: per client, the first freeFailures cost nothing
-// beyond the per-code attempt limit, then each check waits twice as long
-// (1 s, 2 s, 4 s, ... at most maxFailureDelay). Per account, at
-// MaxUserFailures every check and send is refused until the counter, kept
-// failureMemory after its first failure, expires. Only a success resets a
-// counter, never a resend.
-const (
-	freeFailures    = 10
-	maxFailureDelay = 15 * time.Minute
-	failureMemory   = 24 * time.Hour
-)
-
-func failureDelay(n int64) time.Duration {
-	if n < freeFailures {
-		return 0
-	}
-	shift := n - freeFailures
-	if shift > 10 {
-		return maxFailureDelay
-	}
-	return min(time.Duration(1<<shift)*time.Second, maxFailureDelay)
-}
-
-func failWaitKey(failKey string) string { return failKey + ":wait" }
-
-// clearGuessing forgets the failures of both counters after a success;
-// a counter that held none costs no store call.
-func (e *Engine) clearGuessing(ctx context.Context, g *guessCounters) error {
-	if g.accountSeen > 0 {
-		if err := e.cfg.Store.Delete(ctx, g.account); err != nil {
-			return storeErr(err)
-		}
-	}
-	if g.clientSeen > 0 {
-		return storeErr(e.cfg.Store.Delete(ctx, g.client, failWaitKey(g.client)))
-	}
-	return nil
-}
-
-// checkLock refuses when an account counter reached MaxUserFailures, and
-// returns what it holds.
-func (e *Engine) checkLock(ctx context.Context, failKey string) (int, error) {
-	n, err := e.counter(ctx, failKey)
-	if err != nil {
-		return 0, err
-	}
-	if n >= e.cfg.OTP.MaxUserFailures {
-		return n, ErrRateLimited
-	}
-	return n, nil
-}
-
-// checkDelay refuses while a client counter's wait runs, and returns what
-// the counter holds.
-func (e *Engine) checkDelay(ctx context.Context, failKey string) (int, error) {
-	n, err := e.counter(ctx, failKey)
-	if err != nil || n < freeFailures {
-		return n, err
-	}
-	_, err = e.cfg.Store.Get(ctx, failWaitKey(failKey))
-	switch {
-	case err == nil:
-		return n, ErrRateLimited
-	case errors.Is(err, store.ErrNotFound):
-		return n, nil
-	}
-	return n, storeErr(err)
-}
-
-// counter reads a counter; an absent one holds 0.
-func (e *Engine) counter(ctx context.Context, key string) (int, error) {
-	raw, err := e.cfg.Store.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, storeErr(err)
-	}
-	return atoi(string(raw)), nil
-}
-
-func (e *Engine) send(ctx context.Context, m otp.Message) error {
-	if err := e.cfg.Sender.Send(ctx, m); err != nil {
-		e.emit(Event{Name: EventCodeSendFailed, Channel: m.Channel, Purpose: m.Purpose})
-		return unavailable(err)
-	}
-	return nil
-}
-
-// markProofUsed refuses a DPoP proof whose jti was seen before (within the
-// window in which its iat is acceptable).
-func (e *Engine) markProofUsed(ctx context.Context, proof *dpop.Proof) error {
-	err := e.cfg.Store.Create(ctx, proofJTIKey(proof.Thumbprint, proof.ID), []byte("1"), 2*time.Minute)
-	if errors.Is(err, store.ErrExists) {
-		return ErrInvalidDPoP
-	}
-	return storeErr(err)
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,7 @@
 package stepup
 
 import (
+	"context"
 	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
@@ -45,4 +46,14 @@ func (e *Engine) newCode(s *otpState, owner string, now time.Time) (string, erro
 	s.Sends++
 	s.LastSend = now.UnixMilli()
 	return code, nil
+}
+
+// send sends a code; a sender that fails is unavailable (503), and
+// counted.
+func (e *Engine) send(ctx context.Context, m otp.Message) error {
+	if err := e.cfg.Sender.Send(ctx, m); err != nil {
+		e.emit(Event{Name: EventCodeSendFailed, Channel: m.Channel, Purpose: m.Purpose})
+		return unavailable(err)
+	}
+	return nil
 }

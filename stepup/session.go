@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -161,7 +162,7 @@ func (e *Engine) mint(s *sessionRecord, singleUse *redemption) (*Tokens, error) 
 	var grants map[string]string
 	if singleUse != nil {
 		grants = map[string]string{singleUse.scope: singleUse.grantID}
-		if !containsString(scopes, singleUse.scope) {
+		if !slices.Contains(scopes, singleUse.scope) {
 			scopes = append(scopes, singleUse.scope)
 		}
 		exp = min(exp, singleUse.end)
