@@ -51,21 +51,35 @@ func (rd *redemption) apply(s *sessionRecord) *redemption {
 	return nil
 }
 
-// redeemChallenge turns a completed challenge of session s into its grant,
-// once: a second redemption is token_reused. by names the refresh that
-// redeems it (session, refresh generation, DPoP key); retry says that the
-// session still stands at that generation, i.e. no rotation carrying this
-// redemption was stored.
+// redemptionPlan is a redemption of a completed challenge made ready to
+// store: the writes that make it (none when a retry resumes one), to go
+// in the batch that rotates the session, and what it grants.
+type redemptionPlan struct {
+	rd                 *redemption
+	grant, index, swap *store.Op
+	back               *store.Op // the challenge's swap undone
+}
+
+// planRedemption turns a completed challenge of session s (read beside
+// the session) into its grant, once: a second redemption is
+// token_reused. by names the refresh that redeems it (session, refresh
+// generation, DPoP key); retry says that the session still stands at
+// that generation, i.e. no rotation carrying this redemption was stored.
 //
-// The single-use grant is stored first and the challenge marked redeemed
-// after, so that a store failure in between leaves the challenge to
-// redeem again (the grant left behind names no token and expires). A
-// failure after the mark (the session's rotation) leaves a challenge
-// redeemed by this very refresh: its retry, with the session unchanged,
-// finishes the redemption with the same grant, which it never writes
-// again: a grant already spent can't come back.
-func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token string, proof *dpop.Proof, by string, retry bool) (*redemption, error) {
-	c, raw, err := e.loadChallenge(ctx, token, &Caller{UserID: s.UserID, SessionID: s.ID})
+// Its writes go in order in one batch with the session's rotation: the
+// single-use grant, its index, the challenge marked redeemed, the
+// session. When one of the redemption's own writes fails, those that
+// succeeded are undone (the session's rotation too), so that the
+// challenge can be redeemed again. A failure of the session's rotation
+// alone leaves a challenge redeemed by this very refresh: its retry, with
+// the session unchanged, finishes the redemption with the same grant,
+// which it never writes again: a grant already spent can't come back.
+func (e *Engine) planRedemption(ctx context.Context, s *sessionRecord, ref *challengeRef, read *store.Op, proof *dpop.Proof,
+	by string, retry bool) (*redemptionPlan, error) {
+	if ref.userID != s.UserID || ref.sessionID != s.ID {
+		return nil, ErrInvalidChallenge
+	}
+	c, raw, err := e.readChallenge(ref, read)
 	if err != nil {
 		return nil, err
 	}
@@ -76,30 +90,74 @@ func (e *Engine) redeemChallenge(ctx context.Context, s *sessionRecord, token st
 		return nil, ErrDPoPKeyMismatch
 	}
 	if c.Redeemed {
-		return e.resumeRedemption(ctx, c, by, retry)
+		rd, err := e.resumeRedemption(ctx, c, by, retry)
+		if err != nil {
+			return nil, err
+		}
+		return &redemptionPlan{rd: rd}, nil
+	}
+	ttl := remaining(c.Expires, e.now(), c.lifetime())
+	if ttl <= 0 {
+		return nil, ErrExpiredChallenge
 	}
 	end := e.now().Add(time.Duration(c.GrantedFor) * time.Second)
-	rd := &redemption{scope: c.Scope, end: end.Unix(), event: e.stepUpEvent(c)}
+	p := &redemptionPlan{rd: &redemption{scope: c.Scope, end: end.Unix(), event: e.stepUpEvent(c)}}
 	next := *c
 	next.Redeemed, next.RedeemedBy, next.GrantEnd = true, by, end.Unix()
 	if c.GrantMode != GrantSessionBound {
 		g := grantRecord{V: recordVersion, ID: newID(prefixGrant), UserID: c.UserID, SessionID: c.SessionID, Scope: c.Scope,
 			Metadata: c.Metadata, Expires: end.Unix()}
-		if err := e.storeGrant(ctx, &g, time.Duration(c.GrantedFor)*time.Second); err != nil {
-			return nil, err
-		}
-		rd.grantID, next.GrantID = g.ID, g.ID
+		key, lifetime := grantKey(g.ID, g.UserID, g.SessionID, g.Scope), time.Duration(c.GrantedFor)*time.Second
+		// Indexed under its user, so that an operator can revoke it
+		// (admin.go); the index lives as long as its longest grant.
+		p.grant = store.CreateOp(key, mustJSON(g), lifetime)
+		p.index = store.AddMemberOp(userGrantsKey(g.UserID), key, lifetime)
+		p.rd.grantID, next.GrantID = g.ID, g.ID
 	}
-	if err := e.swapChallenge(ctx, c, raw, &next); err != nil {
-		if rd.grantID != "" {
-			_ = e.cfg.Store.Delete(ctx, grantKey(rd.grantID, c.UserID, c.SessionID, c.Scope))
+	nextRaw := mustJSON(next)
+	p.swap = store.SwapOp(challengeKey(c.ID), raw, nextRaw, ttl)
+	p.back = store.SwapOp(challengeKey(c.ID), nextRaw, raw, ttl)
+	return p, nil
+}
+
+// writes are the plan's ops, in the order they must run.
+func (p *redemptionPlan) writes() []*store.Op {
+	var ops []*store.Op
+	for _, op := range []*store.Op{p.grant, p.index, p.swap} {
+		if op != nil {
+			ops = append(ops, op)
 		}
-		if errors.Is(err, ErrInvalidChallenge) {
-			return nil, ErrTokenReused // a concurrent redemption won
-		}
-		return nil, err
 	}
-	return rd, nil
+	return ops
+}
+
+// failure returns the ops that undo the plan's writes that succeeded, and
+// why they did not all succeed (nil when they did).
+func (p *redemptionPlan) failure() ([]*store.Op, error) {
+	var failed error
+	for _, op := range p.writes() {
+		if op.Err != nil {
+			failed = op.Err
+			break
+		}
+	}
+	if failed == nil {
+		return nil, nil
+	}
+	var undo []*store.Op
+	if p.grant != nil && p.grant.Err == nil {
+		undo = append(undo, store.DeleteOp(p.grant.Key)) // its index entry then names nothing
+	}
+	if p.swap != nil && p.swap.Err == nil {
+		undo = append(undo, p.back)
+	}
+	switch {
+	case p.swap != nil && errors.Is(p.swap.Err, store.ErrConflict):
+		return undo, ErrTokenReused // a concurrent redemption won
+	case p.swap != nil && errors.Is(p.swap.Err, store.ErrNotFound):
+		return undo, ErrExpiredChallenge
+	}
+	return undo, storeErr(failed)
 }
 
 // resumeRedemption finishes a redemption whose refresh failed after the
@@ -121,17 +179,6 @@ func (e *Engine) resumeRedemption(ctx context.Context, c *challengeRecord, by st
 		rd.grantID = c.GrantID
 	}
 	return rd, nil
-}
-
-// storeGrant writes a single-use grant and indexes it under its user, so
-// that an operator can revoke it (admin.go); the index lives as long as
-// its longest grant.
-func (e *Engine) storeGrant(ctx context.Context, g *grantRecord, ttl time.Duration) error {
-	key := grantKey(g.ID, g.UserID, g.SessionID, g.Scope)
-	if err := e.cfg.Store.Create(ctx, key, mustJSON(g), ttl); err != nil {
-		return storeErr(err)
-	}
-	return storeErr(e.cfg.Store.AddMember(ctx, userGrantsKey(g.UserID), key, ttl))
 }
 
 // Grant is a consumed single-use grant.

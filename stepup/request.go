@@ -79,20 +79,27 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	if err := checkMetadata(metadata); err != nil {
 		return nil, err
 	}
-	sess, user, err := e.callerSession(ctx, caller)
+	// The cap comes before the hook: a client past it costs the customer's
+	// backend nothing. It is counted in the batch that reads the session
+	// and the user, and given back when they refuse the caller.
+	var opened *store.Op
+	if !policy.Block {
+		opened = store.IncrOp(userChallengesKey(caller.UserID), openChallengeWindow)
+	}
+	sess, user, err := e.callerSession(ctx, caller, opened)
 	if err != nil {
+		if opened != nil && opened.Err == nil {
+			e.giveBack(ctx, []string{opened.Key})
+		}
 		return nil, err
 	}
 	if policy.Block {
 		return &StepUpResult{Status: StatusBlock}, nil
 	}
-	// The cap comes before the hook: a client past it costs the customer's
-	// backend nothing.
-	n, err := e.cfg.Store.Incr(ctx, userChallengesKey(user.ID), openChallengeWindow)
-	if err != nil {
-		return nil, storeErr(err)
+	if opened.Err != nil {
+		return nil, storeErr(opened.Err)
 	}
-	if n > maxOpenChallenges {
+	if opened.N > maxOpenChallenges {
 		return nil, ErrTooManyChallenges
 	}
 	// Only identifiers that count for the user (users.go) reach the hook
@@ -157,13 +164,23 @@ func (e *Engine) canDoPasskeySteps(ctx context.Context, userID string, steps []S
 	return nil
 }
 
-// callerSession loads the caller's live session and user.
-func (e *Engine) callerSession(ctx context.Context, caller Caller) (*sessionRecord, *userRecord, error) {
+// callerSession loads the caller's live session and user, in one batch
+// with the ops also given (nil ones left out), whose results the caller
+// reads.
+func (e *Engine) callerSession(ctx context.Context, caller Caller, also ...*store.Op) (*sessionRecord, *userRecord, error) {
 	if !validID(prefixSession, caller.SessionID) || !validID(prefixUser, caller.UserID) {
 		return nil, nil, ErrUnauthorized
 	}
+	sessionRead, userRead := store.GetOp(sessionKey(caller.SessionID)), store.GetOp(userKey(caller.UserID))
+	ops := []*store.Op{sessionRead, userRead}
+	for _, op := range also {
+		if op != nil {
+			ops = append(ops, op)
+		}
+	}
+	store.Do(ctx, e.cfg.Store, ops...)
 	var s sessionRecord
-	if _, err := e.load(ctx, sessionKey(caller.SessionID), &s); err != nil {
+	if err := e.decode(sessionRead, &s); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil, ErrUnauthorized
 		}
@@ -173,7 +190,7 @@ func (e *Engine) callerSession(ctx context.Context, caller Caller) (*sessionReco
 		return nil, nil, ErrUnauthorized
 	}
 	var u userRecord
-	if _, err := e.load(ctx, userKey(s.UserID), &u); err != nil {
+	if err := e.decode(userRead, &u); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil, ErrUnauthorized
 		}

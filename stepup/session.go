@@ -205,9 +205,26 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 	if !ok {
 		return nil, ErrUnauthorized
 	}
+	// A completed challenge to redeem is verified once; its user and
+	// session are checked against the session read beside it.
+	var ref *challengeRef
+	var refErr error // answered after the session's own checks
+	if req.StepUpToken != "" {
+		ref, refErr = e.verifyChallenge(ctx, req.StepUpToken, nil)
+	}
 	var redeemed *redemption
 	for attempt := 0; attempt < 4; attempt++ {
-		s, raw, err := e.liveSession(ctx, sid)
+		// One batch reads the session and, until it is redeemed, the
+		// challenge; another writes the redemption and the rotation.
+		sessionRead := store.GetOp(sessionKey(sid))
+		reads := []*store.Op{sessionRead}
+		var challengeRead *store.Op
+		if ref != nil && redeemed == nil {
+			challengeRead = store.GetOp(challengeKey(ref.id))
+			reads = append(reads, challengeRead)
+		}
+		store.Do(ctx, e.cfg.Store, reads...)
+		s, raw, err := e.liveSessionOf(sessionRead)
 		if err != nil {
 			return nil, err
 		}
@@ -215,23 +232,46 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 		if err != nil {
 			return nil, err
 		}
+		if refErr != nil {
+			return nil, refErr
+		}
 		// The challenge is redeemed once, even when a concurrent refresh
 		// makes this loop run again.
-		if req.StepUpToken != "" && redeemed == nil {
+		var plan *redemptionPlan
+		rd := redeemed
+		if challengeRead != nil {
 			by := sid + "." + strconv.Itoa(gen) + "." + req.Proof.Thumbprint
-			if redeemed, err = e.redeemChallenge(ctx, next, req.StepUpToken, req.Proof, by, s.Gen == gen); err != nil {
+			if plan, err = e.planRedemption(ctx, next, ref, challengeRead, req.Proof, by, s.Gen == gen); err != nil {
 				return nil, err
 			}
+			rd = plan.rd
 		}
-		singleUse := redeemed.apply(next)
+		singleUse := rd.apply(next)
 		if ua := truncate(req.Client.UserAgent, 256); ua != "" {
 			next.UserAgent = ua
 		}
 		if req.Client.DeviceID != "" {
 			next.DeviceID = req.Client.DeviceID
 		}
-		err = e.cfg.Store.Swap(ctx, sessionKey(sid), raw, mustJSON(next), remaining(s.Expires, e.now(), e.cfg.RefreshTokenTTL))
-		switch {
+		ttl := remaining(s.Expires, e.now(), e.cfg.RefreshTokenTTL)
+		nextRaw := mustJSON(next)
+		rotation := store.SwapOp(sessionKey(sid), raw, nextRaw, ttl)
+		var writes []*store.Op
+		if plan != nil {
+			writes = plan.writes()
+		}
+		store.Do(ctx, e.cfg.Store, append(writes, rotation)...)
+		if plan != nil {
+			if undo, failed := plan.failure(); failed != nil {
+				if rotation.Err == nil {
+					undo = append(undo, store.SwapOp(sessionKey(sid), nextRaw, raw, ttl))
+				}
+				store.Do(ctx, e.cfg.Store, undo...)
+				return nil, failed
+			}
+			redeemed = plan.rd
+		}
+		switch err := rotation.Err; {
 		case errors.Is(err, store.ErrConflict):
 			continue // a concurrent refresh won: read again
 		case errors.Is(err, store.ErrNotFound):
@@ -255,8 +295,15 @@ func (e *Engine) Refresh(ctx context.Context, req RefreshRequest) (*Tokens, erro
 
 // liveSession loads an unexpired session.
 func (e *Engine) liveSession(ctx context.Context, sid string) (*sessionRecord, []byte, error) {
+	read := store.GetOp(sessionKey(sid))
+	store.Do(ctx, e.cfg.Store, read)
+	return e.liveSessionOf(read)
+}
+
+// liveSessionOf is the unexpired session a batch's GET read.
+func (e *Engine) liveSessionOf(read *store.Op) (*sessionRecord, []byte, error) {
 	var s sessionRecord
-	raw, err := e.load(ctx, sessionKey(sid), &s)
+	raw, err := read.Result, e.decode(read, &s)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil, ErrUnauthorized

@@ -207,20 +207,26 @@ func (e *Engine) indexedTo(ctx context.Context, ident Identifier, userID string)
 
 // destinations are the identifiers that count for u (proven, and indexed
 // to u): the only ones step-up codes go to and the delegation hook hears
-// of.
+// of. The indexes are read in one batch.
 func (e *Engine) destinations(ctx context.Context, u *userRecord) ([]Identifier, error) {
-	out := []Identifier{}
+	var proven []Identifier
+	var reads []*store.Op
 	for i := range u.Identifiers {
-		ui := &u.Identifiers[i]
-		if !e.proven(ui) {
-			continue
+		if ui := &u.Identifiers[i]; e.proven(ui) {
+			proven = append(proven, ui.Identifier)
+			reads = append(reads, store.GetOp(identKey(ui.Type, ui.Value)))
 		}
-		ok, err := e.indexedTo(ctx, ui.Identifier, u.ID)
-		if err != nil {
+	}
+	store.Do(ctx, e.cfg.Store, reads...)
+	out := []Identifier{}
+	for i, read := range reads {
+		var owner string
+		switch err := e.decode(read, &owner); {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			return nil, err
-		}
-		if ok {
-			out = append(out, ui.Identifier)
+		case owner == u.ID:
+			out = append(out, proven[i])
 		}
 	}
 	return out, nil
