@@ -41,6 +41,8 @@ type Engine struct {
 	ownACRs map[string]bool
 	// rp is the WebAuthn relying party (nil: passkeys off).
 	rp *webauthn.WebAuthn
+	// spent are the single-use grants this instance found spent.
+	spent *spentGrants
 }
 
 // New checks cfg (its parts, and the rules of Validate), applies the
@@ -63,7 +65,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stepup: %w", err)
 	}
-	e := &Engine{cfg: cfg, steps: steps, log: cfg.Logger,
+	e := &Engine{cfg: cfg, steps: steps, log: cfg.Logger, spent: newSpentGrants(spentGrantMemory),
 		codeKey:    cfg.Signer.DeriveSecret("otp-digest"),
 		refreshKey: cfg.Signer.DeriveSecret("refresh-token"),
 		deviceKey:  cfg.Signer.DeriveSecret("device-cookie")}

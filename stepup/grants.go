@@ -197,13 +197,19 @@ func (e *Engine) ConsumeGrant(ctx context.Context, grantID, userID, sessionID, s
 	}
 	// The key names the grant's user, session and scope: another caller's
 	// Take looks up another key and never touches this grant.
-	raw, err := e.cfg.Store.Take(ctx, grantKey(grantID, userID, sessionID, scope))
+	key := grantKey(grantID, userID, sessionID, scope)
+	if e.spent.has(key) {
+		return nil, ErrUnauthorized
+	}
+	raw, err := e.cfg.Store.Take(ctx, key)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
+			e.spent.add(key)
 			return nil, ErrUnauthorized
 		}
 		return nil, storeErr(err)
 	}
+	e.spent.add(key)
 	var g grantRecord
 	if err := json.Unmarshal(raw, &g); err != nil { // a record this gateway stored
 		return nil, unavailable(err)
