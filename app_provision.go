@@ -35,7 +35,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := telemetry.Register(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
-	a.rt = new(atomic.Pointer[runtime])
+	a.rt = new(atomic.Pointer[appRuntime])
 	a.resources = new(resourcemeta.Catalog)
 	a.started = newStartSignal()
 	a.resolvePlaceholders(caddy.NewReplacer())

@@ -16,9 +16,9 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/webhooks"
 )
 
-// runtime is what the app acquires when it starts, and what handlers use
+// appRuntime is what the app acquires when it starts, and what handlers use
 // at request time.
-type runtime struct {
+type appRuntime struct {
 	signer *jwks.Signer
 	// webhookKey signs the session webhooks and, with hook_algorithm
 	// PS256, the delegation hook; nil when neither is used.
@@ -57,12 +57,12 @@ func (a *App) Start() error {
 	return nil
 }
 
-func (a *App) acquire() (*runtime, error) {
+func (a *App) acquire() (*appRuntime, error) {
 	signer, err := loadSigningKey(a.ctx, a.SigningKey)
 	if err != nil {
 		return nil, fmt.Errorf("loading signing_key: %v", err)
 	}
-	rt := &runtime{
+	rt := &appRuntime{
 		signer: signer,
 		nonces: dpop.NewNonces(signer.DeriveSecret("dpop-nonce"), 0),
 		// Handlers keep DPoP replay markers in the store even when the
@@ -111,7 +111,7 @@ func (a *App) acquire() (*runtime, error) {
 }
 
 // runtime is what Start acquired, nil before: handlers fail closed then.
-func (a *App) runtime() *runtime {
+func (a *App) runtime() *appRuntime {
 	if a.rt == nil {
 		return nil
 	}
@@ -128,7 +128,7 @@ const startWait = 10 * time.Second
 // acquiring its store and keys: those requests wait rather than fail. It
 // gives up when the request ends, after startWait, or when the config is
 // cleaned up without having started (nil: the handlers answer 503).
-func (a *App) awaitRuntime(ctx context.Context) *runtime {
+func (a *App) awaitRuntime(ctx context.Context) *appRuntime {
 	if rt := a.runtime(); rt != nil || a.started == nil {
 		return rt
 	}

@@ -83,7 +83,7 @@ func scopePolicy(s *Scope) stepup.ScopePolicy {
 // newEngine builds the session and step-up engine from the app's settings
 // (defaults applied at Provision) and the parts Start acquired: the
 // signer, the store, the sender, the verifiers, the providers, the hooks.
-func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
+func (a *App) newEngine(rt *appRuntime) (*stepup.Engine, error) {
 	cfg := a.settings
 	var err error
 	if cfg.Sender, err = a.newSender(rt.signer); err != nil {
@@ -125,7 +125,7 @@ func (a *App) newEngine(rt *runtime) (*stepup.Engine, error) {
 // hookSigner is the key that signs delegation hook requests
 // (hook_algorithm): the ES256 signing key, unless PS256 asks for the
 // webhook key, as Prelude signs its hook.
-func (a *App) hookSigner(rt *runtime) stepup.HookSigner {
+func (a *App) hookSigner(rt *appRuntime) stepup.HookSigner {
 	if a.HookAlgorithm == hookPS256 {
 		return rt.webhookKey
 	}

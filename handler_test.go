@@ -53,8 +53,8 @@ func testApp(t testing.TB, scopes ...string) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app.rt = new(atomic.Pointer[runtime])
-	app.rt.Store(&runtime{signer: signer, tokens: tokens, store: telemetry.MeasureStore(mem, nil), now: time.Now, nonces: dpop.NewNonces(nil, 0),
+	app.rt = new(atomic.Pointer[appRuntime])
+	app.rt.Store(&appRuntime{signer: signer, tokens: tokens, store: telemetry.MeasureStore(mem, nil), now: time.Now, nonces: dpop.NewNonces(nil, 0),
 		resourceProofs: &dpop.Verifier{Algorithms: app.dpopAlgorithms()}})
 	return app
 }

@@ -194,7 +194,7 @@ type App struct {
 	recorder *telemetry.Recorder
 	// rt is what Start acquired; nil before (and during `caddy validate`,
 	// which never starts apps): handlers answer 503 until it is set.
-	rt *atomic.Pointer[runtime]
+	rt *atomic.Pointer[appRuntime]
 	// started fires when rt is set, or will never be (awaitRuntime).
 	started  *startSignal
 	remotes  []string // pool keys of the remote key sets Start acquired
