@@ -1,7 +1,10 @@
 package caddystepup
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -72,6 +75,35 @@ func TestLayout(t *testing.T) {
 	for room := range roomImports {
 		if !seen[room] {
 			t.Errorf("roomImports names %s, which go list did not find", room)
+		}
+	}
+}
+
+// TestLayoutNamesEveryRootFile: the README's Layout section names every
+// file of the root package's directory (sources, tests, scripts, docs), so
+// that a file added, split or renamed there is described where readers
+// look for it.
+func TestLayoutNamesEveryRootFile(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Layout\n")
+	if !ok {
+		t.Fatal("README.md has no Layout section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !(slices.Contains([]string{".go", ".md", ".sh", ".example", ".mod", ".sum"}, filepath.Ext(name)) || name == ".gitignore") {
+			continue
+		}
+		if !regexp.MustCompile(`(^|[\s,(])` + regexp.QuoteMeta(name) + `([\s,):;.]|$)`).MatchString(section) {
+			t.Errorf("README.md's Layout does not name %s", name)
 		}
 	}
 }
