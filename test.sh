@@ -19,9 +19,10 @@ go vet ./...
 if ! command -v staticcheck >/dev/null; then go install honnef.co/go/tools/cmd/staticcheck@v0.8.2; fi
 staticcheck ./...
 
-echo "== npm ci (the real Prelude SDK, the OpenID provider and OAuth client, express and multer, and playwright-core for Chromium)"
+echo "== npm ci (the real Prelude SDK, the OpenID provider and OAuth client, the MCP SDK, express and multer, and playwright-core for Chromium)"
 (cd tests/sdk && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 (cd tests/oidc && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+(cd tests/mcp && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 (cd tests/parsers && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
