@@ -20,7 +20,7 @@ import (
 //	POST|GET /stepup/v2/session/apps/{APP_ID}/config/scopes
 //	PUT|GET  /stepup/v2/session/apps/{APP_ID}/config/passkey (admin_config_passkey.go)
 //
-// with Prelude's bodies, so that the seed's curl commands work with only
+// with Prelude's bodies, so that the curl commands of Prelude's documentation work with only
 // the host changed. A change is checked (admin_config_body.go), then
 // applied through Caddy's own config API (admin_endpoint.go).
 

@@ -13,8 +13,8 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/apierror"
 )
 
-// seedStepUpBody is the seed's POST .../config/stepup, with a step key.
-const seedStepUpBody = `{
+// preludeStepUpBody is the POST .../config/stepup of Prelude's documentation, with a step key.
+const preludeStepUpBody = `{
   "jwks_url": "https://backend.example.com/.well-known/jwks.json",
   "step_keys": [{"key": "kyc_review", "description": "A KYC review"}],
   "allowed_scopes": [
@@ -27,7 +27,7 @@ const seedStepUpBody = `{
 }`
 
 func TestPostedStepUpBecomesScopeBlocks(t *testing.T) {
-	p, err := parsePostedStepUp([]byte(seedStepUpBody))
+	p, err := parsePostedStepUp([]byte(preludeStepUpBody))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestSetStepUpChangesOnlyScopesCustomStepKeysAndManagement(t *testing.T) {
 	if err := json.Unmarshal([]byte(currentApp), &raw); err != nil {
 		t.Fatal(err)
 	}
-	p, err := parsePostedStepUp([]byte(seedStepUpBody))
+	p, err := parsePostedStepUp([]byte(preludeStepUpBody))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestChangeGoesThroughTheConfigAPIWithItsEtag(t *testing.T) {
 		"refused by Caddy":  {postErr: fmt.Errorf("%w: loading signing_key: open /secret/path", errConfigRefused), want: errRefused},
 	} {
 		held := &heldConfig{doc: currentApp, postErr: c.postErr, getErr: c.getErr}
-		_, err := (&management{app: app, config: held, now: clock}).Change(context.Background(), adminapi.StepUpConfig, []byte(seedStepUpBody))
+		_, err := (&management{app: app, config: held, now: clock}).Change(context.Background(), adminapi.StepUpConfig, []byte(preludeStepUpBody))
 		if err != c.want {
 			t.Errorf("%s: %v", name, err)
 		}

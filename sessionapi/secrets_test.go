@@ -8,7 +8,7 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
 )
 
-func TestCarriesSecret(t *testing.T) {
+func TestRequestsThatCarryASecret(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		target string
@@ -92,9 +92,9 @@ func TestRefreshCookieWinsOverAStaleHeader(t *testing.T) {
 	}
 }
 
-// TestAnswerCarriesSecret: answers that hand a refresh token or a login
+// TestAnswersThatCarryASecret: answers that hand a refresh token or a login
 // flow ID to a client without cookies are the ones left out of the log.
-func TestAnswerCarriesSecret(t *testing.T) {
+func TestAnswersThatCarryASecret(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		header http.Header

@@ -79,13 +79,13 @@ func natDefaults(c *Config) {
 	c.Limits = RateLimits{LoginStarts: Rate{1_000_000, time.Minute}, Sends: Rate{1_000_000, time.Minute}}
 }
 
-// TestCarrierGradeNATCrowdAndAPumper: 1,000 users behind one address each
+// TestManyUsersBehindOneAddressAndAClientSendingCodesToStrangers: 1,000 users behind one address each
 // log in (their codes are given back as they prove them), a pumper at the
 // same address is stopped at 20 unproven codes, and the users log in again
 // with their device cookies while the pumper keeps trying. A new user
 // behind that address waits for the pumper's window to end; one elsewhere
 // does not.
-func TestCarrierGradeNATCrowdAndAPumper(t *testing.T) {
+func TestManyUsersBehindOneAddressAndAClientSendingCodesToStrangers(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, nil, natDefaults)
 	nat := ClientInfo{UserAgent: "Mozilla/5.0", IP: "198.51.100.7"}

@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestRecordsWithoutProofs: a user record written before proofs were
+// TestUserRecordsWithUnprovenIdentifiers: a user record written before proofs were
 // recorded (identifiers without proven_by), with its identifiers indexed
 // to it, as an OAuth login used to leave them. Its identifiers count for
 // nothing: no step-up code goes to them, a password login with its email
 // finds no one, and a code login gives the code's prover a user of their
 // own, leaving the old record as it was.
-func TestRecordsWithoutProofs(t *testing.T) {
+func TestUserRecordsWithUnprovenIdentifiers(t *testing.T) {
 	h := newHarness(t, nil, withPasswords)
 	ctx := context.Background()
 	const email, phone = "old@example.com", "+15555550123"

@@ -37,9 +37,9 @@ func TestRegisterTwice(t *testing.T) {
 	}
 }
 
-// TestPresetSeries: the series of the fixed label sets are served before
+// TestMetricsServedAtZeroBeforeAnyEvent: the series of the fixed label sets are served before
 // anything happened, so that dashboards show 0 rather than no data.
-func TestPresetSeries(t *testing.T) {
+func TestMetricsServedAtZeroBeforeAnyEvent(t *testing.T) {
 	served := scrape(t)
 	for _, s := range []string{
 		`caddy_stepup_token_cache_lookups_total{result="hit"}`,

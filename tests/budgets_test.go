@@ -80,7 +80,7 @@ func parallel(n, workers int, f func(i int) error) error {
 	return first
 }
 
-// TestCarrierGradeNATCrowdAndAPumper: 1,000 honest users behind one IPv4
+// TestManyUsersBehindOneAddressAndAClientSendingCodesToStrangers: 1,000 honest users behind one IPv4
 // address (a carrier-grade NAT) each complete a login (each proven code is
 // given back to the address); a pumper at the same address, who never
 // proves a code, is stopped at the address's 20 unproven codes; and the
@@ -89,7 +89,7 @@ func parallel(n, workers int, f func(i int) error) error {
 // to back (no clock is moved: nothing an honest user does waits for a
 // window). What remains: a new user behind that address, without a device
 // cookie, waits for the pumper's window to end; one elsewhere does not.
-func TestCarrierGradeNATCrowdAndAPumper(t *testing.T) {
+func TestManyUsersBehindOneAddressAndAClientSendingCodesToStrangers(t *testing.T) {
 	const users, nat = 1000, "127.0.0.20"
 	phone := func(i int) string { return fmt.Sprintf("+1415620%04d", i) }
 	premium := func(i int) string { return fmt.Sprintf("+88216%06d", i) }

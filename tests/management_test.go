@@ -13,11 +13,12 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/internal/testcaddy"
 )
 
-// The seed's "Try it": its mock hook, and its two curl commands sent to
-// the gateway's admin endpoint with only the host changed.
+// The "Try it" example of Prelude's documentation: its mock hook, and its
+// two curl commands sent to the gateway's admin endpoint with only the
+// host changed.
 
-// seedMockHook answers what the seed's mock hook answers.
-func seedMockHook(t *testing.T) *httptest.Server {
+// preludeExampleHook answers what the example's mock hook answers.
+func preludeExampleHook(t *testing.T) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -28,7 +29,7 @@ func seedMockHook(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// managementCall is one of the seed's curl commands, host changed.
+// managementCall is one of the example's curl commands, host changed.
 func managementCall(t *testing.T, inst *testcaddy.Instance, method, path, key, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d/stepup%s", inst.AdminPort, path), strings.NewReader(body))
@@ -56,12 +57,12 @@ func configOf(t *testing.T, inst *testcaddy.Instance) string {
 	return string(b)
 }
 
-// TestSeedManagementCalls: a gateway started with no scope block; the
-// seed's two calls configure transfer:write at runtime; the step-up then
-// works without a restart, and the change shows in GET /config/. A wrong
-// key or a bad body changes nothing.
-func TestSeedManagementCalls(t *testing.T) {
-	hook, codes, api := seedMockHook(t), newOTPReceiver(t), newUpstream(t)
+// TestManagementCallsAddAScopeAtRuntime: a gateway started with no scope
+// block; the example's two calls configure transfer:write at runtime; the
+// step-up then works without a restart, and the change shows in GET
+// /config/. A wrong key or a bad body changes nothing.
+func TestManagementCallsAddAScopeAtRuntime(t *testing.T) {
+	hook, codes, api := preludeExampleHook(t), newOTPReceiver(t), newUpstream(t)
 	port := testcaddy.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	inst := testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{
@@ -133,7 +134,7 @@ func TestSeedManagementCalls(t *testing.T) {
 		t.Fatalf("a refused call changed the config:\n%s\n%s", before, after)
 	}
 
-	// The seed's two commands.
+	// The example's two commands.
 	status, out := managementCall(t, inst, "POST", appPath+"/stepup", key, stepupBody)
 	if status != 200 || !strings.Contains(out, `"created_at"`) || !strings.Contains(out, hook.URL) {
 		t.Fatalf("config/stepup: %d %s", status, out)

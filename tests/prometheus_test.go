@@ -114,7 +114,7 @@ func TestDashboardWithPrometheus(t *testing.T) {
 	bin := requirePrometheus(t)
 	key := newECKey(t, "es-1")
 	idp := newIdP(t, "https://idp.test", key)
-	hook, codes, api := seedMockHook(t), newOTPReceiver(t), newUpstream(t)
+	hook, codes, api := preludeExampleHook(t), newOTPReceiver(t), newUpstream(t)
 	port := testcaddy.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	inst := testcaddy.Start(t, testcaddy.Config{Caddyfile: fmt.Sprintf(`{

@@ -63,9 +63,9 @@ func TestHashAndVerify(t *testing.T) {
 	}
 }
 
-// TestStaleParameters: a hash made with other parameters verifies, and
+// TestHashOfOtherParametersVerifiesAndAsksToBeRenewed: a hash made with other parameters verifies, and
 // says it should be made again.
-func TestStaleParameters(t *testing.T) {
+func TestHashOfOtherParametersVerifiesAndAsksToBeRenewed(t *testing.T) {
 	ctx := context.Background()
 	old := newTestHasher(t, testParams, 0)
 	enc, _ := old.Hash(ctx, "pw")

@@ -20,7 +20,7 @@ func samplesAt(offsets []time.Duration, rtts []time.Duration) []clockSample {
 	return out
 }
 
-func TestClockJudgeRules(t *testing.T) {
+func TestRedisClockOffsetFromSamples(t *testing.T) {
 	const bound = time.Second
 	ms := time.Millisecond
 	rtts := []time.Duration{4 * ms, 2 * ms, 6 * ms}

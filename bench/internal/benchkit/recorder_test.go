@@ -52,7 +52,7 @@ func TestTakeAndMerge(t *testing.T) {
 	}
 }
 
-func TestMS(t *testing.T) {
+func TestMillisecondsWithTwoDecimals(t *testing.T) {
 	tests := []struct {
 		in   time.Duration
 		want string

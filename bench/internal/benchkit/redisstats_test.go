@@ -2,7 +2,7 @@ package benchkit
 
 import "testing"
 
-func TestDelta(t *testing.T) {
+func TestRedisOperationsPerRequest(t *testing.T) {
 	before := RedisCounters{reads: 10, commands: map[string]int64{"get": 5, "info": 1, "set": 2}}
 	tests := []struct {
 		name  string

@@ -2,7 +2,7 @@ package benchkit
 
 import "testing"
 
-func TestFailures(t *testing.T) {
+func TestFailureCountWithTheFirstError(t *testing.T) {
 	tests := []struct {
 		n     int
 		first string
