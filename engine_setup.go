@@ -91,6 +91,9 @@ func (a *App) newEngine(rt *appRuntime) (*stepup.Engine, error) {
 	}
 	cfg.Signer, cfg.Store, cfg.Logger, cfg.Now = rt.signer, rt.store, a.logger, rt.now
 	cfg.HookSigner, cfg.Events = a.hookSigner(rt), a.recorder.Record
+	// The routes' resources, complete once every handler of the config
+	// has been provisioned (the app is provisioned before them).
+	cfg.Resources = a.resourceCatalog().Resources()
 	cfg.HookClient = stepup.NewHookClient(telemetry.MeasureHooks(http.DefaultTransport))
 	if rt.webhooks != nil {
 		cfg.UserEvents = rt.webhooks.Notify

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 )
+
+// errOtherResource: a valid token whose aud does not name the route's
+// resource (RFC 8707).
+var errOtherResource = errors.New("the token's aud does not name the route's resource")
 
 // RouteConfig is what one route requires, as plain values.
 type RouteConfig struct {
@@ -60,8 +65,9 @@ type RouteConfig struct {
 	// names it. Default: the request's scheme, Host and escaped path.
 	RequestURL func(*http.Request) string
 	// Resource is the identifier of the route's resource (RFC 8707,
-	// RFC 9728); "" for its site's, whose identifier is the origin of
-	// RequestURL. Its metadata's URL ends every challenge.
+	// RFC 9728): a token's aud must name it. "" for its site's resource,
+	// whose identifier is the origin of RequestURL (aud is then the
+	// issuer's business). Its metadata's URL ends every challenge.
 	Resource string
 	// MCP makes the route an MCP server's: each body is read as one
 	// JSON-RPC message and its method or tool may need more (see
@@ -237,6 +243,11 @@ func (ro *Route) decide(r *http.Request, deps Deps) Decision {
 			return Decision{Refusal: &rs.unavailable}
 		}
 		ro.debug("access token refused", err)
+		return Decision{Refusal: &rs.invalidToken}
+	}
+	if ro.cfg.Resource != "" && !slices.ContainsFunc(claims.Audience, func(aud string) bool { return resourcemeta.Same(aud, ro.cfg.Resource) }) {
+		// RFC 8707: a token for another resource is not one for this one.
+		ro.debug("access token refused", errOtherResource)
 		return Decision{Refusal: &rs.invalidToken}
 	}
 	d := Decision{Claims: claims}

@@ -62,3 +62,43 @@ func req(method, host, authorization, form string) func() *http.Request {
 		return r
 	}
 }
+
+// TestResourceAudience: a route that names its resource takes only tokens
+// whose aud names it (RFC 8707), written with or without the lone slash
+// after the host; a token for another resource is invalid_token, the same
+// answer as every other invalid token.
+func TestResourceAudience(t *testing.T) {
+	g := newGateway(t)
+	payments := newTestRoute(t, RouteConfig{Scopes: []string{"payments:read"}, Resource: "https://api.example.com/payments"}, nil)
+	origin := newTestRoute(t, RouteConfig{Resource: "https://api.example.com"}, nil)
+	site := newTestRoute(t, RouteConfig{}, nil)
+	aud := func(v any) string { return g.token(func(c map[string]any) { c["aud"] = v }) }
+	invalid := newTestRoute(t, RouteConfig{}, nil).bearer.invalidToken
+	for _, tc := range []struct {
+		name string
+		ro   *Route
+		tok  string
+		ok   bool
+	}{
+		{"the resource among others", payments, aud([]any{testIssuer, "https://api.example.com/payments"}), true},
+		{"the gateway's audience only", payments, aud(testIssuer), false},
+		{"another resource", payments, aud([]any{testIssuer, "https://api.example.com/reports"}), false},
+		{"a prefix of it", payments, aud([]any{testIssuer, "https://api.example.com/pay"}), false},
+		{"under it", payments, aud([]any{testIssuer, "https://api.example.com/payments/1"}), false},
+		{"another case", payments, aud([]any{testIssuer, "https://api.example.com/Payments"}), false},
+		{"with a trailing slash", payments, aud([]any{testIssuer, "https://api.example.com/payments/"}), false},
+		{"the origin, with its slash", origin, aud([]any{testIssuer, "https://api.example.com/"}), true},
+		{"the origin, without", origin, aud([]any{testIssuer, "https://api.example.com"}), true},
+		{"no resource on the route", site, aud(testIssuer), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.ro.Decide(bearer("GET", "/payments", tc.tok, ""), g.deps)
+			if tc.ok != (d.Refusal == nil) {
+				t.Fatalf("refusal %+v, want ok %v", d.Refusal, tc.ok)
+			}
+			if !tc.ok && (d.Refusal.WWWAuthenticate != invalid.WWWAuthenticate || string(d.Refusal.Body) != string(invalid.Body)) {
+				t.Errorf("refusal %s %s, want the invalid-token answer", d.Refusal.WWWAuthenticate, d.Refusal.Body)
+			}
+		})
+	}
+}

@@ -99,6 +99,18 @@ func (c *Catalog) Has(resource string) bool {
 	return ok
 }
 
+// Resources are the identifiers routes name, canonical and sorted.
+func (c *Catalog) Resources() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]string, 0, len(c.groups))
+	for r := range c.groups {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Document is the metadata of resource: from the routes that name it, and
 // the others given (a site's routes that name none).
 func (c *Catalog) Document(resource string, others []Route, site Site, common Common) Document {

@@ -60,10 +60,13 @@ func (p *OTPPolicy) setDefaults() {
 type Config struct {
 	Issuer   string
 	Audience string
-	Signer   Signer
-	Store    store.Store
-	Sender   otp.Sender // nil: OTP login and OTP steps answer not_configured
-	Logger   *zap.Logger
+	// Resources are the resource identifiers (RFC 8707) routes name: a
+	// step-up request's `resource` metadata must be one of them.
+	Resources []string
+	Signer    Signer
+	Store     store.Store
+	Sender    otp.Sender // nil: OTP login and OTP steps answer not_configured
+	Logger    *zap.Logger
 
 	// LoginIdentifiers lists the identifier types OTP login accepts
 	// ("phone_number", "email_address"); empty: OTP login is off.

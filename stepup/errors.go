@@ -57,7 +57,7 @@ var (
 	ErrBusy                 = newError(KindUnavailable, "internal", "Too many logins are in progress: try again in a few minutes.")
 	ErrUseDPoPNonce         = &Error{Kind: KindBadRequest, Code: "use_dpop_nonce", Message: "Use the DPoP nonce in the DPoP-Nonce header.", Nonce: true}
 	ErrScopeNotAllowed      = newError(KindForbidden, "scope_not_allowed", "This scope cannot be requested.")
-	ErrInvalidMetadata      = newError(KindBadRequest, "invalid_metadata", "metadata: at most 5 string values, keys up to 12 and values up to 32 characters.")
+	ErrInvalidMetadata      = newError(KindBadRequest, "invalid_metadata", "metadata: at most 5 string values, keys up to 12 and values up to 32 characters; a resource must be one a route names.")
 	ErrInvalidChallenge     = newError(KindBadRequest, "invalid_challenge_token", "The challenge token is invalid.")
 	ErrExpiredChallenge     = newError(KindBadRequest, "expired_challenge_token", "The challenge has expired: request the step-up again.")
 	ErrStepNotCompleted     = newError(KindBadRequest, "step_not_completed", "The challenge has steps left to complete.")

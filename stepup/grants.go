@@ -27,10 +27,11 @@ type grantRecord struct {
 
 // redemption is what a completed challenge grants.
 type redemption struct {
-	scope   string
-	end     int64  // Unix s
-	grantID string // single-use: the stored grant
-	event   authEvent
+	scope    string
+	end      int64  // Unix s
+	grantID  string // single-use: the stored grant
+	event    authEvent
+	metadata map[string]string // approved with the step-up (its resource among them)
 }
 
 // apply records the step-up as the session's last authentication event
@@ -48,6 +49,13 @@ func (rd *redemption) apply(s *sessionRecord) *redemption {
 		s.Grants = map[string]int64{}
 	}
 	s.Grants[rd.scope] = rd.end
+	delete(s.Resources, rd.scope)
+	if r := rd.metadata[ResourceMetadataKey]; r != "" {
+		if s.Resources == nil {
+			s.Resources = map[string]string{}
+		}
+		s.Resources[rd.scope] = r
+	}
 	return nil
 }
 
@@ -101,7 +109,7 @@ func (e *Engine) planRedemption(ctx context.Context, s *sessionRecord, ref *chal
 		return nil, ErrExpiredChallenge
 	}
 	end := e.now().Add(time.Duration(c.GrantedFor) * time.Second)
-	p := &redemptionPlan{rd: &redemption{scope: c.Scope, end: end.Unix(), event: e.stepUpEvent(c)}}
+	p := &redemptionPlan{rd: &redemption{scope: c.Scope, end: end.Unix(), event: e.stepUpEvent(c), metadata: c.Metadata}}
 	next := *c
 	next.Redeemed, next.RedeemedBy, next.GrantEnd = true, by, end.Unix()
 	if c.GrantMode != GrantSessionBound {
@@ -168,7 +176,7 @@ func (e *Engine) resumeRedemption(ctx context.Context, c *challengeRecord, by st
 	if !retry || c.RedeemedBy == "" || subtle.ConstantTimeCompare([]byte(c.RedeemedBy), []byte(by)) != 1 {
 		return nil, ErrTokenReused
 	}
-	rd := &redemption{scope: c.Scope, end: c.GrantEnd, event: e.stepUpEvent(c)}
+	rd := &redemption{scope: c.Scope, end: c.GrantEnd, event: e.stepUpEvent(c), metadata: c.Metadata}
 	if c.GrantID != "" {
 		if _, err := e.cfg.Store.Get(ctx, grantKey(c.GrantID, c.UserID, c.SessionID, c.Scope)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {

@@ -76,7 +76,7 @@ func (e *Engine) RequestStepUp(ctx context.Context, caller Caller, scope string,
 	if !ok {
 		return nil, ErrScopeNotAllowed
 	}
-	if err := checkMetadata(metadata); err != nil {
+	if err := e.checkMetadata(metadata); err != nil {
 		return nil, err
 	}
 	// The cap comes before the hook: a client past it costs the customer's
@@ -199,11 +199,19 @@ func (e *Engine) callerSession(ctx context.Context, caller Caller, also ...*stor
 	return &s, &u, nil
 }
 
-func checkMetadata(m map[string]string) error {
+// checkMetadata applies Prelude's limits, and RFC 8707's to the resource
+// a step-up names: a resource some route names.
+func (e *Engine) checkMetadata(m map[string]string) error {
 	if len(m) > maxMetadataKeys {
 		return ErrInvalidMetadata
 	}
 	for k, v := range m {
+		if k == ResourceMetadataKey {
+			if len(v) > maxResourceLen || !e.knownResource(v) {
+				return ErrInvalidMetadata
+			}
+			continue
+		}
 		if k == "" || len(k) > maxMetadataKeyLen || len(v) > maxMetadataValueLen {
 			return ErrInvalidMetadata
 		}

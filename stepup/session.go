@@ -43,6 +43,10 @@ type sessionRecord struct {
 	UserAgent  string           `json:"user_agent,omitempty"`
 	DeviceID   string           `json:"device_id,omitempty"` // X-Device-Id at login (or the last refresh that sent one)
 	Grants     map[string]int64 `json:"grants,omitempty"`    // session-bound scope → Unix s end
+	// Resources name the resource (RFC 8707) a session-bound grant's
+	// step-up was for, by scope: its tokens name it in aud while the grant
+	// lasts.
+	Resources map[string]string `json:"resources,omitempty"`
 	// Auth is the last authentication event: the login, then each
 	// redeemed step-up. Its tokens carry it as acr, amr and auth_time.
 	Auth authEvent `json:"auth"`
@@ -99,7 +103,7 @@ type Tokens struct {
 type accessClaims struct {
 	Iss   string            `json:"iss"`
 	Sub   string            `json:"sub"`
-	Aud   string            `json:"aud"`
+	Aud   audience          `json:"aud"`
 	Exp   int64             `json:"exp"`
 	Iat   int64             `json:"iat"`
 	Nbf   int64             `json:"nbf"`
@@ -111,6 +115,8 @@ type accessClaims struct {
 	AuthTime int64    `json:"auth_time"`
 	ACR      string   `json:"acr,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
+	// What a single-use grant was approved for (RFC 9396).
+	AuthorizationDetails []GrantDetails `json:"authorization_details,omitempty"`
 }
 
 // createSession starts a session bound to the DPoP key jkt, after the login
@@ -150,6 +156,7 @@ func (e *Engine) mint(s *sessionRecord, singleUse *redemption) (*Tokens, error) 
 		exp = s.Expires
 	}
 	scopes := make([]string, 0, len(s.Grants)+1)
+	var resources []string
 	for scope, end := range s.Grants {
 		// Verifiers accept a token up to their leeway past exp: the token
 		// carrying the scope expires that much before the grant ends.
@@ -157,21 +164,29 @@ func (e *Engine) mint(s *sessionRecord, singleUse *redemption) (*Tokens, error) 
 		if last > now.Unix() {
 			scopes = append(scopes, scope)
 			exp = min(exp, last)
+			if r := s.Resources[scope]; r != "" {
+				resources = append(resources, r)
+			}
 		}
 	}
 	var grants map[string]string
+	var details []GrantDetails
 	if singleUse != nil {
 		grants = map[string]string{singleUse.scope: singleUse.grantID}
 		if !slices.Contains(scopes, singleUse.scope) {
 			scopes = append(scopes, singleUse.scope)
 		}
 		exp = min(exp, singleUse.end)
+		details = []GrantDetails{NewGrantDetails(singleUse.scope, singleUse.metadata)}
+		if r := singleUse.metadata[ResourceMetadataKey]; r != "" {
+			resources = append(resources, r)
+		}
 	}
 	sort.Strings(scopes)
 	claims := accessClaims{
-		Iss: e.cfg.Issuer, Sub: s.UserID, Aud: e.cfg.Audience, Exp: exp, Iat: now.Unix(), Nbf: now.Unix(),
+		Iss: e.cfg.Issuer, Sub: s.UserID, Aud: e.audience(resources), Exp: exp, Iat: now.Unix(), Nbf: now.Unix(),
 		Jti: newID(prefixToken), Sid: s.ID, Scope: strings.Join(scopes, " "), Grant: grants,
-		AuthTime: s.Auth.At, ACR: s.Auth.ACR, AMR: s.Auth.AMR,
+		AuthTime: s.Auth.At, ACR: s.Auth.ACR, AMR: s.Auth.AMR, AuthorizationDetails: details,
 	}
 	if claims.AuthTime == 0 {
 		claims.AuthTime = s.Created // a session stored before events were recorded

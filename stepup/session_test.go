@@ -20,7 +20,7 @@ func TestRefreshRotation(t *testing.T) {
 			t.Fatal("refresh did not rotate the tokens")
 		}
 		ac := accessOf(t, tok.AccessToken)
-		if ac.Sub != old.UserID || ac.Sid != old.SessionID || ac.Iss != testIssuer || ac.Aud != testIssuer {
+		if ac.Sub != old.UserID || ac.Sid != old.SessionID || ac.Iss != testIssuer || len(ac.Aud) != 1 || ac.Aud[0] != testIssuer {
 			t.Fatalf("access token claims %+v", ac)
 		}
 		if ac.Exp != h.clk.Now().Add(15*time.Minute).Unix() {
