@@ -84,7 +84,7 @@ func (m *management) Change(ctx context.Context, what adminapi.Resource, body []
 	var edit func(map[string]json.RawMessage, string) any
 	switch what {
 	case adminapi.Scopes:
-		scope, err := parsePostedScope(body)
+		scope, err := adminapi.ReadScope(body)
 		if err != nil {
 			return nil, err
 		}

@@ -20,43 +20,18 @@ import (
 // member names, no braces, checked against the running config, applied
 // through Caddy's config API.
 
-// preludePasskeyConfig is the body of PUT .../config/passkey.
-type preludePasskeyConfig struct {
-	RPID                  string   `json:"rp_id"`
-	RPName                string   `json:"rp_name"`
-	AllowedOrigins        []string `json:"allowed_origins"`
-	UserVerification      string   `json:"user_verification"`
-	AttestationPreference string   `json:"attestation_preference"`
-	LoginEnabled          bool     `json:"login_enabled"`
-	GrantedScopes         []string `json:"granted_scopes"`
-	AAGUIDAllowlist       []string `json:"aaguid_allowlist"`
-}
-
-// passkeyPostedNames are its member names, exactly as written.
-var passkeyPostedNames = map[string]bool{
-	"rp_id": true, "rp_name": true, "allowed_origins": true, "user_verification": true,
-	"attestation_preference": true, "login_enabled": true, "granted_scopes": true, "aaguid_allowlist": true,
-}
-
 var errNoPasskeyBlock = &adminapi.Error{Kind: apierror.NotFound, Code: "not_found", Message: "Passkeys are not configured."}
 
-// parsePostedPasskey reads and checks the body of PUT .../config/passkey:
-// rp_id, rp_name and allowed_origins are required, as Prelude requires
-// them.
+// parsePostedPasskey reads the body of PUT .../config/passkey into the
+// passkey block it makes.
 func parsePostedPasskey(body []byte) (*PasskeyConfig, error) {
-	var cfg preludePasskeyConfig
-	if err := decodePostedNames(body, &cfg, passkeyPostedNames); err != nil {
+	b, err := adminapi.ReadPasskey(body)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.RPID == "" || cfg.RPName == "" || len(cfg.AllowedOrigins) == 0 {
-		return nil, badRequest("rp_id, rp_name and allowed_origins are required.")
-	}
-	if len(cfg.GrantedScopes) > 0 {
-		return nil, badRequest("granted_scopes: sessions opened by a passkey login hold no scope here; a scope is granted by a step-up (leave it out or empty).")
-	}
-	return &PasskeyConfig{RPID: cfg.RPID, RPName: cfg.RPName, AllowedOrigins: cfg.AllowedOrigins,
-		UserVerification: cfg.UserVerification, AttestationPreference: cfg.AttestationPreference,
-		LoginEnabled: cfg.LoginEnabled, AAGUIDAllowlist: cfg.AAGUIDAllowlist}, nil
+	return &PasskeyConfig{RPID: b.RPID, RPName: b.RPName, AllowedOrigins: b.AllowedOrigins,
+		UserVerification: b.UserVerification, AttestationPreference: b.AttestationPreference,
+		LoginEnabled: b.LoginEnabled, AAGUIDAllowlist: b.AAGUIDAllowlist}, nil
 }
 
 // checkPostedPasskey checks the passkey block the call makes against the
@@ -91,7 +66,7 @@ func setPasskey(raw map[string]json.RawMessage, p *PasskeyConfig, now string) an
 	if block == nil {
 		block = map[string]json.RawMessage{}
 	}
-	for name := range passkeyPostedNames {
+	for name := range adminapi.PasskeyNames {
 		delete(block, name)
 	}
 	posted := map[string]json.RawMessage{}

@@ -80,7 +80,7 @@ func TestPostedStringsWithBracesAreRefusedInEveryField(t *testing.T) {
 			body := fmt.Sprintf(template, value)
 			var err error
 			if field == "config/scopes" {
-				_, err = parsePostedScope([]byte(body))
+				_, err = adminapi.ReadScope([]byte(body))
 			} else {
 				_, err = parsePostedStepUp([]byte(body))
 			}
@@ -117,7 +117,7 @@ func TestPercentEncodedBracesStayLiteral(t *testing.T) {
 			t.Errorf("accepted: %s", body)
 		}
 	}
-	if _, err := parsePostedScope([]byte(`{"scope":"` + value + `"}`)); err == nil {
+	if _, err := adminapi.ReadScope([]byte(`{"scope":"` + value + `"}`)); err == nil {
 		t.Error("config/scopes accepted a scope with %")
 	}
 }
@@ -154,7 +154,7 @@ func TestPostedBodiesReadAlikeByEveryParser(t *testing.T) {
 		}
 	}
 	for _, body := range []string{`{}`, `{"scope":""}`, `{"scope":"a","Scope":"b"}`, `{"scope":"a","x":1}`, `{"scope":1}`} {
-		if _, err := parsePostedScope([]byte(body)); err == nil {
+		if _, err := adminapi.ReadScope([]byte(body)); err == nil {
 			t.Errorf("config/scopes accepted %s", body)
 		}
 	}

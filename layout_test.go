@@ -28,7 +28,7 @@ var roomImports = map[string][]string{
 	"enforce":             {"apierror", "internal/strictjson", "jwks", "mcp", "resourcemeta", "stepup", "stepup/dpop", "stepup/store", "telemetry"},
 	"apierror":            {"stepup"},
 	"sessionapi":          {"apierror", "enforce", "internal/strictjson", "jwks", "stepup", "stepup/dpop"},
-	"adminapi":            {"apierror", "stepup"},
+	"adminapi":            {"apierror", "internal/strictjson", "stepup"},
 	"oidclogin":           {"internal/strictjson", "jose"},
 	"resourcemeta":        {"apierror", "internal/urlcheck"},
 	"telemetry":           {"stepup", "stepup/store", "webhooks"},
