@@ -66,14 +66,7 @@ func (e *Engine) countFailure(ctx context.Context, g *guessCounters) error {
 
 // clearGuessingBatch is clearGuessing in one batch.
 func (e *Engine) clearGuessingBatch(ctx context.Context, g *guessCounters) {
-	var ops []*store.Op
-	if g.accountSeen > 0 {
-		ops = append(ops, store.DeleteOp(g.account))
-	}
-	if g.clientSeen > 0 {
-		ops = append(ops, store.DeleteOp(g.client), store.DeleteOp(failWaitKey(g.client)))
-	}
-	if len(ops) > 0 {
+	if ops := g.clears(); len(ops) > 0 {
 		store.Do(ctx, e.cfg.Store, ops...)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
@@ -148,71 +147,4 @@ func (e *Engine) RetryLogin(ctx context.Context, flowID string, client ClientInf
 	}
 	return e.send(ctx, otp.Message{Channel: channelOf(flow.Type), To: flow.Value, Code: code, Purpose: otp.PurposeLogin,
 		ExpiresAt: time.UnixMilli(next.OTP.Expires)})
-}
-
-// CheckLogin completes a login with the code and a DPoP proof; the new
-// session is bound to the proof's key, and the client receives a device
-// cookie for that key (Tokens.Device).
-func (e *Engine) CheckLogin(ctx context.Context, flowID, code string, proof *dpop.Proof, client ClientInfo) (tokens *Tokens, err error) {
-	defer func() { e.loginResult("otp", client, tokens, err) }()
-	if proof == nil {
-		return nil, ErrMissingDPoP
-	}
-	if !validID(prefixFlow, flowID) || len(code) > 16 {
-		return nil, ErrNoLoginFlow
-	}
-	var flow loginFlow
-	raw, err := e.load(ctx, flowKey(flowID), &flow)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, ErrNoLoginFlow
-		}
-		return nil, err
-	}
-	check, err := e.checkOTP(ctx, codeCheck{owner: flowID, triesKey: flowTriesKey(flowID, flow.OTP.Gen),
-		guess: guessCounters{account: flow.failKey(proof.Thumbprint), client: clientFailKey(clientKey(client.IP))}}, code, &flow.OTP)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { e.settleOTP(ctx, check, err) }()
-	if err := e.markProofUsed(ctx, proof); err != nil {
-		return nil, err
-	}
-	// Everything the login needs is written before the flow is spent, and
-	// the flow is spent last: a store failure before that answers 503 and
-	// leaves the flow for the client's retry (the user, a password set at
-	// sign-up and a session nobody holds a token of are harmless to
-	// write twice or to leave behind).
-	user, err := e.userFor(ctx, Identifier{Type: flow.Type, Value: flow.Value})
-	if err != nil {
-		return nil, err
-	}
-	if flow.SignUpHash != "" {
-		if err := e.setPassword(ctx, user.ID, flow.SignUpHash, false); err != nil {
-			return nil, err
-		}
-	}
-	tokens, err = e.createSession(ctx, user, proof.Thumbprint, e.loginEvent(flow.Type, e.now()), client)
-	if err != nil {
-		return nil, err
-	}
-	// The flow is used once: of concurrent right answers, one takes it.
-	taken, err := e.cfg.Store.Take(ctx, flowKey(flowID))
-	if err == nil && string(taken) != string(raw) {
-		err = store.ErrNotFound // a resend replaced the code meanwhile
-	}
-	if err != nil {
-		e.discardSession(ctx, tokens)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, ErrBadCheckCode
-		}
-		return nil, storeErr(err)
-	}
-	// After a success the client's budgets are given back (and, as the
-	// check settles, its failures forgotten); should the store fail here,
-	// they only stay higher than they need to.
-	e.giveBack(ctx, flow.Refund)
-	tokens.Device = e.deviceCookie(flow.Type, flow.Value, proof.Thumbprint)
-	tokens.proved = &Identifier{Type: flow.Type, Value: flow.Value}
-	return tokens, nil
 }

@@ -122,19 +122,33 @@ type accessClaims struct {
 // createSession starts a session bound to the DPoP key jkt, after the login
 // event.
 func (e *Engine) createSession(ctx context.Context, u *userRecord, jkt string, event authEvent, client ClientInfo) (*Tokens, error) {
+	s := e.newSession(u, jkt, event, client)
+	ops := e.sessionWrites(s)
+	store.Do(ctx, e.cfg.Store, ops...)
+	for _, op := range ops {
+		if op.Err != nil {
+			return nil, storeErr(op.Err)
+		}
+	}
+	return e.mint(s, nil)
+}
+
+// newSession is a new session of u bound to the DPoP key jkt, after the
+// login event; nothing is stored.
+func (e *Engine) newSession(u *userRecord, jkt string, event authEvent, client ClientInfo) *sessionRecord {
 	now := e.now()
-	s := sessionRecord{
+	return &sessionRecord{
 		V: recordVersion, ID: newID(prefixSession), UserID: u.ID, JKT: jkt, Nonce: newSecret(), Gen: 1,
 		Created: now.Unix(), LastSeen: now.Unix(), Expires: now.Add(e.cfg.RefreshTokenTTL).Unix(),
 		UserAgent: truncate(client.UserAgent, 256), DeviceID: client.DeviceID, Auth: event,
 	}
-	if err := e.cfg.Store.Create(ctx, sessionKey(s.ID), mustJSON(s), e.cfg.RefreshTokenTTL); err != nil {
-		return nil, storeErr(err)
-	}
-	if err := e.cfg.Store.AddMember(ctx, userSessionsKey(u.ID), s.ID, e.cfg.RefreshTokenTTL); err != nil {
-		return nil, storeErr(err)
-	}
-	return e.mint(&s, nil)
+}
+
+// sessionWrites store a new session and list it under its user, in one
+// batch.
+func (e *Engine) sessionWrites(s *sessionRecord) []*store.Op {
+	return []*store.Op{store.CreateOp(sessionKey(s.ID), mustJSON(s), e.cfg.RefreshTokenTTL),
+		store.AddMemberOp(userSessionsKey(s.UserID), s.ID, e.cfg.RefreshTokenTTL)}
 }
 
 // discardSession ends a session created for a login that could not

@@ -95,81 +95,11 @@ func (e *Engine) newCodeUser(ident Identifier) *userRecord {
 		Identifiers: []userIdentifier{{Identifier: ident, ProvenBy: provenByCode, ProvenAt: now}}}
 }
 
-// userFor finds the user a code just proved ident for, creating them on
-// first login. Of two concurrent first logins, both end with the same
-// user. An index naming a user for whom ident does not count is moved to
-// a new user (see the top of this file).
-func (e *Engine) userFor(ctx context.Context, ident Identifier) (*userRecord, error) {
-	key := identKey(ident.Type, ident.Value)
-	for attempt := 0; attempt < 3; attempt++ {
-		var userID string
-		rawIndex, err := e.load(ctx, key, &userID)
-		if errors.Is(err, store.ErrNotFound) {
-			// The record first, then the index: an index never names a
-			// user that was not written. Of concurrent first logins one
-			// creates the index; the others read it.
-			u := e.newCodeUser(ident)
-			if err := e.cfg.Store.Set(ctx, userKey(u.ID), mustJSON(u), e.cfg.UserTTL); err != nil {
-				return nil, storeErr(err)
-			}
-			err := e.cfg.Store.Create(ctx, key, mustJSON(u.ID), e.cfg.UserTTL)
-			if errors.Is(err, store.ErrExists) {
-				_ = e.cfg.Store.Delete(ctx, userKey(u.ID)) // nobody's; it would expire anyway
-				continue
-			}
-			if err != nil {
-				return nil, storeErr(err)
-			}
-			e.userCreated(u)
-			return u, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		var u userRecord
-		raw, err := e.load(ctx, userKey(userID), &u)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			u = userRecord{} // the index outlived its user: a new user takes it
-		case err != nil:
-			return nil, err
-		}
-		var held *userIdentifier
-		if raw != nil {
-			held = u.find(ident)
-		}
-		if held == nil || !e.proven(held) {
-			moved, err := e.moveIndex(ctx, ident, rawIndex)
-			if errors.Is(err, store.ErrConflict) {
-				continue
-			}
-			if err == nil && raw != nil {
-				e.log.Info("login: a code proved an identifier that did not count for the user its index named; the index now names a new user",
-					zap.String("previous_user", userID), zap.String("user", moved.ID))
-			}
-			return moved, err
-		}
-		next := u.clone()
-		if held.ProvenBy == provenByCode {
-			next.find(ident).ProvenAt = e.now().Unix()
-		}
-		if err := e.cfg.Store.Swap(ctx, userKey(u.ID), raw, mustJSON(next), e.cfg.UserTTL); err != nil {
-			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			return nil, storeErr(err)
-		}
-		// The index lives as long as its user; unless it was moved
-		// meanwhile.
-		if err := e.cfg.Store.Swap(ctx, key, rawIndex, rawIndex, e.cfg.UserTTL); err != nil {
-			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			return nil, storeErr(err)
-		}
-		return &next, nil
-	}
-	return nil, unavailable(errors.New("user record keeps changing"))
+// logIndexMoved says that a code login moved an identifier's index from
+// the user it named to a new one.
+func (e *Engine) logIndexMoved(previous, user string) {
+	e.log.Info("login: a code proved an identifier that did not count for the user its index named; the index now names a new user",
+		zap.String("previous_user", previous), zap.String("user", user))
 }
 
 // moveIndex points ident's index, if it still holds rawIndex, at a new
