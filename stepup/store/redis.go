@@ -13,10 +13,13 @@ import (
 const DefaultKeyPrefix = "stepup:"
 
 // Redis is a Store in Redis, shared by every gateway instance that uses the
-// same deployment and prefix. Every operation touches one key (Delete
+// same deployment and prefix. Every method touches one key (Delete
 // deletes key by key), so all of them work on Redis Cluster; operations
-// that read and write run as one Lua script, so they are atomic. It needs
-// Redis 6.2 or later.
+// that read and write run as one Lua script, so they are atomic. Batches
+// (redis_batch.go) send several in one pipeline; an attempt touches two
+// keys of one slot, and a spend's script its counters' keys, which lie in
+// several slots, on a deployment that is no Cluster only. It needs Redis
+// 6.2 or later.
 type Redis struct {
 	conn   *RedisConn
 	prefix string
