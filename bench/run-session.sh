@@ -23,12 +23,18 @@
 #   with the default limits, to count what each refusal costs in Redis)
 #   PROFILE=0 (1 also saves CPU profiles of the gateways during the paced
 #   Redis refresh phase and the unpaced step-up flows, with pprof tops)
+#   PLAIN_REQUESTS=20000 (requests to a plain reverse_proxy before and
+#   after the unpaced flows: the unit of a flow's CPU)
+#   GATEWAY_FROM=<checkout> (build the gateway from another checkout of
+#   this module, e.g. an older commit's worktree, with this checkout's
+#   bench programs: two builds compared by the same measurements)
+#   PW_USERS=0 skips the password logins
 # Output: bench/results/session-<UTC time>/ (ignored by git): report.md,
 #   caddy and redis logs, profiles.
 set -euo pipefail
 
 knobs=""
-for v in USERS CONC REFRESHES RATE PACED FLOWS FLOW_CONC FLOW_RATE FLOW_PACED RT_CALLS REFUSALS PW_USERS PW_CONC PROFILE; do
+for v in USERS CONC REFRESHES RATE PACED FLOWS FLOW_CONC FLOW_RATE FLOW_PACED RT_CALLS REFUSALS PW_USERS PW_CONC PROFILE PLAIN_REQUESTS GATEWAY_FROM; do
 	if [ -n "${!v:-}" ]; then knobs+="$v=${!v} "; fi
 done
 USERS="${USERS:-2000}"
@@ -45,6 +51,8 @@ REFUSALS="${REFUSALS:-2000}"
 PW_USERS="${PW_USERS:-200}"
 PW_CONC="${PW_CONC:-8}"
 PROFILE="${PROFILE:-0}"
+PLAIN_REQUESTS="${PLAIN_REQUESTS:-20000}"
+GATEWAY_FROM="${GATEWAY_FROM:-}"
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -62,13 +70,20 @@ dirty=""
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
 	dirty=" (with uncommitted changes to $(git status --porcelain --untracked-files=no | wc -l) tracked files)"
 fi
+gateway_commit="$commit$dirty"
 echo "== building (binaries in $tmp)" >&2
-go build -o "$tmp/caddy-stepup" ./tests/caddy
+if [ -n "$GATEWAY_FROM" ]; then
+	gateway_commit="$(git -C "$GATEWAY_FROM" rev-parse --short HEAD) (built from $GATEWAY_FROM)"
+	(cd "$GATEWAY_FROM" && go build -o "$tmp/caddy-stepup" ./tests/caddy)
+else
+	go build -o "$tmp/caddy-stepup" ./tests/caddy
+fi
+go build -o "$tmp/caddy-plain" ./bench/plaincaddy
 for tool in freeport session stepup password; do
 	go build -o "$tmp/$tool" "./bench/$tool"
 done
 
-mapfile -t ports < <("$tmp/freeport" -n 18)
+mapfile -t ports < <("$tmp/freeport" -n 20)
 p_redis="${ports[0]}"
 declare -A port=([mem]="${ports[1]}" [redis]="${ports[2]}" [stepup]="${ports[3]}" [limited]="${ports[13]}" [password]="${ports[15]}")
 declare -A admin=([mem]="${ports[4]}" [redis]="${ports[5]}" [stepup]="${ports[6]}" [limited]="${ports[14]}" [password]="${ports[16]}")
@@ -76,6 +91,8 @@ declare -A admin=([mem]="${ports[4]}" [redis]="${ports[5]}" [stepup]="${ports[6]
 declare -A inbox=([mem]="${ports[7]}" [redis]="${ports[8]}" [stepup]="${ports[9]}" [limited]="${ports[8]}" [password]="${ports[17]}")
 p_hook="${ports[10]}"
 p_upstream="${ports[11]}"
+p_plain="${ports[18]}"
+p_plain_admin="${ports[19]}"
 
 redis-server --port "$p_redis" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
 	>"$results/redis.log" 2>&1 &
@@ -145,6 +162,24 @@ caddyfile password "" "$many_clients
 			min_length 12
 		}" ""
 
+# The unit: plain Caddy proxying to the step-up benchmark's upstream.
+cat >"$tmp/plain.caddyfile" <<CONF
+{
+	admin 127.0.0.1:$p_plain_admin
+	auto_https off
+	persist_config off
+	storage file_system $tmp/storage-plain
+}
+
+http://127.0.0.1:$p_plain {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:$p_upstream
+}
+CONF
+"$tmp/caddy-plain" run --config "$tmp/plain.caddyfile" --adapter caddyfile >"$results/caddy-plain.log" 2>&1 &
+plain_pid=$!
+pids+=($!)
+
 declare -A gwpid
 for name in mem redis stepup limited password; do
 	"$tmp/caddy-stepup" run --config "$tmp/$name.caddyfile" --adapter caddyfile >"$results/caddy-$name.log" 2>&1 &
@@ -172,7 +207,7 @@ busy_ticks() { awk '/^cpu / {print $2 + $3 + $4}' /proc/stat; }
 steal_ticks() { awk '/^cpu / {print $9}' /proc/stat; }
 own_ticks() {
 	local total=0 pid
-	for pid in "${gwpid[@]}" "$redis_pid"; do
+	for pid in "${gwpid[@]}" "$redis_pid" "$plain_pid"; do
 		total=$((total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
 	done
 	echo $((total + $(sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}')))
@@ -202,11 +237,14 @@ echo "== step-up flows, Redis store" >&2
 # shellcheck disable=SC2046
 measure "step-up" "$tmp/stepup" -pid "${gwpid[stepup]}" -gateway "http://127.0.0.1:${port[stepup]}" -inbox "127.0.0.1:${inbox[stepup]}" \
 	-hook "127.0.0.1:$p_hook" -upstream "127.0.0.1:$p_upstream" -redis "127.0.0.1:$p_redis" \
-	-flows "$FLOWS" -c "$FLOW_CONC" -rate "$FLOW_RATE" -paced "$FLOW_PACED" -rt-calls "$RT_CALLS" $(profile_args stepup)
+	-flows "$FLOWS" -c "$FLOW_CONC" -rate "$FLOW_RATE" -paced "$FLOW_PACED" -rt-calls "$RT_CALLS" $(profile_args stepup) \
+	-plain "http://127.0.0.1:$p_plain" -plain-pid "$plain_pid" -plain-requests "$PLAIN_REQUESTS"
 
+if [ "$PW_USERS" != 0 ]; then
 echo "== password logins, memory store" >&2
 measure "password login" "$tmp/password" -pid "${gwpid[password]}" -gateway "http://127.0.0.1:${port[password]}" -inbox "127.0.0.1:${inbox[password]}" \
 	-users "$PW_USERS" -c "$PW_CONC" -params "argon2id 1 46MiB 1 (the default)"
+fi
 
 if [ "$PROFILE" = 1 ]; then
 	for name in redis stepup; do
@@ -223,7 +261,7 @@ load_end="$(uptime | sed 's/.*load average: //')"
 	echo
 	echo "- command: \`$command_line\`"
 	echo "- machine: $(nproc) cores (\`nproc\`), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), $(uname -sr)"
-	echo "- code: commit $commit of this checkout, built as the working tree was at the start$dirty"
+	echo "- code: commit $commit of this checkout, built as the working tree was at the start$dirty; the gateway: $gateway_commit"
 	echo "- $(go version | sed 's/^go version //'); Caddy $("$tmp/caddy-stepup" version | awk '{print $1}'); $(redis-server --version | awk '{print $1, $2, $3}')"
 	echo "- load average (1, 5, 15 min) at the start: $load_start; at the end ($(date -u '+%H:%M:%S UTC')): $load_end"
 	echo "- the bench programs (clients, OTP webhook, hook, upstream), the gateways and redis-server share the same cores, on loopback: nothing is pinned."

@@ -32,7 +32,8 @@ import (
 
 type config struct {
 	gateway, inboxAddr, hookAddr, upstreamAddr, redisAddr, profileURL, profileOut string
-	flows, concurrency, rtCalls, rate, pid                                        int
+	plain                                                                         string
+	flows, concurrency, rtCalls, rate, pid, plainPID, plainN                      int
 	paced                                                                         time.Duration
 	trace                                                                         bool
 }
@@ -52,6 +53,9 @@ func main() {
 	flag.IntVar(&cfg.pid, "pid", 0, "the gateway's process ID, to report its CPU time per flow")
 	flag.StringVar(&cfg.profileURL, "profile-url", "", "gateway's /debug/pprof/profile URL: profile the unpaced flows")
 	flag.StringVar(&cfg.profileOut, "profile-out", "", "where to write that profile")
+	flag.StringVar(&cfg.plain, "plain", "", "origin of a plain Caddy (reverse_proxy to -upstream): its CPU per request is the unit of a flow's")
+	flag.IntVar(&cfg.plainPID, "plain-pid", 0, "the plain Caddy's process ID")
+	flag.IntVar(&cfg.plainN, "plain-requests", 20000, "requests of each plain measurement (before and after the unpaced flows)")
 	flag.BoolVar(&cfg.trace, "trace", false, "only one login and one flow, with ECHO markers before each request on -redis (for MONITOR)")
 	flag.Parse()
 	if cfg.gateway == "" || cfg.inboxAddr == "" || cfg.hookAddr == "" || cfg.upstreamAddr == "" {
@@ -111,8 +115,26 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	var plain *plainCost
+	measurePlain := func() error {
+		if cfg.plain == "" || cfg.plainPID == 0 {
+			return nil
+		}
+		if plain == nil {
+			plain = &plainCost{n: cfg.plainN}
+		}
+		ms, err := b.plainRequests(cfg.plainN)
+		plain.cpu = append(plain.cpu, ms)
+		return err
+	}
+	if err := measurePlain(); err != nil {
+		return err
+	}
 	unpacedFlows, err := b.flows(users[:cfg.flows], 0, true)
 	if err != nil {
+		return err
+	}
+	if err := measurePlain(); err != nil {
 		return err
 	}
 	pacedFlows, err := b.flows(users[cfg.flows:cfg.flows+paced], cfg.rate, false)
@@ -130,6 +152,9 @@ func run(cfg config) error {
 		}
 	}
 	b.report(unpacedFlows, pacedFlows, calls)
+	if plain != nil {
+		writePlainUnit(os.Stdout, plain, unpacedFlows, cfg.concurrency)
+	}
 	if endpoints != nil {
 		writeEndpointCosts(os.Stdout, cfg.rtCalls, cfg.concurrency, endpoints)
 	}
