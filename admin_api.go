@@ -68,8 +68,15 @@ func runningApp() *App {
 // it runs one, its management calls (changes go through config), and key.
 func (a *App) adminConfig(key string, config configAPI) adminapi.Config {
 	cfg := adminapi.Config{Key: key, Management: &management{app: a, config: config, now: time.Now}}
-	if rt := a.runtime(); rt != nil && rt.engine != nil {
+	rt := a.runtime()
+	if rt == nil {
+		return cfg
+	}
+	if rt.engine != nil {
 		cfg.Engine = rt.engine
+	}
+	if rt.revocations.list != nil {
+		cfg.Revocations, cfg.GatewayIssuer, cfg.RevocationIssuers, cfg.Now = rt.revocations, a.Issuer, a.revocationIssuers(), rt.now
 	}
 	return cfg
 }

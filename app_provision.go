@@ -128,6 +128,7 @@ func (a *App) setDefaults() {
 		cs.Algorithms = []string{"RS256"}
 	}
 	a.setPasskeyDefaults()
+	a.setRevocationDefaults()
 	a.settings = a.engineConfig().WithDefaults()
 }
 

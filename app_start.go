@@ -41,6 +41,10 @@ type appRuntime struct {
 	// resourceProofs verifies DPoP proofs at stepup handlers.
 	resourceProofs *dpop.Verifier
 	sessionAPI     *sessionapi.API
+	// revocations is the revocation list of the store, checked by the
+	// stepup handlers; revocations recorded through it (by the engine, the
+	// admin API, signals) are counted and audited.
+	revocations revoker
 }
 
 // Start acquires what the validated config needs: the signing key (from
@@ -69,12 +73,17 @@ func (a *App) acquire() (*appRuntime, error) {
 		// gateway mints no tokens of its own.
 		resourceProofs: &dpop.Verifier{Algorithms: a.dpopAlgorithms()},
 	}
-	shared, err := a.openStore(a.ctx)
+	shared, ledger, err := a.openStore(a.ctx)
 	if err != nil {
 		return nil, err
 	}
 	rt.store = telemetry.MeasureStore(shared, a.recorder.StoreFailed)
 	rt.now = store.ClockOf(shared)
+	list, err := a.acquireRevocations(ledger, rt.now)
+	if err != nil {
+		return nil, err
+	}
+	rt.revocations = revoker{list: list, recorder: a.recorder}
 	rt.resourceProofs.Now = rt.now
 	if rt.tokens, err = a.accessTokenVerifier(signer, rt.now); err != nil {
 		return nil, err
@@ -224,6 +233,7 @@ func (a *App) Cleanup() error {
 	}
 	a.remotes = nil
 	a.releaseWebhooks()
+	a.releaseRevocations()
 	a.releaseStore()
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 // engine's own rules (stepup.Config.Validate), on the config Start gives it.
 func (a *App) Validate() error {
 	for _, check := range []func() error{a.validateTokens, a.validateTrust, a.validatePasskey, a.validateCustomSteps,
-		a.validateStore, a.validateOTP, a.validateLogin, a.validateWebhooks, a.engineConfig().Validate} {
+		a.validateStore, a.validateOTP, a.validateLogin, a.validateWebhooks, a.validateRevocation, a.engineConfig().Validate} {
 		if err := check(); err != nil {
 			return err
 		}

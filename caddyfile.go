@@ -56,6 +56,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			algorithms       <alg...>
 //			typ              <typ...>
 //			refresh_interval <duration>
+//			max_token_lifetime <duration>
 //		}
 //		store memory [{ max_keys <n> }]
 //		store redis [<url>] {
@@ -132,6 +133,11 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //			issuer       <iss>
 //			audience     <aud...>
 //			max_lifetime <duration>
+//		}
+//		revocation {
+//			poll_interval <duration>
+//			max_staleness <duration>
+//			max_entries   <n>
 //		}
 //		webhook_signing_key <pem-file>
 //		hook_algorithm      ES256|PS256
@@ -297,6 +303,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.CustomSteps = cs
+		case "revocation":
+			if a.Revocation != nil {
+				return d.Err("revocation already specified")
+			}
+			rc, err := parseRevocation(d)
+			if err != nil {
+				return err
+			}
+			a.Revocation = rc
 		case "webhooks":
 			if a.Webhooks != nil {
 				return d.Err("webhooks already specified")

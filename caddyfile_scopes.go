@@ -49,6 +49,10 @@ func parseTrust(d *caddyfile.Dispenser) (*Trust, error) {
 			if err := durationArg(d, &t.RefreshInterval); err != nil {
 				return nil, err
 			}
+		case "max_token_lifetime":
+			if err := durationArg(d, &t.MaxTokenLifetime); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, d.Errf("unrecognized trust option '%s'", d.Val())
 		}

@@ -124,6 +124,12 @@ func TestGlobalOptionErrors(t *testing.T) {
 		{"passkey unknown word", "stepup {\n passkey {\n rpid localhost\n }\n}", "unrecognized passkey option 'rpid'"},
 		{"passkey rp_id twice", "stepup {\n passkey {\n rp_id a\n rp_id b\n }\n}", "rp_id already specified"},
 		{"passkey origins empty", "stepup {\n passkey {\n allowed_origins\n }\n}", "wrong argument count"},
+		{"revocation twice", "stepup {\n revocation {\n }\n revocation {\n }\n}", "revocation already specified"},
+		{"revocation argument", "stepup {\n revocation on {\n }\n}", "wrong argument count"},
+		{"revocation unknown word", "stepup {\n revocation {\n poll 1s\n }\n}", "unrecognized revocation option 'poll'"},
+		{"revocation poll not a duration", "stepup {\n revocation {\n poll_interval often\n }\n}", "poll_interval"},
+		{"revocation entries zero", "stepup {\n revocation {\n max_entries 0\n }\n}", "max_entries"},
+		{"trust max_token_lifetime not a duration", "stepup {\n trust https://idp {\n jwks_url https://x\n max_token_lifetime long\n }\n}", "max_token_lifetime"},
 		{"passkey login_enabled with a value", "stepup {\n passkey {\n login_enabled false\n }\n}", "wrong argument count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

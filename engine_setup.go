@@ -94,6 +94,7 @@ func (a *App) newEngine(rt *appRuntime) (*stepup.Engine, error) {
 	// The routes' resources, complete once every handler of the config
 	// has been provisioned (the app is provisioned before them).
 	cfg.Resources = a.resourceCatalog().Resources()
+	cfg.Revocations = rt.revocations
 	cfg.HookClient = stepup.NewHookClient(telemetry.MeasureHooks(http.DefaultTransport))
 	if rt.webhooks != nil {
 		cfg.UserEvents = rt.webhooks.Notify

@@ -233,6 +233,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		w.Header().Set("DPoP-Nonce", d.DPoPNonce)
 	}
 	if d.Refusal != nil {
+		if d.Revoked != nil {
+			h.app.recorder.RevokedTokenRefused(d.Revoked, d.Claims.Subject, d.Claims.SessionID, clientIP(r))
+		}
 		h.decisions.Count(d.Refusal.Outcome)
 		d.Refusal.Write(w, d.ResourceMetadata)
 		return nil

@@ -28,6 +28,9 @@ func (a *App) routeDeps(ctx context.Context) enforce.Deps {
 	if rt.engine != nil {
 		deps.Grants = rt.engine
 	}
+	if rt.revocations.list != nil {
+		deps.Revocations = rt.revocations.list
+	}
 	return deps
 }
 

@@ -139,6 +139,11 @@ type App struct {
 	// Default: memory (one instance only).
 	Store *StoreConfig `json:"store,omitempty"`
 
+	// The revocation list every stepup handler checks: how often it is
+	// read, how stale it may get, how large. Default: poll_interval 1s,
+	// max_staleness 10s, max_entries 1000000.
+	Revocation *RevocationConfig `json:"revocation,omitempty"`
+
 	// Login methods offered to the SDK. Default: none.
 	Login *LoginConfig `json:"login,omitempty"`
 
@@ -199,6 +204,8 @@ type App struct {
 	started  *startSignal
 	remotes  []string // pool keys of the remote key sets Start acquired
 	storeKey string   // pool key of the store Start acquired
+	// revocationKey is the pool key of the revocation list Start acquired.
+	revocationKey string
 	// webhooksKey and webhooksPooled are the webhook dispatcher Start
 	// acquired.
 	webhooksKey    string
@@ -331,6 +338,13 @@ type Trust struct {
 	// How often the key set is fetched again. Unknown key IDs trigger an
 	// early fetch, at most once a minute. Default: 15m.
 	RefreshInterval caddy.Duration `json:"refresh_interval,omitempty"`
+
+	// The longest lifetime of the provider's access tokens. A revocation
+	// of its tokens (by subject, session or token ID, through the admin
+	// API or a signal) that gives no end of its own lasts this long, plus
+	// leeway: set it to at least the provider's access-token lifetime, or
+	// a revoked token may outlive its revocation. Default: 24h.
+	MaxTokenLifetime caddy.Duration `json:"max_token_lifetime,omitempty"`
 }
 
 // Scope declares how a scope is stepped up. Exactly one of Delegated,

@@ -107,8 +107,11 @@ var stores = caddy.NewUsagePool()
 
 type pooledStore struct {
 	store.Store
-	conn  *store.RedisConn // nil for memory
-	close func() error
+	conn *store.RedisConn // nil for memory
+	// ledger keeps the revocation list: in Redis beside the store's keys,
+	// or in memory for as long as the memory store lives.
+	ledger store.Ledger
+	close  func() error
 }
 
 // Destruct closes the connection when the last config lets go.
@@ -128,10 +131,14 @@ func (cfg *StoreConfig) redisOptions() store.RedisOptions {
 	return opts
 }
 
+// revocationLedger names the revocation list's keys in Redis
+// (<key_prefix>{revocations}:meta, :log, :ends) and its channel (:wake).
+const revocationLedger = "revocations"
+
 // openStore acquires the configured store from the pool: the memory
 // store, or a Redis client, which it pings and whose eviction policy it
-// checks. It runs at Start.
-func (a *App) openStore(ctx context.Context) (store.Store, error) {
+// checks; and the ledger of the revocation list in it. It runs at Start.
+func (a *App) openStore(ctx context.Context) (store.Store, store.Ledger, error) {
 	cfg := a.Store
 	if cfg == nil {
 		cfg = &StoreConfig{}
@@ -140,10 +147,10 @@ func (a *App) openStore(ctx context.Context) (store.Store, error) {
 		a.storeKey = "memory"
 		v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
 			m := store.NewMemory()
-			return pooledStore{Store: m, close: m.Close}, nil
+			return pooledStore{Store: m, ledger: store.NewMemoryLedger(nil), close: m.Close}, nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		m := v.(pooledStore).Store.(*store.Memory)
 		maxKeys := cfg.MaxKeys
@@ -151,7 +158,7 @@ func (a *App) openStore(ctx context.Context) (store.Store, error) {
 			maxKeys = store.DefaultMaxKeys
 		}
 		m.SetMaxKeys(maxKeys) // the store outlives reloads; the bound follows the config
-		return m, nil
+		return m, v.(pooledStore).ledger, nil
 	}
 	opts := cfg.redisOptions()
 	prefix := cfg.KeyPrefix
@@ -169,29 +176,30 @@ func (a *App) openStore(ctx context.Context) (store.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		return pooledStore{Store: store.NewRedis(conn, prefix), conn: conn, close: conn.Close}, nil
+		return pooledStore{Store: store.NewRedis(conn, prefix), conn: conn, ledger: store.NewRedisLedger(conn, prefix, revocationLedger),
+			close: conn.Close}, nil
 	})
 	if err != nil {
 		a.storeKey = ""
-		return nil, fmt.Errorf("store: %v", err)
+		return nil, nil, fmt.Errorf("store: %v", err)
 	}
 	pooled := v.(pooledStore)
 	// A config whose store can't be reached fails to load, saying why.
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := pooled.Ping(pingCtx); err != nil {
-		return nil, fmt.Errorf("store: redis is not reachable: %v", err)
+		return nil, nil, fmt.Errorf("store: redis is not reachable: %v", err)
 	}
 	if !cfg.AllowEviction {
 		if err := pooled.conn.CheckNoEviction(pingCtx); err != nil {
 			if errors.Is(err, store.ErrEvicting) {
-				return nil, fmt.Errorf("%v: set `maxmemory-policy noeviction` on Redis, or write allow_eviction in the store block "+
+				return nil, nil, fmt.Errorf("%v: set `maxmemory-policy noeviction` on Redis, or write allow_eviction in the store block "+
 					"to accept that attempt counters, replay markers and single-use grants may be lost", err)
 			}
-			return nil, fmt.Errorf("store: reading redis's maxmemory-policy: %v", err)
+			return nil, nil, fmt.Errorf("store: reading redis's maxmemory-policy: %v", err)
 		}
 	}
-	return pooled.Store, nil
+	return pooled.Store, pooled.ledger, nil
 }
 
 // reportClockFault logs a refused measurement of Redis's clock and counts

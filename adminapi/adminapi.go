@@ -12,6 +12,8 @@
 //	DELETE /stepup/users/{user}/sessions/{sid}    end one
 //	DELETE /stepup/users/{user}/grants            revoke the user's grants
 //	GET    /stepup/challenges/{challenge}         a challenge's state
+//	GET    /stepup/revocations                    the live revocations
+//	POST   /stepup/revocations                    revoke tokens by sub, sid or jti
 //	GET|POST /stepup/v2/session/apps/{APP_ID}/config/stepup
 //	GET|POST /stepup/v2/session/apps/{APP_ID}/config/scopes
 //	GET|PUT  /stepup/v2/session/apps/{APP_ID}/config/passkey
@@ -24,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
@@ -78,6 +81,16 @@ type Config struct {
 	// Key, when not empty, is required as `Authorization: Bearer <key>` on
 	// every route, compared in constant time.
 	Key string
+	// Revocations is the revocation list; nil (no config started): the
+	// revocation routes answer 503.
+	Revocations Revocations
+	// GatewayIssuer is the iss of the gateway's own tokens, the default
+	// issuer of a revocation ("" when it mints none).
+	GatewayIssuer string
+	// RevocationIssuers are the issuers a revocation may name.
+	RevocationIssuers RevocationIssuers
+	// Now is the clock of revocations; default time.Now.
+	Now func() time.Time
 }
 
 // API serves the admin routes.
@@ -163,6 +176,8 @@ func match(u *url.URL) (route, []string, bool) {
 		return route{"DELETE", (*API).revokeSession}, []string{parts[1], parts[3]}, true
 	case len(parts) == 3 && parts[0] == "users" && parts[2] == "grants":
 		return route{"DELETE", (*API).revokeGrants}, parts[1:2], true
+	case len(parts) == 1 && parts[0] == "revocations":
+		return route{"GET, POST", (*API).revocations}, nil, true
 	case len(parts) == 2 && parts[0] == "challenges":
 		return route{"GET", (*API).challenge}, parts[1:2], true
 	case len(parts) == 6 && parts[0] == "v2" && parts[1] == "session" && parts[2] == "apps" && parts[4] == "config" &&

@@ -44,7 +44,7 @@ type gateway struct {
 	srv    *httptest.Server
 }
 
-func newGateway(t *testing.T) *gateway {
+func newGateway(t *testing.T, opts ...func(*stepup.Config)) *gateway {
 	t.Helper()
 	signer, err := jwks.GenerateSigner()
 	if err != nil {
@@ -61,8 +61,12 @@ func newGateway(t *testing.T) *gateway {
 		return v
 	}
 	g := &gateway{codes: &sentCodes{}}
-	g.engine, err = stepup.New(stepup.Config{Issuer: origin, Signer: signer, Store: mem, Sender: g.codes,
-		LoginIdentifiers: []string{stepup.IdentifierPhone}, ChallengeVerifier: verifier(stepup.ChallengeTokenType), HookSigner: signer})
+	cfg := stepup.Config{Issuer: origin, Signer: signer, Store: mem, Sender: g.codes,
+		LoginIdentifiers: []string{stepup.IdentifierPhone}, ChallengeVerifier: verifier(stepup.ChallengeTokenType), HookSigner: signer}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	g.engine, err = stepup.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func (rf *Refusal) Write(w http.ResponseWriter, resourceMetadata string) {
 
 // refusals are a route's refusals for one authentication scheme.
 type refusals struct {
-	noToken, badRequest, invalidToken, unavailable, tooLarge Refusal
+	noToken, badRequest, invalidToken, revoked, unavailable, tooLarge Refusal
 	// MCP routes only: a body that is not one JSON-RPC message every
 	// parser reads alike.
 	badMessage Refusal
@@ -58,6 +58,7 @@ func newRefusals(scheme, params, realm, stepUpRequestPath string) refusals {
 	rs.badRequest = newRefusal(telemetry.BadRequest, apierror.BadRequest, rs.challenge(`error="invalid_request"`),
 		"bad_request", "The request must carry one access token, in the Authorization header only.", nil)
 	rs.invalidToken = rs.invalidTokenRefusal("")
+	rs.revoked = rs.revokedRefusal("")
 	rs.badMessage = newRefusal(telemetry.BadMessage, apierror.BadRequest, "", "bad_request",
 		"The body must be one JSON-RPC message (not a batch), labelled application/json, that every parser reads alike, with method and tool names in printable ASCII.", nil)
 	rs.unavailable = newRefusal(telemetry.Unavailable, apierror.Unavailable, "", "internal", "Authorization is temporarily unavailable.", nil)
@@ -84,6 +85,14 @@ func (rs *refusals) invalidTokenRefusal(more string) Refusal {
 		"unauthorized", "The access token is invalid or expired.", nil)
 }
 
+// revokedRefusal is the refusal of a token the revocation list names:
+// invalid_token (RFC 6750 §3.1), saying why.
+func (rs *refusals) revokedRefusal(more string) Refusal {
+	return newRefusal(telemetry.Revoked, apierror.Unauthorized,
+		rs.challenge(`error="invalid_token", error_description="The access token has been revoked"`+more),
+		"unauthorized", "The access token has been revoked.", nil)
+}
+
 // addMCP gives an MCP route's 401s the MCP authorization spec's words:
 // they name the route's scopes (the spec's SHOULD, and where its clients
 // look first for the scopes to request).
@@ -94,6 +103,7 @@ func (rs *refusals) addMCP(realm string, routeScopes []string) {
 	scope := `, scope="` + strings.Join(routeScopes, " ") + `"`
 	rs.noToken = rs.noTokenRefusal(realm, scope)
 	rs.invalidToken = rs.invalidTokenRefusal(scope)
+	rs.revoked = rs.revokedRefusal(scope)
 }
 
 // dpopChallengeParams is the `algs` parameter of DPoP challenges.

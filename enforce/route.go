@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
+	"github.com/caddy-stepup/caddy-stepup/revocation"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
 )
@@ -107,6 +108,15 @@ type Deps struct {
 	Nonces  *dpop.Nonces
 	// Now is the clock max_age is decided by.
 	Now func() time.Time
+	// Revocations is the revocation list; nil: none is checked.
+	Revocations RevocationChecker
+}
+
+// RevocationChecker finds the revocation that names a token, in memory
+// (*revocation.List); an error means the list is out of date and every
+// token is refused (503).
+type RevocationChecker interface {
+	Check(t *revocation.TokenFacts) (*revocation.Entry, error)
 }
 
 // Decision is a route's answer to one request: a refusal, or a pass with
@@ -121,6 +131,9 @@ type Decision struct {
 	// resource_metadata parameter (RFC 9728 §5.1): where the metadata of
 	// the route's resource is.
 	ResourceMetadata string
+	// Revoked is the revocation that refused the token, for the audit
+	// log; nil otherwise.
+	Revoked *revocation.Entry
 }
 
 // Route decides requests for one route. It is built once, when the config
@@ -180,10 +193,11 @@ func NewRoute(cfg RouteConfig, scopes Catalogue) (*Route, error) {
 }
 
 // Decide strips the identity headers a client must never set, then checks
-// the request in order: one credential, the app started, a valid token,
-// its sender constraint (RFC 9449), on an MCP route the JSON-RPC message
-// and what its method or tool needs, the scopes, acr and max_age (RFC
-// 9470), and the single-use grants behind the scopes (with binding).
+// the request in order: one credential, the app started, a valid token
+// that no revocation names, its sender constraint (RFC 9449), on an MCP
+// route the JSON-RPC message and what its method or tool needs, the
+// scopes, acr and max_age (RFC 9470), and the single-use grants behind
+// the scopes (with binding).
 // On a pass it sets the identity headers for the upstream. It may replace
 // r.Body with the exact bytes it read. A refusal with a challenge names
 // where the route's resource metadata is.
@@ -251,6 +265,9 @@ func (ro *Route) decide(r *http.Request, deps Deps) Decision {
 		return Decision{Refusal: &rs.invalidToken}
 	}
 	d := Decision{Claims: claims}
+	if d.Revoked, d.Refusal = ro.checkRevoked(deps.Revocations, claims, rs); d.Refusal != nil {
+		return d
+	}
 	if d.Refusal = ro.checkSenderConstraint(r, &deps, cred, claims, rs, &d.DPoPNonce); d.Refusal != nil {
 		return d
 	}

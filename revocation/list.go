@@ -47,9 +47,9 @@ type Options struct {
 	// MaxEntries bounds the entries this instance records (entries written
 	// by other instances are always taken). Default 1000000.
 	MaxEntries int
-	// OnSync is told of each read of the ledger: the entries it brought,
-	// and its error. Optional; it must be quick.
-	OnSync func(added int, err error)
+	// OnRead is told of each read of the ledger. Optional; it must be
+	// quick.
+	OnRead func(ReadReport)
 	// OnStale is told when the list becomes stale (true) and fresh again
 	// (false). Optional; it must be quick.
 	OnStale func(stale bool)
@@ -119,6 +119,13 @@ func (l *List) Revoke(ctx context.Context, e Entry) error {
 	}
 	l.index.add(e)
 	return nil
+}
+
+// ReadReport is one read of the ledger.
+type ReadReport struct {
+	Added   int   // entries it brought that the list did not hold
+	Entries int   // entries the list holds after it
+	Err     error // why it failed, nil when it did not
 }
 
 // TokenFacts are the claims of a verified token that revocations name.

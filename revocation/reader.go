@@ -97,8 +97,8 @@ func (l *List) readAll(ctx context.Context) error {
 	if err == nil {
 		l.lastRead = time.Now()
 	}
-	if l.opts.OnSync != nil {
-		l.opts.OnSync(added, err)
+	if l.opts.OnRead != nil {
+		l.opts.OnRead(ReadReport{Added: added, Entries: l.Len(), Err: err})
 	}
 	stale := l.lastRead.IsZero() || time.Since(l.lastRead) > l.opts.MaxStaleness
 	if l.stale.Swap(stale) != stale && l.opts.OnStale != nil {

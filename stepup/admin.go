@@ -26,8 +26,8 @@ func (e *Engine) AdminSessions(ctx context.Context, userID string) ([]SessionInf
 }
 
 // AdminRevokeSessions ends one session of a user, or all of them
-// (sessionID ""). Their refresh tokens stop working on every instance;
-// access tokens already issued live until they expire.
+// (sessionID ""). Their refresh tokens stop working on every instance,
+// and their access tokens too (Config.Revocations).
 func (e *Engine) AdminRevokeSessions(ctx context.Context, userID, sessionID string) (int, error) {
 	if !validID(prefixUser, userID) || (sessionID != "" && !validID(prefixSession, sessionID)) {
 		return 0, ErrNotFound
@@ -52,7 +52,7 @@ func (e *Engine) endUserSessions(ctx context.Context, userID, sessionID, reason 
 		if sessionID != "" && s.ID != sessionID {
 			continue
 		}
-		if err := e.endSession(ctx, s); err != nil {
+		if err := e.endSessionFor(ctx, s, "admin"); err != nil {
 			return n, err
 		}
 		n++

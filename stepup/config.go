@@ -96,6 +96,11 @@ type Config struct {
 	// session webhooks; nil: none. It is called synchronously, in the
 	// request that caused the event: it must never block.
 	UserEvents func(UserEvent)
+	// Revocations refuses the access tokens of every session that ends
+	// (logout, /me/revoke, the admin API, a refresh token's reuse, a
+	// re-login) at every instance: the session's sid is revoked before the
+	// session is ended. nil: those tokens live until they expire.
+	Revocations Revoker
 
 	AccessTokenTTL time.Duration // default 15m
 	// Leeway is the clock leeway verifiers apply to exp (default 30s): a

@@ -371,7 +371,7 @@ func (e *Engine) rotate(ctx context.Context, s *sessionRecord, gen int, secret s
 	default:
 		// A retired token again: a copy is in other hands. End it.
 		e.emit(Event{Name: EventRefreshReuse, UserID: s.UserID, SessionID: s.ID, Outcome: "session_revoked"})
-		if err := e.endSession(ctx, s); err != nil {
+		if err := e.endSessionFor(ctx, s, "reuse"); err != nil {
 			return nil, err
 		}
 		e.sessionRevoked(s, "reuse")
@@ -431,7 +431,7 @@ func (e *Engine) revoke(ctx context.Context, refreshToken string, proof *dpop.Pr
 	if gen != s.Gen && !(gen == s.RetryGen && e.now().UnixMilli() <= s.RetryUntil) {
 		return ErrUnauthorized
 	}
-	if err := e.endSession(ctx, &s); err != nil {
+	if err := e.endSessionFor(ctx, &s, reason); err != nil {
 		return err
 	}
 	e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: reason})

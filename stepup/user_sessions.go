@@ -110,7 +110,7 @@ func (e *Engine) RevokeSessions(ctx context.Context, userID, currentSID, target,
 			continue
 		}
 		found = true
-		if err := e.endSession(ctx, s); err != nil {
+		if err := e.endSessionFor(ctx, s, "user"); err != nil {
 			return err
 		}
 		e.emit(Event{Name: EventSessionRevoked, UserID: s.UserID, SessionID: s.ID, Reason: "user"})

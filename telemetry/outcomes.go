@@ -23,6 +23,7 @@ const (
 	InsufficientUserAuthentication
 	Forbidden
 	BadMessage
+	Revoked
 	numOutcomes
 )
 
@@ -41,6 +42,7 @@ var outcomeLabels = [numOutcomes]string{
 	InsufficientUserAuthentication: "insufficient_user_authentication",
 	Forbidden:                      "forbidden",
 	BadMessage:                     "bad_message",
+	Revoked:                        "revoked",
 }
 
 // String is the outcome's label value ("" for none).

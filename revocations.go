@@ -1,0 +1,242 @@
+// The revocation list in the Caddy shell: its config block, one list per
+// store shared across reloads, and the revoker the engine, the admin API
+// and signals record revocations through.
+
+package caddystepup
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/caddy-stepup/caddy-stepup/revocation"
+	"github.com/caddy-stepup/caddy-stepup/stepup/store"
+	"github.com/caddy-stepup/caddy-stepup/telemetry"
+)
+
+// RevocationConfig tunes the revocation list that every stepup handler
+// checks (README: Revocation). The list lives in the store: with Redis,
+// every instance sharing it refuses a revoked token within a second.
+type RevocationConfig struct {
+	// How often each instance reads the shared list even when no wake-up
+	// came. Revocations reach the other instances at once by Redis
+	// pub/sub; the poll bounds how late one whose message was lost is
+	// seen. 10ms to 1m. Default: 1s.
+	PollInterval caddy.Duration `json:"poll_interval,omitempty"`
+
+	// How long an instance may go without reading the list (Redis down or
+	// out of reach) before it refuses every access token with 503: it
+	// cannot know what was revoked meanwhile. At least twice
+	// poll_interval, at most 1h. Default: 10s.
+	MaxStaleness caddy.Duration `json:"max_staleness,omitempty"`
+
+	// The most entries an instance holds before it refuses to record a new
+	// revocation (503); entries recorded elsewhere are always taken. An
+	// entry costs about 300 bytes of memory on every instance. Default:
+	// 1000000.
+	MaxEntries int `json:"max_entries,omitempty"`
+}
+
+// Defaults and bounds of the revocation words.
+const (
+	defaultMaxTokenLifetime = 24 * time.Hour
+	minPollInterval         = 10 * time.Millisecond
+	maxPollInterval         = time.Minute
+	maxMaxStaleness         = time.Hour
+)
+
+// setRevocationDefaults fills in the revocation block and each trusted
+// issuer's max_token_lifetime.
+func (a *App) setRevocationDefaults() {
+	if a.Revocation == nil {
+		a.Revocation = new(RevocationConfig)
+	}
+	c := a.Revocation
+	if c.PollInterval == 0 {
+		c.PollInterval = caddy.Duration(revocation.DefaultPollInterval)
+	}
+	if c.MaxStaleness == 0 {
+		c.MaxStaleness = caddy.Duration(max(revocation.DefaultMaxStaleness, 2*time.Duration(c.PollInterval)))
+	}
+	if c.MaxEntries == 0 {
+		c.MaxEntries = revocation.DefaultMaxEntries
+	}
+	for _, t := range a.Trust {
+		if t != nil && t.MaxTokenLifetime == 0 {
+			t.MaxTokenLifetime = caddy.Duration(defaultMaxTokenLifetime)
+		}
+	}
+}
+
+// validateRevocation checks the revocation block and the trusted issuers'
+// max_token_lifetime.
+func (a *App) validateRevocation() error {
+	if c := a.Revocation; c != nil {
+		poll, stale := time.Duration(c.PollInterval), time.Duration(c.MaxStaleness)
+		switch {
+		case poll < minPollInterval || poll > maxPollInterval:
+			return fmt.Errorf("revocation: poll_interval must be between %s and %s", minPollInterval, maxPollInterval)
+		case stale < 2*poll || stale > maxMaxStaleness:
+			return fmt.Errorf("revocation: max_staleness must be at least twice poll_interval and at most %s", maxMaxStaleness)
+		case c.MaxEntries < 1:
+			return fmt.Errorf("revocation: max_entries must be positive")
+		}
+	}
+	for _, t := range a.Trust {
+		if t == nil {
+			continue
+		}
+		if d := time.Duration(t.MaxTokenLifetime); d < time.Second || d+time.Duration(a.Leeway) > revocation.MaxDuration {
+			return fmt.Errorf("trust %s: max_token_lifetime must be between 1s and %s", t.Issuer, revocation.MaxDuration-time.Duration(a.Leeway))
+		}
+	}
+	return nil
+}
+
+// parseRevocation reads the revocation block:
+//
+//	revocation {
+//		poll_interval <duration>
+//		max_staleness <duration>
+//		max_entries   <n>
+//	}
+func parseRevocation(d *caddyfile.Dispenser) (*RevocationConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	c := new(RevocationConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "poll_interval":
+			if err := durationArg(d, &c.PollInterval); err != nil {
+				return nil, err
+			}
+		case "max_staleness":
+			if err := durationArg(d, &c.MaxStaleness); err != nil {
+				return nil, err
+			}
+		case "max_entries":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return nil, d.Errf("max_entries: %q is not a positive number", v)
+			}
+			c.MaxEntries = n
+		default:
+			return nil, d.Errf("unrecognized revocation option '%s'", d.Val())
+		}
+	}
+	return c, nil
+}
+
+// revocationLists shares one list per store and settings across config
+// reloads: a reload neither reads the whole list again nor loses a
+// revocation an in-memory store holds.
+var revocationLists = caddy.NewUsagePool()
+
+type pooledList struct{ *revocation.List }
+
+// Destruct stops the list's reader when the last config lets go.
+func (p pooledList) Destruct() error {
+	p.Stop()
+	return nil
+}
+
+// acquireRevocations shares the revocation list of the store Start
+// acquired, reading it whole the first time (a config whose list cannot
+// be read fails to load).
+func (a *App) acquireRevocations(ledger store.Ledger, now func() time.Time) (*revocation.List, error) {
+	c := a.Revocation
+	key := fmt.Sprintf("%s|%d|%d|%d", a.storeKey, c.PollInterval, c.MaxStaleness, c.MaxEntries)
+	v, _, err := revocationLists.LoadOrNew(key, func() (caddy.Destructor, error) {
+		l, err := revocation.New(revocation.Options{Ledger: ledger, Now: now, PollInterval: time.Duration(c.PollInterval),
+			MaxStaleness: time.Duration(c.MaxStaleness), MaxEntries: c.MaxEntries,
+			OnRead: telemetry.RevocationRead, OnStale: reportRevocationStale})
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := l.Start(ctx); err != nil {
+			l.Stop()
+			return nil, fmt.Errorf("reading the revocation list: %v", err)
+		}
+		return pooledList{l}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.revocationKey = key
+	return v.(pooledList).List, nil
+}
+
+// releaseRevocations gives back the list Start acquired, if any.
+func (a *App) releaseRevocations() {
+	if a.revocationKey == "" {
+		return
+	}
+	if _, err := revocationLists.Delete(a.revocationKey); err != nil {
+		a.logger.Error("releasing the revocation list", zap.Error(err))
+	}
+	a.revocationKey = ""
+}
+
+// reportRevocationStale logs and shows a list going stale and fresh
+// again. Lists outlive configs, so it reads the logger at each call.
+func reportRevocationStale(stale bool) {
+	telemetry.RevocationStale(stale)
+	log := caddy.Log().Named("stepup.revocation")
+	if stale {
+		log.Error("the revocation list could not be read for longer than max_staleness: every access token is refused (503) until it can be")
+		return
+	}
+	log.Info("the revocation list is read again: access tokens are accepted")
+}
+
+// revoker records revocations in the list, and counts and audits each
+// with the config's recorder. The engine, the admin API and signals
+// revoke through it.
+type revoker struct {
+	list     *revocation.List
+	recorder *telemetry.Recorder
+}
+
+// Revoke records e (revocation.List.Revoke), then counts and audits it.
+func (r revoker) Revoke(ctx context.Context, e revocation.Entry) error {
+	if err := r.list.Revoke(ctx, e); err != nil {
+		return err
+	}
+	r.recorder.Revoked(e)
+	return nil
+}
+
+// Entries lists the list's entries (revocation.List.Entries).
+func (r revoker) Entries(f revocation.Filter, limit int) ([]revocation.Entry, int) {
+	return r.list.Entries(f, limit)
+}
+
+// revocationIssuers are the issuers whose tokens a revocation may name,
+// each with how long one lasts when it gives no end: the lifetime of the
+// issuer's longest access token (access_token_ttl, exp rounded down to
+// the second; a trusted issuer's max_token_lifetime) plus leeway.
+func (a *App) revocationIssuers() map[string]time.Duration {
+	leeway := time.Duration(a.Leeway)
+	out := map[string]time.Duration{}
+	if a.Issuer != "" {
+		out[a.Issuer] = time.Duration(a.AccessTokenTTL) + leeway + time.Second
+	}
+	for _, t := range a.Trust {
+		if t != nil {
+			out[t.Issuer] = time.Duration(t.MaxTokenLifetime) + leeway
+		}
+	}
+	return out
+}
