@@ -1,6 +1,9 @@
 package enforce
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"reflect"
@@ -316,5 +319,43 @@ func TestDecideDPoP(t *testing.T) {
 	}
 	if d = ro.Decide(r2, g.deps); d.Refusal == nil || d.Refusal.Outcome != telemetry.InvalidDPoPProof {
 		t.Fatalf("replay: %+v", d.Refusal)
+	}
+}
+
+// unreachableKeys is a token verifier whose key source cannot be reached.
+type unreachableKeys struct{}
+
+func (unreachableKeys) Verify(context.Context, string) (*jwks.Claims, error) {
+	return nil, fmt.Errorf("fetching the issuer's JWKS: %w", jwks.ErrUnavailable)
+}
+
+// brokenMarkers is a store that cannot record a DPoP proof's marker.
+type brokenMarkers struct{}
+
+func (brokenMarkers) Create(context.Context, string, []byte, time.Duration) error {
+	return errors.New("connection refused")
+}
+
+// TestDecideFailsClosed: a key source that cannot be reached, or a store
+// that cannot record a proof, is a 503 and never a pass.
+func TestDecideFailsClosed(t *testing.T) {
+	g := newGateway(t)
+	ro := newTestRoute(t, RouteConfig{}, nil)
+	down := g.deps
+	down.Tokens = unreachableKeys{}
+	if d := ro.Decide(bearer("GET", "/x", g.token(nil), ""), down); d.Refusal == nil || d.Refusal.Status != 503 || d.Refusal.Outcome != telemetry.Unavailable {
+		t.Fatalf("keys unreachable: %+v", d.Refusal)
+	}
+
+	key := newKey(t)
+	bound := g.token(func(c map[string]any) { c["cnf"] = map[string]any{"jkt": sessionclient.JKT(key)} })
+	r := bearer("GET", "https://api.test/payments", "", "")
+	r.Header.Set("Authorization", "DPoP "+bound)
+	r.Header.Set("DPoP", sessionclient.ResourceProof(key, "GET", "https://api.test/payments", bound, nil))
+	broken := g.deps
+	broken.Markers = brokenMarkers{}
+	d := ro.Decide(r, broken)
+	if d.Refusal == nil || d.Refusal.Status != 503 || d.Refusal.WWWAuthenticate != "" {
+		t.Fatalf("store down: %+v", d.Refusal)
 	}
 }
