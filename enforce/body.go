@@ -80,6 +80,34 @@ func ReadBody(body io.Reader, limit int64) ([]byte, error) {
 	return raw, nil
 }
 
+// ReadSizedBody is ReadBody for a body whose sender declared its size
+// (Content-Length; -1 when unknown): a body of that size is read into one
+// buffer of it, not grown by doubling.
+func ReadSizedBody(body io.Reader, size, limit int64) ([]byte, error) {
+	if size <= 0 || size > limit {
+		return ReadBody(body, limit)
+	}
+	lr := io.LimitReader(body, limit+1)
+	raw := make([]byte, 0, size+1) // +1: the read that meets EOF needs room
+	for {
+		if len(raw) == cap(raw) {
+			raw = append(raw, 0)[:len(raw)]
+		}
+		n, err := lr.Read(raw[len(raw):cap(raw)])
+		raw = raw[:len(raw)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, ErrMalformedBody
+		}
+	}
+	if int64(len(raw)) > limit {
+		return nil, ErrBodyTooLarge
+	}
+	return raw, nil
+}
+
 // InspectForm refuses a form or multipart body that carries an
 // access_token parameter or part, or that does not parse exactly one way.
 func InspectForm(kind BodyKind, m MediaType, body []byte) error {

@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestClassifyBody(t *testing.T) {
@@ -46,6 +47,34 @@ func TestReadBodyAtAndOverTheLimit(t *testing.T) {
 	}
 	if _, err := ReadBody(strings.NewReader(strings.Repeat("a", 101)), 100); !errors.Is(err, ErrBodyTooLarge) {
 		t.Fatalf("over the limit: %v", err)
+	}
+}
+
+// TestReadSizedBody: the declared size only sizes the buffer; the limit and
+// the bytes read decide, whatever the sender declared.
+func TestReadSizedBody(t *testing.T) {
+	for _, c := range []struct {
+		body      string
+		size      int64
+		wantLen   int
+		wantError error
+	}{
+		{strings.Repeat("a", 100), 100, 100, nil},
+		{strings.Repeat("a", 100), -1, 100, nil},
+		{strings.Repeat("a", 100), 10, 100, nil}, // declared too small
+		{strings.Repeat("a", 50), 100, 50, nil},  // declared too large
+		{strings.Repeat("a", 101), 100, 0, ErrBodyTooLarge},
+		{strings.Repeat("a", 101), 101, 0, ErrBodyTooLarge},
+		{strings.Repeat("a", 5000), 60, 0, ErrBodyTooLarge},
+		{"", 0, 0, nil},
+	} {
+		raw, err := ReadSizedBody(iotest.OneByteReader(strings.NewReader(c.body)), c.size, 100)
+		if !errors.Is(err, c.wantError) || (c.wantError == nil && (err != nil || string(raw) != c.body)) || len(raw) != c.wantLen {
+			t.Errorf("%d bytes declared %d: %d bytes, %v; want %d, %v", len(c.body), c.size, len(raw), err, c.wantLen, c.wantError)
+		}
+	}
+	if _, err := ReadSizedBody(iotest.ErrReader(errors.New("reset")), 10, 100); !errors.Is(err, ErrMalformedBody) {
+		t.Errorf("a failing read: %v", err)
 	}
 }
 

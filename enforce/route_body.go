@@ -48,7 +48,7 @@ func (ro *Route) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}
-	raw, err := ReadBody(r.Body, ro.cfg.BodyLimit)
+	raw, err := ReadSizedBody(r.Body, r.ContentLength, ro.cfg.BodyLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func ParseMessage(body []byte) (Message, error) {
 	if firstByte(body) == '[' {
 		return Message{}, ErrBatch
 	}
-	members, err := strictjson.ParseObject(body)
+	members, nested, err := strictjson.ParseObjectWith(body, "params")
 	if err != nil {
 		return Message{}, ErrNotMessage
 	}
@@ -109,11 +109,7 @@ func ParseMessage(body []byte) (Message, error) {
 	if !hasParams {
 		return Message{}, ErrNotMessage
 	}
-	inner, err := strictjson.ParseObject(params.Raw)
-	if err != nil {
-		return Message{}, ErrNotMessage
-	}
-	name, ok := inner["name"]
+	name, ok := nested["params"]["name"]
 	if !ok || name.Kind != strictjson.String {
 		return Message{}, ErrNotMessage
 	}

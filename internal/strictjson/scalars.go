@@ -125,6 +125,26 @@ func (p *parser) str() (string, error) {
 	return "", ErrSyntax
 }
 
+// skipStr reads a string whose text no one keeps, under str's rules: one
+// without escapes is only scanned, not copied.
+func (p *parser) skipStr() error {
+	start := p.pos
+	for i := p.pos + 1; i < len(p.data); i++ {
+		switch c := p.data[i]; {
+		case c == '"':
+			p.pos = i + 1
+			return nil
+		case c == '\\':
+			i = len(p.data) // str decodes the escapes
+		case c < 0x20:
+			return ErrSyntax
+		}
+	}
+	p.pos = start
+	_, err := p.str()
+	return err
+}
+
 // unicodeEscape reads \uXXXX (p.pos at the u), pairing surrogates; a lone
 // surrogate is refused rather than turned into U+FFFD.
 func (p *parser) unicodeEscape() (rune, error) {

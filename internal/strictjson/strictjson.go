@@ -15,6 +15,7 @@ package strictjson
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -67,23 +68,34 @@ func wrap(rule string) error { return &ruleError{rule} }
 // ParseObject parses data as one JSON object under the package's rules and
 // returns its top-level members.
 func ParseObject(data []byte) (Members, error) {
+	members, _, err := ParseObjectWith(data)
+	return members, err
+}
+
+// ParseObjectWith is ParseObject that also returns, in one pass, the
+// members of the top-level members named in nested whose values are
+// objects (by name; absent for the others).
+func ParseObjectWith(data []byte, nested ...string) (Members, map[string]Members, error) {
 	if !utf8.Valid(data) {
-		return nil, ErrUTF8
+		return nil, nil, ErrUTF8
 	}
-	p := parser{data: data}
+	p := parser{data: data, nested: nested}
+	if len(nested) > 0 {
+		p.sub = map[string]Members{}
+	}
 	p.skipSpace()
 	if p.peek() != '{' {
-		return nil, ErrSyntax
+		return nil, nil, ErrSyntax
 	}
 	members := Members{}
 	if err := p.object(0, members); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.skipSpace()
 	if p.pos != len(p.data) {
-		return nil, ErrSyntax
+		return nil, nil, ErrSyntax
 	}
-	return members, nil
+	return members, p.sub, nil
 }
 
 // StringArray parses data as one JSON array of strings, under the same
@@ -134,6 +146,10 @@ func StringArray(data []byte) ([]string, error) {
 type parser struct {
 	data []byte
 	pos  int
+	// nested names the top-level members whose object values' members go
+	// in sub (ParseObjectWith).
+	nested []string
+	sub    map[string]Members
 }
 
 func (p *parser) peek() byte {
@@ -154,15 +170,19 @@ func (p *parser) skipSpace() {
 	}
 }
 
-// value parses any value at p.pos (after whitespace).
-func (p *parser) value(depth int) (Value, error) {
+// value parses any value at p.pos (after whitespace). The text of a
+// string is decoded only when keep asks for it (a top-level member's).
+func (p *parser) value(depth int, keep bool) (Value, error) {
 	start := p.pos
 	var v Value
 	var err error
 	switch c := p.peek(); {
-	case c == '"':
+	case c == '"' && keep:
 		v.Kind = String
 		v.Text, err = p.str()
+	case c == '"':
+		v.Kind = String
+		err = p.skipStr()
 	case c == '{':
 		v.Kind = Object
 		err = p.object(depth+1, nil)
@@ -223,8 +243,15 @@ func (p *parser) object(depth int, top Members) error {
 		}
 		p.pos++
 		p.skipSpace()
-		v, err := p.value(depth)
-		if err != nil {
+		var v Value
+		if depth == 0 && p.peek() == '{' && slices.Contains(p.nested, name) {
+			start, inner := p.pos, Members{}
+			if err := p.object(depth+1, inner); err != nil {
+				return err
+			}
+			v = Value{Kind: Object, Raw: p.data[start:p.pos]}
+			p.sub[name] = inner
+		} else if v, err = p.value(depth, top != nil); err != nil {
 			return err
 		}
 		if top != nil {
@@ -255,7 +282,7 @@ func (p *parser) array(depth int) error {
 	}
 	for {
 		p.skipSpace()
-		if _, err := p.value(depth); err != nil {
+		if _, err := p.value(depth, false); err != nil {
 			return err
 		}
 		p.skipSpace()

@@ -87,6 +87,13 @@ func TestParseObjectRefuses(t *testing.T) {
 		{"unterminated", `{"a":"1`, ErrSyntax},
 		{"literal typo", `{"a":nul}`, ErrSyntax},
 		{"literal case", `{"a":True}`, ErrSyntax},
+		// Strings below the top level are checked, not kept: the same rules.
+		{"nested raw control character", "{\"a\":{\"b\":[\"x\x01\"]}}", ErrSyntax},
+		{"nested bad escape", `{"a":["\x41"]}`, ErrSyntax},
+		{"nested lone surrogate", `{"a":{"b":"ok","c":"\ud800"}}`, ErrUTF8},
+		{"nested lone surrogate after a plain part", `{"a":["abc\udc00"]}`, ErrUTF8},
+		{"nested unterminated", `{"a":["abc`, ErrSyntax},
+		{"nested unterminated after an escape", `{"a":["a\n`, ErrSyntax},
 		{"too deep", `{"a":` + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + `}`, ErrTooDeep},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,4 +199,30 @@ func kindOf(v any) Kind {
 		return Null
 	}
 	panic(reflect.TypeOf(v))
+}
+
+// TestParseObjectWithReadsNestedMembersInOnePass: the members of the named
+// top-level objects, under the same rules at every depth.
+func TestParseObjectWithReadsNestedMembersInOnePass(t *testing.T) {
+	top, sub, err := ParseObjectWith([]byte(`{"method":"m","params":{"name":"n\u0061","arguments":{"x":"y"}},"other":{"a":1},"list":["p"]}`), "params", "list", "missing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top["params"].Kind != Object || string(top["params"].Raw) != `{"name":"n\u0061","arguments":{"x":"y"}}` || top["method"].Text != "m" {
+		t.Errorf("top = %v", top)
+	}
+	if len(sub) != 1 || sub["params"]["name"].Text != "na" || sub["params"]["arguments"].Kind != Object {
+		t.Errorf("sub = %v", sub)
+	}
+	for _, doc := range []string{
+		`{"params":{"name":"a","name":"b"}}`,
+		`{"params":{"name":"a","NAME":"b"}}`,
+		`{"params":{"name":"a"},"params":{"name":"b"}}`,
+		`{"params":{"name":"\ud800"}}`,
+		`{"params":{"name":"a"}} x`,
+	} {
+		if _, _, err := ParseObjectWith([]byte(doc), "params"); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
 }
