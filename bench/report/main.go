@@ -8,7 +8,9 @@
 //
 //	round  position  case  cpu_ticks  clk_tck  wrk_output_file
 //
-// and -mem, the JSON written by memload.
+// and -mem, the JSON written by memload. -cases names another script's
+// cases (one `id<TAB>name` line each, (a) the baseline); its goals are its
+// own, so none is printed.
 package main
 
 import (
@@ -51,10 +53,14 @@ var caseNames = []struct{ id, name string }{
 func main() {
 	runsFile := flag.String("runs", "", "runs TSV written by run.sh (required)")
 	memFile := flag.String("mem", "", "memload JSON (optional)")
+	casesFile := flag.String("cases", "", "TSV of id and name of each case, in report order, instead of run.sh's (optional)")
 	flag.Parse()
 	if *runsFile == "" {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if *casesFile != "" {
+		caseNames = readCases(*casesFile)
 	}
 	windows := readRuns(*runsFile)
 	byRound := map[int]map[string]window{}
@@ -116,7 +122,26 @@ func main() {
 		mem = readMem(*memFile)
 		printMem(mem)
 	}
-	printGoals(med, mem)
+	if *casesFile == "" {
+		printGoals(med, mem)
+	}
+}
+
+// readCases reads `id<TAB>name` lines.
+func readCases(path string) []struct{ id, name string } {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		log.Fatalf("report: %v", err)
+	}
+	var out []struct{ id, name string }
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		id, name, ok := strings.Cut(line, "\t")
+		if !ok {
+			log.Fatalf("report: %s: %q is not id<TAB>name", path, line)
+		}
+		out = append(out, struct{ id, name string }{id, name})
+	}
+	return out
 }
 
 func windowsOfRound(all []window, round int) []window {

@@ -54,6 +54,7 @@ func main() {
 	scope := flag.String("scope", "payments:write", "scope the route requires")
 	ttl := flag.Duration("ttl", 2*time.Hour, "token lifetime")
 	distinct := flag.Int("distinct", 0, "how many distinct valid tokens to write to distinct.txt")
+	narrow := flag.String("narrow-scope", "", "also write narrow.txt, a valid token with this scope instead of -scope")
 	flag.Parse()
 	if *out == "" {
 		log.Fatal("tokens: -out is required")
@@ -92,6 +93,9 @@ func main() {
 	write(filepath.Join(*out, "jwks.json"), signer.PublicJWKS())
 	write(filepath.Join(*out, "valid.txt"), []byte(mint("bench-user", "openid payments:read "+*scope)))
 	write(filepath.Join(*out, "noscope.txt"), []byte(mint("bench-user", "openid payments:read")))
+	if *narrow != "" {
+		write(filepath.Join(*out, "narrow.txt"), []byte(mint("bench-user", "openid payments:read "+*narrow)))
+	}
 	write(filepath.Join(*out, "lowacr.txt"), []byte(mintWith("bench-user", "openid payments:read "+*scope, "urn:bench:loa1", nil)))
 	if *distinct > 0 {
 		err := benchkit.MakeLines(filepath.Join(*out, "distinct.txt"), *distinct, func(int) string {
