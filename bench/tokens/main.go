@@ -7,6 +7,8 @@
 //	                  (urn:bench:loa2) and auth_time (now) for case (f)
 //	noscope.txt       one token without it (the step-up challenge path)
 //	lowacr.txt        one token with the scope and another acr (urn:bench:loa1)
+//	narrow.txt        with -narrow-scope, one token with that scope instead
+//	                  of -scope (run-mcp.sh: a tool's scope missing)
 //	distinct.txt      -distinct tokens, each different (memory test)
 //	bound.txt         one token with the scope, bound (cnf.jkt) to the key in
 //	dpop-key.pem      a DPoP key of the client (PKCS#8), for bench/proofs
