@@ -52,7 +52,7 @@ func (e *Engine) endUserSessions(ctx context.Context, userID, sessionID, reason 
 		if sessionID != "" && s.ID != sessionID {
 			continue
 		}
-		if err := e.endSessionFor(ctx, s, "admin"); err != nil {
+		if err := e.endSessionFor(ctx, s, reason); err != nil {
 			return n, err
 		}
 		n++
