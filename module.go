@@ -369,10 +369,12 @@ type Scope struct {
 
 // DirectScope is a step-up policy written in the configuration.
 type DirectScope struct {
-	// The steps the user completes, in order.
+	// The steps the user completes, in order: 1 to 10, each key once (the
+	// bounds of a delegation hook's answer).
 	Steps []DirectStep `json:"steps,omitempty"`
 
-	// How long the grant lasts once the steps are done. Default: 5m.
+	// How long the grant lasts once the steps are done: 1s to 24h.
+	// Default: 5m.
 	GrantedFor caddy.Duration `json:"granted_for,omitempty"`
 
 	// `single-use` (one request through `stepup`) or `session-bound` (kept in
@@ -385,7 +387,7 @@ type DirectStep struct {
 	// Step key: `verify_sms`, `verify_email`, `verify_passkey` (with a
 	// `passkey` block) or a configured custom step.
 	Key string `json:"key,omitempty"`
-	// How long the user has to complete the step. Default: 5m.
+	// How long the user has to complete the step: 1s to 24h. Default: 5m.
 	Expiration caddy.Duration `json:"expiration,omitempty"`
 }
 
