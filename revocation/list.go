@@ -51,7 +51,8 @@ type Options struct {
 	// quick.
 	OnRead func(ReadReport)
 	// OnStale is told when the list becomes stale (true) and fresh again
-	// (false). Optional; it must be quick.
+	// (false); not of the first read that makes a new list fresh.
+	// Optional; it must be quick.
 	OnStale func(stale bool)
 }
 
@@ -67,6 +68,8 @@ type List struct {
 	mu       sync.Mutex // the reader's state below
 	cursor   store.LedgerCursor
 	lastRead time.Time // monotonic: the last complete read
+	// reportedStale: OnStale was last told true.
+	reportedStale bool
 	running  context.CancelFunc
 	done     chan struct{}
 	wake     chan struct{}

@@ -101,7 +101,10 @@ func (l *List) readAll(ctx context.Context) error {
 		l.opts.OnRead(ReadReport{Added: added, Entries: l.Len(), Err: err})
 	}
 	stale := l.lastRead.IsZero() || time.Since(l.lastRead) > l.opts.MaxStaleness
-	if l.stale.Swap(stale) != stale && l.opts.OnStale != nil {
+	// The first read makes a new list fresh without a report: only a list
+	// that went stale is reported fresh again.
+	if l.stale.Swap(stale) != stale && l.opts.OnStale != nil && (stale || l.reportedStale) {
+		l.reportedStale = stale
 		l.opts.OnStale(stale)
 	}
 	return err
