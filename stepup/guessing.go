@@ -5,52 +5,14 @@ import (
 	"errors"
 	"time"
 
-	"github.com/caddy-stepup/caddy-stepup/stepup/otp"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
 
 // Guessing, bounded: the attempts of each code, the consecutive failures
 // of an account (an identifier, a device, a user) and of a client. A code
-// check walks through them once (checkOTP), and is settled once by how
-// the operation it opened ended (settleOTP); a password check uses the
-// account and client counters alone (login_password.go).
-
-// codeCheck is one check of a one-time code: whose code it is (a flow or
-// a challenge ID), the counter of its attempts, and the guessing counters
-// it counts in.
-type codeCheck struct {
-	owner    string
-	triesKey string
-	guess    guessCounters
-}
-
-// checkOTP checks code against st: the account must not be locked nor the
-// client waiting, the attempt is counted, the code compared in constant
-// time, and a wrong one counted as a failure of both. It returns the check
-// to settle once the operation the code allows has ended.
-func (e *Engine) checkOTP(ctx context.Context, c codeCheck, code string, st *otpState) (*codeCheck, error) {
-	if err := e.checkGuessing(ctx, &c.guess); err != nil {
-		return nil, err
-	}
-	if err := e.checkCode(ctx, c.triesKey, c.owner, code, st, &c.guess); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-// settleOTP ends a check that passed as the operation it allowed ended
-// (err): a success forgets the failures of both counters; a store failure
-// (503) gives the attempt back, since only an operation that succeeded as
-// a whole spends one; a refusal keeps both. Best effort: should the store
-// fail here, the counters only stay higher than they need to.
-func (e *Engine) settleOTP(ctx context.Context, c *codeCheck, err error) {
-	switch {
-	case err == nil:
-		_ = e.clearGuessing(ctx, &c.guess)
-	case errors.Is(err, ErrUnavailable):
-		_ = e.cfg.Store.Decr(ctx, c.triesKey)
-	}
-}
+// check reads and counts them in its batches (guess_batch.go, used by
+// login_check.go and step_otp.go); a password check uses the account and
+// client counters alone, one by one (login_password.go).
 
 // refundAttempt gives back the attempt a right code counted when the
 // request then failed on the store (503): only an operation that succeeded
@@ -85,39 +47,6 @@ func (e *Engine) checkGuessing(ctx context.Context, g *guessCounters) error {
 	}
 	g.clientSeen, err = e.checkDelay(ctx, g.client)
 	return err
-}
-
-// checkCode counts the attempt, then compares in constant time. A wrong
-// code counts as a failure of the account and of the client.
-func (e *Engine) checkCode(ctx context.Context, triesKey, owner, code string, st *otpState, g *guessCounters) error {
-	if st.Digest == nil || e.now().UnixMilli() > st.Expires {
-		return ErrBadCheckCode
-	}
-	// Counted before the comparison, atomically: N parallel guesses can't
-	// all be evaluated.
-	tries, err := e.cfg.Store.Incr(ctx, triesKey, e.cfg.OTP.TTL+time.Minute)
-	if err != nil {
-		return storeErr(err)
-	}
-	if tries > int64(e.cfg.OTP.MaxAttempts) {
-		return ErrBadCheckCode
-	}
-	if otp.Match(e.codeKey, st.digestScope(owner), code, st.Digest) {
-		return nil
-	}
-	if _, err := e.cfg.Store.Incr(ctx, g.account, failureMemory); err != nil {
-		return storeErr(err)
-	}
-	n, err := e.cfg.Store.Incr(ctx, g.client, failureMemory)
-	if err != nil {
-		return storeErr(err)
-	}
-	if delay := failureDelay(n); delay > 0 {
-		if err := e.cfg.Store.Set(ctx, failWaitKey(g.client), []byte("1"), delay); err != nil {
-			return storeErr(err)
-		}
-	}
-	return ErrBadCheckCode
 }
 
 // Consecutive failures: per client, the first freeFailures cost nothing

@@ -12,7 +12,7 @@ import (
 
 // OTP login (the SDK's startOTPLogin, retryOTP and checkOTP): a flow per
 // started login, its codes counted in the budgets (budgets.go), its check
-// bounded as every code's (guessing.go).
+// in login_check.go, bounded as every code's (guessing.go).
 
 // loginFlowTTL is how long a started login can be completed, resends
 // included; each code lives OTPPolicy.TTL within it.
