@@ -102,7 +102,8 @@ func parseScope(d *caddyfile.Dispenser) (*Scope, error) {
 }
 
 // parseDirect parses `direct { steps ...; ... }`, the steps the gateway
-// itself asks for when no delegation hook decides.
+// itself asks for when no delegation hook decides; parseScope checks them
+// with the engine's rules.
 func parseDirect(d *caddyfile.Dispenser) (*DirectScope, error) {
 	direct := new(DirectScope)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
@@ -129,15 +130,9 @@ func parseDirect(d *caddyfile.Dispenser) (*DirectScope, error) {
 			if err := oneArg(d, &direct.GrantMode); err != nil {
 				return nil, err
 			}
-			if direct.GrantMode != grantSingleUse && direct.GrantMode != grantSessionBound {
-				return nil, d.Errf("grant_mode must be %s or %s", grantSingleUse, grantSessionBound)
-			}
 		default:
 			return nil, d.Errf("unrecognized direct option '%s'", d.Val())
 		}
-	}
-	if len(direct.Steps) == 0 {
-		return nil, d.Err("direct needs at least one step")
 	}
 	return direct, nil
 }

@@ -114,7 +114,7 @@ func TestGlobalOptionErrors(t *testing.T) {
 		{"scope twice", "stepup {\n scope a {\n block\n }\n scope a {\n block\n }\n}", "scope a already specified"},
 		{"scope empty", "stepup {\n scope a {\n }\n}", "exactly one of delegated, direct or block"},
 		{"scope two modes", "stepup {\n scope a {\n block\n delegated https://h\n }\n}", "exactly one of delegated, direct or block"},
-		{"direct without steps", "stepup {\n scope a {\n direct {\n granted_for 5m\n }\n }\n}", "direct needs at least one step"},
+		{"direct without steps", "stepup {\n scope a {\n direct {\n granted_for 5m\n }\n }\n}", "direct: at least one step"},
 		{"direct bad grant mode", "stepup {\n scope a {\n direct {\n step verify_sms\n grant_mode forever\n }\n }\n}", "grant_mode must be"},
 		{"direct bad step", "stepup {\n scope a {\n direct {\n step\n }\n }\n}", "step <key> [<expiration>]"},
 		{"strip_headers empty", "stepup {\n strip_headers\n}", "wrong argument count"},
