@@ -30,6 +30,10 @@ func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		max_age    <duration>
 //		resource   <uri>
 //		header sub|scope|sid|grant <header-name>
+//		authorization_details <type> {
+//			actions <action...>
+//			match   <detail.path> [<body.path>]
+//		}
 //		mcp {
 //			method <name> [<scope...>] {
 //				acr     <acr...>
@@ -101,6 +105,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("header: unknown field '%s' (want sub, scope, sid or grant)", field)
 			}
 			*target = name
+		case "authorization_details":
+			if err := h.unmarshalDetails(d); err != nil {
+				return err
+			}
 		case "mcp":
 			if h.MCP != nil {
 				return d.Err("mcp is given twice")

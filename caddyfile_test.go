@@ -158,6 +158,8 @@ func TestStepupDirective(t *testing.T) {
 			`{"scopes":["payouts:write"],"acr":["urn:stepup:otp","urn:stepup:hwk","0"],"max_age":300000000000}`},
 		{"resource", "stepup payments:write {\n resource https://api.example.com/payments\n}",
 			`{"scopes":["payments:write"],"resource":"https://api.example.com/payments"}`},
+		{"authorization_details", "stepup {\n authorization_details payment_initiation {\n actions initiate\n match instructedAmount.amount amount\n match creditorAccount.iban\n }\n authorization_details account_information\n}",
+			`{"authorization_details":[{"type":"payment_initiation","actions":["initiate"],"match":[{"detail":"instructedAmount.amount","body":"amount"},{"detail":"creditorAccount.iban"}]},{"type":"account_information"}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := parseStepupDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(tc.input)})
@@ -190,6 +192,12 @@ func TestStepupDirectiveErrors(t *testing.T) {
 		{"max_age twice the arguments", "stepup {\n max_age 5m 10m\n}", "wrong argument count"},
 		{"resource without a value", "stepup {\n resource\n}", "wrong argument count"},
 		{"two resources", "stepup {\n resource https://a.test https://b.test\n}", "wrong argument count"},
+		{"authorization_details without a type", "stepup {\n authorization_details {\n actions a\n }\n}", "wrong argument count"},
+		{"authorization_details with two types", "stepup {\n authorization_details a b\n}", "wrong argument count"},
+		{"match without a path", "stepup {\n authorization_details a {\n match\n }\n}", "match <detail.path>"},
+		{"match with three paths", "stepup {\n authorization_details a {\n match x y z\n }\n}", "match <detail.path>"},
+		{"actions without values", "stepup {\n authorization_details a {\n actions\n }\n}", "wrong argument count"},
+		{"unknown details option", "stepup {\n authorization_details a {\n location x\n }\n}", "unrecognized authorization_details option 'location'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseStepupDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(tc.input)})

@@ -138,6 +138,13 @@ type Handler struct {
 	// identifier is the origin the client addressed.
 	Resource string `json:"resource,omitempty"`
 
+	// Authorization details (RFC 9396) the request's access token must
+	// carry, each matched against the request's JSON body (see
+	// DetailsConfig): a token whose details do not cover the request is
+	// answered 401 `insufficient_authorization` naming the details that
+	// would. Default: none.
+	AuthorizationDetails []*DetailsConfig `json:"authorization_details,omitempty"`
+
 	// Makes the route an MCP server's (Streamable HTTP): each request's
 	// JSON-RPC message is read strictly and its method or tool may need
 	// more scopes, another acr or a more recent authentication (see
@@ -211,7 +218,7 @@ func (h *Handler) setup(app *App) error {
 		Headers: enforce.IdentityHeaders{Subject: h.Headers.Subject, Scope: h.Headers.Scope,
 			Session: h.Headers.Session, Grant: h.Headers.Grant},
 		StripHeaders: app.strippedHeaders(), Logger: h.logger, RequestURL: requestURL, Resource: h.Resource,
-		MCP: h.mcpRouteConfig(),
+		MCP: h.mcpRouteConfig(), AuthorizationDetails: h.detailsRequirements(),
 	}, app.scopeCatalogue())
 	if err != nil {
 		return err
@@ -316,7 +323,7 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("bind: %v", err)
 		}
 	}
-	return nil
+	return h.validateDetails()
 }
 
 // validateBind refuses `bind` where no single-use grant can ever be spent:

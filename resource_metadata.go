@@ -16,7 +16,6 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
-	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 func init() {
@@ -120,9 +119,7 @@ func (a *App) serveResourceMetadata(w http.ResponseWriter, r *http.Request, site
 // ask for (a client requests them when a call needs them).
 func (h *Handler) resourceRoute() resourcemeta.Route {
 	r := resourcemeta.Route{Scopes: h.Scopes, ACR: h.ACR}
-	if len(h.Bind) > 0 {
-		r.DetailTypes = append(r.DetailTypes, stepup.GrantDetailsType)
-	}
+	r.DetailTypes = h.detailTypes()
 	if h.MCP != nil {
 		for _, needs := range []map[string]*MCPNeed{h.MCP.Methods, h.MCP.Tools} {
 			for _, name := range sortedKeys(needs) {

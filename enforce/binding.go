@@ -1,11 +1,11 @@
 package enforce
 
 import (
+	"encoding/json"
 	"errors"
-	"mime"
-	"strings"
 
 	"github.com/caddy-stepup/caddy-stepup/internal/strictjson"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 // ErrBindingMismatch: a body that is not exactly the approved transaction.
@@ -15,10 +15,12 @@ import (
 var ErrBindingMismatch = errors.New("enforce: body does not match the approved transaction")
 
 // Binding is a route's transaction binding: the top-level JSON members of
-// the body that must equal the metadata the grant was approved with.
+// the body that must equal the metadata the grant was approved with. It is
+// the authorization details matcher (Details) over the grant's own entry
+// (stepup.GrantDetails): `bind amount` requires an entry of type
+// urn:stepup:transaction whose transaction.amount is the body's amount.
 type Binding struct {
-	fields []string
-	keys   []string // ParamKey of each field, to spot them in the query
+	details *Details
 }
 
 // NewBinding binds the given fields; nil when there are none.
@@ -26,32 +28,17 @@ func NewBinding(fields []string) *Binding {
 	if len(fields) == 0 {
 		return nil
 	}
-	b := &Binding{fields: fields}
+	req := DetailsRequirement{Type: stepup.GrantDetailsType}
 	for _, f := range fields {
-		b.keys = append(b.keys, ParamKey(f))
+		req.Fields = append(req.Fields, DetailField{Detail: "transaction." + f, Body: f})
 	}
-	return b
+	return &Binding{details: NewDetails([]DetailsRequirement{req})}
 }
 
 // CheckRequest refuses what makes the body's meaning depend on the parser
-// before the body is read: a Content-Type other than one
-// `application/json` (optionally `charset=utf-8`), any Content-Encoding,
-// and a bound field also present in the query (frameworks that merge query
-// and body parameters could read it from there).
+// before the body is read (Details.CheckRequest).
 func (b *Binding) CheckRequest(contentTypes, contentEncodings []string, rawQuery string) error {
-	if len(contentEncodings) > 0 || len(contentTypes) != 1 {
-		return ErrBindingMismatch
-	}
-	mt, params, err := mime.ParseMediaType(contentTypes[0])
-	if err != nil || mt != "application/json" {
-		return ErrBindingMismatch
-	}
-	for name, value := range params {
-		if name != "charset" || !strings.EqualFold(value, "utf-8") {
-			return ErrBindingMismatch
-		}
-	}
-	if rawQuery != "" && HasParam(rawQuery, b.keys...) {
+	if b.details.CheckRequest(contentTypes, contentEncodings, rawQuery) != nil {
 		return ErrBindingMismatch
 	}
 	return nil
@@ -59,33 +46,21 @@ func (b *Binding) CheckRequest(contentTypes, contentEncodings []string, rawQuery
 
 // CheckBody reports whether body is one strict JSON object (see
 // strictjson) in which every bound field is a string equal to the approved
-// value, or a number written exactly as the approved value.
-func (b *Binding) CheckBody(body []byte, approved map[string]string) error {
-	members, err := strictjson.ParseObject(body)
+// value, or a number written exactly as the approved value: whether the
+// entry of the grant of scope approved with metadata covers it at
+// location (the route's resource).
+func (b *Binding) CheckBody(body []byte, scope string, approved map[string]string, location string) error {
+	fields, err := b.details.ReadBody(body)
 	if err != nil {
 		return ErrBindingMismatch
 	}
-	for _, f := range b.fields {
-		want, ok := approved[f]
-		if !ok {
-			return ErrBindingMismatch
-		}
-		got, ok := members[f]
-		if !ok {
-			return ErrBindingMismatch
-		}
-		switch got.Kind {
-		case strictjson.String:
-			if got.Text != want {
-				return ErrBindingMismatch
-			}
-		case strictjson.Number:
-			if string(got.Raw) != want {
-				return ErrBindingMismatch
-			}
-		default:
-			return ErrBindingMismatch
-		}
+	entry, err := json.Marshal(stepup.NewGrantDetails(scope, approved))
+	if err != nil {
+		return ErrBindingMismatch
+	}
+	members, err := strictjson.ParseObject(entry)
+	if err != nil || !b.details.Covered([]strictjson.Members{members}, fields, location) {
+		return ErrBindingMismatch
 	}
 	return nil
 }

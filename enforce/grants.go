@@ -136,7 +136,7 @@ func (ro *Route) checkBinding(r *http.Request, g *stepup.Grant, rs *refusals) *R
 	if err == nil {
 		var raw []byte
 		if raw, err = ro.readBody(r); err == nil {
-			err = ro.binding.CheckBody(raw, g.Metadata)
+			err = ro.binding.CheckBody(raw, g.Scope, g.Metadata, ro.location(r))
 		} else if errors.Is(err, ErrBodyTooLarge) {
 			return &rs.tooLarge
 		}

@@ -4,6 +4,8 @@
 package enforce
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -179,5 +181,20 @@ func (rs *refusals) userAuthentication(n authnNeed) *Refusal {
 func (rs *refusals) insufficientScope(scope string) *Refusal {
 	r := newRefusal(telemetry.Forbidden, apierror.Forbidden, rs.challenge(`error="insufficient_scope", scope="`+scope+`"`),
 		"forbidden", "The access token lacks the scope this operation requires.", map[string]any{"scope": scope})
+	return &r
+}
+
+// insufficientAuthorization refuses a token whose authorization_details
+// (RFC 9396) do not cover the request, as draft-ietf-oauth-rar-metadata-
+// remediation-00 §4 says: 401, error="insufficient_authorization" and the
+// details that would, base64url-encoded JSON in authorization_remediation
+// (no authorization_reference: the details are this request's); the body
+// names them too.
+func (rs *refusals) insufficientAuthorization(details []map[string]any) *Refusal {
+	remediation, _ := json.Marshal(map[string]any{"authorization_details": details})
+	params := `error="insufficient_authorization", error_description="Additional authorization is required", authorization_remediation="` +
+		base64.RawURLEncoding.EncodeToString(remediation) + `"`
+	r := newRefusal(telemetry.InsufficientAuthorization, apierror.Unauthorized, rs.challenge(params), "insufficient_authorization",
+		"The access token's authorization details do not cover this request.", map[string]any{"authorization_details": details})
 	return &r
 }

@@ -65,6 +65,9 @@ type RouteConfig struct {
 	// RequestURL is the URL the client addressed, as a DPoP proof's htu
 	// names it. Default: the request's scheme, Host and escaped path.
 	RequestURL func(*http.Request) string
+	// AuthorizationDetails the token must carry for the request (RFC
+	// 9396), matched against its JSON body. None: not read.
+	AuthorizationDetails []DetailsRequirement
 	// Resource is the identifier of the route's resource (RFC 8707,
 	// RFC 9728): a token's aud must name it. "" for its site's resource,
 	// whose identifier is the origin of RequestURL (aud is then the
@@ -144,6 +147,7 @@ type Route struct {
 	dpop     refusals // DPoP scheme
 	stripper *HeaderStripper
 	binding  *Binding
+	details  *Details
 	scopes   Catalogue
 	// metadataURL is where the metadata of cfg.Resource is; "" for the
 	// site's resource, whose URL depends on the request's origin.
@@ -165,7 +169,7 @@ func NewRoute(cfg RouteConfig, scopes Catalogue) (*Route, error) {
 	if cfg.RequestURL == nil {
 		cfg.RequestURL = plainRequestURL
 	}
-	ro := &Route{cfg: cfg, scopes: scopes, binding: NewBinding(cfg.Bind)}
+	ro := &Route{cfg: cfg, scopes: scopes, binding: NewBinding(cfg.Bind), details: NewDetails(cfg.AuthorizationDetails)}
 	ro.bearer = newRefusals("Bearer", "", cfg.Realm, cfg.StepUpRequestPath)
 	ro.dpop = newRefusals("DPoP", dpopChallengeParams(cfg.DPoPAlgorithms), cfg.Realm, cfg.StepUpRequestPath)
 	h := cfg.Headers
@@ -180,8 +184,8 @@ func NewRoute(cfg RouteConfig, scopes Catalogue) (*Route, error) {
 		ro.metadataURL = resourcemeta.MetadataURL(resourcemeta.Canonical(cfg.Resource))
 	}
 	if cfg.MCP != nil {
-		if len(cfg.Bind) > 0 {
-			return nil, errors.New("bind reads the body as a transaction, mcp as a JSON-RPC message: a route has one or the other")
+		if len(cfg.Bind) > 0 || ro.details != nil {
+			return nil, errors.New("bind and authorization_details read the body as a transaction, mcp as a JSON-RPC message: a route has one or the other")
 		}
 		if ro.mcp, err = ro.newMCPJudge(cfg.MCP); err != nil {
 			return nil, fmt.Errorf("mcp: %v", err)
@@ -196,8 +200,9 @@ func NewRoute(cfg RouteConfig, scopes Catalogue) (*Route, error) {
 // the request in order: one credential, the app started, a valid token
 // that no revocation names, its sender constraint (RFC 9449), on an MCP
 // route the JSON-RPC message and what its method or tool needs, the
-// scopes, acr and max_age (RFC 9470), and the single-use grants behind
-// the scopes (with binding).
+// scopes, acr and max_age (RFC 9470), the authorization details the body
+// needs (RFC 9396), and the single-use grants behind the scopes (with
+// binding).
 // On a pass it sets the identity headers for the upstream. It may replace
 // r.Body with the exact bytes it read. A refusal with a challenge names
 // where the route's resource metadata is.
@@ -216,16 +221,29 @@ func (ro *Route) resourceMetadataURL(r *http.Request) string {
 	if ro.metadataURL != "" {
 		return ro.metadataURL
 	}
-	u := ro.cfg.RequestURL(r)
-	scheme, rest, _ := strings.Cut(u, "://")
-	host, _, _ := strings.Cut(rest, "/")
-	u = scheme + "://" + host + resourcemeta.WellKnownPath
+	u := requestOrigin(ro.cfg.RequestURL(r)) + resourcemeta.WellKnownPath
 	for i := 0; i < len(u); i++ {
 		if c := u[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
 			return ""
 		}
 	}
 	return u
+}
+
+// location is the route's resource identifier: its Resource, else the
+// origin the client addressed.
+func (ro *Route) location(r *http.Request) string {
+	if ro.cfg.Resource != "" {
+		return ro.cfg.Resource
+	}
+	return requestOrigin(ro.cfg.RequestURL(r))
+}
+
+// requestOrigin is scheme://host of a URL.
+func requestOrigin(u string) string {
+	scheme, rest, _ := strings.Cut(u, "://")
+	host, _, _ := strings.Cut(rest, "/")
+	return scheme + "://" + host
 }
 
 func (ro *Route) decide(r *http.Request, deps Deps) Decision {
@@ -279,6 +297,13 @@ func (ro *Route) decide(r *http.Request, deps Deps) Decision {
 	}
 	if d.Refusal = ro.authenticationProblem(rs, claims, deps.Now, req); d.Refusal != nil {
 		return d
+	}
+	if ro.details != nil {
+		// Before any grant is spent: a request its details do not cover
+		// costs the client nothing.
+		if d.Refusal = ro.checkDetails(r, claims, rs); d.Refusal != nil {
+			return d
+		}
 	}
 	if d.Grant, d.Refusal = ro.useGrant(r, deps.Grants, claims, rs, req); d.Refusal != nil {
 		return d

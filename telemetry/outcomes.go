@@ -24,6 +24,7 @@ const (
 	Forbidden
 	BadMessage
 	Revoked
+	InsufficientAuthorization
 	numOutcomes
 )
 
@@ -43,6 +44,7 @@ var outcomeLabels = [numOutcomes]string{
 	Forbidden:                      "forbidden",
 	BadMessage:                     "bad_message",
 	Revoked:                        "revoked",
+	InsufficientAuthorization:      "insufficient_authorization",
 }
 
 // String is the outcome's label value ("" for none).

@@ -143,6 +143,29 @@ func StringArray(data []byte) ([]string, error) {
 	return out, nil
 }
 
+// ParseArray parses data as one JSON array under the package's rules and
+// returns its elements (each checked to the bottom, as ParseObject checks
+// members).
+func ParseArray(data []byte) ([]Value, error) {
+	if !utf8.Valid(data) {
+		return nil, ErrUTF8
+	}
+	p := parser{data: data}
+	p.skipSpace()
+	if p.peek() != '[' {
+		return nil, ErrSyntax
+	}
+	var out []Value
+	if err := p.arrayInto(0, &out); err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.pos != len(p.data) {
+		return nil, ErrSyntax
+	}
+	return out, nil
+}
+
 type parser struct {
 	data []byte
 	pos  int
@@ -270,7 +293,11 @@ func (p *parser) object(depth int, top Members) error {
 	}
 }
 
-func (p *parser) array(depth int) error {
+func (p *parser) array(depth int) error { return p.arrayInto(depth, nil) }
+
+// arrayInto parses an array at p.pos; out, when not nil, receives its
+// elements.
+func (p *parser) arrayInto(depth int, out *[]Value) error {
 	if depth > MaxDepth {
 		return ErrTooDeep
 	}
@@ -282,8 +309,12 @@ func (p *parser) array(depth int) error {
 	}
 	for {
 		p.skipSpace()
-		if _, err := p.value(depth, false); err != nil {
+		v, err := p.value(depth, out != nil)
+		if err != nil {
 			return err
+		}
+		if out != nil {
+			*out = append(*out, v)
 		}
 		p.skipSpace()
 		switch p.peek() {

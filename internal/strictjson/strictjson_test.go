@@ -226,3 +226,18 @@ func TestParseObjectWithReadsNestedMembersInOnePass(t *testing.T) {
 		}
 	}
 }
+
+func TestParseArray(t *testing.T) {
+	got, err := ParseArray([]byte(` [ {"a":1}, "x", 2 ,[3] ] `))
+	if err != nil || len(got) != 4 || got[0].Kind != Object || string(got[0].Raw) != `{"a":1}` || got[1].Text != "x" || got[2].Kind != Number || got[3].Kind != Array {
+		t.Fatalf("Array = %+v, %v", got, err)
+	}
+	if got, err := ParseArray([]byte(`[]`)); err != nil || len(got) != 0 {
+		t.Fatalf("empty: %v %v", got, err)
+	}
+	for _, bad := range []string{`{}`, `[1,]`, `[1] [2]`, `[{"a":1,"A":2}]`, `["\ud800"]`, "[\"\xff\"]", `[1`, ``} {
+		if _, err := ParseArray([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
