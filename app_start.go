@@ -185,16 +185,21 @@ func (a *App) accessTokenVerifier(signer *jwks.Signer, now func() time.Time) (*j
 	if len(issuers) == 0 {
 		return nil, nil // handlers that need tokens refused to load (Validate)
 	}
-	cacheSize := a.TokenCacheSize
-	if a.DisableTokenCache {
-		cacheSize = 0
-	}
-	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: a.settings.Leeway, CacheSize: cacheSize,
+	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: a.settings.Leeway, CacheSize: a.tokenCacheSize(),
 		OnCache: telemetry.CacheLookup, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("setting up token verification: %v", err)
 	}
 	return v, nil
+}
+
+// tokenCacheSize is the size of the verified-token caches (token_cache),
+// 0 when they are off.
+func (a *App) tokenCacheSize() int {
+	if a.DisableTokenCache {
+		return 0
+	}
+	return a.TokenCacheSize
 }
 
 // acquireRemote shares the key set at jwksURL, remembering it for Cleanup.

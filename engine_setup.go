@@ -102,11 +102,17 @@ func (a *App) newEngine(rt *appRuntime) (*stepup.Engine, error) {
 	if cfg.OAuth, err = a.withProviders(cfg.OAuth, cfg.Leeway, rt.now); err != nil {
 		return nil, err
 	}
+	if rt.tokens != nil {
+		cfg.AccessTokens = rt.tokens
+	}
 	if len(cfg.Scopes) > 0 {
+		// The challenge tokens this instance signs are admitted to the
+		// cache of their verifier (the token cache's size): their client
+		// presents each once or twice, on this instance or another.
 		cfg.ChallengeVerifier, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
 			Issuer: a.Issuer, Audiences: []string{a.Issuer}, Keys: rt.signer.KeySource(),
 			Algorithms: []string{"ES256"}, Types: []string{stepup.ChallengeTokenType},
-		}}, Leeway: cfg.Leeway, Now: rt.now})
+		}}, Leeway: cfg.Leeway, Now: rt.now, CacheSize: a.tokenCacheSize()})
 		if err != nil {
 			return nil, fmt.Errorf("setting up challenge tokens: %v", err)
 		}

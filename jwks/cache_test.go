@@ -147,3 +147,69 @@ func TestTokenHashIsSHA256(t *testing.T) {
 		}
 	}
 }
+
+// TestAdmitCachesWhatItsOwnChecksAccept: a token the process signed is
+// admitted with every check but the signature's, and Verify then serves
+// it from the cache; a token another issuer's policy, the audience, the
+// times or an unknown kid refuse is not admitted; without a cache Admit
+// does nothing.
+func TestAdmitCachesWhatItsOwnChecksAccept(t *testing.T) {
+	s, err := GenerateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := GenerateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock(testNow)
+	v, err := NewVerifier(VerifierOptions{Issuers: []Issuer{{Issuer: gwIssuer, Audiences: []string{audience1}, Keys: s.KeySource()}},
+		Now: clock.Now, CacheSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tok, err := s.Sign("", gwClaims("exp", testNow.Add(time.Minute).Unix()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Admit(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	key := sha256.Sum256([]byte(tok))
+	admitted, ok := v.cache.get(&key, clock.Now())
+	if !ok {
+		t.Fatal("the admitted token is not cached")
+	}
+	if got, err := v.Verify(ctx, tok); err != nil || got != admitted {
+		t.Fatalf("Verify after Admit: %v, served from the cache: %v", err, got == admitted)
+	}
+	refused := map[string]string{}
+	for name, claims := range map[string]map[string]any{
+		"expired":        gwClaims("exp", testNow.Add(-time.Hour).Unix()),
+		"other audience": gwClaims("aud", "other", "exp", testNow.Add(time.Minute).Unix()),
+		"other issuer":   gwClaims("iss", "https://elsewhere.test", "exp", testNow.Add(time.Minute).Unix()),
+	} {
+		if refused[name], err = s.Sign("", claims); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused["unknown key"], err = other.Sign("", gwClaims("exp", testNow.Add(time.Minute).Unix())); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range refused {
+		if err := v.Admit(ctx, bad); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: Admit = %v, want ErrInvalidToken", name, err)
+		}
+	}
+	if n := v.cache.len(); n != 1 {
+		t.Fatalf("cache holds %d entries, want the admitted one", n)
+	}
+	uncached, err := NewVerifier(VerifierOptions{Issuers: []Issuer{{Issuer: gwIssuer, Keys: s.KeySource()}}, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := uncached.Admit(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -142,6 +142,7 @@ func (e *Engine) signChallengeToken(c *challengeRecord) (string, error) {
 	if err != nil {
 		return "", unavailable(err)
 	}
+	admit(e.cfg.ChallengeVerifier, tok)
 	return tok, nil
 }
 

@@ -125,6 +125,11 @@ type Config struct {
 	VerificationMaxLifetime time.Duration
 	HookSigner              HookSigner
 	HookClient              *http.Client
+	// AccessTokens, when set, is told of every access token the engine
+	// mints (the verifier of the stepup handlers and the session API
+	// admits it to its cache: a client presenting it on this instance
+	// costs no signature verification).
+	AccessTokens Admitter
 
 	Now func() time.Time
 }

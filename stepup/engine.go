@@ -24,6 +24,20 @@ type Signer interface {
 	DeriveSecret(label string) []byte
 }
 
+// Admitter takes tokens this process has just signed into a verifier's
+// cache (jwks.Verifier.Admit).
+type Admitter interface {
+	Admit(ctx context.Context, raw string) error
+}
+
+// admit tells a verifier that can admit tokens of one this engine just
+// signed. A token it refuses is simply verified in full when presented.
+func admit(v any, token string) {
+	if a, ok := v.(Admitter); ok && a != nil {
+		_ = a.Admit(context.Background(), token)
+	}
+}
+
 // Engine runs logins, sessions and step-ups over a Store.
 type Engine struct {
 	cfg        Config

@@ -176,6 +176,9 @@ func (e *Engine) mint(s *sessionRecord, singleUse *redemption) (*Tokens, error) 
 	if err != nil {
 		return nil, unavailable(err)
 	}
+	if e.cfg.AccessTokens != nil {
+		admit(e.cfg.AccessTokens, tok)
+	}
 	return &Tokens{AccessToken: tok, ExpiresAt: time.Unix(exp, 0), RefreshToken: e.refreshToken(s, s.Gen),
 		RefreshExpiresAt: time.Unix(s.Expires, 0), SessionID: s.ID, UserID: s.UserID}, nil
 }
