@@ -29,6 +29,7 @@ type flowState struct {
 type endpointCost struct {
 	name string
 	benchkit.PerOp
+	cpu float64 // the gateway's CPU per request, ms
 }
 
 // steps are a login and a complete flow, request by request, as the SDK
@@ -107,6 +108,7 @@ func (b *bench) endpointCosts(n int) ([]endpointCost, error) {
 		if err != nil {
 			return nil, err
 		}
+		cpu0 := benchkit.CPUTime(b.cfg.pid)
 		var firstErr atomic.Value
 		benchkit.Parallel(len(users), b.cfg.concurrency, func(i int) {
 			if err := st.fn(users[i]); err != nil {
@@ -120,7 +122,8 @@ func (b *bench) endpointCosts(n int) ([]endpointCost, error) {
 		if err != nil {
 			return nil, err
 		}
-		costs = append(costs, endpointCost{name: st.name, PerOp: benchkit.Delta(before, after, len(users))})
+		cpu := float64(benchkit.CPUTime(b.cfg.pid)-cpu0) / 1e6 / float64(len(users))
+		costs = append(costs, endpointCost{name: st.name, PerOp: benchkit.Delta(before, after, len(users)), cpu: cpu})
 	}
 	return costs, nil
 }
@@ -145,19 +148,19 @@ func (b *bench) trace() error {
 // writeEndpointCosts adds the per-endpoint table to the report, with the
 // totals of a login and of a complete flow.
 func writeEndpointCosts(w io.Writer, n, inFlight int, costs []endpointCost) {
-	fmt.Fprintf(w, "Redis round trips per request, by endpoint, counted by the server (`total_reads_processed`) over %d users doing each step in turn (%d in flight); commands as `commandstats` counts them (those a script calls inside its EVALSHA included):\n\n", n, inFlight)
-	fmt.Fprintln(w, "| request | round trips | commands |")
-	fmt.Fprintln(w, "| --- | ---: | --- |")
-	var login, flow float64
+	fmt.Fprintf(w, "Redis round trips per request, by endpoint, counted by the server (`total_reads_processed`) over %d users doing each step in turn (%d in flight), with the gateway's CPU per request over the same step (`/proc`, 10 ms ticks); commands as `commandstats` counts them (those a script calls inside its EVALSHA included):\n\n", n, inFlight)
+	fmt.Fprintln(w, "| request | round trips | gateway CPU ms | commands |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | --- |")
+	var login, flow, loginCPU, flowCPU float64
 	for i, c := range costs {
-		fmt.Fprintf(w, "| %s | %.3f | %s |\n", c.name, c.RoundTrips, c.Detail)
+		fmt.Fprintf(w, "| %s | %.3f | %.3f | %s |\n", c.name, c.RoundTrips, c.cpu, c.Detail)
 		switch {
 		case i < 2:
-			login += c.RoundTrips
+			login, loginCPU = login+c.RoundTrips, loginCPU+c.cpu
 		case i < 8:
-			flow += c.RoundTrips
+			flow, flowCPU = flow+c.RoundTrips, flowCPU+c.cpu
 		}
 	}
-	fmt.Fprintf(w, "| **an OTP login** (the first two) | **%.3f** | |\n", login)
-	fmt.Fprintf(w, "| **a complete flow** (`stepup/request` to the refused second call) | **%.3f** | |\n\n", flow)
+	fmt.Fprintf(w, "| **an OTP login** (the first two) | **%.3f** | %.3f | |\n", login, loginCPU)
+	fmt.Fprintf(w, "| **a complete flow** (`stepup/request` to the refused second call) | **%.3f** | %.3f | |\n\n", flow, flowCPU)
 }
