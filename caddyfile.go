@@ -9,14 +9,15 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 )
 
-// Directive order: all four run in the authentication stage, right after
+// Directive order: all five run in the authentication stage, right after
 // forward_auth, so that no handler that answers by itself (respond,
 // file_server, reverse_proxy, ...) ever runs before the token is checked.
-// stepup_management, stepup_metadata and stepup_session come first: each
-// answers only its own paths (with its own credentials, or none for the
-// public metadata), which must stay reachable without a scope. Each
-// registration inserts right after forward_auth, so the later one ends up
-// first: stepup_management, stepup_metadata, stepup_session, stepup.
+// stepup_signals, stepup_management, stepup_metadata and stepup_session
+// come first: each answers only its own paths (with its own credentials,
+// or none for the public metadata), which must stay reachable without a
+// scope. Each registration inserts right after forward_auth, so the later
+// one ends up first: stepup_signals, stepup_management, stepup_metadata,
+// stepup_session, stepup.
 func init() {
 	httpcaddyfile.RegisterGlobalOption("stepup", parseGlobalOption)
 	httpcaddyfile.RegisterHandlerDirective("stepup", parseStepupDirective)
@@ -27,6 +28,8 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("stepup_metadata", httpcaddyfile.After, "forward_auth")
 	httpcaddyfile.RegisterHandlerDirective("stepup_management", parseManagementDirective)
 	httpcaddyfile.RegisterDirectiveOrder("stepup_management", httpcaddyfile.After, "forward_auth")
+	httpcaddyfile.RegisterHandlerDirective("stepup_signals", parseSignalsDirective)
+	httpcaddyfile.RegisterDirectiveOrder("stepup_signals", httpcaddyfile.After, "forward_auth")
 }
 
 // parseGlobalOption turns the `stepup` global option into the stepup app.

@@ -31,7 +31,7 @@ var roomImports = map[string][]string{
 	"adminapi":            {"apierror", "internal/strictjson", "revocation", "stepup"},
 	"oidclogin":           {"internal/strictjson", "jose"},
 	"resourcemeta":        {"apierror", "internal/urlcheck"},
-	"telemetry":           {"revocation", "stepup", "stepup/store", "webhooks"},
+	"telemetry":           {"revocation", "signals", "stepup", "stepup/store", "webhooks"},
 	"webhooks":            {"internal/urlcheck", "stepup"},
 	"signals":             {"internal/strictjson", "jose", "jwks", "stepup/store"},
 	"revocation":          {"stepup/store"},

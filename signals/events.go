@@ -1,6 +1,8 @@
 package signals
 
 import (
+	"slices"
+
 	"github.com/caddy-stepup/caddy-stepup/internal/strictjson"
 	"github.com/caddy-stepup/caddy-stepup/jose"
 )
@@ -269,4 +271,15 @@ func checkStreamUpdated(m strictjson.Members, d *Decision) error {
 	}
 	d.Status, d.Reason = status, reason
 	return nil
+}
+
+// EventNames are the short names of the event types the receiver knows,
+// and "other" for the rest: the values a Decision's Name takes.
+func EventNames() []string {
+	names := []string{"other"}
+	for _, rule := range eventRules {
+		names = append(names, rule.name)
+	}
+	slices.Sort(names)
+	return names
 }

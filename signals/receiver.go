@@ -163,8 +163,9 @@ type Delivery struct {
 var ErrDuplicate = errors.New("signals: SET received already")
 
 // Receive verifies one pushed SET and says what it asks. Refusals are
-// *Refusal; ErrDuplicate is a SET accepted before; ErrUnavailable means
-// keys or store could not be reached. An accepted SET's jti is marked
+// *Refusal; ErrDuplicate is a SET accepted before (returned with it, to
+// say what it was); ErrUnavailable means keys or store could not be
+// reached. An accepted SET's jti is marked
 // before Receive returns: a caller that cannot apply the decision calls
 // Forget, so that the transmitter's retry is not taken for a replay.
 func (r *Receiver) Receive(ctx context.Context, d Delivery) (*Accepted, error) {
@@ -184,6 +185,9 @@ func (r *Receiver) Receive(ctx context.Context, d Delivery) (*Accepted, error) {
 	}
 	a := &Accepted{Issuer: t.Issuer, JTI: set.jti, Txn: set.txn, Decision: decision}
 	if err := r.mark(ctx, a); err != nil {
+		if errors.Is(err, ErrDuplicate) {
+			return a, err
+		}
 		return nil, err
 	}
 	if decision.Action == ActionVerification && decision.State != "" {

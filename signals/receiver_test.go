@@ -332,3 +332,29 @@ func TestNewReceiverChecksItsOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamState(t *testing.T) {
+	ctx := context.Background()
+	key := newECKey(t, "k")
+	r := newTestReceiver(t, store.NewMemory(), keySource(t, key))
+	if s, err := r.Stream(ctx, testIssuer); err != nil || s.Status != "enabled" || !s.VerifiedAt.IsZero() {
+		t.Fatalf("before any event: %+v %v", s, err)
+	}
+	stream := map[string]any{"format": "opaque", "id": "st"}
+	for _, c := range []map[string]any{
+		claims(EventStreamUpdated, map[string]any{"status": "paused", "reason": "maintenance"}, stream),
+		claims(EventVerification, map[string]any{}, stream),
+	} {
+		a, err := r.Receive(ctx, push(key.sign(c)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.RecordStream(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := r.Stream(ctx, testIssuer)
+	if err != nil || s.Status != "paused" || s.Reason != "maintenance" || s.StreamID != "st" || s.VerifiedAt.IsZero() || s.UpdatedAt.IsZero() {
+		t.Fatalf("%+v %v", s, err)
+	}
+}

@@ -51,7 +51,7 @@ var (
 
 	collectors = []prometheus.Collector{decisions, tokenCache, jwksFetches, logins, codesSent, codeSendFailure,
 		codeChecks, stepups, grants, refreshes, revocations, storeSeconds, storeErrors, hookSeconds, hookFailures, clockFaults,
-		webhookDeliveries}
+		webhookDeliveries, signalsReceived}
 )
 
 // Register adds the collectors to a config's registry; registering them
@@ -73,6 +73,7 @@ func init() { presetSeries() }
 // presetSeries creates the series of the fixed label sets at zero, so that
 // a dashboard shows 0, not "no data", for what has not happened yet.
 func presetSeries() {
+	presetSignals()
 	for _, method := range []string{"otp", "password", "oauth", "passkey"} {
 		for _, o := range []string{"succeeded", "failed", "locked"} {
 			logins.WithLabelValues(method, o)

@@ -1,0 +1,87 @@
+package caddystepup
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-stepup/caddy-stepup/signals"
+)
+
+func TestSignalsCaddyfile(t *testing.T) {
+	for _, bad := range []string{
+		`stepup_signals extra`,
+		"stepup_signals {\n transmitter\n}",
+		`stepup_signals { transmitter a b }`,
+		`stepup_signals { transmitter a { jwks_url } }`,
+		`stepup_signals { transmitter a { jwks_url x y } }`,
+		`stepup_signals { transmitter a { jwks_url x
+			jwks_url y } }`,
+		"stepup_signals {\n transmitter a {\n audience\n }\n}",
+		"stepup_signals {\n transmitter a {\n authorization\n }\n}",
+		`stepup_signals { transmitter a { nope 1 } }`,
+		`stepup_signals { max_age }`,
+		`stepup_signals { max_age soon }`,
+		`stepup_signals { max_age 1h
+			max_age 2h }`,
+		`stepup_signals { nope }`,
+	} {
+		var h SignalsHandler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad)); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+	var h SignalsHandler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`stepup_signals {
+		transmitter https://idp.example.com/ {
+			jwks_url https://idp.example.com/jwks.json
+			audience a b
+			audience c
+			authorization Bearer {env.T}
+			subject_issuers https://api.example.com
+		}
+		leeway 5s
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := h.Transmitters[0]
+	if len(h.Transmitters) != 1 || tr.Issuer != "https://idp.example.com/" || strings.Join(tr.Audience, ",") != "a,b,c" ||
+		tr.Authorization != "Bearer {env.T}" || tr.SubjectIssuers[0] != "https://api.example.com" || h.Leeway != caddy.Duration(5e9) {
+		t.Fatalf("%+v", h)
+	}
+}
+
+func TestSignalsValidate(t *testing.T) {
+	good := SignalsTransmitter{Issuer: "https://idp.example.com/", JWKSURL: "https://idp.example.com/jwks.json", Audience: []string{"a"}}
+	with := func(edit func(*SignalsHandler)) *SignalsHandler {
+		h := &SignalsHandler{Transmitters: []SignalsTransmitter{good}}
+		edit(h)
+		return h
+	}
+	if err := with(func(*SignalsHandler) {}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]*SignalsHandler{
+		"no transmitter":       {},
+		"no issuer":            with(func(h *SignalsHandler) { h.Transmitters[0].Issuer = "" }),
+		"no jwks_url":          with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "" }),
+		"jwks_url over http":   with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "http://idp.example.com/jwks.json" }),
+		"jwks_url relative":    with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "/jwks.json" }),
+		"no audience":          with(func(h *SignalsHandler) { h.Transmitters[0].Audience = nil }),
+		"empty audience":       with(func(h *SignalsHandler) { h.Transmitters[0].Audience = []string{""} }),
+		"HS256":                with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"HS256"} }),
+		"none":                 with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"none"} }),
+		"twice":                with(func(h *SignalsHandler) { h.Transmitters = append(h.Transmitters, good) }),
+		"max_age over 24h":     with(func(h *SignalsHandler) { h.MaxAge = caddy.Duration(25 * 3600e9) }),
+		"negative max_age":     with(func(h *SignalsHandler) { h.MaxAge = -1 }),
+		"leeway over 60s":      with(func(h *SignalsHandler) { h.Leeway = caddy.Duration(61e9) }),
+		"authorization to nil": with(func(h *SignalsHandler) { h.Transmitters[0].Authorization = "{env.UNSET}"; h.resolved = []signals.Transmitter{{}} }),
+	} {
+		if err := h.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -1,0 +1,44 @@
+package telemetry
+
+import (
+	"github.com/caddy-stepup/caddy-stepup/signals"
+	"github.com/caddy-stepup/caddy-stepup/stepup"
+)
+
+// EventSignalReceived is the audit event of a SET pushed to stepup_signals.
+const EventSignalReceived = "signal.received"
+
+// Outcomes of a pushed SET, besides the RFC 8935 error codes of refusals.
+const (
+	SignalAccepted    = "accepted"
+	SignalDuplicate   = "duplicate"
+	SignalUnavailable = "unavailable"
+	// SignalUnknownEvent labels refused SETs: what a refused SET says its
+	// event is, nobody vouched for.
+	SignalUnknownEvent = "unknown"
+)
+
+var signalsReceived = counter("signals_total",
+	"SETs pushed to stepup_signals, by event (caep.session-revoked, ..., other; unknown when refused) and outcome (accepted, duplicate, unavailable, or the RFC 8935 error code).",
+	"event", "outcome")
+
+// presetSignals shows every accepted event and every refusal at zero.
+func presetSignals() {
+	for _, name := range signals.EventNames() {
+		for _, o := range []string{SignalAccepted, SignalDuplicate} {
+			signalsReceived.WithLabelValues(name, o)
+		}
+	}
+	for _, code := range []string{signals.CodeInvalidRequest, signals.CodeInvalidKey, signals.CodeInvalidIssuer,
+		signals.CodeInvalidAudience, signals.CodeAuthenticationFailed, signals.CodeInvalidState, SignalUnavailable} {
+		signalsReceived.WithLabelValues(SignalUnknownEvent, code)
+	}
+}
+
+// Signal counts one pushed SET and audits it: event is its short name
+// (SignalUnknownEvent when refused), outcome how it ended, effect what it
+// did ("sessions_ended=2 tokens_revoked=1", "" for none).
+func (r *Recorder) Signal(event, outcome, effect string) {
+	signalsReceived.WithLabelValues(event, outcome).Inc()
+	r.write(stepup.Event{Name: EventSignalReceived, Outcome: outcome, Reason: effect}, event)
+}
