@@ -65,20 +65,23 @@ func TestSignalsValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, h := range map[string]*SignalsHandler{
-		"no transmitter":       {},
-		"no issuer":            with(func(h *SignalsHandler) { h.Transmitters[0].Issuer = "" }),
-		"no jwks_url":          with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "" }),
-		"jwks_url over http":   with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "http://idp.example.com/jwks.json" }),
-		"jwks_url relative":    with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "/jwks.json" }),
-		"no audience":          with(func(h *SignalsHandler) { h.Transmitters[0].Audience = nil }),
-		"empty audience":       with(func(h *SignalsHandler) { h.Transmitters[0].Audience = []string{""} }),
-		"HS256":                with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"HS256"} }),
-		"none":                 with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"none"} }),
-		"twice":                with(func(h *SignalsHandler) { h.Transmitters = append(h.Transmitters, good) }),
-		"max_age over 24h":     with(func(h *SignalsHandler) { h.MaxAge = caddy.Duration(25 * 3600e9) }),
-		"negative max_age":     with(func(h *SignalsHandler) { h.MaxAge = -1 }),
-		"leeway over 60s":      with(func(h *SignalsHandler) { h.Leeway = caddy.Duration(61e9) }),
-		"authorization to nil": with(func(h *SignalsHandler) { h.Transmitters[0].Authorization = "{env.UNSET}"; h.resolved = []signals.Transmitter{{}} }),
+		"no transmitter":     {},
+		"no issuer":          with(func(h *SignalsHandler) { h.Transmitters[0].Issuer = "" }),
+		"no jwks_url":        with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "" }),
+		"jwks_url over http": with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "http://idp.example.com/jwks.json" }),
+		"jwks_url relative":  with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "/jwks.json" }),
+		"no audience":        with(func(h *SignalsHandler) { h.Transmitters[0].Audience = nil }),
+		"empty audience":     with(func(h *SignalsHandler) { h.Transmitters[0].Audience = []string{""} }),
+		"HS256":              with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"HS256"} }),
+		"none":               with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"none"} }),
+		"twice":              with(func(h *SignalsHandler) { h.Transmitters = append(h.Transmitters, good) }),
+		"max_age over 24h":   with(func(h *SignalsHandler) { h.MaxAge = caddy.Duration(25 * 3600e9) }),
+		"negative max_age":   with(func(h *SignalsHandler) { h.MaxAge = -1 }),
+		"leeway over 60s":    with(func(h *SignalsHandler) { h.Leeway = caddy.Duration(61e9) }),
+		"authorization to nil": with(func(h *SignalsHandler) {
+			h.Transmitters[0].Authorization = "{env.UNSET}"
+			h.resolved = []signals.Transmitter{{}}
+		}),
 	} {
 		if err := h.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -144,7 +144,9 @@ func TestSharedSignalsThroughTheBuiltCaddy(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	issSub := func(iss, sub string) map[string]any { return map[string]any{"format": "iss_sub", "iss": iss, "sub": sub} }
+	issSub := func(iss, sub string) map[string]any {
+		return map[string]any{"format": "iss_sub", "iss": iss, "sub": sub}
+	}
 	phone := func(p string) map[string]any { return map[string]any{"format": "phone_number", "phone_number": p} }
 	stream := map[string]any{"format": "opaque", "id": "stream-1"}
 	accepted := func(i int, set string) {
@@ -285,7 +287,7 @@ func TestSharedSignalsThroughTheBuiltCaddy(t *testing.T) {
 	// session lives.
 	grace, grace2 := login("+15555550304"), login("+15555550304")
 	accepted(1, tr.sign(tr.set(ssfAudience, caep+"session-revoked", map[string]any{"initiating_entity": "policy"},
-		map[string]any{"format": "complex", "user": issSub(gatewayIssuer, claim(grace, "sub")), "session": issSub(gatewayIssuer, claim(grace, "sid"))}))))
+		map[string]any{"format": "complex", "user": issSub(gatewayIssuer, claim(grace, "sub")), "session": issSub(gatewayIssuer, claim(grace, "sid"))})))
 	eventually("A refuses the revoked session's token", func() bool { return read(0, grace.AccessToken) == 401 })
 	if refreshes(grace) || !refreshes(grace2) || read(0, grace2.AccessToken) != 200 {
 		t.Fatal("session-revoked reached the wrong session")
