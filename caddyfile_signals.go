@@ -29,6 +29,9 @@ func parseSignalsDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //			authorization   <header value>
 //			stream_id       <id>
 //			subject_issuers <issuer...>
+//			poll_url           <url>
+//			poll_authorization <header value>
+//			poll_interval      <duration>
 //		}
 //		max_age <duration>
 //		leeway  <duration>
@@ -75,25 +78,33 @@ func parseSignalsTransmitter(d *caddyfile.Dispenser) (SignalsTransmitter, error)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		option := d.Val()
 		switch option {
-		case "jwks_url", "stream_id":
-			target := map[string]*string{"jwks_url": &t.JWKSURL, "stream_id": &t.StreamID}[option]
+		case "jwks_url", "stream_id", "poll_url":
+			target := map[string]*string{"jwks_url": &t.JWKSURL, "stream_id": &t.StreamID, "poll_url": &t.PollURL}[option]
 			if *target != "" {
 				return t, d.Errf("%s already specified", option)
 			}
 			if err := oneArg(d, target); err != nil {
 				return t, err
 			}
-		case "authorization":
+		case "authorization", "poll_authorization":
 			// "Bearer {env.TOKEN}" is two tokens: the header value is
 			// what they say, one space apart.
-			if t.Authorization != "" {
-				return t, d.Err("authorization already specified")
+			target := map[string]*string{"authorization": &t.Authorization, "poll_authorization": &t.PollAuthorization}[option]
+			if *target != "" {
+				return t, d.Errf("%s already specified", option)
 			}
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return t, d.ArgErr()
 			}
-			t.Authorization = strings.Join(args, " ")
+			*target = strings.Join(args, " ")
+		case "poll_interval":
+			if t.PollInterval != 0 {
+				return t, d.Err("poll_interval already specified")
+			}
+			if err := durationArg(d, &t.PollInterval); err != nil {
+				return t, err
+			}
 		case "audience", "algorithms", "subject_issuers":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

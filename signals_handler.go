@@ -1,6 +1,7 @@
 package caddystepup
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,6 +96,21 @@ type SignalsTransmitter struct {
 	// Default: any.
 	StreamID string `json:"stream_id,omitempty"`
 
+	// Poll delivery (RFC 8936): the transmitter's poll endpoint (the
+	// stream's endpoint_url for urn:ietf:rfc:8936). Every instance polls
+	// it; a SET is acted on once, and acknowledged in the next poll.
+	// https, or http on a loopback address. Default: none (push only).
+	PollURL string `json:"poll_url,omitempty"`
+
+	// The Authorization header value each poll carries (the receiver's
+	// credential at the transmitter), e.g. `Bearer {env.SSF_POLL_TOKEN}`.
+	// Resolved at Provision. Default: none.
+	PollAuthorization string `json:"poll_authorization,omitempty"`
+
+	// How long to wait between polls that brought nothing more. Default:
+	// 10s, at least 1s.
+	PollInterval caddy.Duration `json:"poll_interval,omitempty"`
+
 	// Other issuers whose users, sessions and tokens its iss_sub and jwt_id
 	// subjects may name; its own issuer always counts. List the gateway's
 	// own `issuer` when the transmitter knows the gateway's user and
@@ -143,6 +159,9 @@ func (h *SignalsHandler) Provision(ctx caddy.Context) error {
 			rt.Keys = remote
 		}
 		h.resolved = append(h.resolved, rt)
+		if t.PollURL != "" {
+			h.startPolling(ctx, rt.Issuer, t, repl.ReplaceKnown(t.PollAuthorization, ""))
+		}
 	}
 	return nil
 }
@@ -197,6 +216,14 @@ func (t *SignalsTransmitter) validate() error {
 			return fmt.Errorf("algorithm %q not allowed (asymmetric signature algorithms only)", alg)
 		}
 	}
+	if t.PollURL != "" {
+		if err := urlcheck.HTTPSOrLoopback(t.PollURL); err != nil {
+			return fmt.Errorf("poll_url: %v", err)
+		}
+	}
+	if t.PollInterval != 0 && time.Duration(t.PollInterval) < time.Second {
+		return errors.New("poll_interval must be at least 1s")
+	}
 	return nil
 }
 
@@ -243,57 +270,67 @@ func (h *SignalsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return nil
 	}
-	if len(r.Header.Values("Content-Type")) > 1 || len(r.Header.Values("Authorization")) > 1 {
-		h.refused(w, signals.ErrContentType)
-		return nil
+	contentType, authorization := r.Header.Get("Content-Type"), r.Header.Get("Authorization")
+	if len(r.Header.Values("Content-Type")) > 1 {
+		contentType = "" // refused as none: two are not one
+	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		authorization = "" // refused as none, where one is agreed
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(receiver.MaxBytes())+1))
 	if err != nil {
-		h.refused(w, signals.ErrNotCompact)
-		return nil
+		body = nil // refused as not a JWS
 	}
-	accepted, err := receiver.Receive(r.Context(), signals.Delivery{ContentType: r.Header.Get("Content-Type"),
-		Authorization: r.Header.Get("Authorization"), Body: body})
-	var refusal *signals.Refusal
+	accepted, err := receiver.Receive(r.Context(), signals.Delivery{ContentType: contentType,
+		Authorization: authorization, Body: body})
+	refusal, err := h.process(r.Context(), rt, receiver, accepted, err)
 	switch {
-	case errors.As(err, &refusal):
-		h.refused(w, refusal)
-		return nil
-	case errors.Is(err, signals.ErrDuplicate):
-		h.app.recorder.Signal(accepted.Decision.Name, telemetry.SignalDuplicate, "")
-		w.WriteHeader(http.StatusAccepted)
-		return nil
+	case refusal != nil:
+		body, _ := json.Marshal(map[string]string{"err": refusal.Code, "description": refusal.Description})
+		apierror.WriteJSON(w, http.StatusBadRequest, body)
 	case err != nil:
-		h.unavailable(w, telemetry.SignalUnknownEvent, err)
-		return nil
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	default:
+		w.WriteHeader(http.StatusAccepted)
 	}
-	effect, err := h.apply(r.Context(), rt, receiver, accepted)
-	if err != nil {
-		// Nothing half-done is left to count on: the marker goes, and the
-		// transmitter's retry does it all again (every action is
-		// idempotent).
-		receiver.Forget(r.Context(), accepted)
-		h.unavailable(w, accepted.Decision.Name, err)
-		return nil
-	}
-	h.app.recorder.Signal(accepted.Decision.Name, telemetry.SignalAccepted, effect.String())
-	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
 
-// refused answers RFC 8935 §2.3's 400 with the refusal's code.
-func (h *SignalsHandler) refused(w http.ResponseWriter, refusal *signals.Refusal) {
-	h.app.recorder.Signal(telemetry.SignalUnknownEvent, refusal.Code, "")
-	body, _ := json.Marshal(map[string]string{"err": refusal.Code, "description": refusal.Description})
-	apierror.WriteJSON(w, http.StatusBadRequest, body)
+// process acts on what the receiver made of one SET (pushed or polled),
+// counts and audits it, and says how it ended: accepted (nil, nil; a
+// duplicate too), refused (the refusal), or not processed (an error: the
+// transmitter is to deliver it again).
+func (h *SignalsHandler) process(ctx context.Context, rt *runtime, receiver *signals.Receiver, accepted *signals.Accepted, err error) (*signals.Refusal, error) {
+	var refusal *signals.Refusal
+	switch {
+	case errors.As(err, &refusal):
+		h.app.recorder.Signal(telemetry.SignalUnknownEvent, refusal.Code, "")
+		return refusal, nil
+	case errors.Is(err, signals.ErrDuplicate):
+		h.app.recorder.Signal(accepted.Decision.Name, telemetry.SignalDuplicate, "")
+		return nil, nil
+	case err != nil:
+		h.unavailable(telemetry.SignalUnknownEvent, err)
+		return nil, err
+	}
+	effect, err := h.apply(ctx, rt, receiver, accepted)
+	if err != nil {
+		// Nothing half-done is left to count on: the marker goes, and the
+		// transmitter's next delivery does it all again (every action is
+		// idempotent).
+		receiver.Forget(ctx, accepted)
+		h.unavailable(accepted.Decision.Name, err)
+		return nil, err
+	}
+	h.app.recorder.Signal(accepted.Decision.Name, telemetry.SignalAccepted, effect.String())
+	return nil, nil
 }
 
-// unavailable answers 503: the transmitter retries later.
-func (h *SignalsHandler) unavailable(w http.ResponseWriter, event string, err error) {
-	h.logger.Warn("stepup_signals: a SET could not be processed; the transmitter will retry", zap.Error(err))
+// unavailable logs and counts a SET that could not be processed.
+func (h *SignalsHandler) unavailable(event string, err error) {
+	h.logger.Warn("stepup_signals: a SET could not be processed; the transmitter will deliver it again", zap.Error(err))
 	h.app.recorder.Signal(event, telemetry.SignalUnavailable, "")
-	w.Header().Set("Retry-After", "5")
-	w.WriteHeader(http.StatusServiceUnavailable)
 }
 
 // Interface guards

@@ -169,15 +169,23 @@ var ErrDuplicate = errors.New("signals: SET received already")
 // before Receive returns: a caller that cannot apply the decision calls
 // Forget, so that the transmitter's retry is not taken for a replay.
 func (r *Receiver) Receive(ctx context.Context, d Delivery) (*Accepted, error) {
+	return r.receive(ctx, d, false, "")
+}
+
+// receive is Receive for a push, or for a polled SET listed under jti.
+func (r *Receiver) receive(ctx context.Context, d Delivery, polled bool, listedAs string) (*Accepted, error) {
 	if len(d.Body) > r.maxBytes {
 		return nil, ErrBodyTooLarge
 	}
-	if !isSETMediaType(d.ContentType) {
+	if !polled && !isSETMediaType(d.ContentType) {
 		return nil, ErrContentType
 	}
-	set, t, err := r.verify(ctx, d)
+	set, t, err := r.verify(ctx, d, polled)
 	if err != nil {
 		return nil, err
+	}
+	if polled && set.jti != listedAs {
+		return nil, ErrJTI
 	}
 	decision, err := decide(set.event, set.payload, set.subject, t)
 	if err != nil {

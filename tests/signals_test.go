@@ -355,3 +355,91 @@ func TestSharedSignalsThroughTheBuiltCaddy(t *testing.T) {
 		t.Fatal("the upstream was never reached: the reads above proved nothing")
 	}
 }
+
+// TestSharedSignalsByPoll: the gateway polls the transmitter (RFC 8936);
+// an account-disabled SET ends the user's session and is acknowledged, a
+// forged one is reported in setErrs and changes nothing.
+func TestSharedSignalsByPoll(t *testing.T) {
+	tr := newSSFTransmitter(t)
+	tr.pollToken = "Bearer poll-token-0123456789"
+	codes, api := newOTPReceiver(t), newUpstream(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", testcaddy.FreePort(t))
+	testcaddy.Start(t, testcaddy.Config{
+		Caddyfile: fmt.Sprintf(`{
+	admin {admin}
+	auto_https off
+	stepup {
+		issuer %[5]s
+		external_url %[1]s
+		login otp phone_number
+		otp {
+			sender webhook %[2]s/send
+		}
+	}
+}
+
+%[1]s {
+	stepup_signals /ssf/events {
+		transmitter %[3]s {
+			jwks_url %[3]sjwks.json
+			audience %[6]s
+			poll_url %[3]spoll
+			poll_authorization {env.SSF_POLL_TOKEN}
+			poll_interval 1s
+		}
+	}
+	stepup_session
+	route /api/read* {
+		stepup
+		reverse_proxy %[4]s
+	}
+	respond 404
+}
+`, base, codes.srv.URL, tr.issuer, api.srv.URL, gatewayIssuer, ssfAudience),
+		Env:     []string{"SSF_POLL_TOKEN=" + tr.pollToken},
+		WaitFor: []string{base + "/.well-known/jwks.json"},
+	})
+	login := func(phone string) *sessionclient.Client {
+		t.Helper()
+		c := sessionclient.New(base)
+		if r, err := c.StartLogin("phone_number", phone); err != nil || r.Status != 204 {
+			t.Fatalf("login: %v %v", r, err)
+		}
+		if r, err := c.CheckLogin(codes.lastCode(t, phone)); err != nil || r.Status != 200 {
+			t.Fatalf("check: %v %v", r, err)
+		}
+		return c
+	}
+	ivan, judy := login("+15555550401"), login("+15555550402")
+	phone := func(p string) map[string]any { return map[string]any{"format": "phone_number", "phone_number": p} }
+	disable := tr.set(ssfAudience, risc+"account-disabled", map[string]any{}, phone("+15555550401"))
+	forged := tr.set(ssfAudience, risc+"account-disabled", map[string]any{}, phone("+15555550402"))
+	forger := newSSFTransmitter(t)
+	tr.queueSET(forged["jti"].(string), signWith(forger.key, map[string]any{"alg": "RS256", "kid": tr.kid, "typ": "secevent+jwt"}, forged))
+	tr.queueSET(disable["jti"].(string), tr.sign(disable))
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		acked, _ := tr.pollState(disable["jti"].(string))
+		_, refused := tr.pollState(forged["jti"].(string))
+		if acked && refused != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the polled SETs were not acknowledged and refused (acked %v, refused %q)", acked, refused)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, refused := tr.pollState(forged["jti"].(string)); refused != "invalid_key" {
+		t.Errorf("the forged SET: %q", refused)
+	}
+	if r, _ := ivan.Refresh(""); r.Status != 401 {
+		t.Errorf("ivan's session outlived the polled account-disabled: %v", r)
+	}
+	if r, _ := judy.Refresh(""); r.Status != 200 {
+		t.Errorf("the forged SET ended judy's session: %v", r)
+	}
+	if got := fetch(t, newClient(t), "GET", base+"/api/read", bearer(ivan.AccessToken)).status; got != 401 {
+		t.Errorf("ivan's token after account-disabled: %d", got)
+	}
+}

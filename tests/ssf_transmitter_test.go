@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +31,14 @@ type ssfTransmitter struct {
 	// authorization is the header value pushes carry ("" for none).
 	authorization string
 	jti           atomic.Int64
+
+	// The poll endpoint (RFC 8936) at /poll: SETs queued until the
+	// receiver acknowledges them or names them in setErrs.
+	mu        sync.Mutex
+	queue     map[string]string
+	acked     map[string]bool
+	setErrs   map[string]string
+	pollToken string // the Authorization a poll must carry
 }
 
 func newSSFTransmitter(t *testing.T) *ssfTransmitter {
@@ -38,8 +47,12 @@ func newSSFTransmitter(t *testing.T) *ssfTransmitter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &ssfTransmitter{key: key, kid: "ssf-1"}
+	tr := &ssfTransmitter{key: key, kid: "ssf-1", queue: map[string]string{}, acked: map[string]bool{}, setErrs: map[string]string{}}
 	tr.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/poll" {
+			tr.poll(w, r)
+			return
+		}
 		if r.URL.Path != "/jwks.json" {
 			http.NotFound(w, r)
 			return
@@ -138,4 +151,50 @@ func (tr *ssfTransmitter) pushAs(t *testing.T, endpoint, set, contentType, autho
 		t.Errorf("a 202 with a body: %q", raw)
 	}
 	return p
+}
+
+// queueSET queues a signed SET for the poll endpoint.
+func (tr *ssfTransmitter) queueSET(jti, set string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.queue[jti] = set
+}
+
+// pollState reports what the receiver said of a queued SET.
+func (tr *ssfTransmitter) pollState(jti string) (acked bool, setErr string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.acked[jti], tr.setErrs[jti]
+}
+
+// poll answers one RFC 8936 poll: it takes the acknowledgements and
+// errors, then hands out what is still queued.
+func (tr *ssfTransmitter) poll(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Ack       []string                     `json:"ack"`
+		SetErrs   map[string]map[string]string `json:"setErrs"`
+		MaxEvents int                          `json:"maxEvents"`
+	}
+	if r.Method != http.MethodPost || r.Header.Get("Authorization") != tr.pollToken || json.NewDecoder(r.Body).Decode(&req) != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, jti := range req.Ack {
+		tr.acked[jti] = true
+		delete(tr.queue, jti)
+	}
+	for jti, e := range req.SetErrs {
+		tr.setErrs[jti] = e["err"]
+		delete(tr.queue, jti)
+	}
+	sets := map[string]string{}
+	for jti, set := range tr.queue {
+		if len(sets) < req.MaxEvents {
+			sets[jti] = set
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"sets": sets, "moreAvailable": len(tr.queue) > len(sets)})
 }
