@@ -99,7 +99,7 @@ func (tr *ssfTransmitter) sign(claims map[string]any) string {
 func (tr *ssfTransmitter) accessToken(audience, sub, sid string) string {
 	now := time.Now().Unix()
 	return signWith(tr.key, map[string]any{"alg": "RS256", "kid": tr.kid, "typ": "at+jwt"}, map[string]any{
-		"iss": tr.issuer, "aud": audience, "sub": sub, "sid": sid, "iat": now - 5, "exp": now + 600,
+		"iss": tr.issuer, "aud": audience, "sub": sub, "sid": sid, "iat": now, "exp": now + 600,
 		"jti": fmt.Sprintf("at-%d", tr.jti.Add(1)), "scope": "read",
 	})
 }
