@@ -37,7 +37,7 @@ var errNoRevocationList = errors.New("stepup_signals: no revocation list to reco
 // signalApplier applies one decision with one runtime.
 type signalApplier struct {
 	h      *SignalsHandler
-	rt     *runtime
+	rt     *appRuntime
 	engine *stepup.Engine
 	// gateway is the gateway's own issuer ("" when it mints no tokens).
 	gateway string
@@ -46,7 +46,7 @@ type signalApplier struct {
 	effect  signalEffect
 }
 
-func (h *SignalsHandler) apply(ctx context.Context, rt *runtime, receiver *signals.Receiver, a *signals.Accepted) (signalEffect, error) {
+func (h *SignalsHandler) apply(ctx context.Context, rt *appRuntime, receiver *signals.Receiver, a *signals.Accepted) (signalEffect, error) {
 	d := a.Decision
 	ap := &signalApplier{h: h, rt: rt, engine: rt.engine, gateway: h.app.Issuer, now: rt.now(), reason: "signal:" + d.Name}
 	var err error

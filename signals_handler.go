@@ -121,7 +121,7 @@ type SignalsTransmitter struct {
 // boundReceiver is the receiver of the app runtime it was built for: a
 // reload brings a new runtime (store, clock), and with it a new receiver.
 type boundReceiver struct {
-	rt       *runtime
+	rt       *appRuntime
 	receiver *signals.Receiver
 }
 
@@ -238,7 +238,7 @@ func (h *SignalsHandler) Cleanup() error {
 
 // receiverFor is the receiver over rt's store and clock, built once per
 // runtime.
-func (h *SignalsHandler) receiverFor(rt *runtime) (*signals.Receiver, error) {
+func (h *SignalsHandler) receiverFor(rt *appRuntime) (*signals.Receiver, error) {
 	if b := h.receiver.Load(); b != nil && b.rt == rt {
 		return b.receiver, nil
 	}
@@ -259,8 +259,9 @@ func (h *SignalsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return nil
 	}
-	rt := h.app.runtime()
+	rt := h.app.awaitRuntime(r.Context())
 	if rt == nil {
+		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return nil
 	}
@@ -301,7 +302,7 @@ func (h *SignalsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 // counts and audits it, and says how it ended: accepted (nil, nil; a
 // duplicate too), refused (the refusal), or not processed (an error: the
 // transmitter is to deliver it again).
-func (h *SignalsHandler) process(ctx context.Context, rt *runtime, receiver *signals.Receiver, accepted *signals.Accepted, err error) (*signals.Refusal, error) {
+func (h *SignalsHandler) process(ctx context.Context, rt *appRuntime, receiver *signals.Receiver, accepted *signals.Accepted, err error) (*signals.Refusal, error) {
 	var refusal *signals.Refusal
 	switch {
 	case errors.As(err, &refusal):

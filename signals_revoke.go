@@ -8,7 +8,7 @@ import (
 
 // revocationList is the revocation list `stepup` checks tokens against,
 // nil when this gateway has none.
-func (rt *runtime) revocationList() *revocation.List { return nil }
+func (rt *appRuntime) revocationList() *revocation.List { return nil }
 
 // tokenLifetime is how long the access tokens of issuer that `stepup`
 // accepts can live: the gateway's own (access_token_ttl), a trusted
