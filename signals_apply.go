@@ -29,11 +29,6 @@ func (e signalEffect) String() string {
 		e.sessionsEnded, e.revocations, e.grantsDropped, e.unmatched)
 }
 
-// errNoRevocationList: a signal asks for tokens to be refused and this
-// gateway has no revocation list to write it to. The SET is answered 503,
-// never accepted without its effect.
-var errNoRevocationList = errors.New("stepup_signals: no revocation list to record the revocation in")
-
 // signalApplier applies one decision with one runtime.
 type signalApplier struct {
 	h      *SignalsHandler
@@ -184,13 +179,9 @@ func (ap *signalApplier) revoke(ctx context.Context, kind revocation.Kind, issue
 	if !accepted {
 		return nil
 	}
-	list := ap.rt.revocationList()
-	if list == nil {
-		return errNoRevocationList
-	}
 	e := revocation.Entry{Kind: kind, Issuer: issuer, Value: value, At: ap.now,
 		Until: ap.now.Add(lifetime + time.Duration(ap.h.app.Leeway)), Reason: ap.reason}
-	if err := list.Revoke(ctx, e); err != nil {
+	if err := ap.rt.revocations.Revoke(ctx, e); err != nil {
 		if errors.Is(err, revocation.ErrInvalidEntry) {
 			// A value no token can hold (longer than the list keeps): no
 			// token to refuse.
