@@ -228,10 +228,12 @@ func (r revoker) Entries(f revocation.Filter, limit int) ([]revocation.Entry, in
 // issuer's longest access token (access_token_ttl, exp rounded down to
 // the second; a trusted issuer's max_token_lifetime) plus leeway.
 func (a *App) revocationIssuers() map[string]time.Duration {
-	leeway := time.Duration(a.Leeway)
+	// The engine's settings, defaults applied (Provision): access_token_ttl
+	// and leeway left unset are 15m and 30s there, zero in the app's words.
+	leeway := a.settings.Leeway
 	out := map[string]time.Duration{}
 	if a.Issuer != "" {
-		out[a.Issuer] = time.Duration(a.AccessTokenTTL) + leeway + time.Second
+		out[a.Issuer] = a.settings.AccessTokenTTL + leeway + time.Second
 	}
 	for _, t := range a.Trust {
 		if t != nil {

@@ -2,7 +2,6 @@ package caddystepup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -168,25 +167,20 @@ func (ap *signalApplier) gatewayUser(ctx context.Context, u signals.UserRef) (st
 }
 
 // revoke records one revocation, lasting as long as a token it refuses
-// can live: the gateway's access_token_ttl, or a trusted issuer's
-// max_token_lifetime, plus the leeway. An issuer the gateway does not
-// trust has no token `stepup` accepts: nothing to record.
+// can live (revocationLifetime). An issuer the gateway does not trust has
+// no token `stepup` accepts: nothing to record. A value longer than any
+// token's claim can be refuses no token either.
 func (ap *signalApplier) revoke(ctx context.Context, kind revocation.Kind, issuer, value string) error {
-	if value == "" {
+	if value == "" || len(value) > revocation.MaxValueLength {
 		return nil
 	}
-	lifetime, accepted := ap.h.app.tokenLifetime(issuer)
+	lifetime, accepted := ap.h.app.revocationLifetime(issuer)
 	if !accepted {
 		return nil
 	}
 	e := revocation.Entry{Kind: kind, Issuer: issuer, Value: value, At: ap.now,
-		Until: ap.now.Add(lifetime + time.Duration(ap.h.app.Leeway)), Reason: ap.reason}
+		Until: ap.now.Add(lifetime), Reason: ap.reason}
 	if err := ap.rt.revocations.Revoke(ctx, e); err != nil {
-		if errors.Is(err, revocation.ErrInvalidEntry) {
-			// A value no token can hold (longer than the list keeps): no
-			// token to refuse.
-			return nil
-		}
 		return err
 	}
 	ap.effect.revocations++

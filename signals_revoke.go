@@ -2,21 +2,15 @@ package caddystepup
 
 import "time"
 
-// tokenLifetime is how long the access tokens of issuer that `stepup`
-// accepts can live: the gateway's own (access_token_ttl), a trusted
-// issuer's (its max_token_lifetime); false for an issuer whose tokens are
-// not accepted.
-func (a *App) tokenLifetime(issuer string) (time.Duration, bool) {
+// revocationLifetime is how long a revocation of issuer's tokens lasts:
+// as long as the longest access token of issuer that `stepup` accepts
+// (revocationIssuers: access_token_ttl for the gateway's own, a trusted
+// issuer's max_token_lifetime, plus leeway); false for an issuer whose
+// tokens are not accepted, which no revocation needs to name.
+func (a *App) revocationLifetime(issuer string) (time.Duration, bool) {
 	if issuer == "" {
 		return 0, false
 	}
-	if issuer == a.Issuer {
-		return time.Duration(a.AccessTokenTTL), true
-	}
-	for _, t := range a.Trust {
-		if t.Issuer == issuer {
-			return time.Duration(t.MaxTokenLifetime), true
-		}
-	}
-	return 0, false
+	d, ok := a.revocationIssuers()[issuer]
+	return d, ok
 }
