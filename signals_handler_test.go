@@ -3,6 +3,7 @@ package caddystepup
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -85,6 +86,26 @@ func TestSignalsValidate(t *testing.T) {
 	} {
 		if err := h.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestRevocationLifetimes: a revocation of the gateway's tokens lasts
+// access_token_ttl (its default when unset) plus leeway; a trusted
+// issuer's, its max_token_lifetime plus leeway; another issuer has no
+// token to refuse.
+func TestRevocationLifetimes(t *testing.T) {
+	a := &App{Issuer: "https://api.example.com", Trust: []*Trust{{Issuer: "https://idp.example.com/", JWKSURL: "https://idp.example.com/jwks.json"}}}
+	a.setDefaults()
+	if d, ok := a.revocationLifetime("https://api.example.com"); !ok || d != 15*time.Minute+31*time.Second {
+		t.Errorf("the gateway's tokens: %v %v", d, ok)
+	}
+	if d, ok := a.revocationLifetime("https://idp.example.com/"); !ok || d != 24*time.Hour+30*time.Second {
+		t.Errorf("a trusted issuer's tokens: %v %v", d, ok)
+	}
+	for _, iss := range []string{"", "https://other.example", "https://idp.example.com"} {
+		if _, ok := a.revocationLifetime(iss); ok {
+			t.Errorf("%q has a lifetime", iss)
 		}
 	}
 }
