@@ -133,6 +133,11 @@ type oidcRun struct {
 	// ago (the token's auth_time).
 	AuthAge int        `json:"auth_age,omitempty"`
 	Calls   []oidcCall `json:"calls"`
+	// AuthorizationDetails go into the authorization request (RFC 9396).
+	AuthorizationDetails any `json:"authorization_details,omitempty"`
+	// DiscoverFrom: the client learns the issuer from this URL's 401
+	// (resource_metadata, RFC 9728) instead of being told it.
+	DiscoverFrom string `json:"discover_from,omitempty"`
 }
 
 // oidcCall is one request with the token. As is how it is sent: "dpop"
@@ -147,6 +152,10 @@ type oidcCall struct {
 	Body        string `json:"body,omitempty"`
 	ContentType string `json:"contentType,omitempty"`
 	As          string `json:"as"`
+	// Remediate: when answered insufficient_authorization, authorize again
+	// with the challenge's authorization details and call once more (result
+	// Name#remediated).
+	Remediate bool `json:"remediate,omitempty"`
 }
 
 type oidcResult struct {
@@ -161,12 +170,24 @@ type oidcResult struct {
 	// Challenges is oauth4webapi's own parse of WWW-Authenticate, for
 	// "dpop" calls answered with a challenge.
 	Challenges []oidcChallenge `json:"challenges"`
+	// Remediation is the decoded authorization_remediation of an
+	// insufficient_authorization challenge.
+	Remediation map[string]any `json:"remediation"`
+	// Claims are the new token's, on a Name#remediated result.
+	Claims map[string]any `json:"claims"`
 }
 
 type oidcOutput struct {
 	Token   string         `json:"token"`
 	Claims  map[string]any `json:"claims"`
 	Results []oidcResult   `json:"results"`
+	// Discovery is what the client learned from the 401, with DiscoverFrom.
+	Discovery *struct {
+		Challenges       []oidcChallenge `json:"challenges"`
+		ResourceMetadata string          `json:"resource_metadata"`
+		Metadata         map[string]any  `json:"metadata"`
+		Issuer           string          `json:"issuer"`
+	} `json:"discovery"`
 }
 
 // result returns the result named name.
@@ -185,10 +206,14 @@ func (o oidcOutput) result(t *testing.T, name string) oidcResult {
 // stderr (and the provider's) if it fails.
 func (p *oidcProvider) run(t *testing.T, r oidcRun) oidcOutput {
 	t.Helper()
+	issuer := p.Issuer
+	if r.DiscoverFrom != "" {
+		issuer = "" // the client finds it
+	}
 	input, err := json.Marshal(struct {
-		Issuer string `json:"issuer"`
+		Issuer string `json:"issuer,omitempty"`
 		oidcRun
-	}{p.Issuer, r})
+	}{issuer, r})
 	if err != nil {
 		t.Fatal(err)
 	}

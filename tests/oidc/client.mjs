@@ -88,6 +88,35 @@ async function authorizeAsUser(authorizationURL, redirectURI, choices) {
   throw new Error('too many steps between the authorization request and the redirect back');
 }
 
+// RFC 9728 discovery from the resource alone: a first call without a
+// credential (oauth4webapi's request, its Authorization header left off
+// by the fetch it is given), oauth4webapi's parse of the 401's challenge,
+// the metadata at its resource_metadata (same origin as the resource),
+// checked by oauth4webapi against the resource identifier the client
+// means to use, and its first authorization server.
+async function discover(input) {
+  const url = new URL(input.discover_from);
+  const withoutCredential = (target, init) => {
+    const headers = { ...init.headers };
+    delete headers.authorization;
+    return fetch(target, { ...init, headers });
+  };
+  let challenges;
+  try {
+    await oauth.protectedResourceRequest('none', 'GET', url, undefined, null, { ...insecure, [oauth.customFetch]: withoutCredential });
+  } catch (err) {
+    if (!(err instanceof oauth.WWWAuthenticateChallengeError)) throw err;
+    challenges = err.cause;
+  }
+  const metadataURL = challenges?.[0]?.parameters?.resource_metadata;
+  if (!metadataURL) throw new Error(`no resource_metadata in the challenge of ${url}: ${JSON.stringify(challenges)}`);
+  if (new URL(metadataURL).origin !== url.origin) throw new Error(`resource_metadata ${metadataURL} is not on ${url.origin}`);
+  const metadata = await oauth.processResourceDiscoveryResponse(new URL(input.resource), await fetch(metadataURL));
+  const issuer = metadata.authorization_servers?.[0];
+  if (!issuer) throw new Error(`no authorization server in ${JSON.stringify(metadata)}`);
+  return { challenges, resource_metadata: metadataURL, metadata, issuer };
+}
+
 async function obtainToken(input, client, dpopHandle) {
   const issuer = new URL(input.issuer);
   const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
@@ -111,6 +140,7 @@ async function obtainToken(input, client, dpopHandle) {
     state,
     acr_values: input.acr_values,
     max_age: input.max_age === undefined ? undefined : String(input.max_age),
+    authorization_details: input.authorization_details === undefined ? undefined : JSON.stringify(input.authorization_details),
   };
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined) authorizationURL.searchParams.set(name, value);
@@ -231,9 +261,29 @@ async function handMadeCall(call, token, keyPair) {
   return [await describe(call.name, call.url, await send(), false)];
 }
 
-async function makeCall(call, token, dpopHandle, keyPair) {
+// The authorization_remediation of an insufficient_authorization
+// challenge (draft-ietf-oauth-rar-metadata-remediation), decoded.
+function remediationOf(result) {
+  const params = result.challenges.find((c) => c.parameters.error === 'insufficient_authorization')?.parameters;
+  if (!params?.authorization_remediation) return undefined;
+  return JSON.parse(Buffer.from(params.authorization_remediation, 'base64url').toString());
+}
+
+async function makeCall(call, token, dpopHandle, keyPair, reauthorize) {
   call = { ...call, method: (call.method ?? 'GET').toUpperCase() };
-  if (call.as === 'dpop' || call.as === undefined) return [await libraryCall(call, token, dpopHandle)];
+  if (call.as === 'dpop' || call.as === undefined) {
+    const result = await libraryCall(call, token, dpopHandle);
+    const remediation = remediationOf(result);
+    if (!remediation) return [result];
+    result.remediation = remediation;
+    if (!call.remediate) return [result];
+    // As the draft says: a new authorization request with the details the
+    // resource named, then the call again with the new token.
+    const next = await reauthorize(remediation.authorization_details);
+    const retried = await libraryCall({ ...call, name: `${call.name}#remediated` }, next.access_token, dpopHandle);
+    retried.claims = decodePayload(next.access_token);
+    return [result, retried];
+  }
   if (call.as !== 'bearer') return handMadeCall(call, token, keyPair);
   const response = await fetch(call.url, {
     method: call.method,
@@ -249,12 +299,18 @@ async function main() {
   const client = { client_id: input.clientId ?? 'stepup-test' }; // provider.mjs's client
   const keyPair = await oauth.generateKeyPair('ES256');
   const dpopHandle = oauth.DPoP(client, keyPair);
+  let discovery;
+  if (input.discover_from) {
+    discovery = await discover(input);
+    input.issuer = discovery.issuer;
+  }
   const tokens = await obtainToken(input, client, dpopHandle);
   if (tokens.token_type.toLowerCase() !== 'dpop') throw new Error(`token_type is ${tokens.token_type}, not DPoP`);
   const token = tokens.access_token;
+  const reauthorize = (details) => obtainToken({ ...input, authorization_details: details }, client, dpopHandle);
   const results = [];
-  for (const call of input.calls ?? []) results.push(...await makeCall(call, token, dpopHandle, keyPair));
-  process.stdout.write(`${JSON.stringify({ token, claims: decodePayload(token), results })}\n`);
+  for (const call of input.calls ?? []) results.push(...await makeCall(call, token, dpopHandle, keyPair, reauthorize));
+  process.stdout.write(`${JSON.stringify({ token, claims: decodePayload(token), results, discovery })}\n`);
 }
 
 main().catch((err) => {

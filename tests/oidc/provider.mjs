@@ -6,7 +6,7 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 // stdout carries only the ready line: oidc-provider prints its notices
 // with console.info, so every console line goes to stderr.
@@ -64,6 +64,7 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     redirect_uris: [`${issuer}/cb`],
     dpop_bound_access_tokens: true,
+    authorization_details_types: ['payment_initiation'],
   }, ...gatewayClient],
   jwks,
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
@@ -76,6 +77,33 @@ const provider = new Provider(issuer, {
     // A nonce is required at the token endpoint so that the client's
     // use_dpop_nonce retry is exercised on every run.
     dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+    // RFC 9396: the payment_initiation type of Open Banking and FAPI
+    // 2.0's examples. What the client asks for is approved as it is (the
+    // consent page approves everything), kept in the code and put in the
+    // JWT access token's authorization_details.
+    richAuthorizationRequests: {
+      enabled: true,
+      types: {
+        payment_initiation: {
+          validate(ctx, detail) {
+            const { instructedAmount, creditorAccount, actions } = detail;
+            const isString = (v) => typeof v === 'string' && v !== '';
+            if (!instructedAmount || !isString(instructedAmount.amount) || !isString(instructedAmount.currency)) {
+              throw new errors.InvalidAuthorizationDetails('payment_initiation needs instructedAmount.amount and .currency');
+            }
+            if (creditorAccount !== undefined && !isString(creditorAccount?.iban)) {
+              throw new errors.InvalidAuthorizationDetails('creditorAccount needs an iban');
+            }
+            if (actions !== undefined && !(Array.isArray(actions) && actions.every(isString))) {
+              throw new errors.InvalidAuthorizationDetails('actions is an array of strings');
+            }
+          },
+        },
+      },
+      authorizationDetailsForGrantSource: (ctx) => ctx.oidc.grant.rar,
+      authorizationDetailsForAccessToken: (ctx, token, source) => source?.rar,
+      authorizationDetailsForIntrospection: (ctx, token) => token.rar,
+    },
     resourceIndicators: {
       enabled: true,
       // The token request may omit `resource`: the one authorized is used.
@@ -185,6 +213,7 @@ async function interaction(req, res, uid) {
   for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
     grant.addResourceScope(indicator, scopes.join(' '));
   }
+  for (const detail of details.rar ?? []) grant.addRar(detail);
   await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
 }
 
