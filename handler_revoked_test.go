@@ -18,7 +18,7 @@ import (
 
 // withRevocations gives app's runtime a started revocation list over
 // ledger, and an audit log the test reads.
-func withRevocations(t *testing.T, app *App, ledger store.Ledger, opts revocation.Options) (*revocation.List, *observer.ObservedLogs) {
+func withRevocations(t testing.TB, app *App, ledger store.Ledger, opts revocation.Options) (*revocation.List, *observer.ObservedLogs) {
 	t.Helper()
 	opts.Ledger = ledger
 	list, err := revocation.New(opts)

@@ -35,7 +35,7 @@ func revocationAPI(t *testing.T, now time.Time) (*API, *revocation.List) {
 
 func refusedBy(t *testing.T, l *revocation.List, tok revocation.TokenFacts) bool {
 	t.Helper()
-	e, err := l.Check(&tok)
+	e, err := l.Check(tok)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func (ro *Route) checkRevoked(list RevocationChecker, claims *jwks.Claims, rs *r
 	}
 	facts := revocation.TokenFacts{Issuer: claims.Issuer, Subject: claims.Subject, SessionID: claims.SessionID, ID: claims.ID,
 		IssuedAt: claims.IssuedAt}
-	e, err := list.Check(&facts)
+	e, err := list.Check(facts)
 	switch {
 	case err != nil:
 		ro.debug("revocation list out of date", err)

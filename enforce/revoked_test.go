@@ -112,7 +112,7 @@ func TestRevokedDPoPTokenSpendsNoProof(t *testing.T) {
 // staleList is a revocation list that is out of date.
 type staleList struct{}
 
-func (staleList) Check(*revocation.TokenFacts) (*revocation.Entry, error) {
+func (staleList) Check(revocation.TokenFacts) (*revocation.Entry, error) {
 	return nil, revocation.ErrStale
 }
 

@@ -119,7 +119,7 @@ type Deps struct {
 // (*revocation.List); an error means the list is out of date and every
 // token is refused (503).
 type RevocationChecker interface {
-	Check(t *revocation.TokenFacts) (*revocation.Entry, error)
+	Check(t revocation.TokenFacts) (*revocation.Entry, error)
 }
 
 // Decision is a route's answer to one request: a refusal, or a pass with

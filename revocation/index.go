@@ -9,8 +9,10 @@ import (
 // index is the in-memory list every request is checked against: one map
 // per kind, keyed by issuer and value, so that a lookup builds no string.
 type index struct {
-	mu    sync.RWMutex
-	kinds map[Kind]map[key]*Entry
+	mu sync.RWMutex
+	// kinds holds one map per kind, in the order of Kinds (slot), so that
+	// a lookup hashes no kind name.
+	kinds [3]map[key]*Entry
 	// size counts the entries; written under mu, read without it (the
 	// lock-free "empty" path of List.Check).
 	size atomic.Int64
@@ -19,11 +21,23 @@ type index struct {
 type key struct{ issuer, value string }
 
 func newIndex() *index {
-	ix := &index{kinds: map[Kind]map[key]*Entry{}}
-	for _, k := range Kinds {
-		ix.kinds[k] = map[key]*Entry{}
+	ix := &index{}
+	for i := range ix.kinds {
+		ix.kinds[i] = map[key]*Entry{}
 	}
 	return ix
+}
+
+// slot is k's place in index.kinds (and in Kinds).
+func slot(k Kind) int {
+	switch k {
+	case Session:
+		return 0
+	case Subject:
+		return 1
+	default:
+		return 2
+	}
 }
 
 // add records e, keeping the later At and Until of an entry already there
@@ -32,7 +46,7 @@ func newIndex() *index {
 func (ix *index) add(e Entry) bool {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	m := ix.kinds[e.Kind]
+	m := ix.kinds[slot(e.Kind)]
 	k := key{e.Issuer, e.Value}
 	if old, ok := m[k]; ok {
 		merged := *old
@@ -55,7 +69,7 @@ func (ix *index) find(k Kind, issuer, value string) *Entry {
 	if value == "" {
 		return nil
 	}
-	return ix.kinds[k][key{issuer, value}]
+	return ix.kinds[slot(k)][key{issuer, value}]
 }
 
 // match returns the entry that refuses t, if any. The read lock must be
@@ -96,8 +110,8 @@ func (ix *index) entries(keep func(*Entry) bool) []Entry {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var out []Entry
-	for _, k := range Kinds {
-		for _, e := range ix.kinds[k] {
+	for _, m := range ix.kinds {
+		for _, e := range m {
 			if keep(e) {
 				out = append(out, *e)
 			}

@@ -139,8 +139,9 @@ type TokenFacts struct {
 
 // Check returns the entry that revokes t, or nil. It fails with ErrStale
 // when the list is out of date: the caller must then refuse t. It takes no
-// lock while the list is empty, and a read lock otherwise.
-func (l *List) Check(t *TokenFacts) (*Entry, error) {
+// lock while the list is empty, and a read lock otherwise; t is taken by
+// value so that a caller through an interface allocates nothing.
+func (l *List) Check(t TokenFacts) (*Entry, error) {
 	if l.stale.Load() {
 		return nil, ErrStale
 	}
@@ -148,7 +149,7 @@ func (l *List) Check(t *TokenFacts) (*Entry, error) {
 		return nil, nil
 	}
 	l.index.mu.RLock()
-	e := l.index.match(t)
+	e := l.index.match(&t)
 	l.index.mu.RUnlock()
 	if e == nil {
 		return nil, nil

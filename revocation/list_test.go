@@ -46,7 +46,7 @@ func revoke(t *testing.T, l *revocation.List, e revocation.Entry) {
 // refused reports whether l refuses tok, failing on a check error.
 func refused(t *testing.T, l *revocation.List, tok revocation.TokenFacts) bool {
 	t.Helper()
-	e, err := l.Check(&tok)
+	e, err := l.Check(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestUnstartedListIsStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Check(&revocation.TokenFacts{Issuer: gateway, Subject: "u"}); !errors.Is(err, revocation.ErrStale) {
+	if _, err := l.Check(revocation.TokenFacts{Issuer: gateway, Subject: "u"}); !errors.Is(err, revocation.ErrStale) {
 		t.Fatalf("check before Start: %v, want ErrStale", err)
 	}
 }
@@ -85,7 +85,7 @@ func TestRevokedTokensAreRefused(t *testing.T) {
 	if !refused(t, l, tok) {
 		t.Fatal("a token of a revoked session passed")
 	}
-	e, _ := l.Check(&tok)
+	e, _ := l.Check(tok)
 	if e.Kind != revocation.Session || e.Reason != "logout" || e.Value != "ses_1" {
 		t.Fatalf("the refusing entry: %+v", e)
 	}
@@ -298,7 +298,7 @@ func TestUnreadableLedgerFailsClosedAfterTheBound(t *testing.T) {
 	var mu sync.Mutex
 	l := started(t, f, revocation.Options{PollInterval: 20 * time.Millisecond, MaxStaleness: 200 * time.Millisecond,
 		OnStale: func(s bool) { mu.Lock(); staleChanges = append(staleChanges, s); mu.Unlock() }})
-	tok := &revocation.TokenFacts{Issuer: gateway, Subject: "usr_1"}
+	tok := revocation.TokenFacts{Issuer: gateway, Subject: "usr_1"}
 	f.broken.Store(true)
 	if err := l.Revoke(ctx, revocation.Entry{Kind: revocation.Subject, Issuer: gateway, Value: "usr_2", Until: time.Now().Add(time.Hour)}); !errors.Is(err, revocation.ErrUnavailable) {
 		t.Fatalf("Revoke on a broken ledger: %v", err)
@@ -320,7 +320,7 @@ func TestStoppedRedisFailsClosedAndRecovers(t *testing.T) {
 	srv := redistest.Start(t)
 	open := redisLedgers(t, store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: 100 * time.Millisecond})
 	a := started(t, open(), revocation.Options{PollInterval: 50 * time.Millisecond, MaxStaleness: 300 * time.Millisecond})
-	tok := &revocation.TokenFacts{Issuer: gateway, Subject: "usr_1"}
+	tok := revocation.TokenFacts{Issuer: gateway, Subject: "usr_1"}
 	srv.Freeze()
 	eventually(t, 3*time.Second, func() bool { _, err := a.Check(tok); return errors.Is(err, revocation.ErrStale) }, "stale while redis is stopped")
 	srv.Thaw()
@@ -382,7 +382,7 @@ func TestConcurrentChecksAndRevocations(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 2000 {
-				_, _ = l.Check(&revocation.TokenFacts{Issuer: gateway, Subject: "u", ID: fmt.Sprint(w, "-", i%200)})
+				_, _ = l.Check(revocation.TokenFacts{Issuer: gateway, Subject: "u", ID: fmt.Sprint(w, "-", i%200)})
 			}
 		}()
 	}

@@ -34,7 +34,7 @@ func revocationHarness(t *testing.T) (*harness, *revocation.List) {
 func revokedEntry(t *testing.T, list *revocation.List, c *client) *revocation.Entry {
 	t.Helper()
 	claims := accessOf(t, c.tokens.AccessToken)
-	e, err := list.Check(&revocation.TokenFacts{Issuer: claims.Iss, Subject: claims.Sub, SessionID: claims.Sid, ID: claims.Jti,
+	e, err := list.Check(revocation.TokenFacts{Issuer: claims.Iss, Subject: claims.Sub, SessionID: claims.Sid, ID: claims.Jti,
 		IssuedAt: time.Unix(claims.Iat, 0)})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@
 //	                  (urn:bench:loa2) and auth_time (now) for case (f)
 //	noscope.txt       one token without it (the step-up challenge path)
 //	lowacr.txt        one token with the scope and another acr (urn:bench:loa1)
+//	session.txt       as valid.txt, with a sid (bench-session)
 //	narrow.txt        with -narrow-scope, one token with that scope instead
 //	                  of -scope (run-mcp.sh: a tool's scope missing)
 //	distinct.txt      -distinct tokens, each different (memory test)
@@ -40,6 +41,7 @@ type accessClaims struct {
 	Exp   int64             `json:"exp"`
 	Iat   int64             `json:"iat"`
 	Jti   string            `json:"jti"`
+	Sid   string            `json:"sid,omitempty"`
 	Scope string            `json:"scope"`
 	Cnf   map[string]string `json:"cnf,omitempty"` // RFC 9449 §6.1
 	// The authentication event (RFC 9470), which the (f) route checks.
@@ -79,6 +81,15 @@ func main() {
 		return tok
 	}
 	mint := func(sub, scope string) string { return mintWith(sub, scope, benchACR, nil) }
+	// session.txt: the valid token with a sid too, so that a revocation
+	// list is searched by session, subject and token ID (run-revocation.sh).
+	withSid, err := signer.Sign("at+jwt", accessClaims{Iss: *issuer, Sub: "bench-user", Aud: "payments-api",
+		Exp: now.Add(*ttl).Unix(), Iat: now.Unix(), Jti: randomID(), Sid: "bench-session", Scope: "openid payments:read " + *scope,
+		ACR: benchACR, AuthTime: now.Unix()})
+	if err != nil {
+		log.Fatalf("tokens: %v", err)
+	}
+	write(filepath.Join(*out, "session.txt"), []byte(withSid))
 
 	dpopKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
