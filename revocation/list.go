@@ -70,9 +70,9 @@ type List struct {
 	lastRead time.Time // monotonic: the last complete read
 	// reportedStale: OnStale was last told true.
 	reportedStale bool
-	running  context.CancelFunc
-	done     chan struct{}
-	wake     chan struct{}
+	running       context.CancelFunc
+	done          chan struct{}
+	wake          chan struct{}
 }
 
 // New returns a list that is stale until Start has read the ledger.
