@@ -133,6 +133,8 @@ func TestValidateChecksEveryField(t *testing.T) {
 		"revocation staleness of 2h":         {&App{Revocation: &RevocationConfig{MaxStaleness: caddy.Duration(2 * time.Hour)}}, "max_staleness"},
 		"revocation negative entries":        {&App{Revocation: &RevocationConfig{MaxEntries: -1}}, "max_entries"},
 		"trust token lifetime of 100 days":   {&App{Trust: []*Trust{{Issuer: "https://idp", JWKSURL: "https://idp/jwks", MaxTokenLifetime: caddy.Duration(100 * 24 * time.Hour)}}}, "max_token_lifetime"},
+		"trust token lifetime of 90 days and the default leeway": {&App{Trust: []*Trust{{Issuer: "https://idp", JWKSURL: "https://idp/jwks",
+			MaxTokenLifetime: caddy.Duration(90 * 24 * time.Hour)}}}, "max_token_lifetime"},
 		"verify_passkey without passkey":     {direct(&DirectScope{Steps: []DirectStep{{Key: "verify_passkey"}}}), "needs a passkey block"},
 		"passkey without issuer":             {&App{Passkey: &PasskeyConfig{RPID: "gw.test"}, OTP: logSender()}, "passkey needs `issuer`"},
 		"passkey without enrolment step-up":  {&App{Issuer: "https://gw.test", Passkey: &PasskeyConfig{}}, "otp sender"},

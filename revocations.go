@@ -87,12 +87,13 @@ func (a *App) validateRevocation() error {
 			return fmt.Errorf("revocation: max_entries must be positive")
 		}
 	}
+	leeway := a.settings.Leeway // the engine's default applied (Provision), as revocationIssuers adds it
 	for _, t := range a.Trust {
 		if t == nil {
 			continue
 		}
-		if d := time.Duration(t.MaxTokenLifetime); d < time.Second || d+time.Duration(a.Leeway) > revocation.MaxDuration {
-			return fmt.Errorf("trust %s: max_token_lifetime must be between 1s and %s", t.Issuer, revocation.MaxDuration-time.Duration(a.Leeway))
+		if d := time.Duration(t.MaxTokenLifetime); d < time.Second || d+leeway > revocation.MaxDuration {
+			return fmt.Errorf("trust %s: max_token_lifetime must be between 1s and %s", t.Issuer, revocation.MaxDuration-leeway)
 		}
 	}
 	return nil
