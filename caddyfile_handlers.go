@@ -26,6 +26,7 @@ func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		bind       <json-field...>
 //		body_limit <size>
 //		dpop_nonce
+//		dpop_required
 //		acr        <acr...>
 //		max_age    <duration>
 //		resource   <uri>
@@ -79,6 +80,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.DPoPNonce = true
+		case "dpop_required":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.DPoPRequired = true
 		case "acr":
 			h.ACR = append(h.ACR, d.RemainingArgs()...)
 			if len(h.ACR) == 0 {

@@ -128,6 +128,14 @@ type Handler struct {
 	// Default: false (proofs are still single use through the store).
 	DPoPNonce bool `json:"dpop_nonce,omitempty"`
 
+	// Take only DPoP-bound tokens on this route (RFC 9449 §7.1): its
+	// challenges use the DPoP scheme, a token sent as Bearer is
+	// invalid_token, and its resource's metadata says
+	// `dpop_bound_access_tokens_required` when every route of the
+	// resource demands it. The gateway's own tokens are bearer tokens, so
+	// only tokens of `trust`ed issuers pass here. Default: false.
+	DPoPRequired bool `json:"dpop_required,omitempty"`
+
 	// The resource identifier of the route's group (RFC 8707, RFC 9728):
 	// an absolute https URL (http on loopback) without query or fragment,
 	// e.g. `https://api.example.com/payments`. Its metadata is published at
@@ -213,7 +221,7 @@ func (h *Handler) setup(app *App) error {
 	h.Headers.setDefaults()
 	route, err := enforce.NewRoute(enforce.RouteConfig{
 		Scopes: h.Scopes, Any: h.Any, ACR: h.ACR, MaxAge: time.Duration(h.MaxAge),
-		Realm: h.Realm, Bind: h.Bind, BodyLimit: h.BodyLimit, DPoPNonce: h.DPoPNonce,
+		Realm: h.Realm, Bind: h.Bind, BodyLimit: h.BodyLimit, DPoPNonce: h.DPoPNonce, DPoPRequired: h.DPoPRequired,
 		DPoPAlgorithms: app.dpopAlgorithms(), StepUpRequestPath: defaultStepUpRequestPath, Issuer: app.Issuer,
 		Headers: enforce.IdentityHeaders{Subject: h.Headers.Subject, Scope: h.Headers.Scope,
 			Session: h.Headers.Session, Grant: h.Headers.Grant},

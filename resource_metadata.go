@@ -118,7 +118,7 @@ func (a *App) serveResourceMetadata(w http.ResponseWriter, r *http.Request, site
 // scopes and acr values, and on an MCP route those its methods and tools
 // ask for (a client requests them when a call needs them).
 func (h *Handler) resourceRoute() resourcemeta.Route {
-	r := resourcemeta.Route{Scopes: h.Scopes, ACR: h.ACR}
+	r := resourcemeta.Route{Scopes: h.Scopes, ACR: h.ACR, DPoPRequired: h.DPoPRequired}
 	r.DetailTypes = h.detailTypes()
 	if h.MCP != nil {
 		for _, needs := range []map[string]*MCPNeed{h.MCP.Methods, h.MCP.Tools} {

@@ -27,6 +27,10 @@ import (
 // resource (RFC 8707).
 var errOtherResource = errors.New("the token's aud does not name the route's resource")
 
+// errBearerAtDPoPRoute: a Bearer token at a route that takes DPoP-bound
+// tokens only.
+var errBearerAtDPoPRoute = errors.New("a bearer token at a route that requires DPoP")
+
 // RouteConfig is what one route requires, as plain values.
 type RouteConfig struct {
 	// Scopes the route requires: all, or one with Any.
@@ -46,6 +50,9 @@ type RouteConfig struct {
 	BodyLimit int64
 	// DPoPNonce demands a server nonce in DPoP proofs (RFC 9449 §9).
 	DPoPNonce bool
+	// DPoPRequired takes only DPoP-bound tokens (RFC 9449 §7.1): every
+	// challenge uses the DPoP scheme, and a Bearer token is invalid_token.
+	DPoPRequired bool
 	// DPoPAlgorithms are named in the DPoP scheme's challenges.
 	DPoPAlgorithms []string
 	// StepUpRequestPath is where a step-up challenge's body says to
@@ -251,7 +258,7 @@ func (ro *Route) decide(r *http.Request, deps Deps) Decision {
 
 	cred, problem := ParseAuthorization(r.Header["Authorization"])
 	rs := &ro.bearer
-	if cred.Scheme == DPoP {
+	if cred.Scheme == DPoP || ro.cfg.DPoPRequired {
 		rs = &ro.dpop
 	}
 	if deps.Tokens == nil {
@@ -266,6 +273,10 @@ func (ro *Route) decide(r *http.Request, deps Deps) Decision {
 	case Malformed:
 		return Decision{Refusal: &rs.badRequest}
 	case Oversize:
+		return Decision{Refusal: &rs.invalidToken}
+	}
+	if ro.cfg.DPoPRequired && cred.Scheme != DPoP {
+		ro.debug("access token refused", errBearerAtDPoPRoute)
 		return Decision{Refusal: &rs.invalidToken}
 	}
 	claims, err := deps.Tokens.Verify(r.Context(), cred.Token)

@@ -3,6 +3,7 @@ package enforce
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -100,5 +101,28 @@ func TestResourceAudience(t *testing.T) {
 				t.Errorf("refusal %s %s, want the invalid-token answer", d.Refusal.WWWAuthenticate, d.Refusal.Body)
 			}
 		})
+	}
+}
+
+// TestDPoPRequired: a route that takes DPoP-bound tokens only answers
+// under the DPoP scheme, and a Bearer token is invalid_token however good.
+func TestDPoPRequired(t *testing.T) {
+	g := newGateway(t)
+	ro := newTestRoute(t, RouteConfig{DPoPRequired: true}, nil)
+	for name, r := range map[string]*http.Request{
+		"no token":       bearer("GET", "/x", "", ""),
+		"a bearer token": bearer("GET", "/x", g.token(nil), ""),
+	} {
+		d := ro.Decide(r, g.deps)
+		want := ro.dpop.noToken
+		if name != "no token" {
+			want = ro.dpop.invalidToken
+		}
+		if d.Refusal == nil || d.Refusal.WWWAuthenticate != want.WWWAuthenticate || !strings.HasPrefix(want.WWWAuthenticate, "DPoP ") {
+			t.Errorf("%s: %+v", name, d.Refusal)
+		}
+	}
+	if d := newTestRoute(t, RouteConfig{}, nil).Decide(bearer("GET", "/x", g.token(nil), ""), g.deps); d.Refusal != nil {
+		t.Errorf("without dpop_required a bearer token passes: %s", d.Refusal.Body)
 	}
 }

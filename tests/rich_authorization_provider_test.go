@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/caddy-stepup/caddy-stepup/internal/testcaddy"
@@ -40,6 +41,7 @@ func TestRealProviderAuthorizationDetails(t *testing.T) {
 	route /pay* {
 		stepup payments:write {
 			resource %[3]s/pay
+			dpop_required
 			authorization_details payment_initiation {
 				actions initiate
 				match instructedAmount.amount amount
@@ -86,6 +88,9 @@ func TestRealProviderAuthorizationDetails(t *testing.T) {
 	if d == nil || d.Issuer != p.Issuer || d.ResourceMetadata != base+"/.well-known/oauth-protected-resource/pay" ||
 		len(d.Challenges) != 1 || d.Challenges[0].Parameters["resource_metadata"] != d.ResourceMetadata {
 		t.Fatalf("discovery %+v", d)
+	}
+	if d.Challenges[0].Scheme != "dpop" || d.Challenges[0].Parameters["algs"] == "" || d.Metadata["dpop_bound_access_tokens_required"] != true {
+		t.Errorf("a route that requires DPoP: challenge %+v, metadata %v", d.Challenges, d.Metadata)
 	}
 	if d.Metadata["resource"] != resource || d.Metadata["resource_name"] != "Payments" ||
 		!reflect.DeepEqual(d.Metadata["authorization_details_types_supported"], []any{"payment_initiation"}) {
@@ -135,7 +140,7 @@ func TestRealProviderAuthorizationDetails(t *testing.T) {
 			t.Errorf("%s: %d %+v %s", name, got.Status, got.Challenges, got.Body)
 		}
 	}
-	if got := out.result(t, "as a bearer token"); got.Status != 401 || got.WWWAuthenticate != `Bearer error="invalid_token"` {
+	if got := out.result(t, "as a bearer token"); got.Status != 401 || !strings.HasPrefix(got.WWWAuthenticate, `DPoP error="invalid_token", algs="`) {
 		t.Errorf("the DPoP-bound token as bearer: %d %q", got.Status, got.WWWAuthenticate)
 	}
 	// The client's new authorization request with the challenge's details
