@@ -85,7 +85,7 @@ func TestSignalsHandlerAnswers(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	h := signalsHandlerFor(t, app, key)
 	alice := map[string]any{"format": "iss_sub", "iss": signalsIssuer, "sub": "alice"}
-	token := &revocation.TokenFacts{Issuer: signalsIssuer, Subject: "alice", SessionID: "s1", ID: "t1", IssuedAt: time.Now().Add(-time.Minute)}
+	token := revocation.TokenFacts{Issuer: signalsIssuer, Subject: "alice", SessionID: "s1", ID: "t1", IssuedAt: time.Now().Add(-time.Minute)}
 
 	if rec := pushTo(h, "GET", "", nil); rec.Code != 405 || rec.Header().Get("Allow") != "POST" {
 		t.Fatalf("GET: %d %v", rec.Code, rec.Header())
