@@ -32,7 +32,7 @@ type testKey struct {
 	rsa *rsa.PrivateKey
 }
 
-func newECKey(t *testing.T, kid string) *testKey {
+func newECKey(t testing.TB, kid string) *testKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -41,7 +41,7 @@ func newECKey(t *testing.T, kid string) *testKey {
 	return &testKey{kid: kid, ec: k}
 }
 
-func newRSAKey(t *testing.T, kid string) *testKey {
+func newRSAKey(t testing.TB, kid string) *testKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -60,7 +60,7 @@ func (k *testKey) jwk() map[string]any {
 }
 
 // keySource is a static JWKS of keys.
-func keySource(t *testing.T, keys ...*testKey) jwks.KeySource {
+func keySource(t testing.TB, keys ...*testKey) jwks.KeySource {
 	t.Helper()
 	var list []any
 	for _, k := range keys {
@@ -120,7 +120,7 @@ func emailSubject(email string) map[string]any {
 }
 
 // newTestReceiver is a receiver of one transmitter with keys, on st.
-func newTestReceiver(t *testing.T, st store.Store, keys jwks.KeySource, edit ...func(*Transmitter)) *Receiver {
+func newTestReceiver(t testing.TB, st store.Store, keys jwks.KeySource, edit ...func(*Transmitter)) *Receiver {
 	t.Helper()
 	tr := Transmitter{Issuer: testIssuer, Audiences: []string{testAudience}, Keys: keys, Algorithms: []string{"ES256", "RS256"}}
 	for _, e := range edit {
