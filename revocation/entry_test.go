@@ -79,7 +79,40 @@ func TestIndexForgetsEndedEntries(t *testing.T) {
 	ix.add(Entry{Kind: Session, Issuer: "i", Value: "a", Until: now.Add(-time.Second)})
 	ix.add(Entry{Kind: Subject, Issuer: "i", Value: "b", Until: now})
 	ix.add(Entry{Kind: Token, Issuer: "i", Value: "c", Until: now.Add(time.Second)})
-	if n := ix.forget(now); n != 1 || ix.find(Token, "i", "c") == nil || ix.find(Session, "i", "a") != nil {
+	if n := ix.forget(now); n != 1 || !ix.has(Entry{Kind: Token, Issuer: "i", Value: "c"}) || ix.has(Entry{Kind: Session, Issuer: "i", Value: "a"}) {
 		t.Fatalf("after forgetting, %d left", n)
+	}
+	// A forgotten slot is reused, and the entry in it is found.
+	ix.add(Entry{Kind: Session, Issuer: "j", Value: "d", Until: now.Add(time.Hour)})
+	if len(ix.recs) != 3 || !ix.has(Entry{Kind: Session, Issuer: "j", Value: "d"}) || ix.size.Load() != 2 {
+		t.Fatalf("after reuse: %d records, size %d", len(ix.recs), ix.size.Load())
+	}
+}
+
+// Two identities whose hashes collide are both kept, and each refuses
+// only its own tokens. A collision of maphash's 64 bits is forced by
+// giving the second identity the first one's slot in byHash by hand.
+func TestIndexKeepsColliders(t *testing.T) {
+	ix := newIndex()
+	until := time.Now().Add(time.Hour)
+	ix.add(Entry{Kind: Session, Issuer: "i", Value: "a", Until: until})
+	// Make "b" collide: its hash is taken by "a"'s slot.
+	iss, _ := ix.issuers.lookup("i")
+	hb := ix.hash(identity{slotOf(Session), iss, "b"})
+	ix.byHash[hb] = ix.byHash[ix.hash(identity{slotOf(Session), iss, "a"})]
+	if grew := ix.add(Entry{Kind: Session, Issuer: "i", Value: "b", Until: until}); !grew || len(ix.overflow) != 1 {
+		t.Fatalf("the collider was not kept apart: grew %v, overflow %d", grew, len(ix.overflow))
+	}
+	for _, v := range []string{"a", "b"} {
+		if e := ix.match(&TokenFacts{Issuer: "i", Subject: "u", SessionID: v}); e == nil || e.Value != v {
+			t.Fatalf("session %s: matched %+v", v, e)
+		}
+	}
+	if e := ix.match(&TokenFacts{Issuer: "i", Subject: "u", SessionID: "c"}); e != nil {
+		t.Fatalf("session c matched %+v", e)
+	}
+	ix.forget(until.Add(time.Second))
+	if len(ix.overflow) != 0 || ix.size.Load() != 0 {
+		t.Fatalf("after forgetting both: overflow %d, size %d", len(ix.overflow), ix.size.Load())
 	}
 }

@@ -114,7 +114,7 @@ func (l *List) Revoke(ctx context.Context, e Entry) error {
 	if err := e.check(now); err != nil {
 		return err
 	}
-	if l.opts.MaxEntries > 0 && l.index.size.Load() >= int64(l.opts.MaxEntries) && l.index.findEntry(e) == nil {
+	if l.opts.MaxEntries > 0 && l.index.size.Load() >= int64(l.opts.MaxEntries) && !l.index.has(e) {
 		return ErrFull
 	}
 	if err := l.opts.Ledger.Put(ctx, e.member(), e.Until); err != nil {
@@ -151,11 +151,7 @@ func (l *List) Check(t TokenFacts) (*Entry, error) {
 	l.index.mu.RLock()
 	e := l.index.match(&t)
 	l.index.mu.RUnlock()
-	if e == nil {
-		return nil, nil
-	}
-	cp := *e
-	return &cp, nil
+	return e, nil
 }
 
 // Filter selects entries for Entries; empty fields match everything.
@@ -198,10 +194,3 @@ func (l *List) Len() int { return int(l.index.size.Load()) }
 
 // Stale reports whether checks fail with ErrStale now.
 func (l *List) Stale() bool { return l.stale.Load() }
-
-// findEntry returns the entry of e's kind, issuer and value, if any.
-func (ix *index) findEntry(e Entry) *Entry {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return ix.find(e.Kind, e.Issuer, e.Value)
-}
