@@ -90,7 +90,13 @@ func newIndex() *index {
 	return &index{seed: maphash.MakeSeed(), byHash: map[uint64]int32{}, overflow: map[identity]int32{}}
 }
 
-func (ix *index) hash(id identity) uint64 { return maphash.Comparable(ix.seed, id) }
+// hash is id's hash: the value's, mixed with its kind and issuer number
+// (a collision costs a comparison, or a place in overflow: never a wrong
+// answer).
+func (ix *index) hash(id identity) uint64 {
+	h := maphash.String(ix.seed, id.value)
+	return (h ^ (uint64(id.issuer)<<2 | uint64(id.kind))) * 0x9e3779b97f4a7c15
+}
 
 // is reports whether the record holds identity id.
 func (ix *index) is(r *record, id identity) bool {
