@@ -18,3 +18,29 @@ bench_cleanup() {
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	rm -rf "$tmp"
 }
+
+# bench_rounds <rounds> <case>...: runs each case's `window <round> <position>
+# <case>` (defined by the calling script) once per round. The order rotates
+# each round and is reversed every other round, so no case always runs first
+# or after the same neighbour.
+bench_rounds() {
+	local rounds=$1 r i pos c
+	shift
+	local cases=("$@") n=$#
+	for r in $(seq 1 "$rounds"); do
+		local order=()
+		for i in $(seq 0 $((n - 1))); do order+=("${cases[$(((i + r - 1) % n))]}"); done
+		if ((r % 2 == 0)); then
+			local reversed=()
+			for ((i = n - 1; i >= 0; i--)); do reversed+=("${order[$i]}"); done
+			order=("${reversed[@]}")
+		fi
+		echo "== round $r of $rounds: ${order[*]}" >&2
+		pos=1
+		for c in "${order[@]}"; do
+			sleep 1
+			window "$r" "$pos" "$c"
+			pos=$((pos + 1))
+		done
+	done
+}

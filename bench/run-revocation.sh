@@ -181,24 +181,7 @@ echo "== warm-up, ${WARMUP}s per case" >&2
 cases=(a b c d)
 for c in "${cases[@]}"; do load "$c" "$WARMUP" >/dev/null; done
 
-n=${#cases[@]}
-for r in $(seq 1 "$ROUNDS"); do
-	# Rotate the order each round, and reverse it every other round.
-	order=()
-	for i in $(seq 0 $((n - 1))); do order+=("${cases[$(((i + r - 1) % n))]}"); done
-	if ((r % 2 == 0)); then
-		reversed=()
-		for ((i = n - 1; i >= 0; i--)); do reversed+=("${order[$i]}"); done
-		order=("${reversed[@]}")
-	fi
-	echo "== round $r of $ROUNDS: ${order[*]}" >&2
-	pos=1
-	for c in "${order[@]}"; do
-		sleep 1
-		window "$r" "$pos" "$c"
-		pos=$((pos + 1))
-	done
-done
+bench_rounds "$ROUNDS" "${cases[@]}"
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 printf '%s\t%s\n' \

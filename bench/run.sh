@@ -234,25 +234,7 @@ for c in a b c d e f; do
 done
 
 cases=(a b c d e f)
-n=${#cases[@]}
-for r in $(seq 1 "$ROUNDS"); do
-	# Rotate the order each round, and reverse it every other round, so no
-	# case always runs first or after the same neighbour.
-	order=()
-	for i in $(seq 0 $((n - 1))); do order+=("${cases[$(((i + r - 1) % n))]}"); done
-	if ((r % 2 == 0)); then
-		reversed=()
-		for ((i = n - 1; i >= 0; i--)); do reversed+=("${order[$i]}"); done
-		order=("${reversed[@]}")
-	fi
-	echo "== round $r of $ROUNDS: ${order[*]}" >&2
-	pos=1
-	for c in "${order[@]}"; do
-		sleep 1
-		window "$r" "$pos" "$c"
-		pos=$((pos + 1))
-	done
-done
+bench_rounds "$ROUNDS" "${cases[@]}"
 
 if [ "$PROFILE" = 1 ]; then
 	for c in b c e; do
