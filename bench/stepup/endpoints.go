@@ -21,7 +21,7 @@ type endpointStep struct {
 
 // flowState is one user's login and flow, carried from step to step.
 type flowState struct {
-	u         *user
+	u         *browserUser
 	challenge string // the current challenge token
 }
 
@@ -91,7 +91,7 @@ func (b *bench) newUsers(n int, tag string) []*flowState {
 	for i := range out {
 		c := sessionclient.New(b.cfg.gateway)
 		c.HTTP = b.http
-		out[i] = &flowState{u: &user{c: c, phone: fmt.Sprintf("+1%s%04d%04d", tag, runID, i)}}
+		out[i] = &flowState{u: &browserUser{c: c, phone: fmt.Sprintf("+1%s%04d%04d", tag, runID, i)}}
 	}
 	return out
 }

@@ -77,8 +77,8 @@ type bench struct {
 	redis *redis.Client
 }
 
-// user is one logged-in browser.
-type user struct {
+// browserUser is one logged-in browser.
+type browserUser struct {
 	c     *sessionclient.Client
 	phone string
 	sub   string
@@ -163,8 +163,8 @@ func run(cfg config) error {
 
 // logins logs n users in, untimed; each has its own phone number (codes
 // are capped per destination) and DPoP key.
-func (b *bench) logins(n int) ([]*user, error) {
-	users := make([]*user, n)
+func (b *bench) logins(n int) ([]*browserUser, error) {
+	users := make([]*browserUser, n)
 	runID := time.Now().UnixNano() / 1000 % 10000
 	var failed atomic.Int64
 	var firstErr atomic.Value
@@ -175,7 +175,7 @@ func (b *bench) logins(n int) ([]*user, error) {
 		resp, err := b.in.LoginByPhone(c, to)
 		if err == nil && resp.Status == 200 {
 			sub, _ := sessionclient.Claims(c.AccessToken)["sub"].(string)
-			users[i] = &user{c: c, phone: to, sub: sub}
+			users[i] = &browserUser{c: c, phone: to, sub: sub}
 			return
 		}
 		failed.Add(1)
@@ -205,7 +205,7 @@ type flowResult struct {
 
 // stepUp runs a flow up to the stepped-up access token. It returns the
 // stepup/request latency less the hook's own time.
-func (b *bench) stepUp(u *user) (time.Duration, error) {
+func (b *bench) stepUp(u *browserUser) (time.Duration, error) {
 	start := time.Now()
 	resp, err := u.c.RequestStepUp("transfer:write", nil)
 	took := time.Since(start)
@@ -237,7 +237,7 @@ func (b *bench) stepUp(u *user) (time.Duration, error) {
 }
 
 // transfer calls the protected route and checks the status.
-func (b *bench) transfer(u *user, want int) error {
+func (b *bench) transfer(u *browserUser, want int) error {
 	resp, err := u.c.Do(sessionclient.Request{Method: "POST", Path: "/api/transfers", Bearer: true,
 		Body: map[string]string{"amount": "500", "currency": "USD"}})
 	if err != nil {
@@ -252,7 +252,7 @@ func (b *bench) transfer(u *user, want int) error {
 // flows runs one flow per user: with rate 0, on -c workers as fast as the
 // gateway answers; otherwise open loop, a flow started every 1/rate s
 // whatever the answers' latency.
-func (b *bench) flows(users []*user, rate int, profile bool) (*flowResult, error) {
+func (b *bench) flows(users []*browserUser, rate int, profile bool) (*flowResult, error) {
 	res := &flowResult{rec: benchkit.NewRecorder(), gateway: benchkit.NewRecorder(), n: len(users), rate: rate}
 	hitsBefore := b.api.hits.Load()
 	b.hook.rec.Take()
@@ -263,7 +263,7 @@ func (b *bench) flows(users []*user, rate int, profile bool) (*flowResult, error
 		stopProfile = benchkit.StartProfile(b.cfg.profileURL, b.cfg.profileOut, 5)
 	}
 	var mu sync.Mutex
-	flow := func(u *user) {
+	flow := func(u *browserUser) {
 		began := time.Now()
 		gw, err := b.stepUp(u)
 		if err == nil {
@@ -325,7 +325,7 @@ type callCosts struct {
 	first, second benchkit.PerOp
 }
 
-func (b *bench) protectedCallCosts(users []*user) (*callCosts, error) {
+func (b *bench) protectedCallCosts(users []*browserUser) (*callCosts, error) {
 	ctx := context.Background()
 	var firstErr atomic.Value
 	benchkit.Parallel(len(users), b.cfg.concurrency, func(i int) {

@@ -12,7 +12,7 @@ import (
 // strings with their escapes (a surrogate pair is one rune, a lone
 // surrogate refused).
 
-func (p *parser) literal(word string) error {
+func (p *jsonReader) literal(word string) error {
 	if !bytes.HasPrefix(p.data[p.pos:], []byte(word)) {
 		return ErrSyntax
 	}
@@ -22,7 +22,7 @@ func (p *parser) literal(word string) error {
 
 // number accepts exactly RFC 8259's grammar:
 // -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
-func (p *parser) number() error {
+func (p *jsonReader) number() error {
 	if p.peek() == '-' {
 		p.pos++
 	}
@@ -52,7 +52,7 @@ func (p *parser) number() error {
 	return nil
 }
 
-func (p *parser) digits() int {
+func (p *jsonReader) digits() int {
 	start := p.pos
 	for c := p.peek(); c >= '0' && c <= '9'; c = p.peek() {
 		p.pos++
@@ -62,7 +62,7 @@ func (p *parser) digits() int {
 
 // str parses a string at p.pos and returns its decoded text. The document
 // is already known to be valid UTF-8; escapes are checked here.
-func (p *parser) str() (string, error) {
+func (p *jsonReader) str() (string, error) {
 	p.pos++ // opening quote
 	start := p.pos
 	// Fast path: no escapes.
@@ -127,7 +127,7 @@ func (p *parser) str() (string, error) {
 
 // skipStr reads a string whose text no one keeps, under str's rules: one
 // without escapes is only scanned, not copied.
-func (p *parser) skipStr() error {
+func (p *jsonReader) skipStr() error {
 	start := p.pos
 	for i := p.pos + 1; i < len(p.data); i++ {
 		switch c := p.data[i]; {
@@ -147,7 +147,7 @@ func (p *parser) skipStr() error {
 
 // unicodeEscape reads \uXXXX (p.pos at the u), pairing surrogates; a lone
 // surrogate is refused rather than turned into U+FFFD.
-func (p *parser) unicodeEscape() (rune, error) {
+func (p *jsonReader) unicodeEscape() (rune, error) {
 	r1, ok := p.hex4(p.pos + 1)
 	if !ok {
 		return 0, ErrSyntax
@@ -171,7 +171,7 @@ func (p *parser) unicodeEscape() (rune, error) {
 	return r, nil
 }
 
-func (p *parser) hex4(at int) (rune, bool) {
+func (p *jsonReader) hex4(at int) (rune, bool) {
 	if at+4 > len(p.data) {
 		return 0, false
 	}

@@ -79,7 +79,7 @@ func ParseObjectWith(data []byte, nested ...string) (Members, map[string]Members
 	if !utf8.Valid(data) {
 		return nil, nil, ErrUTF8
 	}
-	p := parser{data: data, nested: nested}
+	p := jsonReader{data: data, nested: nested}
 	if len(nested) > 0 {
 		p.sub = map[string]Members{}
 	}
@@ -104,7 +104,7 @@ func StringArray(data []byte) ([]string, error) {
 	if !utf8.Valid(data) {
 		return nil, ErrUTF8
 	}
-	p := parser{data: data}
+	p := jsonReader{data: data}
 	p.skipSpace()
 	if p.peek() != '[' {
 		return nil, ErrSyntax
@@ -150,7 +150,7 @@ func ParseArray(data []byte) ([]Value, error) {
 	if !utf8.Valid(data) {
 		return nil, ErrUTF8
 	}
-	p := parser{data: data}
+	p := jsonReader{data: data}
 	p.skipSpace()
 	if p.peek() != '[' {
 		return nil, ErrSyntax
@@ -166,7 +166,7 @@ func ParseArray(data []byte) ([]Value, error) {
 	return out, nil
 }
 
-type parser struct {
+type jsonReader struct {
 	data []byte
 	pos  int
 	// nested names the top-level members whose object values' members go
@@ -175,14 +175,14 @@ type parser struct {
 	sub    map[string]Members
 }
 
-func (p *parser) peek() byte {
+func (p *jsonReader) peek() byte {
 	if p.pos < len(p.data) {
 		return p.data[p.pos]
 	}
 	return 0
 }
 
-func (p *parser) skipSpace() {
+func (p *jsonReader) skipSpace() {
 	for p.pos < len(p.data) {
 		switch p.data[p.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -195,7 +195,7 @@ func (p *parser) skipSpace() {
 
 // value parses any value at p.pos (after whitespace). The text of a
 // string is decoded only when keep asks for it (a top-level member's).
-func (p *parser) value(depth int, keep bool) (Value, error) {
+func (p *jsonReader) value(depth int, keep bool) (Value, error) {
 	start := p.pos
 	var v Value
 	var err error
@@ -235,7 +235,7 @@ func (p *parser) value(depth int, keep bool) (Value, error) {
 }
 
 // object parses an object at p.pos; top, when not nil, receives its members.
-func (p *parser) object(depth int, top Members) error {
+func (p *jsonReader) object(depth int, top Members) error {
 	if depth > MaxDepth {
 		return ErrTooDeep
 	}
@@ -293,11 +293,11 @@ func (p *parser) object(depth int, top Members) error {
 	}
 }
 
-func (p *parser) array(depth int) error { return p.arrayInto(depth, nil) }
+func (p *jsonReader) array(depth int) error { return p.arrayInto(depth, nil) }
 
 // arrayInto parses an array at p.pos; out, when not nil, receives its
 // elements.
-func (p *parser) arrayInto(depth int, out *[]Value) error {
+func (p *jsonReader) arrayInto(depth int, out *[]Value) error {
 	if depth > MaxDepth {
 		return ErrTooDeep
 	}
