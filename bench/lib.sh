@@ -44,3 +44,11 @@ bench_rounds() {
 		done
 	done
 }
+
+# bench_need_wrk installs wrk (Debian's package) when the machine lacks it.
+bench_need_wrk() {
+	if ! command -v wrk >/dev/null; then
+		echo "$(basename "$0"): installing wrk (Debian package)" >&2
+		apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+	fi
+}

@@ -41,13 +41,9 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 command_line="${knobs}bench/run-mcp.sh"
 
-if ! command -v wrk >/dev/null; then
-	echo "run-mcp.sh: installing wrk (Debian package)" >&2
-	apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
-
 # shellcheck source=bench/lib.sh
 . "$repo/bench/lib.sh"
+bench_need_wrk
 bench_setup "mcp-"
 time_start="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 load_start="$(uptime | sed 's/.*load average: //')"

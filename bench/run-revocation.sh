@@ -41,14 +41,11 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 command_line="${knobs}bench/run-revocation.sh"
 
-if ! command -v wrk >/dev/null; then
-	echo "run-revocation.sh: installing wrk (Debian package)" >&2
-	apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
 command -v redis-server >/dev/null || { echo "run-revocation.sh: needs redis-server" >&2; exit 1; }
 
 # shellcheck source=bench/lib.sh
 . "$repo/bench/lib.sh"
+bench_need_wrk
 bench_setup "revocation-"
 time_start="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 load_start="$(uptime | sed 's/.*load average: //')"

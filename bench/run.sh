@@ -51,13 +51,9 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 command_line="${knobs}bench/run.sh"
 
-if ! command -v wrk >/dev/null; then
-	echo "run.sh: installing wrk (Debian package)" >&2
-	apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
-
 # shellcheck source=bench/lib.sh
 . "$repo/bench/lib.sh"
+bench_need_wrk
 bench_setup ""
 
 echo "== building (binaries in $tmp)" >&2
