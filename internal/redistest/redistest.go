@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/internal/freeport"
 )
 
 // RequireEnv is the environment variable that turns a missing redis-server
@@ -187,19 +189,10 @@ func requireBinaries(t testing.TB, names ...string) {
 	}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago; never the
-// default Redis port, so a developer's own server is never touched.
+// freePort returns a TCP port that was free a moment ago, from below the
+// kernel's ephemeral range and never the default Redis ports, so a
+// developer's own server is never touched (see package freeport).
 func freePort(t testing.TB) int {
 	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("redistest: no free port: %v", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		if port != 6379 && port != 16379 {
-			return port
-		}
-	}
+	return freeport.Port(t)
 }
