@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/internal/testcaddy"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
@@ -94,12 +96,7 @@ func newWebhookReceiver(t *testing.T) *webhookReceiver {
 // that brings it up on that address.
 func laterWebhookReceiver(t *testing.T) (string, func() *webhookReceiver) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there until up
+	addr := fmt.Sprintf("127.0.0.1:%d", testcaddy.FreePort(t)) // nothing listens there until up
 	return "http://" + addr, func() *webhookReceiver {
 		rcv := &webhookReceiver{}
 		l, err := net.Listen("tcp", addr)
