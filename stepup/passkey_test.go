@@ -239,32 +239,34 @@ func TestPasskeyEnrolmentNeedsTheWriteScope(t *testing.T) {
 }
 
 // TestPasskeyAssertionSentManyTimes: one assertion sent 20 times at once
-// (a client retrying) on Redis: exactly one completes the step, the others
+// (a client retrying) on every store: exactly one completes the step, the others
 // find the challenge moved on, and none is taken for a clone.
 func TestPasskeyAssertionSentManyTimes(t *testing.T) {
-	ctx := context.Background()
-	events := &eventLog{}
-	h := newHarness(t, redisStore(t), withPasskeys(), func(c *Config) { c.Events = events.add })
-	c := h.login(t, IdentifierPhone, phoneA)
-	a := &softauthn.Authenticator{CountFrom: 3}
-	cred, _ := h.enrol(t, c, a, honest)
-	res := h.stepUp(t, c, scopePasskey, nil)
-	assertion, err := a.Get(res.PasskeyOptions, cred, honest)
-	noErr(t, "authenticator", err)
-	caller := c.caller()
-	errs := parallel(20, func(int) error {
-		_, err := h.e.AdvanceByPasskey(ctx, &caller, res.ChallengeToken, assertion, challengeProof(t, c, res.ChallengeToken), testClient)
-		return err
-	})
-	if n := successes(errs); n != 1 {
-		t.Fatalf("%d of 20 sends of one assertion completed the step, want 1", n)
-	}
-	for _, err := range errs {
-		if err != nil && err != ErrInvalidChallenge {
-			t.Fatalf("a losing send failed with %v, want invalid_challenge_token", err)
+	forEachStore(t, func(t *testing.T, st func() store.Store) {
+		ctx := context.Background()
+		events := &eventLog{}
+		h := newHarness(t, st(), withPasskeys(), func(c *Config) { c.Events = events.add })
+		c := h.login(t, IdentifierPhone, phoneA)
+		a := &softauthn.Authenticator{CountFrom: 3}
+		cred, _ := h.enrol(t, c, a, honest)
+		res := h.stepUp(t, c, scopePasskey, nil)
+		assertion, err := a.Get(res.PasskeyOptions, cred, honest)
+		noErr(t, "authenticator", err)
+		caller := c.caller()
+		errs := parallel(20, func(int) error {
+			_, err := h.e.AdvanceByPasskey(ctx, &caller, res.ChallengeToken, assertion, challengeProof(t, c, res.ChallengeToken), testClient)
+			return err
+		})
+		if n := successes(errs); n != 1 {
+			t.Fatalf("%d of 20 sends of one assertion completed the step, want 1", n)
 		}
-	}
-	if clones := events.named(EventPasskeyCloneSuspected); len(clones) != 0 {
-		t.Fatalf("a retried assertion was taken for a clone: %+v", clones)
-	}
+		for _, err := range errs {
+			if err != nil && err != ErrInvalidChallenge {
+				t.Fatalf("a losing send failed with %v, want invalid_challenge_token", err)
+			}
+		}
+		if clones := events.named(EventPasskeyCloneSuspected); len(clones) != 0 {
+			t.Fatalf("a retried assertion was taken for a clone: %+v", clones)
+		}
+	})
 }
