@@ -222,3 +222,56 @@ func TestUserEventsOfPasswordLogins(t *testing.T) {
 		t.Errorf("password session %+v", evs[0])
 	}
 }
+
+// TestUserEventsOfReloginAndSignals: the two other ways a session ends
+// say so with their own reason: a re-login that names the previous
+// session ends it as relogin; a shared signal ending one session, or all
+// of a user's, as signal.
+func TestUserEventsOfReloginAndSignals(t *testing.T) {
+	log := &userEventLog{}
+	h := newHarness(t, nil, func(c *Config) { c.UserEvents = log.add })
+	ctx := context.Background()
+	wantRevoked := func(step string, reason string, sessions ...string) {
+		t.Helper()
+		evs := log.take()
+		kinds := make([]string, len(sessions))
+		for i := range kinds {
+			kinds[i] = SessionRevoked
+		}
+		wantKinds(t, step, evs, kinds...)
+		ended := []string{}
+		for _, ev := range evs {
+			if ev.Reason != reason || ev.UserID == "" {
+				t.Errorf("%s: %+v, want reason %q", step, ev, reason)
+			}
+			ended = append(ended, ev.SessionID)
+		}
+		slices.Sort(ended)
+		slices.Sort(sessions)
+		if !slices.Equal(ended, sessions) {
+			t.Errorf("%s: ended %v, want %v", step, ended, sessions)
+		}
+	}
+
+	old := h.login(t, IdentifierPhone, phoneA)
+	fresh := h.login(t, IdentifierPhone, phoneA)
+	log.take()
+	noErr(t, "relogin", h.e.EndPreviousSession(ctx, old.tokens.RefreshToken, proofFor(t, old.jkt), fresh.tokens.SessionID))
+	wantRevoked("a re-login naming the previous session", "relogin", old.tokens.SessionID)
+
+	user, err := h.e.SignalEndSession(ctx, fresh.tokens.SessionID)
+	noErr(t, "signal of one session", err)
+	if user != fresh.tokens.UserID {
+		t.Errorf("SignalEndSession reported user %q, want %q", user, fresh.tokens.UserID)
+	}
+	wantRevoked("a signal ending one session", ReasonSignal, fresh.tokens.SessionID)
+
+	a, b := h.login(t, IdentifierPhone, phoneA), h.login(t, IdentifierPhone, phoneA)
+	log.take()
+	n, err := h.e.SignalEndSessions(ctx, a.tokens.UserID)
+	noErr(t, "signal of a user", err)
+	if n != 2 {
+		t.Errorf("SignalEndSessions ended %d sessions, want 2", n)
+	}
+	wantRevoked("a signal ending a user's sessions", ReasonSignal, a.tokens.SessionID, b.tokens.SessionID)
+}

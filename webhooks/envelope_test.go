@@ -99,6 +99,13 @@ func TestEnvelopeOfEachEvent(t *testing.T) {
 	if p["revoked_at"] != "2025-03-15T09:30:00.250Z" || p["reason"] != "reuse" {
 		t.Errorf("user.session.revoked payload %v", p)
 	}
+	// Every reason the engine ends a session with is carried as it is.
+	for _, reason := range []string{"logout", "user", "admin", "reuse", "relogin", "signal"} {
+		_, p = onlyEvent(t, bodyOf(t, stepup.UserEvent{Kind: stepup.SessionRevoked, UserID: "usr_1", SessionID: "ses_1", Reason: reason, At: eventTime}))
+		if p["reason"] != reason {
+			t.Errorf("user.session.revoked of reason %q has reason %v", reason, p["reason"])
+		}
+	}
 
 	for _, kind := range []string{"user.deleted", "session.revoked", ""} {
 		if _, ok := NewEvent(stepup.UserEvent{Kind: kind, UserID: "usr_1"}); ok {
