@@ -14,6 +14,8 @@
 //	GET    /stepup/challenges/{challenge}         a challenge's state
 //	GET    /stepup/revocations                    the live revocations
 //	POST   /stepup/revocations                    revoke tokens by sub, sid or jti
+//	POST   /stepup/signals/{transmitter}/verify   ask an SSF transmitter for a verification event
+//	GET    /stepup/signals/{transmitter}/stream   an SSF stream's status
 //	GET|POST /stepup/v2/session/apps/{APP_ID}/config/stepup
 //	GET|POST /stepup/v2/session/apps/{APP_ID}/config/scopes
 //	GET|PUT  /stepup/v2/session/apps/{APP_ID}/config/passkey
@@ -89,6 +91,9 @@ type Config struct {
 	GatewayIssuer string
 	// RevocationIssuers are the issuers a revocation may name.
 	RevocationIssuers RevocationIssuers
+	// SignalStreams finds the SSF receiver's streams; nil (no config
+	// started): the stream routes answer 503.
+	SignalStreams SignalStreams
 	// Now is the clock of revocations; default time.Now.
 	Now func() time.Time
 }
@@ -178,6 +183,10 @@ func match(u *url.URL) (route, []string, bool) {
 		return route{"DELETE", (*API).revokeGrants}, parts[1:2], true
 	case len(parts) == 1 && parts[0] == "revocations":
 		return route{"GET, POST", (*API).revocations}, nil, true
+	case len(parts) == 3 && parts[0] == "signals" && parts[2] == "verify":
+		return route{"POST", (*API).verifyStream}, parts[1:2], true
+	case len(parts) == 3 && parts[0] == "signals" && parts[2] == "stream":
+		return route{"GET", (*API).readStream}, parts[1:2], true
 	case len(parts) == 2 && parts[0] == "challenges":
 		return route{"GET", (*API).challenge}, parts[1:2], true
 	case len(parts) == 6 && parts[0] == "v2" && parts[1] == "session" && parts[2] == "apps" && parts[4] == "config" &&

@@ -27,6 +27,8 @@ const (
 	Unavailable
 	MethodNotAllowed
 	TooLarge
+	// BadGateway: a server the gateway called for the caller failed.
+	BadGateway
 )
 
 // table is the status and the body's `type` of every kind.
@@ -43,6 +45,7 @@ var table = [...]struct {
 	Unavailable:      {http.StatusServiceUnavailable, "internal"},
 	MethodNotAllowed: {http.StatusMethodNotAllowed, "bad_request"},
 	TooLarge:         {http.StatusRequestEntityTooLarge, "bad_request"},
+	BadGateway:       {http.StatusBadGateway, "internal"},
 }
 
 // Status is the HTTP status of k.

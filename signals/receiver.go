@@ -72,6 +72,13 @@ type ReceiverOptions struct {
 	MaxBytes int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// StreamChanged, when set, is told of every stream-updated event that
+	// changed its stream's status (previous is "enabled" for a stream
+	// never updated), for the log and the audit. Events of a paused or
+	// disabled stream are still applied: they are signed and verified as
+	// any other, and each one withdraws access, which refusing it would
+	// keep.
+	StreamChanged func(issuer, previous string, now StreamState)
 }
 
 // Receiver verifies pushed SETs. It is safe for concurrent use.
@@ -82,6 +89,8 @@ type Receiver struct {
 	leeway   time.Duration
 	maxBytes int
 	now      func() time.Time
+	// streamChanged is ReceiverOptions.StreamChanged.
+	streamChanged func(issuer, previous string, now StreamState)
 }
 
 // NewReceiver checks opts and returns a Receiver.
@@ -93,7 +102,7 @@ func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
 		return nil, errors.New("signals: a store is needed")
 	}
 	r := &Receiver{byIssuer: map[string]*Transmitter{}, store: opts.Store, maxAge: opts.MaxAge,
-		leeway: opts.Leeway, maxBytes: opts.MaxBytes, now: opts.Now}
+		leeway: opts.Leeway, maxBytes: opts.MaxBytes, now: opts.Now, streamChanged: opts.StreamChanged}
 	if r.maxAge == 0 {
 		r.maxAge = DefaultMaxAge
 	}

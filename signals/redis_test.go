@@ -68,3 +68,34 @@ func TestReplayRefusedBySecondInstance(t *testing.T) {
 		t.Fatalf("%d accepted, %d duplicates", accepted, duplicates)
 	}
 }
+
+// TestVerificationAskedByOneInstanceComesBackToAnother: the state one
+// instance asked for is in the shared store, so the instance the
+// transmitter pushes the verification event to accepts it, once.
+func TestVerificationAskedByOneInstanceComesBackToAnother(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	open := func() store.Store {
+		conn, err := store.DialRedis(store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return store.NewRedis(conn, "test:")
+	}
+	f := newFakeTransmitter(t)
+	key := newECKey(t, "k")
+	one, two := twoTransmitters(t, open(), key), twoTransmitters(t, open(), key)
+	if _, err := one.RequestVerification(ctx, f.api(t), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	state := f.lastState()
+	if a, err := two.Receive(ctx, push(verificationSET(key, state))); err != nil || a.Decision.State != state {
+		t.Fatalf("the second instance: %+v %v", a, err)
+	}
+	for _, r := range []*Receiver{one, two} {
+		if _, err := r.Receive(ctx, push(verificationSET(key, state))); !errors.Is(err, ErrState) {
+			t.Fatalf("the state again: %v", err)
+		}
+	}
+}

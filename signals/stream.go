@@ -43,7 +43,8 @@ func (r *Receiver) Stream(ctx context.Context, issuer string) (*StreamState, err
 }
 
 // RecordStream keeps what a verification or stream-updated event says of
-// its stream. Two instances recording at once may lose one of the two
+// its stream, and tells ReceiverOptions.StreamChanged when the status
+// changed. Two instances recording at once may lose one of the two
 // updates' times, never a status: each writes a whole state read just
 // before.
 func (r *Receiver) RecordStream(ctx context.Context, a *Accepted) (*StreamState, error) {
@@ -56,6 +57,7 @@ func (r *Receiver) RecordStream(ctx context.Context, a *Accepted) (*StreamState,
 		return nil, err
 	}
 	now := r.now().UTC().Truncate(time.Second)
+	previous := s.Status
 	s.StreamID = d.StreamID
 	if d.Action == ActionVerification {
 		s.VerifiedAt = now
@@ -65,6 +67,9 @@ func (r *Receiver) RecordStream(ctx context.Context, a *Accepted) (*StreamState,
 	raw, _ := json.Marshal(s)
 	if err := r.store.Set(ctx, streamKey(a.Issuer), raw, streamMemory); err != nil {
 		return nil, ErrUnavailable
+	}
+	if d.Action == ActionStreamUpdated && r.streamChanged != nil && previous != s.Status {
+		r.streamChanged(a.Issuer, previous, *s)
 	}
 	return s, nil
 }
