@@ -114,7 +114,10 @@ func TestWaitReplicasOnACluster(t *testing.T) {
 		t.Skip("starts a six-node Cluster")
 	}
 	cluster := redistest.StartClusterWithReplicas(t, 3, 1)
-	s := dialStore(t, RedisOptions{Addrs: cluster.Addrs, Cluster: true, Timeout: time.Second, WaitReplicas: 1})
+	// WAIT's bound is generous: six nodes on a loaded machine may take
+	// longer than the default half second to acknowledge, and a refusal
+	// there would say nothing of the store.
+	s := dialStore(t, RedisOptions{Addrs: cluster.Addrs, Cluster: true, Timeout: 4 * time.Second, WaitReplicas: 1})
 	ctx := context.Background()
 	for _, key := range []string{"{a}grant", "{b}grant", "{c}grant"} {
 		if err := s.Create(ctx, key, []byte("g"), time.Hour); err != nil {
