@@ -33,7 +33,7 @@ var roomImports = map[string][]string{
 	"resourcemeta":        {"apierror", "internal/urlcheck"},
 	"telemetry":           {"revocation", "signals", "stepup", "stepup/store", "webhooks"},
 	"webhooks":            {"internal/urlcheck", "stepup"},
-	"signals":             {"internal/strictjson", "internal/urlcheck", "jose", "jwks", "stepup/store"},
+	"signals":             {"apierror", "internal/strictjson", "internal/urlcheck", "jose", "jwks", "revocation", "stepup", "stepup/store"},
 	"revocation":          {"stepup/store"},
 	"mcp":                 {"internal/strictjson"},
 }

@@ -1,11 +1,8 @@
 package caddystepup
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -14,11 +11,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/caddy-stepup/caddy-stepup/apierror"
 	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/jose"
 	"github.com/caddy-stepup/caddy-stepup/signals"
-	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
 func init() {
@@ -271,67 +266,23 @@ func (h *SignalsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return nil
 	}
-	contentType, authorization := r.Header.Get("Content-Type"), r.Header.Get("Authorization")
-	if len(r.Header.Values("Content-Type")) > 1 {
-		contentType = "" // refused as none: two are not one
-	}
-	if len(r.Header.Values("Authorization")) > 1 {
-		authorization = "" // refused as none, where one is agreed
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, int64(receiver.MaxBytes())+1))
-	if err != nil {
-		body = nil // refused as not a JWS
-	}
-	accepted, err := receiver.Receive(r.Context(), signals.Delivery{ContentType: contentType,
-		Authorization: authorization, Body: body})
-	refusal, err := h.process(r.Context(), rt, receiver, accepted, err)
-	switch {
-	case refusal != nil:
-		body, _ := json.Marshal(map[string]string{"err": refusal.Code, "description": refusal.Description})
-		apierror.WriteJSON(w, http.StatusBadRequest, body)
-	case err != nil:
-		w.Header().Set("Retry-After", "5")
-		w.WriteHeader(http.StatusServiceUnavailable)
-	default:
-		w.WriteHeader(http.StatusAccepted)
-	}
+	h.processor().ServePush(w, r, h.gateway(rt), receiver)
 	return nil
 }
 
-// process acts on what the receiver made of one SET (pushed or polled),
-// counts and audits it, and says how it ended: accepted (nil, nil; a
-// duplicate too), refused (the refusal), or not processed (an error: the
-// transmitter is to deliver it again).
-func (h *SignalsHandler) process(ctx context.Context, rt *appRuntime, receiver *signals.Receiver, accepted *signals.Accepted, err error) (*signals.Refusal, error) {
-	var refusal *signals.Refusal
-	switch {
-	case errors.As(err, &refusal):
-		h.app.recorder.Signal(telemetry.SignalUnknownEvent, refusal.Code, "")
-		return refusal, nil
-	case errors.Is(err, signals.ErrDuplicate):
-		h.app.recorder.Signal(accepted.Decision.Name, telemetry.SignalDuplicate, "")
-		return nil, nil
-	case err != nil:
-		h.unavailable(telemetry.SignalUnknownEvent, err)
-		return nil, err
-	}
-	effect, err := h.apply(ctx, rt, receiver, accepted)
-	if err != nil {
-		// Nothing half-done is left to count on: the marker goes, and the
-		// transmitter's next delivery does it all again (every action is
-		// idempotent).
-		receiver.Forget(ctx, accepted)
-		h.unavailable(accepted.Decision.Name, err)
-		return nil, err
-	}
-	h.app.recorder.Signal(accepted.Decision.Name, telemetry.SignalAccepted, effect.String())
-	return nil, nil
+// processor counts and audits with the config's recorder.
+func (h *SignalsHandler) processor() *signals.Processor {
+	return &signals.Processor{Recorder: h.app.recorder, Logger: h.logger}
 }
 
-// unavailable logs and counts a SET that could not be processed.
-func (h *SignalsHandler) unavailable(event string, err error) {
-	h.logger.Warn("stepup_signals: a SET could not be processed; the transmitter will deliver it again", zap.Error(err))
-	h.app.recorder.Signal(event, telemetry.SignalUnavailable, "")
+// gateway is what a decision is applied to with rt.
+func (h *SignalsHandler) gateway(rt *appRuntime) signals.Gateway {
+	g := signals.Gateway{Revocations: rt.revocations, Issuer: h.app.Issuer,
+		Lifetime: h.app.revocationLifetime, Now: rt.now}
+	if rt.engine != nil { // no typed nil in the interface
+		g.Engine = rt.engine
+	}
+	return g
 }
 
 // Interface guards

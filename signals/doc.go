@@ -9,10 +9,14 @@
 // window, no sub and no exp (SSF 1.0 §4.1), exactly one event, a sub_id
 // of a known shape, and each jti once across every instance sharing the
 // store. It then says what the event asks of the gateway (a Decision:
-// revoke access, end sessions, drop step-ups, or nothing); applying it is
-// the caller's. Refusals carry the RFC 8935 error code they are answered
-// with.
+// revoke access, end sessions, drop step-ups, or nothing). Refusals carry
+// the RFC 8935 error code they are answered with.
 //
-// The package is plain Go: no Caddy, no engine. It reads JOSE objects with
-// package jose and keys with package jwks.
+// Apply applies a decision to a Gateway: the engine and the revocation
+// list behind the narrow interfaces Engine and Revoker. A Processor acts
+// on each SET received, pushed (ServePush answers it) or polled
+// (PollOnce), and counts and audits it through a Recorder.
+//
+// The package is plain Go: no Caddy. It reads JOSE objects with package
+// jose and keys with package jwks.
 package signals

@@ -10,12 +10,12 @@ const EventSignalReceived = "signal.received"
 
 // Outcomes of a pushed SET, besides the RFC 8935 error codes of refusals.
 const (
-	SignalAccepted    = "accepted"
-	SignalDuplicate   = "duplicate"
-	SignalUnavailable = "unavailable"
+	SignalAccepted    = signals.OutcomeAccepted
+	SignalDuplicate   = signals.OutcomeDuplicate
+	SignalUnavailable = signals.OutcomeUnavailable
 	// SignalUnknownEvent labels refused SETs: what a refused SET says its
 	// event is, nobody vouched for.
-	SignalUnknownEvent = "unknown"
+	SignalUnknownEvent = signals.UnknownEvent
 )
 
 var signalsReceived = counter("signals_total",
