@@ -56,7 +56,15 @@ func newEnv(t *testing.T, cors ...string) *env {
 }
 
 // newEnvWith is newEnv with the engine's configuration changed first.
-func newEnvWith(t *testing.T, cors []string, change func(*stepup.Config)) *env {
+func newEnvWith(t testing.TB, cors []string, change func(*stepup.Config)) *env {
+	t.Helper()
+	return newEnvCached(t, cors, change, 0)
+}
+
+// newEnvCached is newEnvWith whose verifiers of access and challenge
+// tokens remember cacheSize tokens (0: none), the tokens the engine signs
+// admitted to them as the gateway does.
+func newEnvCached(t testing.TB, cors []string, change func(*stepup.Config), cacheSize int) *env {
 	t.Helper()
 	signer, err := jwks.GenerateSigner()
 	if err != nil {
@@ -66,7 +74,12 @@ func newEnvWith(t *testing.T, cors []string, change func(*stepup.Config)) *env {
 	t.Cleanup(func() { _ = mem.Close() })
 	sender := &codes{}
 	challenges, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{Issuer: origin, Audiences: []string{origin},
-		Keys: signer.KeySource(), Algorithms: []string{"ES256"}, Types: []string{stepup.ChallengeTokenType}}}})
+		Keys: signer.KeySource(), Algorithms: []string{"ES256"}, Types: []string{stepup.ChallengeTokenType}}}, CacheSize: cacheSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{Issuer: origin, Audiences: []string{origin},
+		Keys: signer.KeySource(), Algorithms: []string{"ES256"}, Types: []string{"at+jwt"}}}, CacheSize: cacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,15 +88,13 @@ func newEnvWith(t *testing.T, cors []string, change func(*stepup.Config)) *env {
 		Scopes: map[string]stepup.ScopePolicy{"transfer:write": {Direct: &stepup.DirectPolicy{
 			GrantMode: stepup.GrantSingleUse, GrantedFor: 60 * time.Second, Steps: []stepup.DirectStep{{Key: stepup.StepVerifySMS, Expiration: 60 * time.Second}}}}},
 		OTP: stepup.OTPPolicy{ResendCooldown: time.Millisecond}}
+	if cacheSize > 0 {
+		cfg.AccessTokens, cfg.ChallengeMemory = tokens, cacheSize
+	}
 	if change != nil {
 		change(&cfg)
 	}
 	engine, err := stepup.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{Issuer: origin, Audiences: []string{origin},
-		Keys: signer.KeySource(), Algorithms: []string{"ES256"}, Types: []string{"at+jwt"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

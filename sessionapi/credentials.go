@@ -1,6 +1,7 @@
 package sessionapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -209,7 +210,7 @@ func readJSON(r *http.Request, v any, required bool) error {
 	if err != nil || len(raw) > maxBodyBytes {
 		return stepup.ErrBadRequest
 	}
-	if len(strings.TrimSpace(string(raw))) == 0 {
+	if len(bytes.TrimSpace(raw)) == 0 {
 		if required {
 			return stepup.ErrBadRequest
 		}

@@ -24,7 +24,26 @@ func (a *API) sendTokens(w http.ResponseWriter, t *stepup.Tokens) {
 	hdr.Set(refreshHeader, t.RefreshToken)
 	hdr.Set(refreshExpiresHeader, t.RefreshExpiresAt.UTC().Format(time.RFC3339))
 	a.setCookie(w, refreshCookie, t.RefreshToken, time.Until(t.RefreshExpiresAt))
-	a.ok(w, map[string]any{"access_token": t.AccessToken, "expires_at": t.ExpiresAt.Unix()})
+	a.ok(w, tokensAnswer{AccessToken: t.AccessToken, ExpiresAt: t.ExpiresAt.Unix()})
+}
+
+// The answers of the hot endpoints are structs, not maps: encoding/json
+// writes a struct's members in their order without sorting keys or
+// boxing values. Their members are in the order a map's sorted keys had,
+// so the bytes are the same.
+
+// tokensAnswer is the body of a login or refresh.
+type tokensAnswer struct {
+	AccessToken string `json:"access_token"`
+	ExpiresAt   int64  `json:"expires_at"`
+}
+
+// stepUpAnswer is the body of stepup/request and of a call that moved a
+// challenge on (no status then).
+type stepUpAnswer struct {
+	ChallengeToken string          `json:"challenge_token,omitempty"`
+	PasskeyOptions json.RawMessage `json:"public_key_credential_request_options,omitempty"`
+	Status         string          `json:"status,omitempty"`
 }
 
 // ok answers 200 with v as JSON (maps and structs of strings and numbers:

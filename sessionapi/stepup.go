@@ -34,25 +34,14 @@ func (a *API) requestStepUp(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := map[string]any{"status": res.Status}
-	if res.ChallengeToken != "" {
-		out["challenge_token"] = res.ChallengeToken
-	}
-	if res.PasskeyOptions != nil {
-		out["public_key_credential_request_options"] = res.PasskeyOptions
-	}
-	a.ok(w, out)
+	a.ok(w, stepUpAnswer{Status: res.Status, ChallengeToken: res.ChallengeToken, PasskeyOptions: res.PasskeyOptions})
 }
 
 // stepAnswer is the answer of a call that moved a challenge on: its new
 // token, and the request options when the new step is verify_passkey
 // (prelude-passkeys.md §5.3: the SDKs read them from this answer only).
 func (a *API) stepAnswer(w http.ResponseWriter, next *stepup.StepAnswer) {
-	out := map[string]any{"challenge_token": next.ChallengeToken}
-	if next.PasskeyOptions != nil {
-		out["public_key_credential_request_options"] = next.PasskeyOptions
-	}
-	a.ok(w, out)
+	a.ok(w, stepUpAnswer{ChallengeToken: next.ChallengeToken, PasskeyOptions: next.PasskeyOptions})
 }
 
 func (a *API) sendStepOTP(w http.ResponseWriter, r *http.Request) {
