@@ -106,9 +106,10 @@ func (a *App) newEngine(rt *appRuntime) (*stepup.Engine, error) {
 		cfg.AccessTokens = rt.tokens
 	}
 	if len(cfg.Scopes) > 0 {
-		// The challenge tokens this instance signs are admitted to the
-		// cache of their verifier (the token cache's size): their client
-		// presents each once or twice, on this instance or another.
+		// The challenge tokens this instance signs are remembered by the
+		// engine (the token cache's size): their client presents each once
+		// or twice, on this instance or another, where the verifier checks
+		// them in full.
 		cfg.ChallengeVerifier, err = jwks.NewVerifier(jwks.VerifierOptions{Issuers: []jwks.Issuer{{
 			Issuer: a.Issuer, Audiences: []string{a.Issuer}, Keys: rt.signer.KeySource(),
 			Algorithms: []string{"ES256"}, Types: []string{stepup.ChallengeTokenType},
@@ -116,6 +117,7 @@ func (a *App) newEngine(rt *appRuntime) (*stepup.Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("setting up challenge tokens: %v", err)
 		}
+		cfg.ChallengeMemory = a.tokenCacheSize()
 	}
 	if cs := a.CustomSteps; cs != nil {
 		remote, err := a.acquireRemote(cs.JWKSURL, defaultJWKSRefresh)

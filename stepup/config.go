@@ -119,7 +119,11 @@ type Config struct {
 	Scopes            map[string]ScopePolicy
 	CustomStepKeys    []string
 	ChallengeVerifier VerificationVerifier
-	Verifications     VerificationVerifier
+	// ChallengeMemory is how many of the challenge tokens it signed the
+	// engine remembers, so that their client presenting them to this
+	// instance costs no verification (signedChallenges); 0 remembers none.
+	ChallengeMemory int
+	Verifications   VerificationVerifier
 	// VerificationMaxLifetime, when set, refuses verification tokens whose
 	// exp is further than this from their iat (or that have no iat).
 	VerificationMaxLifetime time.Duration

@@ -57,6 +57,8 @@ type Engine struct {
 	rp *webauthn.WebAuthn
 	// spent are the single-use grants this instance found spent.
 	spent *spentGrants
+	// signed are the challenge tokens this instance signed.
+	signed *signedChallenges
 }
 
 // New checks cfg (its parts, and the rules of Validate), applies the
@@ -80,6 +82,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("stepup: %w", err)
 	}
 	e := &Engine{cfg: cfg, steps: steps, log: cfg.Logger, spent: newSpentGrants(spentGrantMemory),
+		signed:     newSignedChallenges(cfg.ChallengeMemory),
 		codeKey:    cfg.Signer.DeriveSecret("otp-digest"),
 		refreshKey: cfg.Signer.DeriveSecret("refresh-token"),
 		deviceKey:  cfg.Signer.DeriveSecret("device-cookie")}

@@ -140,7 +140,8 @@ func newHarness(t testing.TB, st store.Store, opts ...func(*Config)) *harness {
 		LoginIdentifiers: []string{IdentifierPhone, IdentifierEmail},
 		Scopes:           defaultScopes(), CustomStepKeys: []string{"kyc_review", "doc_check"},
 		ChallengeVerifier: challenges, Verifications: verifications, HookSigner: h.signer,
-		Now: h.clk.Now,
+		ChallengeMemory: 1000, // as the gateway runs (the token cache's size)
+		Now:             h.clk.Now,
 		// Generous per-client and global limits: the tests that are about
 		// them set their own.
 		Limits: RateLimits{ClientUnprovenSends: Rate{1000, time.Hour}, ClientDestinationSends: Rate{1000, time.Hour},
