@@ -52,3 +52,65 @@ bench_need_wrk() {
 		apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 	fi
 }
+
+# bench_profile_diff <label A> <binary A> <profile A> <req/s A> <label B>
+# <binary B> <profile B> <req/s B> [seconds=10]: Markdown tables of where a
+# gateway's CPU goes per request, B beside A, from two pprof CPU profiles
+# taken over `seconds` of load at the given request rates: the process's
+# parts (cumulative time of their roots), then the functions whose own
+# time per request grew most from A to B. A profile's sampling noise is a
+# few tenths of a µs per function: read the parts first.
+bench_profile_diff() {
+	local la="$1" ba="$2" pa="$3" ra="$4" lb="$5" bb="$6" pb="$7" rb="$8" secs="${9:-10}"
+	# per_request BIN PROF REQS MODE: "name<TAB>µs per request" lines, by
+	# flat (own) or cum (with callees) time.
+	per_request() {
+		local opt=""
+		[ "$4" = cum ] && opt=-cum
+		go tool pprof -top $opt -nodecount=100000 -nodefraction=0 -edgefraction=0 -unit=ms "$1" "$2" 2>/dev/null |
+			awk -v n="$3" -v mode="$4" '
+				function ms(x) { sub(/ms$/, "", x); return x + 0 }
+				/Total samples/ { t = $0; sub(/.*= /, "", t); printf "(whole process)\t%.2f\n", ms(t) * 1000 / n }
+				NF >= 6 && ($1 ~ /ms$/ || $1 == "0") && ($4 ~ /ms$/ || $4 == "0") {
+					name = $6; for (i = 7; i <= NF; i++) name = name " " $i
+					printf "%s\t%.2f\n", name, ms(mode == "cum" ? $4 : $1) * 1000 / n
+				}' | sort -t "$(printf '\t')" -k1,1
+	}
+	local na nb
+	na="$(awk -v r="$ra" -v s="$secs" 'BEGIN { print r * s }')"
+	nb="$(awk -v r="$rb" -v s="$secs" 'BEGIN { print r * s }')"
+	local joined
+	joined="$(join -t "$(printf '\t')" -a1 -a2 -e 0 -o 0,1.2,2.2 <(per_request "$ba" "$pa" "$na" cum) <(per_request "$bb" "$pb" "$nb" cum))"
+	echo "| part of the gateway (cumulative, µs per request) | $la | $lb | $lb − $la |"
+	echo "| --- | ---: | ---: | ---: |"
+	while IFS='|' read -r label fn; do
+		printf '%s\n' "$joined" | awk -F'\t' -v fn="$fn" -v label="$label" \
+			'$1 == fn { printf "| %s | %.1f | %.1f | %+.1f |\n", label, $2, $3, $3 - $2; found = 1 }
+			 END { if (!found) printf "| %s | 0.0 | 0.0 | +0.0 |\n", label }'
+	done <<'PARTS'
+whole process|(whole process)
+HTTP server (net/http conn.serve: read, route, write)|net/http.(*conn).serve
+Caddy's handler chain|github.com/caddyserver/caddy/v2/modules/caddyhttp.(*Server).ServeHTTP
+`stepup` handler, including the proxy after it|github.com/caddy-stepup/caddy-stepup.(*Handler).ServeHTTP
+`stepup` route decision (enforce.Route.Decide)|github.com/caddy-stepup/caddy-stepup/enforce.(*Route).Decide
+`reverse_proxy` handler|github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy.(*Handler).ServeHTTP
+`reverse_proxy`'s `logger.With` (request and headers JSON-encoded)|go.uber.org/zap.(*Logger).With
+proxy transport, reading upstream responses|net/http.(*persistConn).readLoop
+proxy transport, writing upstream requests|net/http.(*persistConn).writeLoop
+syscalls|internal/runtime/syscall/linux.Syscall6
+allocation (mallocgc)|runtime.mallocgc
+GC marking in the background|runtime.gcBgMarkWorker
+GC assists|runtime.gcAssistAlloc
+GC sweeping in the background|runtime.bgsweep
+scheduler (mcall)|runtime.mcall
+PARTS
+	echo
+	echo "Functions whose own time per request grew most ($la → $lb, µs):"
+	echo
+	echo "| function | $la | $lb | $lb − $la |"
+	echo "| --- | ---: | ---: | ---: |"
+	join -t "$(printf '\t')" -a1 -a2 -e 0 -o 0,1.2,2.2 <(per_request "$ba" "$pa" "$na" flat) <(per_request "$bb" "$pb" "$nb" flat) |
+		awk -F'\t' '$1 != "(whole process)" { printf "%s\t%.2f\t%.2f\t%.2f\n", $1, $2, $3, $3 - $2 }' |
+		sort -t "$(printf '\t')" -k4,4 -g -r |
+		awk -F'\t' 'NR <= 12 { printf "| `%s` | %.2f | %.2f | %+.2f |\n", $1, $2, $3, $4 }'
+}

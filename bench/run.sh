@@ -8,9 +8,15 @@
 #   (e) as (b), but the token is DPoP-bound (cnf.jkt) and sent with the DPoP
 #       scheme and a fresh ES256 proof per request (bench/proofs makes them
 #       right before each window, bench/dpop.lua sends each once): one proof
-#       verification and one replay marker (memory store) per request
+#       verification and one replay marker (memory store) per request. On a
+#       gateway of its own: the markers it leaves (about a minute's worth,
+#       tens of thousands) are heap that every GC cycle of their process
+#       scans, a cost of (e) that the (b) gateway would otherwise pay
 #   (f) as (b), on a route of the same gateway that also requires an acr
 #       and a max_age (RFC 9470), which the token's acr and auth_time meet
+#   (g) with BASELINE=<checkout>: (b) on a gateway built from that checkout
+#       (e.g. `git worktree add --detach /tmp/before main`), so that two
+#       builds alternate window by window in one sitting
 # then the memory check: DISTINCT distinct valid tokens and GARBAGE garbage
 # tokens sent to a fresh gateway, its VmRSS read before and after.
 #
@@ -25,14 +31,17 @@
 #   DISTINCT=100000 GARBAGE=1000000 MEM=1 (0 skips the memory check)
 #   PROOF_RATE=15000 (DPoP proofs made per second of window: more than (e)
 #   can use, or the last ones are replayed and counted as non-2xx)
-#   PROFILE=0 (1 also saves 10 s CPU profiles of (b) and (c) with pprof tops)
+#   PROFILE=0 (1 also saves 10 s CPU profiles of (a), (b), (c), (e), (f)
+#   and (g) with pprof tops, and profile-diff.md: per request, where (b)
+#   spends more CPU than (a))
+#   BASELINE= (a checkout whose gateway runs case (g); none: no (g))
 # Output: bench/results/<UTC time>/ (ignored by git): report.md, the raw wrk
 # outputs and runs.tsv, caddy logs, memory.json, profiles.
 set -euo pipefail
 
 # The knobs set by the caller, for the report.
 knobs=""
-for v in ROUNDS DURATION CONNS THREADS WARMUP DISTINCT GARBAGE MEM PROFILE PROOF_RATE; do
+for v in ROUNDS DURATION CONNS THREADS WARMUP DISTINCT GARBAGE MEM PROFILE PROOF_RATE BASELINE; do
 	if [ -n "${!v:-}" ]; then knobs+="$v=${!v} "; fi
 done
 
@@ -46,6 +55,8 @@ GARBAGE="${GARBAGE:-1000000}"
 MEM="${MEM:-1}"
 PROFILE="${PROFILE:-0}"
 PROOF_RATE="${PROOF_RATE:-15000}"
+BASELINE="${BASELINE:-}"
+if [ -n "$BASELINE" ]; then BASELINE="$(cd "$BASELINE" && pwd)"; fi
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -59,22 +70,28 @@ bench_setup ""
 echo "== building (binaries in $tmp)" >&2
 go build -o "$tmp/caddy-plain" ./bench/plaincaddy
 go build -o "$tmp/caddy-stepup" ./tests/caddy
+if [ -n "$BASELINE" ]; then
+	(cd "$BASELINE" && go build -o "$tmp/caddy-base" ./tests/caddy)
+fi
 for tool in upstream tokens proofs freeport memload report; do
 	go build -o "$tmp/$tool" "./bench/$tool"
 done
 
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== keys and tokens" >&2
 "$tmp/tokens" -out "$tmp" -issuer https://idp.bench -scope payments:write -distinct "$DISTINCT"
 valid="$(cat "$tmp/valid.txt")"
 noscope="$(cat "$tmp/noscope.txt")"
 bound="$(cat "$tmp/bound.txt")"
 
-mapfile -t ports < <("$tmp/freeport" -n 9)
+mapfile -t ports < <("$tmp/freeport" -n 13)
 p_up="${ports[0]}"
-declare -A port=([a]="${ports[1]}" [b]="${ports[2]}" [c]="${ports[3]}" [d]="${ports[2]}" [e]="${ports[2]}" [f]="${ports[2]}" [m]="${ports[4]}")
+declare -A port=([a]="${ports[1]}" [b]="${ports[2]}" [c]="${ports[3]}" [d]="${ports[2]}" [e]="${ports[11]}" [f]="${ports[2]}" [m]="${ports[4]}"
+	[g]="${ports[9]}")
 # The request path of each case: (f) is the acr route of the (b) gateway.
-declare -A path=([a]=/pay [b]=/pay [c]=/pay [d]=/pay [e]=/pay [f]=/acr/pay [m]=/pay)
-declare -A admin=([plain]="${ports[5]}" [stepup]="${ports[6]}" [nocache]="${ports[7]}" [mem]="${ports[8]}")
+declare -A path=([a]=/pay [b]=/pay [c]=/pay [d]=/pay [e]=/pay [f]=/acr/pay [m]=/pay [g]=/pay)
+declare -A admin=([plain]="${ports[5]}" [stepup]="${ports[6]}" [nocache]="${ports[7]}" [mem]="${ports[8]}" [base]="${ports[10]}"
+	[dpop]="${ports[12]}")
 
 "$tmp/upstream" -addr "127.0.0.1:$p_up" -jwks "$tmp/jwks.json" >"$results/upstream.log" 2>&1 &
 pids+=($!)
@@ -134,7 +151,9 @@ acr_route="	route /acr/* {
 	}"
 caddyfile stepup "${port[b]}" "$(trust_block "")" "		stepup payments:write" "$acr_route"
 caddyfile nocache "${port[c]}" "$(trust_block "		token_cache off")" "		stepup payments:write"
+caddyfile dpop "${port[e]}" "$(trust_block "")" "		stepup payments:write"
 caddyfile mem "${port[m]}" "$(trust_block "")" "		stepup payments:write"
+caddyfile base "${port[g]}" "$(trust_block "")" "		stepup payments:write" "$acr_route"
 
 declare -A gwpid
 start_gateway() {
@@ -146,9 +165,15 @@ start_gateway() {
 start_gateway plain "$tmp/caddy-plain"
 start_gateway stepup "$tmp/caddy-stepup"
 start_gateway nocache "$tmp/caddy-stepup"
-declare -A gw=([a]=plain [b]=stepup [c]=nocache [d]=stepup [e]=stepup [f]=stepup)
-declare -A tok=([a]="$valid" [b]="$valid" [c]="$valid" [d]="$noscope" [e]="$bound" [f]="$valid")
-declare -A scheme=([a]=Bearer [b]=Bearer [c]=Bearer [d]=Bearer [e]=DPoP [f]=Bearer [m]=Bearer)
+start_gateway dpop "$tmp/caddy-stepup"
+cases=(a b c d e f)
+if [ -n "$BASELINE" ]; then
+	start_gateway base "$tmp/caddy-base"
+	cases+=(g)
+fi
+declare -A gw=([a]=plain [b]=stepup [c]=nocache [d]=stepup [e]=dpop [f]=stepup [g]=base)
+declare -A tok=([a]="$valid" [b]="$valid" [c]="$valid" [d]="$noscope" [e]="$bound" [f]="$valid" [g]="$valid")
+declare -A scheme=([a]=Bearer [b]=Bearer [c]=Bearer [d]=Bearer [e]=DPoP [f]=Bearer [m]=Bearer [g]=Bearer)
 
 # proofs_for SECONDS: a fresh file of single-use DPoP proofs for (e).
 proofs_for() {
@@ -199,12 +224,15 @@ expect c 200
 expect d 401
 expect e 200
 expect f 200
+if [ -n "$BASELINE" ]; then expect g 200; fi
 # The (f) route does check: a token with another acr is challenged there.
-curl -s -D - -o /dev/null -H "Authorization: Bearer $(cat "$tmp/lowacr.txt")" "http://127.0.0.1:${port[f]}${path[f]}" |
-	grep -qi '^www-authenticate: Bearer error="insufficient_user_authentication", .*acr_values="urn:bench:loa2"' ||
+# (The headers are read whole before grep -q looks at them: with pipefail,
+# a curl cut off by grep's early exit would fail the check.)
+headers="$(curl -s -D - -o /dev/null -H "Authorization: Bearer $(cat "$tmp/lowacr.txt")" "http://127.0.0.1:${port[f]}${path[f]}")"
+grep -qi '^www-authenticate: Bearer error="insufficient_user_authentication", .*acr_values="urn:bench:loa2"' <<<"$headers" ||
 	{ echo "run.sh: the (f) route does not enforce" >&2; exit 1; }
-curl -s -D - -o /dev/null -H "Authorization: Bearer $noscope" "http://127.0.0.1:${port[d]}/pay" |
-	grep -qi '^www-authenticate: Bearer error="insufficient_user_authentication"' ||
+headers="$(curl -s -D - -o /dev/null -H "Authorization: Bearer $noscope" "http://127.0.0.1:${port[d]}/pay")"
+grep -qi '^www-authenticate: Bearer error="insufficient_user_authentication"' <<<"$headers" ||
 	{ echo "run.sh: case (d) is not a step-up challenge" >&2; exit 1; }
 
 cpu_ticks() { # utime+stime of a process, in clock ticks (fields 14 and 15)
@@ -225,31 +253,47 @@ window() {
 }
 
 echo "== warm-up, ${WARMUP}s per case" >&2
-for c in a b c d e f; do
+for c in "${cases[@]}"; do
 	load "$c" "$WARMUP" >/dev/null
 done
 
-cases=(a b c d e f)
 bench_rounds "$ROUNDS" "${cases[@]}"
 
 if [ "$PROFILE" = 1 ]; then
-	for c in b c e; do
+	for c in a b c e f ${BASELINE:+g}; do
 		echo "== CPU profile of ($c)" >&2
+		bin="$tmp/caddy-stepup"
+		[ "$c" = a ] && bin="$tmp/caddy-plain"
+		[ "$c" = g ] && bin="$tmp/caddy-base"
 		[ "$c" = e ] && proofs_for 12
-		load_prepared "$c" 12 >/dev/null &
+		load_prepared "$c" 12 >"$results/profile-wrk-$c.txt" &
 		sleep 1
 		curl -s -o "$results/cpu-$c.pprof" "http://127.0.0.1:${admin[${gw[$c]}]}/debug/pprof/profile?seconds=10"
 		wait $!
-		go tool pprof -top -nodecount=40 "$tmp/caddy-stepup" "$results/cpu-$c.pprof" >"$results/cpu-$c-top.txt" 2>/dev/null
-		go tool pprof -top -cum -nodecount=40 "$tmp/caddy-stepup" "$results/cpu-$c.pprof" >"$results/cpu-$c-cum.txt" 2>/dev/null
+		go tool pprof -top -nodecount=40 "$bin" "$results/cpu-$c.pprof" >"$results/cpu-$c-top.txt" 2>/dev/null
+		go tool pprof -top -cum -nodecount=40 "$bin" "$results/cpu-$c.pprof" >"$results/cpu-$c-cum.txt" 2>/dev/null
 	done
+	rps_of() { awk '/Requests\/sec/ {print $2}' "$results/profile-wrk-$1.txt"; }
+	{
+		echo "Where (b) spends more CPU than (a), per request, from the CPU profiles (10 s of load each, taken one after the other):"
+		echo
+		bench_profile_diff "(a)" "$tmp/caddy-plain" "$results/cpu-a.pprof" "$(rps_of a)" \
+			"(b)" "$tmp/caddy-stepup" "$results/cpu-b.pprof" "$(rps_of b)"
+		if [ -n "$BASELINE" ]; then
+			echo
+			echo "(b) on this checkout's build beside (g), the same case on the BASELINE build:"
+			echo
+			bench_profile_diff "(g)" "$tmp/caddy-base" "$results/cpu-g.pprof" "$(rps_of g)" \
+				"(b)" "$tmp/caddy-stepup" "$results/cpu-b.pprof" "$(rps_of b)"
+		fi
+	} >"$results/profile-diff.md"
 fi
 
 mem_args=()
 if [ "$MEM" = 1 ]; then
 	echo "== memory: $DISTINCT distinct valid tokens, $GARBAGE garbage tokens" >&2
 	# A fresh gateway, alone: the others are stopped so they do not compete.
-	for name in plain stepup nocache; do kill "${gwpid[$name]}"; wait "${gwpid[$name]}" 2>/dev/null || true; done
+	for name in plain stepup nocache dpop ${BASELINE:+base}; do kill "${gwpid[$name]}"; wait "${gwpid[$name]}" 2>/dev/null || true; done
 	start_gateway mem "$tmp/caddy-stepup"
 	gw[m]=mem tok[m]="$valid"
 	expect m 200
@@ -266,8 +310,16 @@ fi
 	echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), $(uname -sr)"
 	echo "- $(go version | sed 's/^go version //'); Caddy $("$tmp/caddy-plain" version | awk '{print $1}'); wrk $(wrk -v 2>&1 | awk 'NR==1 {print $2}')"
 	echo "- wrk, the gateway, and the upstream (bench/upstream) all share the same cores: nothing is pinned."
+	echo "- load average (1, 5, 15 min) when the gateways started: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	if [ -n "$BASELINE" ]; then
+		echo "- (g) runs the build of $BASELINE ($(git -C "$BASELINE" rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")); the others this checkout's ($(git rev-parse --short HEAD))"
+	fi
 	echo
 	"$tmp/report" -runs "$results/runs.tsv" "${mem_args[@]}"
+	if [ -f "$results/profile-diff.md" ]; then
+		echo
+		cat "$results/profile-diff.md"
+	fi
 } >"$results/report.md"
 cat "$results/report.md"
 echo >&2

@@ -48,6 +48,7 @@ var caseNames = []struct{ id, name string }{
 	{"d", "`stepup`, valid token lacking the scope (401 challenge)"},
 	{"e", "`stepup`, DPoP-bound token (cached) + a fresh ES256 proof per request, memory store"},
 	{"f", "`stepup` with `acr` and `max_age`, the token of (b) (its acr and auth_time pass)"},
+	{"g", "as (b), on the `BASELINE` build (its own gateway)"},
 }
 
 func main() {
