@@ -8,10 +8,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/caddy-stepup/caddy-stepup/adminapi"
 	"github.com/caddy-stepup/caddy-stepup/apierror"
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // The management calls of Prelude's API (routes in package adminapi):
@@ -23,25 +22,6 @@ import (
 // with Prelude's bodies, so that the curl commands of Prelude's documentation work with only
 // the host changed. A change is checked (admin_config_body.go), then
 // applied through Caddy's own config API (admin_endpoint.go).
-
-// ManagementConfig is what the management calls keep in the config.
-type ManagementConfig struct {
-	// Required as `Authorization: Bearer <key>` on every route of
-	// admin.api.stepup (Caddy's admin endpoint) when set; write it as
-	// {env.NAME}. Whoever reaches Caddy's admin endpoint can change or
-	// remove it through /config: it is no boundary against them. The
-	// stepup_management handler has a key of its own. Default: none.
-	Key string `json:"key,omitempty"`
-
-	// The last step-up configuration posted, as posted (GET reads it back).
-	StepUp json.RawMessage `json:"stepup,omitempty"`
-
-	// The scopes registered with POST .../config/scopes.
-	Scopes []string `json:"scopes,omitempty"`
-
-	CreatedAt string `json:"created_at,omitempty"`
-	UpdatedAt string `json:"updated_at,omitempty"`
-}
 
 // management is the Caddy shell's side of the management calls: it reads
 // the app's management settings, and edits apps.stepup through config.
@@ -64,7 +44,7 @@ var (
 func (m *management) Read(_ context.Context, what adminapi.Resource) (any, error) {
 	mc := m.app.Management
 	if mc == nil {
-		mc = &ManagementConfig{}
+		mc = &appconfig.ManagementConfig{}
 	}
 	switch what {
 	case adminapi.Scopes:
@@ -202,4 +182,6 @@ func mustRaw(v any) json.RawMessage {
 	return b
 }
 
-func secondsDuration(n int) caddy.Duration { return caddy.Duration(time.Duration(n) * time.Second) }
+func secondsDuration(n int) appconfig.Duration {
+	return appconfig.Duration(time.Duration(n) * time.Second)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/caddy-stepup/caddy-stepup/adminapi"
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
@@ -17,10 +18,10 @@ import (
 
 // postedStepUp is a checked body of POST .../config/stepup.
 type postedStepUp struct {
-	scopes  map[string]*Scope // the app's scope blocks
-	keys    []string          // custom_steps keys; none: custom_steps is left as it is
-	jwksURL string            // custom_steps jwks_url, with keys
-	doc     json.RawMessage   // the body, compacted, as GET reads it back
+	scopes  map[string]*appconfig.Scope // the app's scope blocks
+	keys    []string                    // custom_steps keys; none: custom_steps is left as it is
+	jwksURL string                      // custom_steps jwks_url, with keys
+	doc     json.RawMessage             // the body, compacted, as GET reads it back
 }
 
 // badRequest is a refusal of a posted body; its message quotes only what
@@ -33,7 +34,7 @@ func parsePostedStepUp(body []byte) (*postedStepUp, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &postedStepUp{jwksURL: cfg.JWKSURL, scopes: map[string]*Scope{}}
+	p := &postedStepUp{jwksURL: cfg.JWKSURL, scopes: map[string]*appconfig.Scope{}}
 	for _, k := range cfg.StepKeys {
 		p.keys = append(p.keys, k.Key)
 	}
@@ -52,7 +53,7 @@ func parsePostedStepUp(body []byte) (*postedStepUp, error) {
 		block, err := scopeBlock(&s)
 		if err == nil {
 			// Steps are checked against the custom steps in checkPosted.
-			err = stepup.ValidateScope(s.Scope, scopePolicy(block))
+			err = stepup.ValidateScope(s.Scope, block.Policy())
 		}
 		if err != nil {
 			return nil, badRequest("allowed_scopes[%d] (%q): %v", i, s.Scope, err)
@@ -66,13 +67,13 @@ func parsePostedStepUp(body []byte) (*postedStepUp, error) {
 }
 
 // scopeBlock is the scope block an allowed_scopes entry becomes.
-func scopeBlock(s *adminapi.ScopeEntry) (*Scope, error) {
+func scopeBlock(s *adminapi.ScopeEntry) (*appconfig.Scope, error) {
 	switch s.Mode {
 	case "delegated":
 		if s.Delegated == nil {
 			return nil, errors.New("mode delegated needs delegated.delegation_hook")
 		}
-		return &Scope{Delegated: s.Delegated.DelegationHook}, nil
+		return &appconfig.Scope{Delegated: s.Delegated.DelegationHook}, nil
 	case "direct":
 		if s.Direct == nil {
 			return nil, errors.New("mode direct needs direct.steps")
@@ -80,16 +81,16 @@ func scopeBlock(s *adminapi.ScopeEntry) (*Scope, error) {
 		if g := s.Direct.GrantedFor; g < 0 || g > adminapi.MaxPostedSeconds {
 			return nil, fmt.Errorf("granted_for must be at most %d seconds", adminapi.MaxPostedSeconds)
 		}
-		d := &DirectScope{GrantedFor: secondsDuration(s.Direct.GrantedFor), GrantMode: s.Direct.GrantMode}
+		d := &appconfig.DirectScope{GrantedFor: secondsDuration(s.Direct.GrantedFor), GrantMode: s.Direct.GrantMode}
 		for _, st := range s.Direct.Steps {
 			if e := st.ExpirationDuration; e < 0 || e > adminapi.MaxPostedSeconds {
 				return nil, fmt.Errorf("step %q: expiration_duration must be at most %d seconds", st.Key, adminapi.MaxPostedSeconds)
 			}
-			d.Steps = append(d.Steps, DirectStep{Key: st.Key, Expiration: secondsDuration(st.ExpirationDuration)})
+			d.Steps = append(d.Steps, appconfig.DirectStep{Key: st.Key, Expiration: secondsDuration(st.ExpirationDuration)})
 		}
-		return &Scope{Direct: d}, nil
+		return &appconfig.Scope{Direct: d}, nil
 	case "block":
-		return &Scope{Block: true}, nil
+		return &appconfig.Scope{Block: true}, nil
 	}
 	return nil, fmt.Errorf("mode %q is not one of delegated, direct, block", s.Mode)
 }
@@ -100,17 +101,17 @@ func scopeBlock(s *adminapi.ScopeEntry) (*Scope, error) {
 // values checked that were not posted already passed when the running
 // config loaded, so a refusal is about what was posted.
 func (a *App) checkPosted(p *postedStepUp) error {
-	candidate := &App{Issuer: a.Issuer, LoginACR: a.LoginACR, PossessionACR: a.PossessionACR, Login: a.Login,
-		CustomSteps: a.CustomSteps, Scopes: p.scopes, Passkey: a.Passkey}
+	candidate := &App{Config: appconfig.Config{Issuer: a.Issuer, LoginACR: a.LoginACR, PossessionACR: a.PossessionACR, Login: a.Login,
+		CustomSteps: a.CustomSteps, Scopes: p.scopes, Passkey: a.Passkey}}
 	if len(p.keys) > 0 {
-		cs := CustomStepsConfig{Algorithms: []string{"RS256"}}
+		cs := appconfig.CustomStepsConfig{Algorithms: []string{"RS256"}}
 		if a.CustomSteps != nil {
 			cs = *a.CustomSteps
 		}
 		cs.JWKSURL, cs.Keys = p.jwksURL, p.keys
 		candidate.CustomSteps = &cs
 	}
-	if err := candidate.validateEngine(); err != nil {
+	if err := candidate.ValidateEngine(); err != nil {
 		return badRequest("%v", err)
 	}
 	return nil

@@ -6,7 +6,7 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/adminapi"
 	"github.com/caddy-stepup/caddy-stepup/apierror"
-	"github.com/caddy-stepup/caddy-stepup/stepup"
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // Prelude's passkey management call, beside the step-up ones:
@@ -24,35 +24,20 @@ var errNoPasskeyBlock = &adminapi.Error{Kind: apierror.NotFound, Code: "not_foun
 
 // parsePostedPasskey reads the body of PUT .../config/passkey into the
 // passkey block it makes.
-func parsePostedPasskey(body []byte) (*PasskeyConfig, error) {
+func parsePostedPasskey(body []byte) (*appconfig.PasskeyConfig, error) {
 	b, err := adminapi.ReadPasskey(body)
 	if err != nil {
 		return nil, err
 	}
-	return &PasskeyConfig{RPID: b.RPID, RPName: b.RPName, AllowedOrigins: b.AllowedOrigins,
+	return &appconfig.PasskeyConfig{RPID: b.RPID, RPName: b.RPName, AllowedOrigins: b.AllowedOrigins,
 		UserVerification: b.UserVerification, AttestationPreference: b.AttestationPreference,
 		LoginEnabled: b.LoginEnabled, AAGUIDAllowlist: b.AAGUIDAllowlist}, nil
 }
 
 // checkPostedPasskey checks the passkey block the call makes against the
-// running app, as its Validate would: the relying party's settings, the
-// acr rules with the block's own acr words, what enrolment needs.
-func (a *App) checkPostedPasskey(p *PasskeyConfig) error {
-	next := *p
-	if a.Passkey != nil {
-		next.ACR, next.HardwareACR = a.Passkey.ACR, a.Passkey.HardwareACR
-	}
-	scopes := maps.Clone(a.Scopes)
-	if a.defaultWriteScope {
-		delete(scopes, stepup.PasskeyWriteScope) // declared again by the candidate's defaults
-	}
-	candidate := &App{Issuer: a.Issuer, ExternalURL: a.ExternalURL, LoginACR: a.LoginACR, PossessionACR: a.PossessionACR,
-		Login: a.Login, OTP: a.OTP, CustomSteps: a.CustomSteps, Scopes: scopes, Passkey: &next}
-	candidate.setPasskeyDefaults()
-	if err := candidate.validatePasskey(); err != nil {
-		return badRequest("%v", err)
-	}
-	if err := candidate.validateEngine(); err != nil {
+// running app's config (appconfig.Config.CheckPasskey).
+func (a *App) checkPostedPasskey(p *appconfig.PasskeyConfig) error {
+	if err := a.CheckPasskey(p); err != nil {
 		return badRequest("%v", err)
 	}
 	return nil
@@ -60,7 +45,7 @@ func (a *App) checkPostedPasskey(p *PasskeyConfig) error {
 
 // setPasskey writes the posted settings into apps.stepup's passkey block,
 // keeping its other members, and answers the configuration.
-func setPasskey(raw map[string]json.RawMessage, p *PasskeyConfig, now string) any {
+func setPasskey(raw map[string]json.RawMessage, p *appconfig.PasskeyConfig, now string) any {
 	block := map[string]json.RawMessage{}
 	_ = json.Unmarshal(raw["passkey"], &block) // absent, or a block Caddy loaded
 	if block == nil {
@@ -81,7 +66,7 @@ func setPasskey(raw map[string]json.RawMessage, p *PasskeyConfig, now string) an
 }
 
 // passkeyView is a passkey block in Prelude's shape.
-func passkeyView(p *PasskeyConfig, created, updated string) map[string]any {
+func passkeyView(p *appconfig.PasskeyConfig, created, updated string) map[string]any {
 	orNone := func(v []string) []string {
 		if v == nil {
 			return []string{}
@@ -106,7 +91,7 @@ func (m *management) readPasskey() (any, error) {
 	}
 	mc := m.app.Management
 	if mc == nil {
-		mc = &ManagementConfig{}
+		mc = &appconfig.ManagementConfig{}
 	}
 	return map[string]any{"config": passkeyView(&p, mc.CreatedAt, mc.UpdatedAt)}, nil
 }

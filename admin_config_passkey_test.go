@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/adminapi"
 	"github.com/caddy-stepup/caddy-stepup/apierror"
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // seedPasskeyBody is the example body of Prelude's passkey configuration.
@@ -19,9 +20,9 @@ const seedPasskeyBody = `{"rp_id":"example.com","rp_name":"Example","allowed_ori
 // passkeyApp is a running app with passkeys and an OTP sender.
 func passkeyApp(t *testing.T) *App {
 	t.Helper()
-	app := &App{Issuer: "https://example.com", OTP: &OTPConfig{Sender: &SenderConfig{Kind: "log"}},
-		Login: &LoginConfig{OTP: []string{"phone_number"}}, Passkey: &PasskeyConfig{ACR: "phr", HardwareACR: "phrh"},
-		Scopes: map[string]*Scope{"pay:confirm": {ACR: "phr", Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_passkey"}}}}}}
+	app := &App{Config: appconfig.Config{Issuer: "https://example.com", OTP: &appconfig.OTPConfig{Sender: &appconfig.SenderConfig{Kind: "log"}},
+		Login: &appconfig.LoginConfig{OTP: []string{"phone_number"}}, Passkey: &appconfig.PasskeyConfig{ACR: "phr", HardwareACR: "phrh"},
+		Scopes: map[string]*appconfig.Scope{"pay:confirm": {ACR: "phr", Direct: &appconfig.DirectScope{Steps: []appconfig.DirectStep{{Key: "verify_passkey"}}}}}}}
 	app.setDefaults()
 	if err := app.Validate(); err != nil {
 		t.Fatal(err)
@@ -112,10 +113,10 @@ func TestPutPasskeyRefusals(t *testing.T) {
 	}
 	// The app's acr rules hold for the block it would make: a gateway
 	// without an otp sender has no built-in enrolment step-up.
-	bare := &App{Issuer: "https://example.com", Passkey: &PasskeyConfig{}, Scopes: map[string]*Scope{}}
-	bare.Scopes["prld:passkey:write"] = &Scope{Delegated: "https://backend.example.com/hooks/stepup"}
+	bare := &App{Config: appconfig.Config{Issuer: "https://example.com", Passkey: &appconfig.PasskeyConfig{}, Scopes: map[string]*appconfig.Scope{}}}
+	bare.Scopes["prld:passkey:write"] = &appconfig.Scope{Delegated: "https://backend.example.com/hooks/stepup"}
 	bare.setDefaults()
-	noSender := &App{Issuer: "https://example.com"}
+	noSender := &App{Config: appconfig.Config{Issuer: "https://example.com"}}
 	noSender.setDefaults()
 	held := &heldConfig{doc: `{}`}
 	if _, err := (&management{app: noSender, config: held, now: time.Now}).Change(context.Background(), adminapi.PasskeyConfig,

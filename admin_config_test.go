@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddy-stepup/caddy-stepup/adminapi"
 	"github.com/caddy-stepup/caddy-stepup/apierror"
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // preludeStepUpBody is the POST .../config/stepup of Prelude's documentation, with a step key.
@@ -163,8 +164,8 @@ func TestPostedBodiesReadAlikeByEveryParser(t *testing.T) {
 // checkPosted checks posted blocks against the running app: a direct step
 // must be a step the config (as the change leaves it) can run.
 func TestPostedScopesAreCheckedAgainstTheRunningApp(t *testing.T) {
-	app := &App{Issuer: "https://api.example.com", LoginACR: "urn:stepup:otp",
-		CustomSteps: &CustomStepsConfig{JWKSURL: "https://backend.example.com/jwks", Keys: []string{"operator_step"}, Algorithms: []string{"RS256"}}}
+	app := &App{Config: appconfig.Config{Issuer: "https://api.example.com", LoginACR: "urn:stepup:otp",
+		CustomSteps: &appconfig.CustomStepsConfig{JWKSURL: "https://backend.example.com/jwks", Keys: []string{"operator_step"}, Algorithms: []string{"RS256"}}}}
 	bare := &App{}
 	bare.setDefaults() // as the running app's Provision left it
 	direct := func(key string) string {
@@ -217,8 +218,8 @@ func TestSetStepUpChangesOnlyScopesCustomStepKeysAndManagement(t *testing.T) {
 		SigningKey  string `json:"signing_key"`
 		Store       map[string]string
 		CustomSteps map[string]any `json:"custom_steps"`
-		Scopes      map[string]*Scope
-		Management  *ManagementConfig
+		Scopes      map[string]*appconfig.Scope
+		Management  *appconfig.ManagementConfig
 	}
 	if err := json.Unmarshal(mustRaw(raw), &got); err != nil {
 		t.Fatal(err)
@@ -259,7 +260,7 @@ func TestAddScopeRegistersOnce(t *testing.T) {
 	_ = json.Unmarshal([]byte(currentApp), &raw)
 	addScope(raw, "transfer:write", "2026-02-02T00:00:00Z")
 	answer := addScope(raw, "transfer:write", "2026-02-03T00:00:00Z")
-	var m ManagementConfig
+	var m appconfig.ManagementConfig
 	_ = json.Unmarshal(raw["management"], &m)
 	if strings.Join(m.Scopes, ",") != "x,transfer:write" || m.Key != "{env.STEPUP_ADMIN_KEY}" || m.UpdatedAt != "2026-02-03T00:00:00Z" ||
 		m.CreatedAt != "2026-01-01T00:00:00Z" || string(raw["scopes"]) != `{"old:scope":{"delegated":"{env.OLD_HOOK}"}}` {
@@ -297,7 +298,7 @@ func (c *heldConfig) postApp(_ context.Context, doc []byte, etag string) error {
 }
 
 func TestChangeGoesThroughTheConfigAPIWithItsEtag(t *testing.T) {
-	app := &App{Issuer: "https://api.example.com"}
+	app := &App{Config: appconfig.Config{Issuer: "https://api.example.com"}}
 	app.setDefaults()
 	clock := func() time.Time { return time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC) }
 	held := &heldConfig{doc: currentApp, etag: `"/config/apps/stepup 0123abcd"`}
@@ -340,8 +341,8 @@ func TestChangeGoesThroughTheConfigAPIWithItsEtag(t *testing.T) {
 }
 
 func TestReadAnswersWithoutTheKey(t *testing.T) {
-	app := &App{Management: &ManagementConfig{Key: "resolved-management-key", StepUp: json.RawMessage(`{"allowed_scopes":[]}`),
-		Scopes: []string{"a"}, CreatedAt: "c", UpdatedAt: "u"}}
+	app := &App{Config: appconfig.Config{Management: &appconfig.ManagementConfig{Key: "resolved-management-key", StepUp: json.RawMessage(`{"allowed_scopes":[]}`),
+		Scopes: []string{"a"}, CreatedAt: "c", UpdatedAt: "u"}}}
 	m := &management{app: app}
 	for _, what := range []adminapi.Resource{adminapi.StepUpConfig, adminapi.Scopes} {
 		v, err := m.Read(context.Background(), what)

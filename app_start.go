@@ -3,10 +3,10 @@ package caddystepup
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sync"
 	"time"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/sessionapi"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
@@ -71,7 +71,7 @@ func (a *App) acquire() (*appRuntime, error) {
 		nonces: dpop.NewNonces(signer.DeriveSecret("dpop-nonce"), 0),
 		// Handlers keep DPoP replay markers in the store even when the
 		// gateway mints no tokens of its own.
-		resourceProofs: &dpop.Verifier{Algorithms: a.dpopAlgorithms()},
+		resourceProofs: &dpop.Verifier{Algorithms: a.AcceptedDPoPAlgorithms()},
 	}
 	shared, ledger, err := a.openStore(a.ctx)
 	if err != nil {
@@ -91,7 +91,7 @@ func (a *App) acquire() (*appRuntime, error) {
 	if a.Issuer == "" {
 		return rt, nil
 	}
-	if a.Webhooks != nil || a.HookAlgorithm == hookPS256 {
+	if a.Webhooks != nil || a.HookAlgorithm == appconfig.HookPS256 {
 		if rt.webhookKey, err = loadWebhookKey(a.ctx, a.WebhookSigningKey); err != nil {
 			return nil, fmt.Errorf("loading webhook_signing_key: %v", err)
 		}
@@ -113,7 +113,7 @@ func (a *App) acquire() (*appRuntime, error) {
 	}
 	rt.sessionAPI = sessionapi.New(sessionapi.Config{
 		Engine: rt.engine, Tokens: rt.tokens, Issuer: a.Issuer, Nonces: rt.nonces,
-		ExternalOrigin: a.externalOrigin(), CORS: a.CORS, JWKS: published,
+		ExternalOrigin: a.ExternalOrigin(), CORS: a.CORS, JWKS: published,
 		Logger: a.logger.Named("session"), ClientIP: clientIP, OriginalPath: originalPath, Now: rt.now,
 	})
 	return rt, nil
@@ -185,21 +185,12 @@ func (a *App) accessTokenVerifier(signer *jwks.Signer, now func() time.Time) (*j
 	if len(issuers) == 0 {
 		return nil, nil // handlers that need tokens refused to load (Validate)
 	}
-	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: a.settings.Leeway, CacheSize: a.tokenCacheSize(),
+	v, err := jwks.NewVerifier(jwks.VerifierOptions{Issuers: issuers, Leeway: a.settings.Leeway, CacheSize: a.VerifiedTokenCacheSize(),
 		OnCache: telemetry.CacheLookup, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("setting up token verification: %v", err)
 	}
 	return v, nil
-}
-
-// tokenCacheSize is the size of the verified-token caches (token_cache),
-// 0 when they are off.
-func (a *App) tokenCacheSize() int {
-	if a.DisableTokenCache {
-		return 0
-	}
-	return a.TokenCacheSize
 }
 
 // acquireRemote shares the key set at jwksURL, remembering it for Cleanup.
@@ -210,19 +201,6 @@ func (a *App) acquireRemote(jwksURL string, refresh time.Duration) (*jwks.Remote
 	}
 	a.remotes = append(a.remotes, key)
 	return remote, nil
-}
-
-// externalOrigin is the origin clients call the session API at.
-func (a *App) externalOrigin() string {
-	origin := a.ExternalURL
-	if origin == "" {
-		origin = a.Issuer
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return origin // Validate refused it already
-	}
-	return u.Scheme + "://" + u.Host
 }
 
 // Stop is part of caddy.App; what Start acquired is released by Cleanup,

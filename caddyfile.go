@@ -7,6 +7,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // Directive order: all five run in the authentication stage, right after
@@ -192,7 +194,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			*target = v
 		case "access_token_ttl", "refresh_token_ttl", "leeway":
-			target := map[string]*caddy.Duration{"access_token_ttl": &a.AccessTokenTTL, "refresh_token_ttl": &a.RefreshTokenTTL, "leeway": &a.Leeway}[option]
+			target := map[string]*appconfig.Duration{"access_token_ttl": &a.AccessTokenTTL, "refresh_token_ttl": &a.RefreshTokenTTL, "leeway": &a.Leeway}[option]
 			if *target != 0 {
 				return d.Errf("%s already specified", option)
 			}
@@ -235,7 +237,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if a.Scopes == nil {
-				a.Scopes = make(map[string]*Scope)
+				a.Scopes = make(map[string]*appconfig.Scope)
 			}
 			a.Scopes[name] = s
 		case "store":
@@ -249,7 +251,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.Store = st
 		case "login":
 			if a.Login == nil {
-				a.Login = new(LoginConfig)
+				a.Login = new(appconfig.LoginConfig)
 			}
 			if err := parseLogin(d, a.Login); err != nil {
 				return err
@@ -265,7 +267,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.Passkey = p
 		case "management_key":
 			if a.Management == nil {
-				a.Management = new(ManagementConfig)
+				a.Management = new(appconfig.ManagementConfig)
 			}
 			if err := oneArg(d, &a.Management.Key); err != nil {
 				return err
@@ -368,7 +370,7 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 }
 
 // durationArg reads exactly one duration argument into dst.
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+func durationArg(d *caddyfile.Dispenser, dst *appconfig.Duration) error {
 	option := d.Val()
 	var v string
 	if err := oneArg(d, &v); err != nil {
@@ -378,7 +380,7 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 	if err != nil {
 		return d.Errf("%s: %v", option, err)
 	}
-	*dst = caddy.Duration(dur)
+	*dst = appconfig.Duration(dur)
 	return nil
 }
 

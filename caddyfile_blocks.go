@@ -9,11 +9,13 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // parseStore parses `store memory` or `store redis [<url>] { ... }`.
-func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
-	st := new(StoreConfig)
+func parseStore(d *caddyfile.Dispenser) (*appconfig.StoreConfig, error) {
+	st := new(appconfig.StoreConfig)
 	if !d.NextArg() {
 		return nil, d.Err("store memory | redis [<url>]")
 	}
@@ -114,7 +116,7 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 				if err != nil || dur <= 0 {
 					return nil, d.Errf("wait_replicas: %q is not a positive duration", args[1])
 				}
-				st.WaitTimeout = caddy.Duration(dur)
+				st.WaitTimeout = appconfig.Duration(dur)
 			}
 		default:
 			return nil, d.Errf("unrecognized store option '%s'", d.Val())
@@ -130,11 +132,11 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 }
 
 // parseLimits parses `limits { client_unproven_sends <n> <window>; ... }`.
-func parseLimits(d *caddyfile.Dispenser) (*LimitsConfig, error) {
-	l := new(LimitsConfig)
+func parseLimits(d *caddyfile.Dispenser) (*appconfig.LimitsConfig, error) {
+	l := new(appconfig.LimitsConfig)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		option := d.Val()
-		target := l.limitWords()[option]
+		target := l.Words()[option]
 		if target == nil {
 			return nil, d.Errf("unrecognized limits option '%s'", option)
 		}
@@ -150,14 +152,14 @@ func parseLimits(d *caddyfile.Dispenser) (*LimitsConfig, error) {
 		if err != nil {
 			return nil, d.Errf("%s: %v", option, err)
 		}
-		*target = &RateConfig{Count: n, Window: caddy.Duration(dur)}
+		*target = &appconfig.RateConfig{Count: n, Window: appconfig.Duration(dur)}
 	}
 	return l, nil
 }
 
 // parseOTP parses the `otp { sender ...; digits; ttl; ... }` block.
-func parseOTP(d *caddyfile.Dispenser) (*OTPConfig, error) {
-	o := new(OTPConfig)
+func parseOTP(d *caddyfile.Dispenser) (*appconfig.OTPConfig, error) {
+	o := new(appconfig.OTPConfig)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		option := d.Val()
 		switch option {
@@ -197,8 +199,8 @@ func parseOTP(d *caddyfile.Dispenser) (*OTPConfig, error) {
 
 // parseSender parses `sender log`, `sender webhook <url> { secret; timeout }`
 // or `sender smtp <host:port> { from; username; password; tls; subject; timeout }`.
-func parseSender(d *caddyfile.Dispenser) (*SenderConfig, error) {
-	sc := new(SenderConfig)
+func parseSender(d *caddyfile.Dispenser) (*appconfig.SenderConfig, error) {
+	sc := new(appconfig.SenderConfig)
 	if !d.NextArg() {
 		return nil, d.Err("sender log | webhook <url> | smtp <host:port>")
 	}
@@ -259,8 +261,8 @@ func parseSender(d *caddyfile.Dispenser) (*SenderConfig, error) {
 }
 
 // parseCustomSteps parses `custom_steps { jwks_url; keys; algorithms }`.
-func parseCustomSteps(d *caddyfile.Dispenser) (*CustomStepsConfig, error) {
-	cs := new(CustomStepsConfig)
+func parseCustomSteps(d *caddyfile.Dispenser) (*appconfig.CustomStepsConfig, error) {
+	cs := new(appconfig.CustomStepsConfig)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "jwks_url":

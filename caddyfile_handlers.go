@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // parseStepupDirective parses the `stepup` directive.
@@ -119,8 +121,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if h.MCP != nil {
 				return d.Err("mcp is given twice")
 			}
-			h.MCP = new(MCPConfig)
-			if err := h.MCP.unmarshalMCP(d); err != nil {
+			h.MCP = new(appconfig.MCPConfig)
+			if err := unmarshalMCP(h.MCP, d); err != nil {
 				return err
 			}
 		default:

@@ -7,10 +7,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // parseLogin parses `login otp <type...>` or `login password { ... }`.
-func parseLogin(d *caddyfile.Dispenser, l *LoginConfig) error {
+func parseLogin(d *caddyfile.Dispenser, l *appconfig.LoginConfig) error {
 	if !d.NextArg() {
 		return d.ArgErr()
 	}
@@ -42,7 +44,7 @@ func parseLogin(d *caddyfile.Dispenser, l *LoginConfig) error {
 			return d.Err("login oauth <provider> { issuer ...; client_id ...; client_secret ... }")
 		}
 		if l.OAuth == nil {
-			l.OAuth = map[string]*OAuthConfig{}
+			l.OAuth = map[string]*appconfig.OAuthConfig{}
 		}
 		if _, dup := l.OAuth[name]; dup {
 			return d.Errf("login oauth %s is given twice", name)
@@ -56,8 +58,8 @@ func parseLogin(d *caddyfile.Dispenser, l *LoginConfig) error {
 }
 
 // parseOAuthLogin parses the block of `login oauth <provider>`.
-func parseOAuthLogin(d *caddyfile.Dispenser) (*OAuthConfig, error) {
-	o := new(OAuthConfig)
+func parseOAuthLogin(d *caddyfile.Dispenser) (*appconfig.OAuthConfig, error) {
+	o := new(appconfig.OAuthConfig)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var err error
 		switch d.Val() {
@@ -107,8 +109,8 @@ func parseOAuthLogin(d *caddyfile.Dispenser) (*OAuthConfig, error) {
 }
 
 // parsePasswordLogin parses the block of `login password`.
-func parsePasswordLogin(d *caddyfile.Dispenser) (*PasswordConfig, error) {
-	pw := new(PasswordConfig)
+func parsePasswordLogin(d *caddyfile.Dispenser) (*appconfig.PasswordConfig, error) {
+	pw := new(appconfig.PasswordConfig)
 	count := func(dst *int, optional bool) error {
 		option := d.Val()
 		args := d.RemainingArgs()
@@ -159,7 +161,7 @@ func parsePasswordLogin(d *caddyfile.Dispenser) (*PasswordConfig, error) {
 			if err1 != nil || err2 != nil || err3 != nil || mem < 1024 || mem > 1<<40 {
 				return nil, d.Err("argon2id <time> <memory> <threads>, e.g. argon2id 1 46MiB 1")
 			}
-			pw.Argon2id = &Argon2idConfig{Time: time, MemoryKiB: int(mem / 1024), Threads: threads}
+			pw.Argon2id = &appconfig.Argon2idConfig{Time: time, MemoryKiB: int(mem / 1024), Threads: threads}
 		default:
 			return nil, d.Errf("unrecognized login password option '%s'", d.Val())
 		}

@@ -7,13 +7,14 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 // parseTrust parses `trust <issuer> { jwks_url; audience; algorithms; ... }`,
 // one issuer whose access tokens the gateway accepts.
-func parseTrust(d *caddyfile.Dispenser) (*Trust, error) {
-	t := new(Trust)
+func parseTrust(d *caddyfile.Dispenser) (*appconfig.Trust, error) {
+	t := new(appconfig.Trust)
 	if !d.NextArg() {
 		return nil, d.Err("trust needs the issuer it accepts tokens from")
 	}
@@ -65,8 +66,8 @@ func parseTrust(d *caddyfile.Dispenser) (*Trust, error) {
 
 // parseScope parses the block of `scope <name> { ... }`: how that scope is
 // granted (delegation hook or direct steps) and for how long.
-func parseScope(d *caddyfile.Dispenser) (*Scope, error) {
-	s := new(Scope)
+func parseScope(d *caddyfile.Dispenser) (*appconfig.Scope, error) {
+	s := new(appconfig.Scope)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "delegated":
@@ -95,7 +96,7 @@ func parseScope(d *caddyfile.Dispenser) (*Scope, error) {
 			return nil, d.Errf("unrecognized scope option '%s'", d.Val())
 		}
 	}
-	if err := stepup.ValidateScope("x", scopePolicy(s)); err != nil {
+	if err := stepup.ValidateScope("x", s.Policy()); err != nil {
 		return nil, d.Err(err.Error())
 	}
 	return s, nil
@@ -104,8 +105,8 @@ func parseScope(d *caddyfile.Dispenser) (*Scope, error) {
 // parseDirect parses `direct { steps ...; ... }`, the steps the gateway
 // itself asks for when no delegation hook decides; parseScope checks them
 // with the engine's rules.
-func parseDirect(d *caddyfile.Dispenser) (*DirectScope, error) {
-	direct := new(DirectScope)
+func parseDirect(d *caddyfile.Dispenser) (*appconfig.DirectScope, error) {
+	direct := new(appconfig.DirectScope)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "step":
@@ -113,13 +114,13 @@ func parseDirect(d *caddyfile.Dispenser) (*DirectScope, error) {
 			if len(args) < 1 || len(args) > 2 {
 				return nil, d.Err("step <key> [<expiration>]")
 			}
-			st := DirectStep{Key: args[0]}
+			st := appconfig.DirectStep{Key: args[0]}
 			if len(args) == 2 {
 				dur, err := caddy.ParseDuration(args[1])
 				if err != nil {
 					return nil, d.Errf("step %s: expiration: %v", args[0], err)
 				}
-				st.Expiration = caddy.Duration(dur)
+				st.Expiration = appconfig.Duration(dur)
 			}
 			direct.Steps = append(direct.Steps, st)
 		case "granted_for":

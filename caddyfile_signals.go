@@ -5,10 +5,11 @@ package caddystepup
 import (
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // parseSignalsDirective parses the `stepup_signals` directive.
@@ -51,7 +52,7 @@ func (h *SignalsHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Transmitters = append(h.Transmitters, t)
 		case "max_age", "leeway":
-			target := map[string]*caddy.Duration{"max_age": &h.MaxAge, "leeway": &h.Leeway}[option]
+			target := map[string]*appconfig.Duration{"max_age": &h.MaxAge, "leeway": &h.Leeway}[option]
 			if *target != 0 {
 				return d.Errf("%s already specified", option)
 			}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // parseWebhooks parses
@@ -24,8 +26,8 @@ import (
 //		workers       <n>
 //		drain_timeout <duration>
 //	}
-func parseWebhooks(d *caddyfile.Dispenser) (*WebhooksConfig, error) {
-	w := new(WebhooksConfig)
+func parseWebhooks(d *caddyfile.Dispenser) (*appconfig.WebhooksConfig, error) {
+	w := new(appconfig.WebhooksConfig)
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
@@ -46,7 +48,7 @@ func parseWebhooks(d *caddyfile.Dispenser) (*WebhooksConfig, error) {
 			}
 			w.Endpoints = append(w.Endpoints, ep)
 		case "timeout", "drain_timeout":
-			target := map[string]*caddy.Duration{"timeout": &w.Timeout, "drain_timeout": &w.DrainTimeout}[option]
+			target := map[string]*appconfig.Duration{"timeout": &w.Timeout, "drain_timeout": &w.DrainTimeout}[option]
 			if *target != 0 {
 				return nil, d.Errf("%s already specified", option)
 			}
@@ -58,12 +60,12 @@ func parseWebhooks(d *caddyfile.Dispenser) (*WebhooksConfig, error) {
 			if len(args) < 1 || len(args) > 2 {
 				return nil, d.Err("backoff <initial> [<max>]")
 			}
-			for i, target := range []*caddy.Duration{&w.Backoff, &w.MaxBackoff}[:len(args)] {
+			for i, target := range []*appconfig.Duration{&w.Backoff, &w.MaxBackoff}[:len(args)] {
 				dur, err := caddy.ParseDuration(args[i])
 				if err != nil || dur <= 0 {
 					return nil, d.Errf("backoff: %q is not a positive duration", args[i])
 				}
-				*target = caddy.Duration(dur)
+				*target = appconfig.Duration(dur)
 			}
 		case "max_attempts", "queue_size", "workers":
 			var v string
@@ -86,8 +88,8 @@ func parseWebhooks(d *caddyfile.Dispenser) (*WebhooksConfig, error) {
 }
 
 // parseWebhookEndpoint parses `endpoint <url> [{ events <type...>; secret <secret> }]`.
-func parseWebhookEndpoint(d *caddyfile.Dispenser) (*WebhookEndpoint, error) {
-	ep := new(WebhookEndpoint)
+func parseWebhookEndpoint(d *caddyfile.Dispenser) (*appconfig.WebhookEndpoint, error) {
+	ep := new(appconfig.WebhookEndpoint)
 	if err := oneArg(d, &ep.URL); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
@@ -96,7 +97,7 @@ type Handler struct {
 	// (`auth_time`, RFC 9470): an older one, or none, is answered 401
 	// `insufficient_user_authentication` with `max_age` in seconds. Whole
 	// seconds, at least 1s. Default: 0 (no limit).
-	MaxAge caddy.Duration `json:"max_age,omitempty"`
+	MaxAge appconfig.Duration `json:"max_age,omitempty"`
 
 	// The realm named in `WWW-Authenticate`. Default: "stepup".
 	Realm string `json:"realm,omitempty"`
@@ -158,7 +159,7 @@ type Handler struct {
 	// more scopes, another acr or a more recent authentication (see
 	// MCPConfig). Not with bind. Default: none (bodies of other media
 	// types stream unread).
-	MCP *MCPConfig `json:"mcp,omitempty"`
+	MCP *appconfig.MCPConfig `json:"mcp,omitempty"`
 
 	// Names of the headers that carry the caller's identity to the
 	// upstream. Default: X-Stepup-Sub, X-Stepup-Scope, X-Stepup-Sid,
@@ -218,14 +219,14 @@ func (h *Handler) setup(app *App) error {
 	if h.Headers == nil {
 		h.Headers = new(IdentityHeaders)
 	}
-	h.Headers.setDefaults()
+	h.Headers.SetDefaults()
 	route, err := enforce.NewRoute(enforce.RouteConfig{
 		Scopes: h.Scopes, Any: h.Any, ACR: h.ACR, MaxAge: time.Duration(h.MaxAge),
 		Realm: h.Realm, Bind: h.Bind, BodyLimit: h.BodyLimit, DPoPNonce: h.DPoPNonce, DPoPRequired: h.DPoPRequired,
-		DPoPAlgorithms: app.dpopAlgorithms(), StepUpRequestPath: defaultStepUpRequestPath, Issuer: app.Issuer,
+		DPoPAlgorithms: app.AcceptedDPoPAlgorithms(), StepUpRequestPath: defaultStepUpRequestPath, Issuer: app.Issuer,
 		Headers: enforce.IdentityHeaders{Subject: h.Headers.Subject, Scope: h.Headers.Scope,
 			Session: h.Headers.Session, Grant: h.Headers.Grant},
-		StripHeaders: app.strippedHeaders(), Logger: h.logger, RequestURL: requestURL, Resource: h.Resource,
+		StripHeaders: app.StrippedHeaders(), Logger: h.logger, RequestURL: requestURL, Resource: h.Resource,
 		MCP: h.mcpRouteConfig(), AuthorizationDetails: h.detailsRequirements(),
 	}, app.scopeCatalogue())
 	if err != nil {
@@ -266,7 +267,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return next.ServeHTTP(w, r)
 }
 
-func (ih *IdentityHeaders) setDefaults() {
+func (ih *IdentityHeaders) SetDefaults() {
 	if ih.Subject == "" {
 		ih.Subject = defaultSubjectHeader
 	}
@@ -315,14 +316,14 @@ func (h *Handler) Validate() error {
 	if m := time.Duration(h.MaxAge); m != 0 && (m < time.Second || m%time.Second != 0 || m > maxMaxAge) {
 		return errors.New("max_age must be whole seconds, from 1s to 8760h")
 	}
-	if h.app != nil && !h.app.trustsIssuers() {
+	if h.app != nil && !h.app.TrustsIssuers() {
 		return errors.New("the stepup app trusts no issuer: set `issuer` or add a `trust` block in the stepup global option")
 	}
 	if h.MCP != nil {
 		if len(h.Bind) > 0 {
 			return errors.New("mcp: bind reads the body as a transaction, mcp as a JSON-RPC message: a route has one or the other")
 		}
-		if err := h.MCP.routeConfig().Validate(h.ACR); err != nil {
+		if err := h.MCP.RouteConfig().Validate(h.ACR); err != nil {
 			return fmt.Errorf("mcp: %v", err)
 		}
 	}
@@ -370,7 +371,7 @@ func (h *Handler) mcpRouteConfig() *enforce.MCPConfig {
 	if h.MCP == nil {
 		return nil
 	}
-	return h.MCP.routeConfig()
+	return h.MCP.RouteConfig()
 }
 
 func quoteForError(s string) string {

@@ -3,6 +3,8 @@ package caddystepup
 import (
 	"testing"
 	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 const (
@@ -14,9 +16,9 @@ const (
 // kyc:write acrPhone too (not on the route), admin is blocked.
 func acrApp(t *testing.T) *App {
 	app := testApp(t)
-	direct := &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}}}
+	direct := &appconfig.DirectScope{Steps: []appconfig.DirectStep{{Key: "verify_sms"}}}
 	app.LoginACR = "urn:stepup:otp"
-	app.Scopes = map[string]*Scope{
+	app.Scopes = map[string]*appconfig.Scope{
 		"payouts:write": {Direct: direct, ACR: acrPhone},
 		"profile:write": {Direct: direct},
 		"kyc:write":     {Direct: direct, ACR: acrPhone},

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/revocation"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 )
@@ -26,7 +27,7 @@ func BenchmarkServeHTTPCachedToken(b *testing.B) {
 // BenchmarkServeHTTPACRRoute is the same request on a route that also
 // requires an acr and a max_age (RFC 9470), which the token meets.
 func BenchmarkServeHTTPACRRoute(b *testing.B) {
-	benchmarkRoute(b, &Handler{Scopes: []string{"payments:read"}, ACR: []string{"urn:stepup:otp", "urn:stepup:phone"}, MaxAge: caddy.Duration(time.Hour)})
+	benchmarkRoute(b, &Handler{Scopes: []string{"payments:read"}, ACR: []string{"urn:stepup:otp", "urn:stepup:phone"}, MaxAge: appconfig.Duration(time.Hour)})
 }
 
 // BenchmarkServeHTTPRevocationList is the cached-token request of

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"go.uber.org/zap"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // mcpTestHandler guards an MCP server: mcp:tools for everything,
@@ -22,11 +23,11 @@ func mcpTestHandler(t *testing.T) (*App, *Handler) {
 	t.Helper()
 	app := testApp(t)
 	app.LoginACR = "urn:stepup:otp"
-	app.Scopes = map[string]*Scope{"repo:admin": {Direct: &DirectScope{Steps: []DirectStep{{Key: "verify_sms"}}}, ACR: acrPhone}}
-	h := testHandler(t, app, &Handler{Scopes: []string{"mcp:tools"}, MCP: &MCPConfig{
-		Methods: map[string]*MCPNeed{"resources/read": {Scopes: []string{"files:read"}}},
-		Tools: map[string]*MCPNeed{
-			"transfer_funds": {Scopes: []string{"payments:write"}, ACR: []string{acrPhone}, MaxAge: caddy.Duration(5 * time.Minute)},
+	app.Scopes = map[string]*appconfig.Scope{"repo:admin": {Direct: &appconfig.DirectScope{Steps: []appconfig.DirectStep{{Key: "verify_sms"}}}, ACR: acrPhone}}
+	h := testHandler(t, app, &Handler{Scopes: []string{"mcp:tools"}, MCP: &appconfig.MCPConfig{
+		Methods: map[string]*appconfig.MCPNeed{"resources/read": {Scopes: []string{"files:read"}}},
+		Tools: map[string]*appconfig.MCPNeed{
+			"transfer_funds": {Scopes: []string{"payments:write"}, ACR: []string{acrPhone}, MaxAge: appconfig.Duration(5 * time.Minute)},
 			"delete_repo":    {Scopes: []string{"repo:admin"}},
 		},
 	}})
@@ -204,7 +205,7 @@ func TestMCPRouteReadsOnlyJSONBodies(t *testing.T) {
 		assertRefused(t, rec, seen, 400, "", "bad_request")
 	})
 	t.Run("over body_limit", func(t *testing.T) {
-		small := testHandler(t, app, &Handler{Scopes: []string{"mcp:tools"}, BodyLimit: 64, MCP: &MCPConfig{}})
+		small := testHandler(t, app, &Handler{Scopes: []string{"mcp:tools"}, BodyLimit: 64, MCP: &appconfig.MCPConfig{}})
 		body := toolCall("get_balance")
 		r := mcpRequest(body[:len(body)-2]+`,"x":"`+strings.Repeat("a", 64)+`"}}`, base)
 		rec, seen := serve(t, small, r)
@@ -241,9 +242,9 @@ func TestMCPRoutePassesTheBodyAndHeadersUnchanged(t *testing.T) {
 
 func TestMCPToolNeedsAddUp(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Scopes: []string{"a", "b"}, Any: true, ACR: []string{"x", "y"}, MaxAge: caddy.Duration(time.Hour), MCP: &MCPConfig{
-		Methods: map[string]*MCPNeed{"tools/call": {Scopes: []string{"call"}, ACR: []string{"y", "z"}}},
-		Tools:   map[string]*MCPNeed{"pay": {Scopes: []string{"a", "pay"}, MaxAge: caddy.Duration(time.Minute)}},
+	h := testHandler(t, app, &Handler{Scopes: []string{"a", "b"}, Any: true, ACR: []string{"x", "y"}, MaxAge: appconfig.Duration(time.Hour), MCP: &appconfig.MCPConfig{
+		Methods: map[string]*appconfig.MCPNeed{"tools/call": {Scopes: []string{"call"}, ACR: []string{"y", "z"}}},
+		Tools:   map[string]*appconfig.MCPNeed{"pay": {Scopes: []string{"a", "pay"}, MaxAge: appconfig.Duration(time.Minute)}},
 	}})
 	// With any, a route scope the tool names is needed for itself; b
 	// stands for the route.
@@ -262,15 +263,15 @@ func TestMCPConfigValidation(t *testing.T) {
 		h    *Handler
 		want string
 	}{
-		"empty need":           {&Handler{MCP: &MCPConfig{Tools: map[string]*MCPNeed{"pay": {}}}}, "tool pay: needs a scope"},
-		"bad scope":            {&Handler{MCP: &MCPConfig{Tools: map[string]*MCPNeed{"pay": {Scopes: []string{"pay ments"}}}}}, "scope"},
-		"bad acr":              {&Handler{MCP: &MCPConfig{Methods: map[string]*MCPNeed{"x/y": {ACR: []string{`a"b`}}}}}, "acr"},
-		"sub-second max_age":   {&Handler{MCP: &MCPConfig{Tools: map[string]*MCPNeed{"pay": {MaxAge: caddy.Duration(time.Millisecond)}}}}, "max_age"},
-		"tool with a space":    {&Handler{MCP: &MCPConfig{Tools: map[string]*MCPNeed{"pay now": {Scopes: []string{"a"}}}}}, "printable ASCII"},
-		"tools in two cases":   {&Handler{MCP: &MCPConfig{Tools: map[string]*MCPNeed{"pay": {Scopes: []string{"a"}}, "Pay": {Scopes: []string{"b"}}}}}, "only in case"},
-		"acr nobody meets":     {&Handler{ACR: []string{"x"}, MCP: &MCPConfig{Tools: map[string]*MCPNeed{"pay": {ACR: []string{"y"}}}}}, "acr"},
-		"acr and tools/call's": {&Handler{MCP: &MCPConfig{Methods: map[string]*MCPNeed{"tools/call": {ACR: []string{"x"}}}, Tools: map[string]*MCPNeed{"pay": {ACR: []string{"y"}}}}}, "acr"},
-		"with bind":            {&Handler{Scopes: []string{"a"}, Bind: []string{"amount"}, MCP: &MCPConfig{}}, "bind"},
+		"empty need":           {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {}}}}, "tool pay: needs a scope"},
+		"bad scope":            {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {Scopes: []string{"pay ments"}}}}}, "scope"},
+		"bad acr":              {&Handler{MCP: &appconfig.MCPConfig{Methods: map[string]*appconfig.MCPNeed{"x/y": {ACR: []string{`a"b`}}}}}, "acr"},
+		"sub-second max_age":   {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {MaxAge: appconfig.Duration(time.Millisecond)}}}}, "max_age"},
+		"tool with a space":    {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay now": {Scopes: []string{"a"}}}}}, "printable ASCII"},
+		"tools in two cases":   {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {Scopes: []string{"a"}}, "Pay": {Scopes: []string{"b"}}}}}, "only in case"},
+		"acr nobody meets":     {&Handler{ACR: []string{"x"}, MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {ACR: []string{"y"}}}}}, "acr"},
+		"acr and tools/call's": {&Handler{MCP: &appconfig.MCPConfig{Methods: map[string]*appconfig.MCPNeed{"tools/call": {ACR: []string{"x"}}}, Tools: map[string]*appconfig.MCPNeed{"pay": {ACR: []string{"y"}}}}}, "acr"},
+		"with bind":            {&Handler{Scopes: []string{"a"}, Bind: []string{"amount"}, MCP: &appconfig.MCPConfig{}}, "bind"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c.h.logger = zap.NewNop()

@@ -36,7 +36,7 @@ func TestChallengesNameTheRoutesResourceMetadata(t *testing.T) {
 	// A DPoP challenge ends with it too, after algs.
 	r := request("GET", "/payments/1", "DPoP x.y.z")
 	rec, _ := serve(t, named, r)
-	if got := rec.Header().Get("WWW-Authenticate"); got != `DPoP error="invalid_token", algs="`+strings.Join(app.dpopAlgorithms(), " ")+`", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/payments"` {
+	if got := rec.Header().Get("WWW-Authenticate"); got != `DPoP error="invalid_token", algs="`+strings.Join(app.AcceptedDPoPAlgorithms(), " ")+`", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/payments"` {
 		t.Errorf("DPoP: %q", got)
 	}
 	if !app.resourceCatalog().Has("https://api.example.com/payments") || app.resourceCatalog().Has("http://example.com") {

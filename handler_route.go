@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
@@ -49,7 +50,7 @@ func (a *App) scopeCatalogue() enforce.Catalogue {
 // else, when its direct steps include verify_passkey, the passkey's acr
 // values (and the login's when the passkey block names no acr of its
 // own), else the login's.
-func (a *App) earnedACR(s *Scope) []string {
+func (a *App) earnedACR(s *appconfig.Scope) []string {
 	if s == nil {
 		return nil
 	}
@@ -58,7 +59,7 @@ func (a *App) earnedACR(s *Scope) []string {
 	}
 	var earned []string
 	if p := a.Passkey; p != nil && s.Direct != nil &&
-		slices.ContainsFunc(s.Direct.Steps, func(st DirectStep) bool { return st.Key == stepup.StepVerifyPasskey }) {
+		slices.ContainsFunc(s.Direct.Steps, func(st appconfig.DirectStep) bool { return st.Key == stepup.StepVerifyPasskey }) {
 		for _, v := range []string{p.HardwareACR, p.ACR} {
 			if v != "" {
 				earned = append(earned, v)

@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/stepup/dpop"
@@ -34,9 +35,9 @@ func testApp(t testing.TB, scopes ...string) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &App{Issuer: testIssuer, Audience: testIssuer, logger: zap.NewNop(), Scopes: map[string]*Scope{}}
+	app := &App{Config: appconfig.Config{Issuer: testIssuer, Audience: testIssuer, Scopes: map[string]*appconfig.Scope{}}, logger: zap.NewNop()}
 	for _, s := range scopes {
-		app.Scopes[s] = &Scope{Block: true}
+		app.Scopes[s] = &appconfig.Scope{Block: true}
 	}
 	mem := store.NewMemory()
 	t.Cleanup(func() { _ = mem.Close() })
@@ -55,7 +56,7 @@ func testApp(t testing.TB, scopes ...string) *App {
 	}
 	app.rt = new(atomic.Pointer[appRuntime])
 	app.rt.Store(&appRuntime{signer: signer, tokens: tokens, store: telemetry.MeasureStore(mem, nil), now: time.Now, nonces: dpop.NewNonces(nil, 0),
-		resourceProofs: &dpop.Verifier{Algorithms: app.dpopAlgorithms()}})
+		resourceProofs: &dpop.Verifier{Algorithms: app.AcceptedDPoPAlgorithms()}})
 	return app
 }
 

@@ -37,7 +37,7 @@ func (a *App) withProviders(logins map[string]stepup.OAuthLogin, leeway time.Dur
 	if len(logins) == 0 {
 		return nil, nil
 	}
-	origin := strings.TrimSuffix(a.externalOrigin(), "/")
+	origin := strings.TrimSuffix(a.ExternalOrigin(), "/")
 	out := make(map[string]stepup.OAuthLogin, len(logins))
 	for name, login := range logins {
 		o := a.Login.OAuth[name]

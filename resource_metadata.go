@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/resourcemeta"
 )
@@ -121,7 +122,7 @@ func (h *Handler) resourceRoute() resourcemeta.Route {
 	r := resourcemeta.Route{Scopes: h.Scopes, ACR: h.ACR, DPoPRequired: h.DPoPRequired}
 	r.DetailTypes = h.detailTypes()
 	if h.MCP != nil {
-		for _, needs := range []map[string]*MCPNeed{h.MCP.Methods, h.MCP.Tools} {
+		for _, needs := range []map[string]*appconfig.MCPNeed{h.MCP.Methods, h.MCP.Tools} {
 			for _, name := range sortedKeys(needs) {
 				if n := needs[name]; n != nil {
 					r.Scopes = appendNew(r.Scopes, n.Scopes)
@@ -222,7 +223,7 @@ func (a *App) resourceCatalog() *resourcemeta.Catalog {
 // authorization servers (the trusted issuers, then the gateway when it
 // serves its session API) and the DPoP proof algorithms.
 func (a *App) resourceCommon() resourcemeta.Common {
-	c := resourcemeta.Common{DPoPAlgorithms: a.dpopAlgorithms()}
+	c := resourcemeta.Common{DPoPAlgorithms: a.AcceptedDPoPAlgorithms()}
 	for _, t := range a.Trust {
 		if t != nil && t.Issuer != "" {
 			c.AuthorizationServers = append(c.AuthorizationServers, t.Issuer)

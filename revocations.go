@@ -14,90 +14,11 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/revocation"
 	"github.com/caddy-stepup/caddy-stepup/stepup/store"
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
-
-// RevocationConfig tunes the revocation list that every stepup handler
-// checks (README: Revocation). The list lives in the store: with Redis,
-// every instance sharing it refuses a revoked token within a second.
-type RevocationConfig struct {
-	// How often each instance reads the shared list even when no wake-up
-	// came. Revocations reach the other instances at once by Redis
-	// pub/sub; the poll bounds how late one whose message was lost is
-	// seen. 10ms to 1m. Default: 1s.
-	PollInterval caddy.Duration `json:"poll_interval,omitempty"`
-
-	// How long an instance may go without reading the list (Redis down or
-	// out of reach) before it refuses every access token with 503: it
-	// cannot know what was revoked meanwhile. At least twice
-	// poll_interval, at most 1h. Default: 10s.
-	MaxStaleness caddy.Duration `json:"max_staleness,omitempty"`
-
-	// The most entries an instance holds before it refuses to record a new
-	// revocation (503); entries recorded elsewhere are always taken. An
-	// entry costs about 300 bytes of memory on every instance. Default:
-	// 1000000.
-	MaxEntries int `json:"max_entries,omitempty"`
-}
-
-// Defaults and bounds of the revocation words.
-const (
-	defaultMaxTokenLifetime = 24 * time.Hour
-	minPollInterval         = 10 * time.Millisecond
-	maxPollInterval         = time.Minute
-	maxMaxStaleness         = time.Hour
-)
-
-// setRevocationDefaults fills in the revocation block and each trusted
-// issuer's max_token_lifetime.
-func (a *App) setRevocationDefaults() {
-	if a.Revocation == nil {
-		a.Revocation = new(RevocationConfig)
-	}
-	c := a.Revocation
-	if c.PollInterval == 0 {
-		c.PollInterval = caddy.Duration(revocation.DefaultPollInterval)
-	}
-	if c.MaxStaleness == 0 {
-		c.MaxStaleness = caddy.Duration(max(revocation.DefaultMaxStaleness, 2*time.Duration(c.PollInterval)))
-	}
-	if c.MaxEntries == 0 {
-		c.MaxEntries = revocation.DefaultMaxEntries
-	}
-	for _, t := range a.Trust {
-		if t != nil && t.MaxTokenLifetime == 0 {
-			t.MaxTokenLifetime = caddy.Duration(defaultMaxTokenLifetime)
-		}
-	}
-}
-
-// validateRevocation checks the revocation block and the trusted issuers'
-// max_token_lifetime.
-func (a *App) validateRevocation() error {
-	if c := a.Revocation; c != nil {
-		poll, stale := time.Duration(c.PollInterval), time.Duration(c.MaxStaleness)
-		switch {
-		case poll < minPollInterval || poll > maxPollInterval:
-			return fmt.Errorf("revocation: poll_interval must be between %s and %s", minPollInterval, maxPollInterval)
-		case stale < 2*poll || stale > maxMaxStaleness:
-			return fmt.Errorf("revocation: max_staleness must be at least twice poll_interval and at most %s", maxMaxStaleness)
-		case c.MaxEntries < 1:
-			return fmt.Errorf("revocation: max_entries must be positive")
-		}
-	}
-	leeway := a.settings.Leeway // the engine's default applied (Provision), as revocationIssuers adds it
-	for _, t := range a.Trust {
-		if t == nil {
-			continue
-		}
-		if d := time.Duration(t.MaxTokenLifetime); d < time.Second || d+leeway > revocation.MaxDuration {
-			return fmt.Errorf("trust %s: max_token_lifetime must be between 1s and %s", t.Issuer, revocation.MaxDuration-leeway)
-		}
-	}
-	return nil
-}
 
 // parseRevocation reads the revocation block:
 //
@@ -106,11 +27,11 @@ func (a *App) validateRevocation() error {
 //		max_staleness <duration>
 //		max_entries   <n>
 //	}
-func parseRevocation(d *caddyfile.Dispenser) (*RevocationConfig, error) {
+func parseRevocation(d *caddyfile.Dispenser) (*appconfig.RevocationConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	c := new(RevocationConfig)
+	c := new(appconfig.RevocationConfig)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "poll_interval":

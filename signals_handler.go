@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
 	"github.com/caddy-stepup/caddy-stepup/jose"
 	"github.com/caddy-stepup/caddy-stepup/signals"
@@ -52,11 +53,11 @@ type SignalsHandler struct {
 
 	// How old a SET's iat may be; its jti is remembered that long. Default:
 	// 1h, at most 24h.
-	MaxAge caddy.Duration `json:"max_age,omitempty"`
+	MaxAge appconfig.Duration `json:"max_age,omitempty"`
 
 	// How far ahead of this instance's clock a SET's iat may be. Default:
 	// 30s, at most 60s.
-	Leeway caddy.Duration `json:"leeway,omitempty"`
+	Leeway appconfig.Duration `json:"leeway,omitempty"`
 
 	app      *App
 	logger   *zap.Logger
@@ -104,7 +105,7 @@ type SignalsTransmitter struct {
 
 	// How long to wait between polls that brought nothing more. Default:
 	// 10s, at least 1s.
-	PollInterval caddy.Duration `json:"poll_interval,omitempty"`
+	PollInterval appconfig.Duration `json:"poll_interval,omitempty"`
 
 	// Other issuers whose users, sessions and tokens its iss_sub and jwt_id
 	// subjects may name; its own issuer always counts. List the gateway's

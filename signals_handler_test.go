@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/signals"
 )
 
@@ -50,7 +50,7 @@ func TestSignalsCaddyfile(t *testing.T) {
 	}
 	tr := h.Transmitters[0]
 	if len(h.Transmitters) != 1 || tr.Issuer != "https://idp.example.com/" || strings.Join(tr.Audience, ",") != "a,b,c" ||
-		tr.Authorization != "Bearer {env.T}" || tr.SubjectIssuers[0] != "https://api.example.com" || h.Leeway != caddy.Duration(5e9) {
+		tr.Authorization != "Bearer {env.T}" || tr.SubjectIssuers[0] != "https://api.example.com" || h.Leeway != appconfig.Duration(5e9) {
 		t.Fatalf("%+v", h)
 	}
 }
@@ -76,9 +76,9 @@ func TestSignalsValidate(t *testing.T) {
 		"HS256":              with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"HS256"} }),
 		"none":               with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"none"} }),
 		"twice":              with(func(h *SignalsHandler) { h.Transmitters = append(h.Transmitters, good) }),
-		"max_age over 24h":   with(func(h *SignalsHandler) { h.MaxAge = caddy.Duration(25 * 3600e9) }),
+		"max_age over 24h":   with(func(h *SignalsHandler) { h.MaxAge = appconfig.Duration(25 * 3600e9) }),
 		"negative max_age":   with(func(h *SignalsHandler) { h.MaxAge = -1 }),
-		"leeway over 60s":    with(func(h *SignalsHandler) { h.Leeway = caddy.Duration(61e9) }),
+		"leeway over 60s":    with(func(h *SignalsHandler) { h.Leeway = appconfig.Duration(61e9) }),
 		"authorization to nil": with(func(h *SignalsHandler) {
 			h.Transmitters[0].Authorization = "{env.UNSET}"
 			h.resolved = []signals.Transmitter{{}}
@@ -95,7 +95,7 @@ func TestSignalsValidate(t *testing.T) {
 // issuer's, its max_token_lifetime plus leeway; another issuer has no
 // token to refuse.
 func TestRevocationLifetimes(t *testing.T) {
-	a := &App{Issuer: "https://api.example.com", Trust: []*Trust{{Issuer: "https://idp.example.com/", JWKSURL: "https://idp.example.com/jwks.json"}}}
+	a := &App{Config: appconfig.Config{Issuer: "https://api.example.com", Trust: []*appconfig.Trust{{Issuer: "https://idp.example.com/", JWKSURL: "https://idp.example.com/jwks.json"}}}}
 	a.setDefaults()
 	if d, ok := a.revocationLifetime("https://api.example.com"); !ok || d != 15*time.Minute+31*time.Second {
 		t.Errorf("the gateway's tokens: %v %v", d, ok)

@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/jose"
 	"github.com/caddy-stepup/caddy-stepup/jwks"
 	"github.com/caddy-stepup/caddy-stepup/revocation"
@@ -79,7 +80,7 @@ func pushTo(h *SignalsHandler, method, set string, header http.Header) *httptest
 // accepted session-revoked is in the revocation list when 202 is sent.
 func TestSignalsHandlerAnswers(t *testing.T) {
 	app := testApp(t)
-	app.Trust = []*Trust{{Issuer: signalsIssuer, JWKSURL: signalsIssuer + "jwks.json"}}
+	app.Trust = []*appconfig.Trust{{Issuer: signalsIssuer, JWKSURL: signalsIssuer + "jwks.json"}}
 	app.setDefaults()
 	list, logs := withRevocations(t, app, store.NewMemoryLedger(nil), revocation.Options{})
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/webhooks"
 )
 
@@ -74,25 +75,25 @@ func TestGlobalOptionWebhooksErrors(t *testing.T) {
 // TestWebhookDefaults: the app_id is the issuer's, and the dispatcher's
 // settings take the defaults the README promises (webhooks.Options).
 func TestWebhookDefaults(t *testing.T) {
-	a := &App{Issuer: "https://gw.test", Webhooks: webhooksTo("https://b.test/h")}
+	a := &App{Config: appconfig.Config{Issuer: "https://gw.test", Webhooks: webhooksTo("https://b.test/h")}}
 	if err := validated(a); err != nil {
 		t.Fatal(err)
 	}
-	w := a.Webhooks.options().WithDefaults()
+	w := a.Webhooks.Options().WithDefaults()
 	if a.HookAlgorithm != "ES256" || w.AppID != "https://gw.test" || w.Timeout != 10*time.Second || w.MaxAttempts != 10 ||
 		w.Backoff != 5*time.Second || w.MaxBackoff != 10*time.Minute || w.QueueSize != 10000 ||
 		w.Workers != 4 || w.DrainTimeout != 5*time.Second {
 		t.Errorf("defaults: hook %s, webhooks %+v", a.HookAlgorithm, w)
 	}
 	// A backoff above the default bound raises the bound to it.
-	a = &App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) { w.Backoff = caddy.Duration(time.Hour) })}
-	if err := validated(a); err != nil || a.Webhooks.options().WithDefaults().MaxBackoff != time.Hour {
-		t.Errorf("backoff 1h: %v, max_backoff %s", err, a.Webhooks.options().WithDefaults().MaxBackoff)
+	a = &App{Config: appconfig.Config{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *appconfig.WebhooksConfig) { w.Backoff = appconfig.Duration(time.Hour) })}}
+	if err := validated(a); err != nil || a.Webhooks.Options().WithDefaults().MaxBackoff != time.Hour {
+		t.Errorf("backoff 1h: %v, max_backoff %s", err, a.Webhooks.Options().WithDefaults().MaxBackoff)
 	}
 	// The dispatcher gets the settings as they are.
-	o := (&WebhooksConfig{AppID: "a", Endpoints: []*WebhookEndpoint{{URL: "https://b.test/h", Events: []string{"user.created"}, Secret: "s"}},
-		Timeout: caddy.Duration(time.Second), MaxAttempts: 3, Backoff: caddy.Duration(time.Second), MaxBackoff: caddy.Duration(time.Minute),
-		QueueSize: 7, Workers: 2, DrainTimeout: caddy.Duration(time.Second)}).options()
+	o := (&appconfig.WebhooksConfig{AppID: "a", Endpoints: []*appconfig.WebhookEndpoint{{URL: "https://b.test/h", Events: []string{"user.created"}, Secret: "s"}},
+		Timeout: appconfig.Duration(time.Second), MaxAttempts: 3, Backoff: appconfig.Duration(time.Second), MaxBackoff: appconfig.Duration(time.Minute),
+		QueueSize: 7, Workers: 2, DrainTimeout: appconfig.Duration(time.Second)}).Options()
 	if o.AppID != "a" || len(o.Endpoints) != 1 || string(o.Endpoints[0].Secret) != "s" || o.Endpoints[0].Events[0] != "user.created" ||
 		o.MaxAttempts != 3 || o.QueueSize != 7 || o.Workers != 2 || o.MaxBackoff != time.Minute || o.Timeout != time.Second {
 		t.Errorf("options %+v", o)
@@ -105,17 +106,17 @@ func TestWebhookDefaults(t *testing.T) {
 // TestWebhookSecretResolvedToNothing: a secret written as a placeholder
 // of an unset variable is refused at load, never sent without its HMAC.
 func TestWebhookSecretResolvedToNothing(t *testing.T) {
-	a := &App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) {
+	a := &App{Config: appconfig.Config{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *appconfig.WebhooksConfig) {
 		w.Endpoints[0].Secret = "{env.STEPUP_TEST_UNSET_WEBHOOK_SECRET}"
-	})}
+	})}}
 	a.resolvePlaceholders(caddy.NewReplacer())
 	if err := validated(a); err == nil || !strings.Contains(err.Error(), "resolved to nothing") || strings.Contains(err.Error(), "STEPUP_TEST") {
 		t.Fatalf("Validate = %v", err)
 	}
 	t.Setenv("STEPUP_TEST_SET_WEBHOOK_SECRET", "a secret of more than 16")
-	a = &App{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *WebhooksConfig) {
+	a = &App{Config: appconfig.Config{Issuer: "https://gw.test", Webhooks: webhooksWith(func(w *appconfig.WebhooksConfig) {
 		w.Endpoints[0].Secret = "{env.STEPUP_TEST_SET_WEBHOOK_SECRET}"
-	})}
+	})}}
 	a.resolvePlaceholders(caddy.NewReplacer())
 	if err := validated(a); err != nil || a.Webhooks.Endpoints[0].Secret != "a secret of more than 16" {
 		t.Fatalf("a set variable: %v", err)

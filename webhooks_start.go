@@ -73,7 +73,7 @@ func (a *App) acquireWebhooks(key *jwks.PSSSigner) (*webhooks.Dispatcher, error)
 	poolKey := "webhooks|" + hex.EncodeToString(sum[:])
 	v, _, err := webhookDispatchers.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
 		p := &pooledDispatcher{}
-		o := a.Webhooks.options()
+		o := a.Webhooks.Options()
 		o.Signer, o.Report, o.Logger = key, p.report, a.logger.Named("webhooks")
 		d, err := webhooks.New(o)
 		if err != nil {

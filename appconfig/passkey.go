@@ -1,12 +1,11 @@
-package caddystepup
+package appconfig
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
@@ -80,8 +79,8 @@ type PasskeyConfig struct {
 
 // passkeyWriteStep is the step of the built-in enrolment scope: a code to
 // the phone when OTP login takes phone numbers, else to the email.
-func (a *App) passkeyWriteStep() string {
-	if a.Login != nil && slices.Contains(a.Login.OTP, stepup.IdentifierPhone) {
+func (c *Config) passkeyWriteStep() string {
+	if c.Login != nil && slices.Contains(c.Login.OTP, stepup.IdentifierPhone) {
 		return stepup.StepVerifySMS
 	}
 	return stepup.StepVerifyEmail
@@ -89,12 +88,12 @@ func (a *App) passkeyWriteStep() string {
 
 // setPasskeyDefaults fills in the passkey block's defaults, and the
 // enrolment scope when no scope block declares it.
-func (a *App) setPasskeyDefaults() {
-	p := a.Passkey
+func (c *Config) setPasskeyDefaults() {
+	p := c.Passkey
 	if p == nil {
 		return
 	}
-	origin := strings.ToLower(a.externalOrigin())
+	origin := strings.ToLower(c.ExternalOrigin())
 	if u, err := url.Parse(origin); err == nil && p.RPID == "" {
 		p.RPID = u.Hostname()
 	}
@@ -104,13 +103,13 @@ func (a *App) setPasskeyDefaults() {
 	if len(p.AllowedOrigins) == 0 && origin != "" {
 		p.AllowedOrigins = []string{origin}
 	}
-	if _, declared := a.Scopes[stepup.PasskeyWriteScope]; !declared {
-		if a.Scopes == nil {
-			a.Scopes = map[string]*Scope{}
+	if _, declared := c.Scopes[stepup.PasskeyWriteScope]; !declared {
+		if c.Scopes == nil {
+			c.Scopes = map[string]*Scope{}
 		}
 		// Its durations and grant mode are the engine's defaults: 5m, single-use.
-		a.Scopes[stepup.PasskeyWriteScope] = &Scope{Direct: &DirectScope{Steps: []DirectStep{{Key: a.passkeyWriteStep()}}}}
-		a.defaultWriteScope = true
+		c.Scopes[stepup.PasskeyWriteScope] = &Scope{Direct: &DirectScope{Steps: []DirectStep{{Key: c.passkeyWriteStep()}}}}
+		c.defaultWriteScope = true
 	}
 }
 
@@ -125,53 +124,39 @@ func (p *PasskeyConfig) passkeyPolicy() *stepup.PasskeyPolicy {
 
 // validatePasskey checks the passkey block with the engine's own rules,
 // and what passkeys need of the rest of the config.
-func (a *App) validatePasskey() error {
-	if a.Passkey == nil {
+func (c *Config) validatePasskey() error {
+	if c.Passkey == nil {
 		return nil
 	}
-	if a.defaultWriteScope && (a.OTP == nil || a.OTP.Sender == nil) {
+	if c.defaultWriteScope && (c.OTP == nil || c.OTP.Sender == nil) {
 		return fmt.Errorf("passkey: enrolment needs the %s scope, whose built-in step-up sends a code: configure an otp sender, or a `scope %s` block of your own",
 			stepup.PasskeyWriteScope, stepup.PasskeyWriteScope)
 	}
 	return nil
 }
 
-// parsePasskey parses the block of `passkey { ... }`.
-func parsePasskey(d *caddyfile.Dispenser) (*PasskeyConfig, error) {
-	p := new(PasskeyConfig)
-	if d.NextArg() {
-		return nil, d.ArgErr()
+// CheckPasskey checks the config c would be with the passkey block p, as
+// Validate would (what the management call that posts a passkey block
+// checks): the relying party's settings, the acr rules with c's own
+// passkey acr words (the call does not set them), what enrolment needs.
+func (c *Config) CheckPasskey(p *PasskeyConfig) error {
+	next := *p
+	if c.Passkey != nil {
+		next.ACR, next.HardwareACR = c.Passkey.ACR, c.Passkey.HardwareACR
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		word := d.Val()
-		switch word {
-		case "rp_id", "rp_name", "user_verification", "attestation_preference", "acr", "acr_hardware":
-			target := map[string]*string{"rp_id": &p.RPID, "rp_name": &p.RPName, "user_verification": &p.UserVerification,
-				"attestation_preference": &p.AttestationPreference, "acr": &p.ACR, "acr_hardware": &p.HardwareACR}[word]
-			if *target != "" {
-				return nil, d.Errf("passkey: %s already specified", word)
-			}
-			if err := oneArg(d, target); err != nil {
-				return nil, err
-			}
-		case "allowed_origins", "aaguid_allowlist":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return nil, d.ArgErr()
-			}
-			if word == "allowed_origins" {
-				p.AllowedOrigins = append(p.AllowedOrigins, args...)
-			} else {
-				p.AAGUIDAllowlist = append(p.AAGUIDAllowlist, args...)
-			}
-		case "login_enabled":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			p.LoginEnabled = true
-		default:
-			return nil, d.Errf("unrecognized passkey option '%s'", word)
-		}
+	scopes := maps.Clone(c.Scopes)
+	if c.defaultWriteScope {
+		delete(scopes, stepup.PasskeyWriteScope) // declared again by the candidate's defaults
 	}
-	return p, nil
+	candidate := &Config{Issuer: c.Issuer, ExternalURL: c.ExternalURL, LoginACR: c.LoginACR, PossessionACR: c.PossessionACR,
+		Login: c.Login, OTP: c.OTP, CustomSteps: c.CustomSteps, Scopes: scopes, Passkey: &next}
+	candidate.setPasskeyDefaults()
+	if err := candidate.validatePasskey(); err != nil {
+		return err
+	}
+	return candidate.ValidateEngine()
 }
+
+// DefaultWriteScope reports whether SetDefaults declared the enrolment
+// scope (prld:passkey:write) because no scope block did.
+func (c *Config) DefaultWriteScope() bool { return c.defaultWriteScope }

@@ -1,4 +1,4 @@
-package caddystepup
+package appconfig
 
 import (
 	"errors"
@@ -14,13 +14,14 @@ import (
 	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
-// Validate checks every setting, after Provision resolved placeholders and
-// filled in defaults, and before Start acquires anything; it changes
-// nothing. The Caddy side's settings are checked here; the engine's by the
-// engine's own rules (stepup.Config.Validate), on the config Start gives it.
-func (a *App) Validate() error {
-	for _, check := range []func() error{a.validateTokens, a.validateTrust, a.validatePasskey, a.validateCustomSteps,
-		a.validateStore, a.validateOTP, a.validateLogin, a.validateWebhooks, a.validateRevocation, a.engineConfig().Validate} {
+// Validate checks every setting, after placeholders were resolved and
+// defaults filled in (the app's Provision), and before anything is
+// acquired (its Start); it changes nothing. The app's own settings are
+// checked here; the engine's by the engine's own rules
+// (stepup.Config.Validate), on the config EngineConfig gives it.
+func (c *Config) Validate() error {
+	for _, check := range []func() error{c.validateTokens, c.validateTrust, c.validatePasskey, c.validateCustomSteps,
+		c.validateStore, c.validateOTP, c.validateLogin, c.validateWebhooks, c.validateRevocation, c.EngineConfig().Validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -28,34 +29,34 @@ func (a *App) Validate() error {
 	return nil
 }
 
-func (a *App) validateTokens() error {
-	if a.Issuer != "" {
-		if err := urlcheck.HTTP(a.Issuer); err != nil {
+func (c *Config) validateTokens() error {
+	if c.Issuer != "" {
+		if err := urlcheck.HTTP(c.Issuer); err != nil {
 			return fmt.Errorf("issuer: %v", err)
 		}
 	}
-	if a.ExternalURL != "" {
-		if err := urlcheck.HTTP(a.ExternalURL); err != nil {
+	if c.ExternalURL != "" {
+		if err := urlcheck.HTTP(c.ExternalURL); err != nil {
 			return fmt.Errorf("external_url: %v", err)
 		}
 	}
-	if a.TokenCacheSize < 0 {
+	if c.TokenCacheSize < 0 {
 		return errors.New("token_cache_size must not be negative")
 	}
-	for _, alg := range a.DPoPAlgorithms {
-		if !slices.Contains(defaultDPoPAlgorithms, alg) {
-			return fmt.Errorf("dpop_algorithms: %q is not one of %s", alg, strings.Join(defaultDPoPAlgorithms, " "))
+	for _, alg := range c.DPoPAlgorithms {
+		if !slices.Contains(DefaultDPoPAlgorithms, alg) {
+			return fmt.Errorf("dpop_algorithms: %q is not one of %s", alg, strings.Join(DefaultDPoPAlgorithms, " "))
 		}
 	}
-	if _, err := enforce.NewHeaderStripper(a.strippedHeaders()); err != nil {
+	if _, err := enforce.NewHeaderStripper(c.StrippedHeaders()); err != nil {
 		return fmt.Errorf("strip_headers: %v", err)
 	}
 	return nil
 }
 
-func (a *App) validateTrust() error {
-	seen := map[string]bool{a.Issuer: a.Issuer != ""}
-	for i, t := range a.Trust {
+func (c *Config) validateTrust() error {
+	seen := map[string]bool{c.Issuer: c.Issuer != ""}
+	for i, t := range c.Trust {
 		if t == nil || t.Issuer == "" {
 			return fmt.Errorf("trust %d: issuer is required", i)
 		}
@@ -78,8 +79,8 @@ func (a *App) validateTrust() error {
 
 // validateCustomSteps checks where the keys of custom steps' verification
 // tokens come from; their names are the engine's to check.
-func (a *App) validateCustomSteps() error {
-	cs := a.CustomSteps
+func (c *Config) validateCustomSteps() error {
+	cs := c.CustomSteps
 	if cs == nil {
 		return nil
 	}
@@ -92,18 +93,18 @@ func (a *App) validateCustomSteps() error {
 	return nil
 }
 
-// validateEngine checks what the app would give the engine, with the
+// ValidateEngine checks what the app would give the engine, with the
 // engine's rules, and where custom steps' keys come from: what the
 // management calls check of a candidate config.
-func (a *App) validateEngine() error {
-	if err := a.validateCustomSteps(); err != nil {
+func (c *Config) ValidateEngine() error {
+	if err := c.validateCustomSteps(); err != nil {
 		return err
 	}
-	return a.engineConfig().Validate()
+	return c.EngineConfig().Validate()
 }
 
-func (a *App) validateStore() error {
-	st := a.Store
+func (c *Config) validateStore() error {
+	st := c.Store
 	if st == nil {
 		return nil
 	}
@@ -126,14 +127,14 @@ func (a *App) validateStore() error {
 	if strings.ContainsAny(st.KeyPrefix, "{}") {
 		return errors.New("store: key_prefix must not contain { or }")
 	}
-	if err := st.redisOptions().Validate(); err != nil {
+	if err := st.RedisOptions().Validate(); err != nil {
 		return fmt.Errorf("store: %v", err)
 	}
 	return nil
 }
 
-func (a *App) validateOTP() error {
-	o := a.OTP
+func (c *Config) validateOTP() error {
+	o := c.OTP
 	if o == nil {
 		return nil
 	}
@@ -168,16 +169,16 @@ func checkAlgorithms(algs []string) error {
 
 // validateLogin checks what the Caddy side makes of the login methods:
 // each OpenID provider's client, and the sender a sign-up needs.
-func (a *App) validateLogin() error {
-	if a.Login == nil {
+func (c *Config) validateLogin() error {
+	if c.Login == nil {
 		return nil
 	}
-	for _, name := range slices.Sorted(maps.Keys(a.Login.OAuth)) {
-		if err := validateOAuthClient(a.Login.OAuth[name]); err != nil {
+	for _, name := range slices.Sorted(maps.Keys(c.Login.OAuth)) {
+		if err := validateOAuthClient(c.Login.OAuth[name]); err != nil {
 			return fmt.Errorf("login oauth %s: %v", name, err)
 		}
 	}
-	if a.Login.Password != nil && (a.OTP == nil || a.OTP.Sender == nil) {
+	if c.Login.Password != nil && (c.OTP == nil || c.OTP.Sender == nil) {
 		return errors.New("login password needs an otp sender: a sign-up proves its email address with a code")
 	}
 	return nil

@@ -1,15 +1,7 @@
-// The stepup handler's mcp block: what the methods and tools of an MCP
-// server (Streamable HTTP) need on top of the route's scopes, acr and
-// max_age.
-
-package caddystepup
+package appconfig
 
 import (
-	"sort"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 )
@@ -49,11 +41,11 @@ type MCPNeed struct {
 	// The token's auth_time at most this old; the shortest max_age of the
 	// route, the method and the tool applies. Whole seconds, at least 1s.
 	// Default: 0 (the route's).
-	MaxAge caddy.Duration `json:"max_age,omitempty"`
+	MaxAge Duration `json:"max_age,omitempty"`
 }
 
-// routeConfig is the block as the route's decision takes it.
-func (c *MCPConfig) routeConfig() *enforce.MCPConfig {
+// RouteConfig is the block as the route's decision takes it.
+func (c *MCPConfig) RouteConfig() *enforce.MCPConfig {
 	convert := func(in map[string]*MCPNeed) map[string]enforce.MCPNeed {
 		if in == nil {
 			return nil
@@ -68,71 +60,4 @@ func (c *MCPConfig) routeConfig() *enforce.MCPConfig {
 		return out
 	}
 	return &enforce.MCPConfig{Methods: convert(c.Methods), Tools: convert(c.Tools)}
-}
-
-func sortedKeys[T any](m map[string]T) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// unmarshalMCP reads the mcp block. Syntax:
-//
-//	mcp {
-//		method <name> [<scope...>] {
-//			acr     <acr...>
-//			max_age <duration>
-//		}
-//		tool <name> [<scope...>] {
-//			acr     <acr...>
-//			max_age <duration>
-//		}
-//	}
-func (c *MCPConfig) unmarshalMCP(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		kind := d.Val()
-		var into *map[string]*MCPNeed
-		switch kind {
-		case "method":
-			into = &c.Methods
-		case "tool":
-			into = &c.Tools
-		default:
-			return d.Errf("unrecognized mcp option '%s' (want method or tool)", kind)
-		}
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		name := d.Val()
-		if _, dup := (*into)[name]; dup {
-			return d.Errf("mcp: %s %s is declared twice", kind, name)
-		}
-		n := &MCPNeed{Scopes: d.RemainingArgs()}
-		for inner := d.Nesting(); d.NextBlock(inner); {
-			switch d.Val() {
-			case "acr":
-				n.ACR = append(n.ACR, d.RemainingArgs()...)
-				if len(n.ACR) == 0 {
-					return d.ArgErr()
-				}
-			case "max_age":
-				if err := durationArg(d, &n.MaxAge); err != nil {
-					return err
-				}
-			default:
-				return d.Errf("unrecognized mcp %s option '%s' (want acr or max_age)", kind, d.Val())
-			}
-		}
-		if *into == nil {
-			*into = map[string]*MCPNeed{}
-		}
-		(*into)[name] = n
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package caddystepup
+package appconfig
 
 import (
 	"math"

@@ -1,11 +1,9 @@
-package caddystepup
+package appconfig
 
 import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-stepup/caddy-stepup/webhooks"
 )
@@ -36,7 +34,7 @@ type WebhooksConfig struct {
 
 	// Time allowed per attempt: connecting, sending and the answer.
 	// Default: 10s (what Prelude allows a receiver); 1s to 60s.
-	Timeout caddy.Duration `json:"timeout,omitempty"`
+	Timeout Duration `json:"timeout,omitempty"`
 
 	// Attempts per event and endpoint, the first included. Default: 10;
 	// 1 to 100.
@@ -47,8 +45,8 @@ type WebhooksConfig struct {
 	// all of it (jitter). Default: 5s (at least 10ms), and max_backoff 10m
 	// (at least backoff, at most 24h). With the defaults, the last of 10
 	// attempts comes 15 to 31 minutes after the first.
-	Backoff    caddy.Duration `json:"backoff,omitempty"`
-	MaxBackoff caddy.Duration `json:"max_backoff,omitempty"`
+	Backoff    Duration `json:"backoff,omitempty"`
+	MaxBackoff Duration `json:"max_backoff,omitempty"`
 
 	// Deliveries each endpoint holds at once (waiting, in flight or
 	// waiting for a retry). An event that finds the queue full is dropped
@@ -63,7 +61,7 @@ type WebhooksConfig struct {
 	// shutdown) keeps trying what is queued before it cancels what is in
 	// flight; retries not yet due are dropped at once. Default: 5s; at
 	// most 60s.
-	DrainTimeout caddy.Duration `json:"drain_timeout,omitempty"`
+	DrainTimeout Duration `json:"drain_timeout,omitempty"`
 }
 
 // WebhookEndpoint is one receiver of the session webhooks.
@@ -87,21 +85,21 @@ type WebhookEndpoint struct {
 
 // Delegation hook signature algorithms (hook_algorithm).
 const (
-	hookES256 = "ES256"
-	hookPS256 = "PS256"
+	HookES256 = "ES256"
+	HookPS256 = "PS256"
 )
 
 // resolveWebhookPlaceholders resolves the webhook block's placeholders,
 // noting a secret that resolved to nothing.
-func (w *WebhooksConfig) resolvePlaceholders(repl *caddy.Replacer) {
-	w.AppID = repl.ReplaceKnown(w.AppID, "")
+func (w *WebhooksConfig) resolvePlaceholders(resolve func(string) string) {
+	w.AppID = resolve(w.AppID)
 	for _, ep := range w.Endpoints {
 		if ep == nil {
 			continue
 		}
-		ep.URL = repl.ReplaceKnown(ep.URL, "")
+		ep.URL = resolve(ep.URL)
 		written := ep.Secret != ""
-		ep.Secret = repl.ReplaceKnown(ep.Secret, "")
+		ep.Secret = resolve(ep.Secret)
 		ep.secretLost = written && ep.Secret == ""
 	}
 }
@@ -115,17 +113,17 @@ func (w *WebhooksConfig) setDefaults(issuer string) {
 }
 
 // validateWebhooks checks the webhook block and hook_algorithm.
-func (a *App) validateWebhooks() error {
-	switch a.HookAlgorithm {
-	case "", hookES256, hookPS256:
+func (c *Config) validateWebhooks() error {
+	switch c.HookAlgorithm {
+	case "", HookES256, HookPS256:
 	default:
-		return fmt.Errorf("hook_algorithm must be %s or %s", hookES256, hookPS256)
+		return fmt.Errorf("hook_algorithm must be %s or %s", HookES256, HookPS256)
 	}
-	w := a.Webhooks
+	w := c.Webhooks
 	if w == nil {
 		return nil
 	}
-	if a.Issuer == "" {
+	if c.Issuer == "" {
 		return errors.New("webhooks need `issuer`: their events are the gateway's own users and sessions")
 	}
 	for i, ep := range w.Endpoints {
@@ -133,11 +131,11 @@ func (a *App) validateWebhooks() error {
 			return fmt.Errorf("webhooks: endpoint %d: secret resolved to nothing (an unset variable?)", i)
 		}
 	}
-	return w.options().Validate()
+	return w.Options().Validate()
 }
 
 // options is the dispatcher's configuration.
-func (w *WebhooksConfig) options() webhooks.Options {
+func (w *WebhooksConfig) Options() webhooks.Options {
 	o := webhooks.Options{AppID: w.AppID, Timeout: time.Duration(w.Timeout), MaxAttempts: w.MaxAttempts,
 		Backoff: time.Duration(w.Backoff), MaxBackoff: time.Duration(w.MaxBackoff), QueueSize: w.QueueSize,
 		Workers: w.Workers, DrainTimeout: time.Duration(w.DrainTimeout)}
