@@ -3,7 +3,6 @@ package caddystepup
 import (
 	"strconv"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -179,208 +178,96 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for d.NextBlock(0) {
-		option := d.Val()
-		switch option {
-		case "issuer", "audience", "signing_key", "webhook_signing_key", "hook_algorithm":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return err
-			}
-			target := map[string]*string{"issuer": &a.Issuer, "audience": &a.Audience, "signing_key": &a.SigningKey,
-				"webhook_signing_key": &a.WebhookSigningKey, "hook_algorithm": &a.HookAlgorithm}[option]
-			if *target != "" {
-				return d.Errf("%s already specified", option)
-			}
-			*target = v
-		case "access_token_ttl", "refresh_token_ttl", "leeway":
-			target := map[string]*appconfig.Duration{"access_token_ttl": &a.AccessTokenTTL, "refresh_token_ttl": &a.RefreshTokenTTL, "leeway": &a.Leeway}[option]
-			if *target != 0 {
-				return d.Errf("%s already specified", option)
-			}
-			if err := durationArg(d, target); err != nil {
-				return err
-			}
-		case "token_cache":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return err
-			}
-			if v == "off" {
-				a.DisableTokenCache = true
-				break
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return d.Errf("token_cache: %q is neither a positive number of entries nor off", v)
-			}
-			a.TokenCacheSize = n
-		case "trust":
+	return parseWords(d, "stepup", map[string]word{
+		"issuer": {str: &a.Issuer, once: true}, "audience": {str: &a.Audience, once: true},
+		"signing_key": {str: &a.SigningKey, once: true}, "webhook_signing_key": {str: &a.WebhookSigningKey, once: true},
+		"hook_algorithm":   {str: &a.HookAlgorithm, once: true},
+		"access_token_ttl": {dur: &a.AccessTokenTTL, once: true}, "refresh_token_ttl": {dur: &a.RefreshTokenTTL, once: true},
+		"leeway":      {dur: &a.Leeway, once: true},
+		"token_cache": {parse: func() error { return a.parseTokenCache(d) }},
+		"trust": {parse: func() error {
 			t, err := parseTrust(d)
-			if err != nil {
-				return err
+			if err == nil {
+				a.Trust = append(a.Trust, t)
 			}
-			a.Trust = append(a.Trust, t)
-		case "scope":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			name := d.Val()
-			if _, dup := a.Scopes[name]; dup {
-				return d.Errf("scope %s already specified", name)
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			s, err := parseScope(d)
-			if err != nil {
-				return err
-			}
-			if a.Scopes == nil {
-				a.Scopes = make(map[string]*appconfig.Scope)
-			}
-			a.Scopes[name] = s
-		case "store":
-			if a.Store != nil {
-				return d.Err("store already specified")
-			}
-			st, err := parseStore(d)
-			if err != nil {
-				return err
-			}
-			a.Store = st
-		case "login":
+			return err
+		}},
+		"scope": {parse: func() error { return a.parseScopeWord(d) }},
+		"store": blockWord(d, "store", &a.Store, parseStore),
+		"login": {parse: func() error {
 			if a.Login == nil {
 				a.Login = new(appconfig.LoginConfig)
 			}
-			if err := parseLogin(d, a.Login); err != nil {
-				return err
-			}
-		case "passkey":
-			if a.Passkey != nil {
-				return d.Err("passkey already specified")
-			}
-			p, err := parsePasskey(d)
-			if err != nil {
-				return err
-			}
-			a.Passkey = p
-		case "management_key":
+			return parseLogin(d, a.Login)
+		}},
+		"passkey":      blockWord(d, "passkey", &a.Passkey, parsePasskey),
+		"revocation":   blockWord(d, "revocation", &a.Revocation, parseRevocation),
+		"webhooks":     blockWord(d, "webhooks", &a.Webhooks, parseWebhooks),
+		"limits":       bareBlockWord(d, &a.Limits, parseLimits),
+		"otp":          bareBlockWord(d, &a.OTP, parseOTP),
+		"custom_steps": bareBlockWord(d, &a.CustomSteps, parseCustomSteps),
+		"management_key": {parse: func() error {
 			if a.Management == nil {
 				a.Management = new(appconfig.ManagementConfig)
 			}
-			if err := oneArg(d, &a.Management.Key); err != nil {
-				return err
-			}
-		case "login_acr":
-			if err := oneArg(d, &a.LoginACR); err != nil {
-				return err
-			}
-		case "possession_acr":
-			a.PossessionACR = append(a.PossessionACR, d.RemainingArgs()...)
-			if len(a.PossessionACR) == 0 {
-				return d.ArgErr()
-			}
-		case "limits":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			l, err := parseLimits(d)
-			if err != nil {
-				return err
-			}
-			a.Limits = l
-		case "otp":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			o, err := parseOTP(d)
-			if err != nil {
-				return err
-			}
-			a.OTP = o
-		case "custom_steps":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			cs, err := parseCustomSteps(d)
-			if err != nil {
-				return err
-			}
-			a.CustomSteps = cs
-		case "revocation":
-			if a.Revocation != nil {
-				return d.Err("revocation already specified")
-			}
-			rc, err := parseRevocation(d)
-			if err != nil {
-				return err
-			}
-			a.Revocation = rc
-		case "webhooks":
-			if a.Webhooks != nil {
-				return d.Err("webhooks already specified")
-			}
-			w, err := parseWebhooks(d)
-			if err != nil {
-				return err
-			}
-			a.Webhooks = w
-		case "cors":
-			a.CORS = append(a.CORS, d.RemainingArgs()...)
-			if len(a.CORS) == 0 {
-				return d.ArgErr()
-			}
-		case "external_url":
-			if err := oneArg(d, &a.ExternalURL); err != nil {
-				return err
-			}
-		case "strip_headers":
+			return oneArg(d, &a.Management.Key)
+		}},
+		"login_acr": {str: &a.LoginACR}, "possession_acr": {list: &a.PossessionACR},
+		"cors": {list: &a.CORS}, "external_url": {str: &a.ExternalURL},
+		"strip_headers": {parse: func() error {
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
 			if len(args) == 1 && args[0] == "off" {
 				a.StripHeadersOff = true
-				break
+				return nil
 			}
 			a.StripHeaders = append(a.StripHeaders, args...)
-		case "dpop_algorithms":
-			a.DPoPAlgorithms = append(a.DPoPAlgorithms, d.RemainingArgs()...)
-			if len(a.DPoPAlgorithms) == 0 {
-				return d.ArgErr()
-			}
-		default:
-			return d.Errf("unrecognized stepup option '%s'", option)
-		}
-	}
-	return nil
+			return nil
+		}},
+		"dpop_algorithms": {list: &a.DPoPAlgorithms},
+	})
 }
 
-// oneArg reads exactly one argument into dst.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// durationArg reads exactly one duration argument into dst.
-func durationArg(d *caddyfile.Dispenser, dst *appconfig.Duration) error {
-	option := d.Val()
+// parseTokenCache reads `token_cache <entries>|off`.
+func (a *App) parseTokenCache(d *caddyfile.Dispenser) error {
 	var v string
 	if err := oneArg(d, &v); err != nil {
 		return err
 	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil {
-		return d.Errf("%s: %v", option, err)
+	if v == "off" {
+		a.DisableTokenCache = true
+		return nil
 	}
-	*dst = appconfig.Duration(dur)
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return d.Errf("token_cache: %q is neither a positive number of entries nor off", v)
+	}
+	a.TokenCacheSize = n
+	return nil
+}
+
+// parseScopeWord reads `scope <name> { ... }`.
+func (a *App) parseScopeWord(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	name := d.Val()
+	if _, dup := a.Scopes[name]; dup {
+		return d.Errf("scope %s already specified", name)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	s, err := parseScope(d)
+	if err != nil {
+		return err
+	}
+	if a.Scopes == nil {
+		a.Scopes = make(map[string]*appconfig.Scope)
+	}
+	a.Scopes[name] = s
 	return nil
 }
 

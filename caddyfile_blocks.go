@@ -50,77 +50,34 @@ func parseStore(d *caddyfile.Dispenser) (*appconfig.StoreConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "cluster":
+	if err := parseWords(d, "store", map[string]word{
+		"cluster": {parse: func() error {
 			st.Cluster = true
 			st.Addrs = append(st.Addrs, d.RemainingArgs()...)
-		case "addrs":
+			return nil
+		}},
+		"addrs": {parse: func() error {
 			st.Addrs = append(st.Addrs, d.RemainingArgs()...)
-		case "sentinel":
-			if err := oneArg(d, &st.SentinelMaster); err != nil {
-				return nil, err
-			}
-		case "username":
-			if err := oneArg(d, &st.Username); err != nil {
-				return nil, err
-			}
-		case "password":
-			if err := oneArg(d, &st.Password); err != nil {
-				return nil, err
-			}
-		case "db":
+			return nil
+		}},
+		"sentinel": {str: &st.SentinelMaster}, "username": {str: &st.Username}, "password": {str: &st.Password},
+		"key_prefix": {str: &st.KeyPrefix}, "tls": {flag: &st.TLS}, "allow_eviction": {flag: &st.AllowEviction},
+		"timeout": {dur: &st.Timeout}, "max_clock_offset": {dur: &st.MaxClockOffset},
+		"db": {parse: func() error {
 			var v string
 			if err := oneArg(d, &v); err != nil {
-				return nil, err
+				return err
 			}
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return nil, d.Errf("db: %q is not a database number", v)
+				return d.Errf("db: %q is not a database number", v)
 			}
 			st.DB = n
-		case "tls":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			st.TLS = true
-		case "key_prefix":
-			if err := oneArg(d, &st.KeyPrefix); err != nil {
-				return nil, err
-			}
-		case "timeout":
-			if err := durationArg(d, &st.Timeout); err != nil {
-				return nil, err
-			}
-		case "max_clock_offset":
-			if err := durationArg(d, &st.MaxClockOffset); err != nil {
-				return nil, err
-			}
-		case "allow_eviction":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			st.AllowEviction = true
-		case "wait_replicas":
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return nil, d.Err("wait_replicas <count> [<timeout>]")
-			}
-			n, err := strconv.Atoi(args[0])
-			if err != nil || n < 1 {
-				return nil, d.Errf("wait_replicas: %q is not a replica count (1 or more)", args[0])
-			}
-			st.WaitReplicas = n
-			if len(args) == 2 {
-				dur, err := caddy.ParseDuration(args[1])
-				if err != nil || dur <= 0 {
-					return nil, d.Errf("wait_replicas: %q is not a positive duration", args[1])
-				}
-				st.WaitTimeout = appconfig.Duration(dur)
-			}
-		default:
-			return nil, d.Errf("unrecognized store option '%s'", d.Val())
-		}
+			return nil
+		}},
+		"wait_replicas": {parse: func() error { return parseWaitReplicas(d, st) }},
+	}); err != nil {
+		return nil, err
 	}
 	if st.URL == "" && len(st.Addrs) == 0 {
 		return nil, d.Err("store redis needs a URL or addrs")
@@ -129,6 +86,27 @@ func parseStore(d *caddyfile.Dispenser) (*appconfig.StoreConfig, error) {
 		return nil, d.Err("store redis takes a URL or addrs, not both")
 	}
 	return st, nil
+}
+
+// parseWaitReplicas reads `wait_replicas <count> [<timeout>]`.
+func parseWaitReplicas(d *caddyfile.Dispenser, st *appconfig.StoreConfig) error {
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return d.Err("wait_replicas <count> [<timeout>]")
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 {
+		return d.Errf("wait_replicas: %q is not a replica count (1 or more)", args[0])
+	}
+	st.WaitReplicas = n
+	if len(args) == 2 {
+		dur, err := caddy.ParseDuration(args[1])
+		if err != nil || dur <= 0 {
+			return d.Errf("wait_replicas: %q is not a positive duration", args[1])
+		}
+		st.WaitTimeout = appconfig.Duration(dur)
+	}
+	return nil
 }
 
 // parseLimits parses `limits { client_unproven_sends <n> <window>; ... }`.
@@ -160,41 +138,12 @@ func parseLimits(d *caddyfile.Dispenser) (*appconfig.LimitsConfig, error) {
 // parseOTP parses the `otp { sender ...; digits; ttl; ... }` block.
 func parseOTP(d *caddyfile.Dispenser) (*appconfig.OTPConfig, error) {
 	o := new(appconfig.OTPConfig)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		option := d.Val()
-		switch option {
-		case "sender":
-			if o.Sender != nil {
-				return nil, d.Err("sender already specified")
-			}
-			sc, err := parseSender(d)
-			if err != nil {
-				return nil, err
-			}
-			o.Sender = sc
-		case "digits", "max_attempts", "max_resends", "max_per_hour":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return nil, err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return nil, d.Errf("%s: %q is not a positive number", option, v)
-			}
-			*map[string]*int{"digits": &o.Digits, "max_attempts": &o.MaxAttempts, "max_resends": &o.MaxResends, "max_per_hour": &o.MaxPerHour}[option] = n
-		case "ttl":
-			if err := durationArg(d, &o.TTL); err != nil {
-				return nil, err
-			}
-		case "resend_cooldown":
-			if err := durationArg(d, &o.ResendCooldown); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, d.Errf("unrecognized otp option '%s'", option)
-		}
-	}
-	return o, nil
+	err := parseWords(d, "otp", map[string]word{
+		"sender": blockWord(d, "sender", &o.Sender, parseSender),
+		"digits": {num: &o.Digits}, "max_attempts": {num: &o.MaxAttempts}, "max_resends": {num: &o.MaxResends},
+		"max_per_hour": {num: &o.MaxPerHour}, "ttl": {dur: &o.TTL}, "resend_cooldown": {dur: &o.ResendCooldown},
+	})
+	return o, err
 }
 
 // parseSender parses `sender log`, `sender webhook <url> { secret; timeout }`
@@ -227,32 +176,21 @@ func parseSender(d *caddyfile.Dispenser) (*appconfig.SenderConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		option := d.Val()
-		switch {
-		case option == "timeout":
-			if err := durationArg(d, &sc.Timeout); err != nil {
-				return nil, err
+	words := map[string]word{"timeout": {dur: &sc.Timeout}}
+	if sc.Kind == "webhook" {
+		words["secret"] = word{str: &sc.Secret}
+	} else {
+		words["from"], words["username"], words["password"], words["tls"] = word{str: &sc.From}, word{str: &sc.Username}, word{str: &sc.Password}, word{str: &sc.TLS}
+		words["subject"] = word{parse: func() error {
+			sc.Subject = strings.Join(d.RemainingArgs(), " ")
+			if sc.Subject == "" {
+				return d.ArgErr()
 			}
-		case option == "secret" && sc.Kind == "webhook":
-			if err := oneArg(d, &sc.Secret); err != nil {
-				return nil, err
-			}
-		case sc.Kind == "smtp" && (option == "from" || option == "username" || option == "password" || option == "tls" || option == "subject"):
-			target := map[string]*string{"from": &sc.From, "username": &sc.Username, "password": &sc.Password, "tls": &sc.TLS, "subject": &sc.Subject}[option]
-			if option == "subject" {
-				*target = strings.Join(d.RemainingArgs(), " ")
-				if *target == "" {
-					return nil, d.ArgErr()
-				}
-				break
-			}
-			if err := oneArg(d, target); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, d.Errf("unrecognized %s sender option '%s'", sc.Kind, option)
-		}
+			return nil
+		}}
+	}
+	if err := parseWords(d, sc.Kind+" sender", words); err != nil {
+		return nil, err
 	}
 	if sc.Kind == "smtp" && sc.From == "" {
 		return nil, d.Err("sender smtp needs `from`")
@@ -263,38 +201,11 @@ func parseSender(d *caddyfile.Dispenser) (*appconfig.SenderConfig, error) {
 // parseCustomSteps parses `custom_steps { jwks_url; keys; algorithms }`.
 func parseCustomSteps(d *caddyfile.Dispenser) (*appconfig.CustomStepsConfig, error) {
 	cs := new(appconfig.CustomStepsConfig)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "jwks_url":
-			if err := oneArg(d, &cs.JWKSURL); err != nil {
-				return nil, err
-			}
-		case "keys":
-			cs.Keys = append(cs.Keys, d.RemainingArgs()...)
-			if len(cs.Keys) == 0 {
-				return nil, d.ArgErr()
-			}
-		case "algorithms":
-			cs.Algorithms = append(cs.Algorithms, d.RemainingArgs()...)
-			if len(cs.Algorithms) == 0 {
-				return nil, d.ArgErr()
-			}
-		case "issuer":
-			if err := oneArg(d, &cs.Issuer); err != nil {
-				return nil, err
-			}
-		case "audience":
-			cs.Audience = append(cs.Audience, d.RemainingArgs()...)
-			if len(cs.Audience) == 0 {
-				return nil, d.ArgErr()
-			}
-		case "max_lifetime":
-			if err := durationArg(d, &cs.MaxLifetime); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, d.Errf("unrecognized custom_steps option '%s'", d.Val())
-		}
+	if err := parseWords(d, "custom_steps", map[string]word{
+		"jwks_url": {str: &cs.JWKSURL}, "issuer": {str: &cs.Issuer}, "max_lifetime": {dur: &cs.MaxLifetime},
+		"keys": {list: &cs.Keys}, "algorithms": {list: &cs.Algorithms}, "audience": {list: &cs.Audience},
+	}); err != nil {
+		return nil, err
 	}
 	if cs.JWKSURL == "" {
 		return nil, d.Err("custom_steps needs jwks_url")

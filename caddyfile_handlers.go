@@ -51,23 +51,11 @@ func parseStepupDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	h.Scopes = append(h.Scopes, d.RemainingArgs()...)
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "any":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Any = true
-		case "realm":
-			if err := oneArg(d, &h.Realm); err != nil {
-				return err
-			}
-		case "bind":
-			h.Bind = append(h.Bind, d.RemainingArgs()...)
-			if len(h.Bind) == 0 {
-				return d.ArgErr()
-			}
-		case "body_limit":
+	return parseWords(d, "stepup", map[string]word{
+		"any": {flag: &h.Any}, "realm": {str: &h.Realm}, "bind": {list: &h.Bind}, "acr": {list: &h.ACR},
+		"dpop_nonce": {flag: &h.DPoPNonce}, "dpop_required": {flag: &h.DPoPRequired},
+		"max_age": {dur: &h.MaxAge}, "resource": {str: &h.Resource},
+		"body_limit": {parse: func() error {
 			var v string
 			if err := oneArg(d, &v); err != nil {
 				return err
@@ -77,58 +65,34 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("body_limit: %q is not a size such as 64KiB or 1MiB", v)
 			}
 			h.BodyLimit = int64(size)
-		case "dpop_nonce":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.DPoPNonce = true
-		case "dpop_required":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.DPoPRequired = true
-		case "acr":
-			h.ACR = append(h.ACR, d.RemainingArgs()...)
-			if len(h.ACR) == 0 {
-				return d.ArgErr()
-			}
-		case "max_age":
-			if err := durationArg(d, &h.MaxAge); err != nil {
-				return err
-			}
-		case "resource":
-			if err := oneArg(d, &h.Resource); err != nil {
-				return err
-			}
-		case "header":
-			var field, name string
-			if !d.Args(&field, &name) || d.NextArg() {
-				return d.Err("header sub|scope|sid|grant <header-name>")
-			}
-			if h.Headers == nil {
-				h.Headers = new(IdentityHeaders)
-			}
-			target := map[string]*string{"sub": &h.Headers.Subject, "scope": &h.Headers.Scope, "sid": &h.Headers.Session, "grant": &h.Headers.Grant}[field]
-			if target == nil {
-				return d.Errf("header: unknown field '%s' (want sub, scope, sid or grant)", field)
-			}
-			*target = name
-		case "authorization_details":
-			if err := h.unmarshalDetails(d); err != nil {
-				return err
-			}
-		case "mcp":
+			return nil
+		}},
+		"header":                {parse: func() error { return h.parseHeader(d) }},
+		"authorization_details": {parse: func() error { return h.unmarshalDetails(d) }},
+		"mcp": {parse: func() error {
 			if h.MCP != nil {
 				return d.Err("mcp is given twice")
 			}
 			h.MCP = new(appconfig.MCPConfig)
-			if err := unmarshalMCP(h.MCP, d); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("unrecognized stepup option '%s'", d.Val())
-		}
+			return unmarshalMCP(h.MCP, d)
+		}},
+	})
+}
+
+// parseHeader reads `header sub|scope|sid|grant <header-name>`.
+func (h *Handler) parseHeader(d *caddyfile.Dispenser) error {
+	var field, name string
+	if !d.Args(&field, &name) || d.NextArg() {
+		return d.Err("header sub|scope|sid|grant <header-name>")
 	}
+	if h.Headers == nil {
+		h.Headers = new(IdentityHeaders)
+	}
+	target := map[string]*string{"sub": &h.Headers.Subject, "scope": &h.Headers.Scope, "sid": &h.Headers.Session, "grant": &h.Headers.Grant}[field]
+	if target == nil {
+		return d.Errf("header: unknown field '%s' (want sub, scope, sid or grant)", field)
+	}
+	*target = name
 	return nil
 }
 
@@ -174,30 +138,10 @@ func (m *MetadataHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for d.NextBlock(0) {
-		var err error
-		switch d.Val() {
-		case "authorization_servers":
-			m.AuthorizationServers = append(m.AuthorizationServers, d.RemainingArgs()...)
-			if len(m.AuthorizationServers) == 0 {
-				return d.ArgErr()
-			}
-		case "resource_name":
-			err = oneArg(d, &m.Name)
-		case "resource_documentation":
-			err = oneArg(d, &m.Documentation)
-		case "resource_policy_uri":
-			err = oneArg(d, &m.PolicyURI)
-		case "resource_tos_uri":
-			err = oneArg(d, &m.TOSURI)
-		default:
-			return d.Errf("unrecognized stepup_metadata option '%s'", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return parseWords(d, "stepup_metadata", map[string]word{
+		"authorization_servers": {list: &m.AuthorizationServers}, "resource_name": {str: &m.Name},
+		"resource_documentation": {str: &m.Documentation}, "resource_policy_uri": {str: &m.PolicyURI}, "resource_tos_uri": {str: &m.TOSURI},
+	})
 }
 
 // parseManagementDirective parses the `stepup_management` directive. The

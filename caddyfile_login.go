@@ -60,52 +60,25 @@ func parseLogin(d *caddyfile.Dispenser, l *appconfig.LoginConfig) error {
 // parseOAuthLogin parses the block of `login oauth <provider>`.
 func parseOAuthLogin(d *caddyfile.Dispenser) (*appconfig.OAuthConfig, error) {
 	o := new(appconfig.OAuthConfig)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "issuer":
-			err = oneArg(d, &o.Issuer)
-		case "client_id":
-			err = oneArg(d, &o.ClientID)
-		case "client_secret":
-			err = oneArg(d, &o.ClientSecret)
-		case "acr":
-			err = oneArg(d, &o.ACR)
-		case "scopes":
-			o.Scopes = append(o.Scopes, d.RemainingArgs()...)
-			if len(o.Scopes) == 0 {
-				err = d.ArgErr()
-			}
-		case "acr_map":
+	err := parseWords(d, "login oauth", map[string]word{
+		"issuer": {str: &o.Issuer}, "client_id": {str: &o.ClientID}, "client_secret": {str: &o.ClientSecret}, "acr": {str: &o.ACR},
+		"scopes": {list: &o.Scopes}, "redirect_uris": {list: &o.RedirectURIs}, "trust_verified_identifiers": {flag: &o.TrustVerifiedIdentifiers},
+		"acr_map": {parse: func() error {
 			var from, to string
 			if !d.Args(&from, &to) || d.NextArg() {
-				return nil, d.Err("acr_map <provider-acr> <acr>")
+				return d.Err("acr_map <provider-acr> <acr>")
+			}
+			if _, dup := o.ACRMap[from]; dup {
+				return d.Errf("acr_map %s is given twice", from)
 			}
 			if o.ACRMap == nil {
 				o.ACRMap = map[string]string{}
 			}
-			if _, dup := o.ACRMap[from]; dup {
-				return nil, d.Errf("acr_map %s is given twice", from)
-			}
 			o.ACRMap[from] = to
-		case "trust_verified_identifiers":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			o.TrustVerifiedIdentifiers = true
-		case "redirect_uris":
-			o.RedirectURIs = append(o.RedirectURIs, d.RemainingArgs()...)
-			if len(o.RedirectURIs) == 0 {
-				err = d.ArgErr()
-			}
-		default:
-			return nil, d.Errf("unrecognized login oauth option '%s'", d.Val())
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return o, nil
+			return nil
+		}},
+	})
+	return o, err
 }
 
 // parsePasswordLogin parses the block of `login password`.

@@ -12,36 +12,12 @@ func parsePasskey(d *caddyfile.Dispenser) (*appconfig.PasskeyConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		word := d.Val()
-		switch word {
-		case "rp_id", "rp_name", "user_verification", "attestation_preference", "acr", "acr_hardware":
-			target := map[string]*string{"rp_id": &p.RPID, "rp_name": &p.RPName, "user_verification": &p.UserVerification,
-				"attestation_preference": &p.AttestationPreference, "acr": &p.ACR, "acr_hardware": &p.HardwareACR}[word]
-			if *target != "" {
-				return nil, d.Errf("passkey: %s already specified", word)
-			}
-			if err := oneArg(d, target); err != nil {
-				return nil, err
-			}
-		case "allowed_origins", "aaguid_allowlist":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return nil, d.ArgErr()
-			}
-			if word == "allowed_origins" {
-				p.AllowedOrigins = append(p.AllowedOrigins, args...)
-			} else {
-				p.AAGUIDAllowlist = append(p.AAGUIDAllowlist, args...)
-			}
-		case "login_enabled":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			p.LoginEnabled = true
-		default:
-			return nil, d.Errf("unrecognized passkey option '%s'", word)
-		}
-	}
-	return p, nil
+	err := parseWords(d, "passkey", map[string]word{
+		"rp_id": {str: &p.RPID, once: true}, "rp_name": {str: &p.RPName, once: true},
+		"user_verification": {str: &p.UserVerification, once: true}, "attestation_preference": {str: &p.AttestationPreference, once: true},
+		"acr": {str: &p.ACR, once: true}, "acr_hardware": {str: &p.HardwareACR, once: true},
+		"allowed_origins": {list: &p.AllowedOrigins}, "aaguid_allowlist": {list: &p.AAGUIDAllowlist},
+		"login_enabled": {flag: &p.LoginEnabled},
+	})
+	return p, err
 }

@@ -22,41 +22,11 @@ func parseTrust(d *caddyfile.Dispenser) (*appconfig.Trust, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "jwks_url":
-			if t.JWKSURL != "" {
-				return nil, d.Err("jwks_url already specified")
-			}
-			if err := oneArg(d, &t.JWKSURL); err != nil {
-				return nil, err
-			}
-		case "audience":
-			t.Audience = append(t.Audience, d.RemainingArgs()...)
-			if len(t.Audience) == 0 {
-				return nil, d.ArgErr()
-			}
-		case "algorithms":
-			t.Algorithms = append(t.Algorithms, d.RemainingArgs()...)
-			if len(t.Algorithms) == 0 {
-				return nil, d.ArgErr()
-			}
-		case "typ":
-			t.Types = append(t.Types, d.RemainingArgs()...)
-			if len(t.Types) == 0 {
-				return nil, d.ArgErr()
-			}
-		case "refresh_interval":
-			if err := durationArg(d, &t.RefreshInterval); err != nil {
-				return nil, err
-			}
-		case "max_token_lifetime":
-			if err := durationArg(d, &t.MaxTokenLifetime); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, d.Errf("unrecognized trust option '%s'", d.Val())
-		}
+	if err := parseWords(d, "trust", map[string]word{
+		"jwks_url": {str: &t.JWKSURL, once: true}, "audience": {list: &t.Audience}, "algorithms": {list: &t.Algorithms},
+		"typ": {list: &t.Types}, "refresh_interval": {dur: &t.RefreshInterval}, "max_token_lifetime": {dur: &t.MaxTokenLifetime},
+	}); err != nil {
+		return nil, err
 	}
 	if t.JWKSURL == "" {
 		return nil, d.Errf("trust %s: jwks_url is required", t.Issuer)
@@ -68,33 +38,17 @@ func parseTrust(d *caddyfile.Dispenser) (*appconfig.Trust, error) {
 // granted (delegation hook or direct steps) and for how long.
 func parseScope(d *caddyfile.Dispenser) (*appconfig.Scope, error) {
 	s := new(appconfig.Scope)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "delegated":
-			if err := oneArg(d, &s.Delegated); err != nil {
-				return nil, err
-			}
-		case "block":
+	if err := parseWords(d, "scope", map[string]word{
+		"delegated": {str: &s.Delegated}, "block": {flag: &s.Block}, "acr": {str: &s.ACR},
+		"direct": {parse: func() (err error) {
 			if d.NextArg() {
-				return nil, d.ArgErr()
+				return d.ArgErr()
 			}
-			s.Block = true
-		case "acr":
-			if err := oneArg(d, &s.ACR); err != nil {
-				return nil, err
-			}
-		case "direct":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			direct, err := parseDirect(d)
-			if err != nil {
-				return nil, err
-			}
-			s.Direct = direct
-		default:
-			return nil, d.Errf("unrecognized scope option '%s'", d.Val())
-		}
+			s.Direct, err = parseDirect(d)
+			return err
+		}},
+	}); err != nil {
+		return nil, err
 	}
 	if err := stepup.ValidateScope("x", s.Policy()); err != nil {
 		return nil, d.Err(err.Error())
@@ -107,33 +61,24 @@ func parseScope(d *caddyfile.Dispenser) (*appconfig.Scope, error) {
 // with the engine's rules.
 func parseDirect(d *caddyfile.Dispenser) (*appconfig.DirectScope, error) {
 	direct := new(appconfig.DirectScope)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "step":
+	err := parseWords(d, "direct", map[string]word{
+		"granted_for": {dur: &direct.GrantedFor}, "grant_mode": {str: &direct.GrantMode},
+		"step": {parse: func() error {
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
-				return nil, d.Err("step <key> [<expiration>]")
+				return d.Err("step <key> [<expiration>]")
 			}
 			st := appconfig.DirectStep{Key: args[0]}
 			if len(args) == 2 {
 				dur, err := caddy.ParseDuration(args[1])
 				if err != nil {
-					return nil, d.Errf("step %s: expiration: %v", args[0], err)
+					return d.Errf("step %s: expiration: %v", args[0], err)
 				}
 				st.Expiration = appconfig.Duration(dur)
 			}
 			direct.Steps = append(direct.Steps, st)
-		case "granted_for":
-			if err := durationArg(d, &direct.GrantedFor); err != nil {
-				return nil, err
-			}
-		case "grant_mode":
-			if err := oneArg(d, &direct.GrantMode); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, d.Errf("unrecognized direct option '%s'", d.Val())
-		}
-	}
-	return direct, nil
+			return nil
+		}},
+	})
+	return direct, err
 }

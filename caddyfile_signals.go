@@ -8,8 +8,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
-	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // parseSignalsDirective parses the `stepup_signals` directive.
@@ -42,28 +40,16 @@ func (h *SignalsHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for d.NextBlock(0) {
-		option := d.Val()
-		switch option {
-		case "transmitter":
+	return parseWords(d, "stepup_signals", map[string]word{
+		"max_age": {dur: &h.MaxAge, once: true}, "leeway": {dur: &h.Leeway, once: true},
+		"transmitter": {parse: func() error {
 			t, err := parseSignalsTransmitter(d)
-			if err != nil {
-				return err
+			if err == nil {
+				h.Transmitters = append(h.Transmitters, t)
 			}
-			h.Transmitters = append(h.Transmitters, t)
-		case "max_age", "leeway":
-			target := map[string]*appconfig.Duration{"max_age": &h.MaxAge, "leeway": &h.Leeway}[option]
-			if *target != 0 {
-				return d.Errf("%s already specified", option)
-			}
-			if err := durationArg(d, target); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("unrecognized stepup_signals option '%s'", option)
-		}
-	}
-	return nil
+			return err
+		}},
+	})
 }
 
 // parseSignalsTransmitter parses one transmitter block.
@@ -76,46 +62,26 @@ func parseSignalsTransmitter(d *caddyfile.Dispenser) (SignalsTransmitter, error)
 	if d.NextArg() {
 		return t, d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		option := d.Val()
-		switch option {
-		case "jwks_url", "stream_id", "poll_url":
-			target := map[string]*string{"jwks_url": &t.JWKSURL, "stream_id": &t.StreamID, "poll_url": &t.PollURL}[option]
-			if *target != "" {
-				return t, d.Errf("%s already specified", option)
-			}
-			if err := oneArg(d, target); err != nil {
-				return t, err
-			}
-		case "authorization", "poll_authorization":
-			// "Bearer {env.TOKEN}" is two tokens: the header value is
-			// what they say, one space apart.
-			target := map[string]*string{"authorization": &t.Authorization, "poll_authorization": &t.PollAuthorization}[option]
-			if *target != "" {
-				return t, d.Errf("%s already specified", option)
+	// "Bearer {env.TOKEN}" is two tokens: the header value is what they
+	// say, one space apart.
+	header := func(dst *string) word {
+		return word{parse: func() error {
+			if *dst != "" {
+				return d.Errf("%s already specified", d.Val())
 			}
 			args := d.RemainingArgs()
 			if len(args) == 0 {
-				return t, d.ArgErr()
+				return d.ArgErr()
 			}
-			*target = strings.Join(args, " ")
-		case "poll_interval":
-			if t.PollInterval != 0 {
-				return t, d.Err("poll_interval already specified")
-			}
-			if err := durationArg(d, &t.PollInterval); err != nil {
-				return t, err
-			}
-		case "audience", "algorithms", "subject_issuers":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return t, d.ArgErr()
-			}
-			target := map[string]*[]string{"audience": &t.Audience, "algorithms": &t.Algorithms, "subject_issuers": &t.SubjectIssuers}[option]
-			*target = append(*target, args...)
-		default:
-			return t, d.Errf("unrecognized transmitter option '%s'", option)
-		}
+			*dst = strings.Join(args, " ")
+			return nil
+		}}
 	}
-	return t, nil
+	err := parseWords(d, "transmitter", map[string]word{
+		"jwks_url": {str: &t.JWKSURL, once: true}, "stream_id": {str: &t.StreamID, once: true}, "poll_url": {str: &t.PollURL, once: true},
+		"poll_interval": {dur: &t.PollInterval, once: true},
+		"authorization": header(&t.Authorization), "poll_authorization": header(&t.PollAuthorization),
+		"audience": {list: &t.Audience}, "algorithms": {list: &t.Algorithms}, "subject_issuers": {list: &t.SubjectIssuers},
+	})
+	return t, err
 }

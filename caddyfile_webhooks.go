@@ -3,8 +3,6 @@
 package caddystepup
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -31,55 +29,32 @@ func parseWebhooks(d *caddyfile.Dispenser) (*appconfig.WebhooksConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		option := d.Val()
-		switch option {
-		case "app_id":
-			if w.AppID != "" {
-				return nil, d.Err("app_id already specified")
-			}
-			if err := oneArg(d, &w.AppID); err != nil {
-				return nil, err
-			}
-		case "endpoint":
+	if err := parseWords(d, "webhooks", map[string]word{
+		"app_id": {str: &w.AppID, once: true}, "timeout": {dur: &w.Timeout, once: true}, "drain_timeout": {dur: &w.DrainTimeout, once: true},
+		"max_attempts": {num: &w.MaxAttempts}, "queue_size": {num: &w.QueueSize}, "workers": {num: &w.Workers},
+		"endpoint": {parse: func() error {
 			ep, err := parseWebhookEndpoint(d)
-			if err != nil {
-				return nil, err
+			if err == nil {
+				w.Endpoints = append(w.Endpoints, ep)
 			}
-			w.Endpoints = append(w.Endpoints, ep)
-		case "timeout", "drain_timeout":
-			target := map[string]*appconfig.Duration{"timeout": &w.Timeout, "drain_timeout": &w.DrainTimeout}[option]
-			if *target != 0 {
-				return nil, d.Errf("%s already specified", option)
-			}
-			if err := durationArg(d, target); err != nil {
-				return nil, err
-			}
-		case "backoff":
+			return err
+		}},
+		"backoff": {parse: func() error {
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
-				return nil, d.Err("backoff <initial> [<max>]")
+				return d.Err("backoff <initial> [<max>]")
 			}
 			for i, target := range []*appconfig.Duration{&w.Backoff, &w.MaxBackoff}[:len(args)] {
 				dur, err := caddy.ParseDuration(args[i])
 				if err != nil || dur <= 0 {
-					return nil, d.Errf("backoff: %q is not a positive duration", args[i])
+					return d.Errf("backoff: %q is not a positive duration", args[i])
 				}
 				*target = appconfig.Duration(dur)
 			}
-		case "max_attempts", "queue_size", "workers":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return nil, err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return nil, d.Errf("%s: %q is not a positive number", option, v)
-			}
-			*map[string]*int{"max_attempts": &w.MaxAttempts, "queue_size": &w.QueueSize, "workers": &w.Workers}[option] = n
-		default:
-			return nil, d.Errf("unrecognized webhooks option '%s'", option)
-		}
+			return nil
+		}},
+	}); err != nil {
+		return nil, err
 	}
 	if len(w.Endpoints) == 0 {
 		return nil, d.Err("webhooks: at least one endpoint <url> is required")
@@ -93,23 +68,6 @@ func parseWebhookEndpoint(d *caddyfile.Dispenser) (*appconfig.WebhookEndpoint, e
 	if err := oneArg(d, &ep.URL); err != nil {
 		return nil, err
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "events":
-			ep.Events = append(ep.Events, d.RemainingArgs()...)
-			if len(ep.Events) == 0 {
-				return nil, d.ArgErr()
-			}
-		case "secret":
-			if ep.Secret != "" {
-				return nil, d.Err("secret already specified")
-			}
-			if err := oneArg(d, &ep.Secret); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, d.Errf("unrecognized webhook endpoint option '%s'", d.Val())
-		}
-	}
-	return ep, nil
+	err := parseWords(d, "webhook endpoint", map[string]word{"events": {list: &ep.Events}, "secret": {str: &ep.Secret, once: true}})
+	return ep, err
 }

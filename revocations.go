@@ -7,7 +7,6 @@ package caddystepup
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -32,31 +31,10 @@ func parseRevocation(d *caddyfile.Dispenser) (*appconfig.RevocationConfig, error
 		return nil, d.ArgErr()
 	}
 	c := new(appconfig.RevocationConfig)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "poll_interval":
-			if err := durationArg(d, &c.PollInterval); err != nil {
-				return nil, err
-			}
-		case "max_staleness":
-			if err := durationArg(d, &c.MaxStaleness); err != nil {
-				return nil, err
-			}
-		case "max_entries":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return nil, err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return nil, d.Errf("max_entries: %q is not a positive number", v)
-			}
-			c.MaxEntries = n
-		default:
-			return nil, d.Errf("unrecognized revocation option '%s'", d.Val())
-		}
-	}
-	return c, nil
+	err := parseWords(d, "revocation", map[string]word{
+		"poll_interval": {dur: &c.PollInterval}, "max_staleness": {dur: &c.MaxStaleness}, "max_entries": {num: &c.MaxEntries},
+	})
+	return c, err
 }
 
 // revocationLists shares one list per store and settings across config
