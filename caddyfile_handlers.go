@@ -132,6 +132,7 @@ func parseMetadataDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler
 //		resource_documentation <url>
 //		resource_policy_uri    <url>
 //		resource_tos_uri       <url>
+//		signed_metadata
 //	}
 func (m *MetadataHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -141,6 +142,7 @@ func (m *MetadataHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return parseWords(d, "stepup_metadata", map[string]word{
 		"authorization_servers": {list: &m.AuthorizationServers}, "resource_name": {str: &m.Name},
 		"resource_documentation": {str: &m.Documentation}, "resource_policy_uri": {str: &m.PolicyURI}, "resource_tos_uri": {str: &m.TOSURI},
+		"signed_metadata": {flag: &m.SignedMetadata},
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 func TestGlobalOptionParsesEveryField(t *testing.T) {
@@ -231,10 +233,21 @@ func TestMetadataDirective(t *testing.T) {
 		"stepup_metadata {\n authorization_servers\n}":   "wrong argument count",
 		"stepup_metadata {\n resource_name a b\n}":       "wrong argument count",
 		"stepup_metadata {\n resource https://a.test\n}": "unrecognized stepup_metadata option 'resource'",
+		"stepup_metadata {\n signed_metadata yes\n}":     "wrong argument count",
 	} {
 		if _, err := parseMetadataDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(input)}); err == nil || !strings.Contains(err.Error(), wantErr) {
 			t.Errorf("%q: error %v, want %q", input, err, wantErr)
 		}
+	}
+	h, err = parseMetadataDirective(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser("stepup_metadata {\n signed_metadata\n}")})
+	if got, _ := json.Marshal(h); err != nil || string(got) != `{"signed_metadata":true}` {
+		t.Errorf("signed_metadata: %s %v", got, err)
+	}
+	if err := h.(*MetadataHandler).checkSigner(&App{}); err == nil || !strings.Contains(err.Error(), "set the stepup app's issuer") {
+		t.Errorf("signed_metadata without an issuer: %v", err)
+	}
+	if err := h.(*MetadataHandler).checkSigner(&App{Config: appconfig.Config{Issuer: "https://api.example.com"}}); err != nil {
+		t.Errorf("signed_metadata with an issuer: %v", err)
 	}
 }
 

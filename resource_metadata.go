@@ -5,6 +5,7 @@
 package caddystepup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -52,6 +53,12 @@ type MetadataHandler struct {
 	// URL of the resource's terms of service (`resource_tos_uri`).
 	// Default: none.
 	TOSURI string `json:"resource_tos_uri,omitempty"`
+	// Adds `signed_metadata` (RFC 9728 §2.2) to each document: a JWT whose
+	// claims are the document's members and `iss`, the stepup app's
+	// `issuer`, signed with the gateway's signing key (ES256, the `kid` of
+	// its `/.well-known/jwks.json`). The plain members stay as they are.
+	// Needs the app's `issuer`. Default: false.
+	SignedMetadata bool `json:"signed_metadata,omitempty"`
 
 	app *App
 }
@@ -71,6 +78,14 @@ func (m *MetadataHandler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	m.app = app
+	return m.checkSigner(app)
+}
+
+// checkSigner: signed metadata is signed by the gateway as its issuer.
+func (m *MetadataHandler) checkSigner(app *App) error {
+	if m.SignedMetadata && app.Issuer == "" {
+		return errors.New("signed_metadata: the metadata is signed by the gateway as its issuer; set the stepup app's issuer")
+	}
 	return nil
 }
 
@@ -99,6 +114,9 @@ func (m *MetadataHandler) Validate() error {
 func (m *MetadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	site := resourcemeta.Site{AuthorizationServers: m.AuthorizationServers, Name: m.Name,
 		Documentation: m.Documentation, PolicyURI: m.PolicyURI, TOSURI: m.TOSURI}
+	if m.SignedMetadata {
+		site.Sign = func(doc *resourcemeta.Document) error { return m.app.signMetadata(r.Context(), doc) }
+	}
 	if m.app.serveResourceMetadata(w, r, site) {
 		return nil
 	}
@@ -113,6 +131,16 @@ func (a *App) serveResourceMetadata(w http.ResponseWriter, r *http.Request, site
 	}
 	return resourcemeta.Serve(w, r, r.URL.Path, requestOrigin(r), a.resourceCatalog(),
 		func() []resourcemeta.Route { return siteRoutes(r) }, site, a.resourceCommon())
+}
+
+// signMetadata sets doc's signed_metadata, signed by the gateway as its
+// issuer; it fails when the app has not started.
+func (a *App) signMetadata(ctx context.Context, doc *resourcemeta.Document) error {
+	rt := a.awaitRuntime(ctx)
+	if rt == nil {
+		return errors.New("not started")
+	}
+	return resourcemeta.Sign(doc, a.Issuer, func(claims any) (string, error) { return rt.signer.Sign("", claims) })
 }
 
 // resourceRoute is what the route tells its resource's metadata: its

@@ -42,6 +42,8 @@ type Site struct {
 	// AuthorizationServers replace the default list when set.
 	AuthorizationServers                   []string
 	Name, Documentation, PolicyURI, TOSURI string
+	// Sign, when set, adds signed_metadata to each document (see Sign).
+	Sign func(*Document) error
 }
 
 // Common is what every document of the gateway says.
@@ -70,6 +72,8 @@ type Document struct {
 	DPoPSigningAlgValuesSupported      []string `json:"dpop_signing_alg_values_supported,omitempty"`
 	DPoPBoundAccessTokensRequired      bool     `json:"dpop_bound_access_tokens_required,omitempty"`
 	ACRValuesSupported                 []string `json:"acr_values_supported,omitempty"`
+	// SignedMetadata is set only where the operator asks for it (Sign).
+	SignedMetadata string `json:"signed_metadata,omitempty"`
 }
 
 // Catalog gathers the routes of one configuration that name a resource,

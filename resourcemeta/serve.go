@@ -45,7 +45,15 @@ func Serve(w http.ResponseWriter, r *http.Request, path, origin string, catalog 
 			apierror.Body(apierror.NotFound, "not_found", "No protected resource has this identifier.", nil))
 		return true
 	}
-	body, err := json.Marshal(catalog.Document(resource, others, site, common))
+	doc := catalog.Document(resource, others, site, common)
+	if site.Sign != nil {
+		if err := site.Sign(&doc); err != nil {
+			apierror.WriteJSON(w, apierror.Unavailable.Status(),
+				apierror.Body(apierror.Unavailable, "internal", "The service is temporarily unavailable.", nil))
+			return true
+		}
+	}
+	body, err := json.Marshal(doc)
 	if err != nil {
 		return false // cannot happen: strings, slices and a bool
 	}
