@@ -97,6 +97,12 @@ func startMCPSetup(t *testing.T) *mcpSetup {
 			resource %[1]s/mcp
 			mcp {
 				tool transfer_funds payments:write
+				tool rotate_keys {
+					max_age 1s
+				}
+				tool close_account {
+					acr urn:stepup:mfa
+				}
 			}
 		}
 		reverse_proxy %[4]s
@@ -173,6 +179,11 @@ type mcpClientRun struct {
 			Status          int    `json:"status"`
 			WWWAuthenticate string `json:"www_authenticate"`
 		} `json:"other_resource"`
+		Authentication map[string]map[string]struct {
+			Passed  bool   `json:"passed"`
+			Error   string `json:"error"`
+			Message string `json:"message"`
+		} `json:"authentication"`
 	} `json:"steps"`
 	Exchanges []struct {
 		Method          string `json:"method"`
@@ -186,10 +197,13 @@ type mcpClientRun struct {
 		WWWAuthenticate string `json:"www_authenticate"`
 	} `json:"exchanges"`
 	Authorizations []struct {
-		Provider            string `json:"provider"`
-		Scope               string `json:"scope"`
-		Resource            string `json:"resource"`
-		CodeChallengeMethod string `json:"code_challenge_method"`
+		Provider            string  `json:"provider"`
+		Scope               string  `json:"scope"`
+		Resource            string  `json:"resource"`
+		CodeChallengeMethod string  `json:"code_challenge_method"`
+		MaxAge              *string `json:"max_age"`
+		ACRValues           *string `json:"acr_values"`
+		Prompt              *string `json:"prompt"`
 	} `json:"authorizations"`
 	Tokens struct {
 		First, Upscoped, Other string
@@ -243,6 +257,56 @@ func TestMCPClientDiscoversStepsUpAndCallsOnce(t *testing.T) {
 	t.Run("bodies naming one tool to the gateway and another to the server", func(t *testing.T) {
 		checkMCPBodies(t, s, run.Tokens.First)
 	})
+	t.Run("tools that need a fresher or stronger login", func(t *testing.T) { checkMCPUserAuthentication(t, s, run) })
+}
+
+// checkMCPUserAuthentication: a tool with max_age (rotate_keys, 1 s) or
+// acr (close_account) gets RFC 9470's 401 insufficient_user_authentication
+// with max_age or acr_values. The SDK (1.32.2) treats it as any 401: it
+// re-authorizes with the scopes of the RFC 9728 document (the challenge
+// names none) and without max_age, acr_values or prompt, so the provider
+// answers from the user's session, with the same auth_time and no acr; the
+// host finishes that authorization and calls again, and is refused again.
+// The server never runs either tool.
+func checkMCPUserAuthentication(t *testing.T, s *mcpSetup, run mcpClientRun) {
+	metadata := s.base + "/.well-known/oauth-protected-resource/mcp"
+	for tool, challenge := range map[string]string{
+		"rotate_keys":   `Bearer error="insufficient_user_authentication", error_description="A more recent authentication is required", max_age=1, resource_metadata="` + metadata + `"`,
+		"close_account": `Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="urn:stepup:mfa", resource_metadata="` + metadata + `"`,
+	} {
+		refused := 0
+		for _, e := range run.Exchanges {
+			if e.Message != "tools/call "+tool {
+				continue
+			}
+			if e.Status != 401 || e.WWWAuthenticate != challenge {
+				t.Errorf("%s: %d %q, want 401 %q", tool, e.Status, e.WWWAuthenticate, challenge)
+			}
+			refused++
+		}
+		outcome := run.Steps.Authentication[tool]
+		if refused != 2 || outcome["first"].Error != "UnauthorizedError" || outcome["after_reauthorization"].Error != "UnauthorizedError" {
+			t.Errorf("%s: refused %d times, want 2 (before and after the re-authorization); outcome %+v", tool, refused, outcome)
+		}
+		if n := s.toolRuns(t, tool); n != 0 {
+			t.Errorf("the server ran %s %d times", tool, n)
+		}
+	}
+	var again int
+	for _, a := range run.Authorizations {
+		if a.Provider != "fresh" {
+			continue
+		}
+		if a.MaxAge != nil || a.ACRValues != nil || a.Prompt != nil {
+			t.Errorf("an authorization request carried max_age %v, acr_values %v, prompt %v", a.MaxAge, a.ACRValues, a.Prompt)
+		}
+		if a.Scope == "mcp:tools payments:write" && a.Resource == s.url {
+			again++
+		}
+	}
+	if again != 4 {
+		t.Errorf("%d re-authorizations with the document's scopes, want 4 (two per tool): %+v", again, run.Authorizations)
+	}
 }
 
 func checkMCPClientRun(t *testing.T, s *mcpSetup, run mcpClientRun) {
@@ -265,7 +329,7 @@ func checkMCPClientRun(t *testing.T, s *mcpSetup, run mcpClientRun) {
 			t.Errorf("exchange %d: %s %d, want %s", 1+i, got, ex[1+i].Status, want)
 		}
 	}
-	if len(run.Authorizations) != 3 {
+	if len(run.Authorizations) < 3 {
 		t.Fatalf("authorizations %+v", run.Authorizations)
 	}
 	if a := run.Authorizations[0]; a.Scope != "mcp:tools" || a.Resource != s.url || a.CodeChallengeMethod != "S256" {

@@ -130,6 +130,9 @@ class HostProvider {
       scope: p.get('scope') ?? '',
       resource: p.get('resource') ?? '',
       code_challenge_method: p.get('code_challenge_method') ?? '',
+      max_age: p.get('max_age'),
+      acr_values: p.get('acr_values'),
+      prompt: p.get('prompt'),
     };
     authorizations.push(record);
     this.code = await browse(url, new URL(this.redirectUrl), this.jar);
@@ -227,6 +230,31 @@ async function main() {
   });
   steps.other_resource = { status: refused.status, www_authenticate: refused.headers.get('www-authenticate') ?? '' };
   await refused.body?.cancel();
+
+  // Tools that need a fresher (max_age) or stronger (acr) login, RFC 9470:
+  // the SDK meets the 401 insufficient_user_authentication, re-authorizes
+  // as it does on any 401 and throws UnauthorizedError; the host finishes
+  // that authorization and calls the tool once more, as for the 403.
+  const fresh = new HostProvider('fresh');
+  const session = await connect(fresh);
+  await new Promise((resolve) => setTimeout(resolve, 2200)); // the login is now older than rotate_keys' max_age (1 s)
+  steps.authentication = {};
+  for (const name of ['rotate_keys', 'close_account']) {
+    const outcome = {};
+    for (const attempt of ['first', 'after_reauthorization']) {
+      try {
+        const result = await session.client.callTool({ name, arguments: {} });
+        outcome[attempt] = { passed: true, text: text(result) };
+        break;
+      } catch (err) {
+        outcome[attempt] = { passed: false, error: err.constructor.name, message: String(err.message ?? '') };
+        if (!(err instanceof UnauthorizedError)) break;
+        await session.transport.finishAuth(fresh.takeCode());
+      }
+    }
+    steps.authentication[name] = outcome;
+  }
+  await session.client.close();
 
   return { first: firstToken, upscoped: secondToken, other: otherToken };
 }

@@ -50,6 +50,14 @@ function newServer(sessionOf) {
     record('transfer_funds', args, extra);
     return { content: [{ type: 'text', text: `sent ${args.amount ?? 0} to ${args.iban ?? 'nobody'}` }] };
   });
+  // Tools the gateway asks a fresher (rotate_keys: max_age) or stronger
+  // (close_account: acr) login for.
+  for (const name of ['rotate_keys', 'close_account']) {
+    server.registerTool(name, { description: `Runs ${name}.`, inputSchema: {} }, async (args, extra) => {
+      record(name, args, extra);
+      return { content: [{ type: 'text', text: `${name} done` }] };
+    });
+  }
   server.registerTool('wait_for_signal', { description: 'Waits until signal is called.', inputSchema: {} }, async (args, extra) => {
     record('wait_for_signal', args, extra);
     const token = extra._meta?.progressToken;
