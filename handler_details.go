@@ -6,13 +6,10 @@ package caddystepup
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-stepup/caddy-stepup/enforce"
-	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 // DetailsConfig requires an authorization_details entry (RFC 9396) of a
@@ -44,90 +41,46 @@ type DetailMatch struct {
 func (h *Handler) detailsRequirements() []enforce.DetailsRequirement {
 	var out []enforce.DetailsRequirement
 	for _, dc := range h.AuthorizationDetails {
-		if dc == nil {
-			continue
-		}
-		req := enforce.DetailsRequirement{Type: dc.Type, Actions: dc.Actions}
-		for _, m := range dc.Match {
-			body := m.Body
-			if body == "" {
-				body = m.Detail
-			}
-			req.Fields = append(req.Fields, enforce.DetailField{Detail: m.Detail, Body: body})
-		}
-		out = append(out, req)
-	}
-	return out
-}
-
-// detailTypes are the types the route reads: its requirements' and, under
-// bind, the gateway's own grants'.
-func (h *Handler) detailTypes() []string {
-	var out []string
-	for _, dc := range h.AuthorizationDetails {
 		if dc != nil {
-			out = appendNew(out, []string{dc.Type})
+			out = append(out, dc.requirement())
 		}
-	}
-	if len(h.Bind) > 0 {
-		out = appendNew(out, []string{stepup.GrantDetailsType})
 	}
 	return out
 }
 
-// validateDetails checks each requirement.
+// requirement is the block as enforce takes it: a match's body path
+// defaults to its detail path.
+func (dc *DetailsConfig) requirement() enforce.DetailsRequirement {
+	req := enforce.DetailsRequirement{Type: dc.Type, Actions: dc.Actions}
+	for _, m := range dc.Match {
+		body := m.Body
+		if body == "" {
+			body = m.Detail
+		}
+		req.Fields = append(req.Fields, enforce.DetailField{Detail: m.Detail, Body: body})
+	}
+	return req
+}
+
+// detailTypes are the types the route reads (enforce.DetailTypes).
+func (h *Handler) detailTypes() []string {
+	return enforce.DetailTypes(h.detailsRequirements(), len(h.Bind) > 0)
+}
+
+// validateDetails checks each requirement (enforce.DetailsRequirement.Check).
 func (h *Handler) validateDetails() error {
 	if len(h.AuthorizationDetails) > 0 && h.MCP != nil {
 		return errors.New("authorization_details reads the body as a transaction, mcp as a JSON-RPC message: a route has one or the other")
 	}
 	for _, dc := range h.AuthorizationDetails {
-		if dc == nil || !detailWord(dc.Type) {
-			return errors.New("authorization_details: a type of 1 to 255 printable ASCII characters, no space, quote or backslash")
+		if dc == nil {
+			return enforce.DetailsRequirement{}.Check() // the refusal of a missing type
 		}
-		for _, a := range dc.Actions {
-			if !detailWord(a) {
-				return fmt.Errorf("authorization_details %s: action %s: 1 to 255 printable ASCII characters, no space, quote or backslash", dc.Type, quoteForError(a))
-			}
-		}
-		for _, m := range dc.Match {
-			for _, p := range []string{m.Detail, m.Body} {
-				if (p != "" || p == m.Detail) && !detailPath(p) {
-					return fmt.Errorf("authorization_details %s: match %s: a dotted path of names made of letters, digits and _ : - only", dc.Type, quoteForError(p))
-				}
-			}
-			if m.Detail == "type" || m.Detail == "actions" || m.Detail == "locations" {
-				return fmt.Errorf("authorization_details %s: match %s: the gateway checks it itself", dc.Type, m.Detail)
-			}
+		if err := dc.requirement().Check(); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-// detailWord: a type or action as a challenge can carry it.
-func detailWord(s string) bool {
-	if s == "" || len(s) > 255 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// detailPath: names joined by dots, each a key the gateway names things
-// with (no dot inside a name).
-func detailPath(p string) bool {
-	if p == "" || len(p) > 255 {
-		return false
-	}
-	for _, name := range strings.Split(p, ".") {
-		if name == "" || !stepup.ValidKey(name) {
-			return false
-		}
-	}
-	return true
 }
 
 // unmarshalDetails parses one authorization_details block:
