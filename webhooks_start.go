@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"slices"
-	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -23,42 +21,16 @@ import (
 var webhookDispatchers = caddy.NewUsagePool()
 
 // pooledDispatcher is a shared dispatcher and the recorders of the
-// configs that hold it: its reports go to the newest one, whose audit
-// logger follows the running config's logging.
+// configs that hold it (its reports go to the newest one).
 type pooledDispatcher struct {
 	*webhooks.Dispatcher
-	mu        sync.Mutex
-	recorders []*telemetry.Recorder
+	recorders telemetry.Newest
 }
 
 // Destruct stops the dispatcher when the last config lets go.
 func (p *pooledDispatcher) Destruct() error {
 	p.Stop()
 	return nil
-}
-
-func (p *pooledDispatcher) report(rep webhooks.Report) {
-	p.mu.Lock()
-	var rec *telemetry.Recorder
-	if n := len(p.recorders); n > 0 {
-		rec = p.recorders[n-1]
-	}
-	p.mu.Unlock()
-	rec.Webhook(rep) // a nil recorder still counts
-}
-
-func (p *pooledDispatcher) hold(rec *telemetry.Recorder) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.recorders = append(p.recorders, rec)
-}
-
-func (p *pooledDispatcher) letGo(rec *telemetry.Recorder) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if i := slices.Index(p.recorders, rec); i >= 0 {
-		p.recorders = slices.Delete(p.recorders, i, i+1)
-	}
 }
 
 // acquireWebhooks shares the dispatcher of the app's webhook settings,
@@ -74,7 +46,7 @@ func (a *App) acquireWebhooks(key *jwks.PSSSigner) (*webhooks.Dispatcher, error)
 	v, _, err := webhookDispatchers.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
 		p := &pooledDispatcher{}
 		o := a.Webhooks.Options()
-		o.Signer, o.Report, o.Logger = key, p.report, a.logger.Named("webhooks")
+		o.Signer, o.Report, o.Logger = key, p.recorders.Webhook, a.logger.Named("webhooks")
 		d, err := webhooks.New(o)
 		if err != nil {
 			return nil, err
@@ -86,7 +58,7 @@ func (a *App) acquireWebhooks(key *jwks.PSSSigner) (*webhooks.Dispatcher, error)
 		return nil, err
 	}
 	p := v.(*pooledDispatcher)
-	p.hold(a.recorder)
+	p.recorders.Hold(a.recorder)
 	a.webhooksKey, a.webhooksPooled = poolKey, p
 	p.Start() // once: a dispatcher another config holds runs already
 	return p.Dispatcher, nil
@@ -98,7 +70,7 @@ func (a *App) releaseWebhooks() {
 	if a.webhooksPooled == nil {
 		return
 	}
-	a.webhooksPooled.letGo(a.recorder)
+	a.webhooksPooled.recorders.LetGo(a.recorder)
 	if _, err := webhookDispatchers.Delete(a.webhooksKey); err != nil {
 		a.logger.Error("releasing the webhook dispatcher", zap.Error(err))
 	}
