@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -153,24 +152,12 @@ func (h *Handler) resourceRoute() resourcemeta.Route {
 		for _, needs := range []map[string]*appconfig.MCPNeed{h.MCP.Methods, h.MCP.Tools} {
 			for _, name := range sortedKeys(needs) {
 				if n := needs[name]; n != nil {
-					r.Scopes = appendNew(r.Scopes, n.Scopes)
-					r.ACR = appendNew(r.ACR, n.ACR)
+					r.Need(n.Scopes, n.ACR)
 				}
 			}
 		}
 	}
 	return r
-}
-
-// appendNew appends the values of add that list lacks, to a copy.
-func appendNew(list, add []string) []string {
-	out := slices.Clip(list)
-	for _, v := range add {
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // siteRoutes are the stepup routes of r's site that name no resource: those

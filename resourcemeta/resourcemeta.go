@@ -35,6 +35,25 @@ type Route struct {
 	DetailTypes []string
 }
 
+// Need adds scopes and acr values a call on the route may ask for (an MCP
+// method's or tool's): each value once, the route's own first. The
+// route's slices are copied before they grow, never written through.
+func (r *Route) Need(scopes, acr []string) {
+	r.Scopes = appendNew(r.Scopes, scopes)
+	r.ACR = appendNew(r.ACR, acr)
+}
+
+// appendNew appends the values of add that list lacks, to a copy.
+func appendNew(list, add []string) []string {
+	out := slices.Clip(list)
+	for _, v := range add {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Site is what the operator says about a site's resources. The routes
 // that name no resource belong to the site's own, whose identifier is the
 // origin the client addressed.
