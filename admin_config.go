@@ -55,7 +55,7 @@ func (m *management) Read(_ context.Context, what adminapi.Resource) (any, error
 	if len(mc.StepUp) == 0 {
 		return nil, errNothingPosted
 	}
-	return map[string]any{"config": withTimes(mc.StepUp, mc.CreatedAt, mc.UpdatedAt)}, nil
+	return map[string]any{"config": adminapi.WithTimes(mc.StepUp, mc.CreatedAt, mc.UpdatedAt)}, nil
 }
 
 // Change checks the body of POST .../config/{what}, then replaces
@@ -112,24 +112,10 @@ func (m *management) Change(ctx context.Context, what adminapi.Resource, body []
 	return answer, nil
 }
 
-// stamped returns apps.stepup's management object with its times set.
-func stamped(raw map[string]json.RawMessage, now string) map[string]json.RawMessage {
-	mgmt := map[string]json.RawMessage{}
-	_ = json.Unmarshal(raw["management"], &mgmt) // absent or as this code wrote it
-	if mgmt == nil {
-		mgmt = map[string]json.RawMessage{}
-	}
-	if _, ok := mgmt["created_at"]; !ok {
-		mgmt["created_at"] = mustRaw(now)
-	}
-	mgmt["updated_at"] = mustRaw(now)
-	return mgmt
-}
-
 // addScope registers scope in apps.stepup's management object; the answer
 // lists every registered scope.
 func addScope(raw map[string]json.RawMessage, scope, now string) any {
-	mgmt := stamped(raw, now)
+	mgmt := adminapi.Stamp(raw["management"], now)
 	var scopes []string
 	_ = json.Unmarshal(mgmt["scopes"], &scopes)
 	if !slices.Contains(scopes, scope) {
@@ -145,7 +131,7 @@ func addScope(raw map[string]json.RawMessage, scope, now string) any {
 // the body as posted. Everything else in apps.stepup, management.key
 // included, stays as written.
 func setStepUp(raw map[string]json.RawMessage, p *postedStepUp, now string) any {
-	mgmt := stamped(raw, now)
+	mgmt := adminapi.Stamp(raw["management"], now)
 	raw["scopes"] = mustRaw(p.scopes)
 	if len(p.keys) > 0 {
 		cs := map[string]json.RawMessage{}
@@ -160,18 +146,7 @@ func setStepUp(raw map[string]json.RawMessage, p *postedStepUp, now string) any 
 	raw["management"] = mustRaw(mgmt)
 	var created string
 	_ = json.Unmarshal(mgmt["created_at"], &created)
-	return map[string]any{"config": withTimes(p.doc, created, now)}
-}
-
-// withTimes adds created_at and updated_at to a posted document.
-func withTimes(doc json.RawMessage, created, updated string) map[string]any {
-	var out map[string]any
-	_ = json.Unmarshal(doc, &out) // a document parsePostedStepUp checked
-	if out == nil {
-		out = map[string]any{}
-	}
-	out["created_at"], out["updated_at"] = created, updated
-	return out
+	return map[string]any{"config": adminapi.WithTimes(p.doc, created, now)}
 }
 
 func mustRaw(v any) json.RawMessage {

@@ -58,7 +58,7 @@ func setPasskey(raw map[string]json.RawMessage, p *appconfig.PasskeyConfig, now 
 	_ = json.Unmarshal(mustRaw(p), &posted) // PasskeyConfig's omitempty names are Prelude's
 	maps.Copy(block, posted)
 	raw["passkey"] = mustRaw(block)
-	mgmt := stamped(raw, now)
+	mgmt := adminapi.Stamp(raw["management"], now)
 	raw["management"] = mustRaw(mgmt)
 	var created string
 	_ = json.Unmarshal(mgmt["created_at"], &created)
