@@ -7,14 +7,11 @@ package caddystepup
 import (
 	"context"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/enforce"
-	"github.com/caddy-stepup/caddy-stepup/stepup"
 )
 
 // routeDeps are the running app's parts a route's decision uses, once the
@@ -35,44 +32,10 @@ func (a *App) routeDeps(ctx context.Context) enforce.Deps {
 	return deps
 }
 
-// scopeCatalogue is what the scope blocks tell a route: every scope with
-// a block can be stepped up; those not blocked can be granted, with the
-// acr values their step-up may set.
+// scopeCatalogue is what the scope blocks tell a route
+// (appconfig.Config.ScopeCatalogue), with the login acr's default applied.
 func (a *App) scopeCatalogue() enforce.Catalogue {
-	c := make(enforce.Catalogue, len(a.Scopes))
-	for name, s := range a.Scopes {
-		c[name] = enforce.ScopeEntry{Grantable: s != nil && !s.Block, ACR: a.earnedACR(s)}
-	}
-	return c
-}
-
-// earnedACR are the acr values a step-up of s may set: its block's acr,
-// else, when its direct steps include verify_passkey, the passkey's acr
-// values (and the login's when the passkey block names no acr of its
-// own), else the login's.
-func (a *App) earnedACR(s *appconfig.Scope) []string {
-	if s == nil {
-		return nil
-	}
-	if s.ACR != "" {
-		return []string{s.ACR}
-	}
-	var earned []string
-	if p := a.Passkey; p != nil && s.Direct != nil &&
-		slices.ContainsFunc(s.Direct.Steps, func(st appconfig.DirectStep) bool { return st.Key == stepup.StepVerifyPasskey }) {
-		for _, v := range []string{p.HardwareACR, p.ACR} {
-			if v != "" {
-				earned = append(earned, v)
-			}
-		}
-		if p.ACR != "" {
-			return earned // a passkey step-up earns the passkey's acr, not the login's
-		}
-	}
-	if a.settings.LoginACR != "" { // the engine's default applied (Provision)
-		earned = append(earned, a.settings.LoginACR)
-	}
-	return earned
+	return a.ScopeCatalogue(a.settings.LoginACR)
 }
 
 // requestURL is the URL the client addressed, as a DPoP proof's htu names
