@@ -75,6 +75,7 @@ func (a *App) adminConfig(key string, config configAPI) adminapi.Config {
 	if rt.engine != nil {
 		cfg.Engine = rt.engine
 	}
+	cfg.SignalStreams = appStreams{app: a, rt: rt}
 	if rt.revocations.list != nil {
 		cfg.Revocations, cfg.GatewayIssuer, cfg.RevocationIssuers, cfg.Now = rt.revocations, a.Issuer, a.revocationIssuers(), rt.now
 	}

@@ -34,6 +34,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.rt = new(atomic.Pointer[appRuntime])
+	a.signalStreams = new(signalStreams)
 	a.resources = new(resourcemeta.Catalog)
 	a.started = newStartSignal()
 	a.resolvePlaceholders(caddy.NewReplacer())

@@ -27,6 +27,8 @@ func parseSignalsDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //			algorithms      <alg...>
 //			authorization   <header value>
 //			stream_id       <id>
+//			configuration_url    <url>
+//			stream_authorization <header value>
 //			subject_issuers <issuer...>
 //			poll_url           <url>
 //			poll_authorization <header value>
@@ -79,9 +81,11 @@ func parseSignalsTransmitter(d *caddyfile.Dispenser) (SignalsTransmitter, error)
 	}
 	err := parseWords(d, "transmitter", map[string]word{
 		"jwks_url": {str: &t.JWKSURL, once: true}, "stream_id": {str: &t.StreamID, once: true}, "poll_url": {str: &t.PollURL, once: true},
-		"poll_interval": {dur: &t.PollInterval, once: true},
-		"authorization": header(&t.Authorization), "poll_authorization": header(&t.PollAuthorization),
-		"audience": {list: &t.Audience}, "algorithms": {list: &t.Algorithms}, "subject_issuers": {list: &t.SubjectIssuers},
+		"configuration_url": {str: &t.ConfigurationURL, once: true},
+		"poll_interval":     {dur: &t.PollInterval, once: true},
+		"authorization":     header(&t.Authorization), "poll_authorization": header(&t.PollAuthorization),
+		"stream_authorization": header(&t.StreamAuthorization),
+		"audience":             {list: &t.Audience}, "algorithms": {list: &t.Algorithms}, "subject_issuers": {list: &t.SubjectIssuers},
 	})
 	return t, err
 }

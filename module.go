@@ -73,6 +73,9 @@ type App struct {
 	// Both are written while the config is provisioned, read after.
 	resources     *resourcemeta.Catalog
 	sessionServed bool
+	// signalStreams are the stepup_signals transmitters of this config,
+	// for the admin routes of their streams.
+	signalStreams *signalStreams
 	// settings are the engine's settings, its defaults applied
 	// (Provision): what the engine is given at Start, and what the app
 	// reads of them (leeway, audience, login acr).

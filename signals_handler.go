@@ -35,7 +35,11 @@ func init() {
 //     session-bound scopes are revoked, and the tokens carrying them
 //     refused, so that the next request that needs one steps up again;
 //   - SSF verification and stream-updated events: recorded, so that a
-//     transmitter can check the stream.
+//     transmitter can check the stream; a status change is logged and
+//     audited, and a paused or disabled stream's events are still
+//     applied (each withdraws access). With configuration_url, the admin
+//     routes ask the transmitter for a verification event and read its
+//     status (SSF 1.0 §8.1).
 //
 // Other events are accepted and ignored. Answers are RFC 8935's: 202 with
 // no body for an accepted SET (and for one accepted before: a transmitter
@@ -63,7 +67,9 @@ type SignalsHandler struct {
 	logger   *zap.Logger
 	remotes  []string // pool keys of the transmitters' key sets
 	resolved []signals.Transmitter
-	receiver *atomic.Pointer[boundReceiver] // set at Provision
+	// streamAPIs are the transmitters' stream management APIs, by issuer.
+	streamAPIs map[string]*signals.StreamAPI
+	receiver   *atomic.Pointer[boundReceiver] // set at Provision
 }
 
 // SignalsTransmitter is one SSF transmitter.
@@ -106,6 +112,22 @@ type SignalsTransmitter struct {
 	// How long to wait between polls that brought nothing more. Default:
 	// 10s, at least 1s.
 	PollInterval appconfig.Duration `json:"poll_interval,omitempty"`
+
+	// Where its configuration metadata is (SSF 1.0 §7.2: its
+	// /.well-known/ssf-configuration), for its stream management API: the
+	// admin routes POST /stepup/signals/{issuer}/verify and GET
+	// .../stream use its verification_endpoint and status_endpoint. Read
+	// at the first call, and again after a call that failed; its issuer
+	// must be Issuer exactly. https, or http on a loopback address; needs
+	// stream_id. Default: none (the admin routes answer 409).
+	ConfigurationURL string `json:"configuration_url,omitempty"`
+
+	// The Authorization header value the receiver presents to the
+	// transmitter's stream management API, e.g. `Bearer
+	// {env.SSF_STREAM_TOKEN}` or `Bearer {file./run/secrets/ssf}`.
+	// Resolved at Provision; never logged, never in an answer. Default:
+	// none.
+	StreamAuthorization string `json:"stream_authorization,omitempty"`
 
 	// Other issuers whose users, sessions and tokens its iss_sub and jwt_id
 	// subjects may name; its own issuer always counts. List the gateway's
@@ -158,7 +180,11 @@ func (h *SignalsHandler) Provision(ctx caddy.Context) error {
 		if t.PollURL != "" {
 			h.startPolling(ctx, rt.Issuer, t, repl.ReplaceKnown(t.PollAuthorization, ""))
 		}
+		if err := h.provisionStreamAPI(repl, t); err != nil {
+			return err
+		}
 	}
+	app.signalStreams.register(h)
 	return nil
 }
 
@@ -220,7 +246,7 @@ func (t *SignalsTransmitter) validate() error {
 	if t.PollInterval != 0 && time.Duration(t.PollInterval) < time.Second {
 		return errors.New("poll_interval must be at least 1s")
 	}
-	return nil
+	return t.validateStreamWords()
 }
 
 // Cleanup releases the transmitters' key sets.
@@ -229,6 +255,9 @@ func (h *SignalsHandler) Cleanup() error {
 		releaseRemoteKeys(key, h.logger)
 	}
 	h.remotes = nil
+	if h.app != nil {
+		h.app.signalStreams.unregister(h)
+	}
 	return nil
 }
 
@@ -239,7 +268,7 @@ func (h *SignalsHandler) receiverFor(rt *appRuntime) (*signals.Receiver, error) 
 		return b.receiver, nil
 	}
 	r, err := signals.NewReceiver(signals.ReceiverOptions{Transmitters: h.resolved, Store: rt.store,
-		MaxAge: time.Duration(h.MaxAge), Leeway: time.Duration(h.Leeway), Now: rt.now})
+		MaxAge: time.Duration(h.MaxAge), Leeway: time.Duration(h.Leeway), Now: rt.now, StreamChanged: h.streamChanged})
 	if err != nil {
 		return nil, err
 	}

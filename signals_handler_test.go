@@ -28,6 +28,9 @@ func TestSignalsCaddyfile(t *testing.T) {
 		`stepup_signals { max_age 1h
 			max_age 2h }`,
 		`stepup_signals { nope }`,
+		"stepup_signals {\n transmitter a {\n stream_authorization\n }\n}",
+		"stepup_signals {\n transmitter a {\n configuration_url a b\n }\n}",
+		"stepup_signals {\n transmitter a {\n configuration_url a\n configuration_url a\n }\n}",
 	} {
 		var h SignalsHandler
 		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad)); err == nil {
@@ -42,6 +45,9 @@ func TestSignalsCaddyfile(t *testing.T) {
 			audience c
 			authorization Bearer {env.T}
 			subject_issuers https://api.example.com
+			stream_id st-1
+			configuration_url https://idp.example.com/.well-known/ssf-configuration
+			stream_authorization Bearer {file./run/secrets/ssf}
 		}
 		leeway 5s
 	}`))
@@ -50,7 +56,9 @@ func TestSignalsCaddyfile(t *testing.T) {
 	}
 	tr := h.Transmitters[0]
 	if len(h.Transmitters) != 1 || tr.Issuer != "https://idp.example.com/" || strings.Join(tr.Audience, ",") != "a,b,c" ||
-		tr.Authorization != "Bearer {env.T}" || tr.SubjectIssuers[0] != "https://api.example.com" || h.Leeway != appconfig.Duration(5e9) {
+		tr.Authorization != "Bearer {env.T}" || tr.SubjectIssuers[0] != "https://api.example.com" || h.Leeway != appconfig.Duration(5e9) ||
+		tr.StreamID != "st-1" || tr.ConfigurationURL != "https://idp.example.com/.well-known/ssf-configuration" ||
+		tr.StreamAuthorization != "Bearer {file./run/secrets/ssf}" {
 		t.Fatalf("%+v", h)
 	}
 }
@@ -79,6 +87,13 @@ func TestSignalsValidate(t *testing.T) {
 		"max_age over 24h":   with(func(h *SignalsHandler) { h.MaxAge = appconfig.Duration(25 * 3600e9) }),
 		"negative max_age":   with(func(h *SignalsHandler) { h.MaxAge = -1 }),
 		"leeway over 60s":    with(func(h *SignalsHandler) { h.Leeway = appconfig.Duration(61e9) }),
+		"configuration_url without stream_id": with(func(h *SignalsHandler) {
+			h.Transmitters[0].ConfigurationURL = "https://idp.example.com/.well-known/ssf-configuration"
+		}),
+		"configuration_url over http": with(func(h *SignalsHandler) {
+			h.Transmitters[0].ConfigurationURL, h.Transmitters[0].StreamID = "http://idp.example.com/.well-known/ssf-configuration", "s"
+		}),
+		"stream_authorization alone": with(func(h *SignalsHandler) { h.Transmitters[0].StreamAuthorization = "Bearer x" }),
 		"authorization to nil": with(func(h *SignalsHandler) {
 			h.Transmitters[0].Authorization = "{env.UNSET}"
 			h.resolved = []signals.Transmitter{{}}

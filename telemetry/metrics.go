@@ -51,7 +51,7 @@ var (
 
 	collectors = []prometheus.Collector{decisions, tokenCache, jwksFetches, logins, codesSent, codeSendFailure,
 		codeChecks, stepups, grants, refreshes, revocations, storeSeconds, storeErrors, hookSeconds, hookFailures, clockFaults,
-		webhookDeliveries, signalsReceived}
+		webhookDeliveries, signalsReceived, streamChanges}
 )
 
 // Register adds the collectors to a config's registry; registering them

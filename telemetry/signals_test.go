@@ -38,3 +38,21 @@ func TestSignalsCountedAndAudited(t *testing.T) {
 	var nilRecorder *Recorder
 	nilRecorder.Signal("other", SignalAccepted, "") // counts, writes nothing, does not panic
 }
+
+func TestStreamChangesCountedAndAudited(t *testing.T) {
+	before := scrape(t)
+	if _, ok := before[`caddy_stepup_signals_stream_changes_total{status="paused"}`]; !ok {
+		t.Error("the stream changes are not preset")
+	}
+	rec, logs := newObservedRecorder()
+	rec.StreamChanged("https://idp.example.com/", "enabled", "disabled", "maintenance")
+	e := oneEntry(t, "signal", logs)
+	if e == nil || e["event"] != EventStreamChanged || e["op"] != "https://idp.example.com/" || e["outcome"] != "disabled" ||
+		e["reason"] != "previous=enabled reason=maintenance" {
+		t.Fatalf("%v", e)
+	}
+	after := scrape(t)
+	if d := after[`caddy_stepup_signals_stream_changes_total{status="disabled"}`] - before[`caddy_stepup_signals_stream_changes_total{status="disabled"}`]; d != 1 {
+		t.Fatalf("moved by %v", d)
+	}
+}
