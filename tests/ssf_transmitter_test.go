@@ -39,6 +39,16 @@ type ssfTransmitter struct {
 	acked     map[string]bool
 	setErrs   map[string]string
 	pollToken string // the Authorization a poll must carry
+
+	// The stream management API (SSF 1.0 §7, §8.1): configuration
+	// metadata at /.well-known/ssf-configuration, verification requests
+	// at /verify (their states kept; answered verifyStatus, 204 when 0),
+	// the stream's status at /status. Both need streamToken.
+	streamID     string
+	streamToken  string
+	streamStatus string
+	verifyStatus int
+	states       []string
 }
 
 func newSSFTransmitter(t *testing.T) *ssfTransmitter {
@@ -49,8 +59,12 @@ func newSSFTransmitter(t *testing.T) *ssfTransmitter {
 	}
 	tr := &ssfTransmitter{key: key, kid: "ssf-1", queue: map[string]string{}, acked: map[string]bool{}, setErrs: map[string]string{}}
 	tr.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/poll" {
+		switch r.URL.Path {
+		case "/poll":
 			tr.poll(w, r)
+			return
+		case "/.well-known/ssf-configuration", "/verify", "/status":
+			tr.streamAPI(w, r)
 			return
 		}
 		if r.URL.Path != "/jwks.json" {
@@ -197,4 +211,57 @@ func (tr *ssfTransmitter) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"sets": sets, "moreAvailable": len(tr.queue) > len(sets)})
+}
+
+// streamAPI serves the stream management API: the metadata names the
+// transmitter's issuer and its endpoints (SSF 1.0 §7.1); a verification
+// request (§8.1.4.2) is a POST of {"stream_id", "state"} for our stream,
+// answered 204; a status read (§8.1.2.1) a GET with ?stream_id=.
+func (tr *ssfTransmitter) streamAPI(w http.ResponseWriter, r *http.Request) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if r.URL.Path == "/.well-known/ssf-configuration" {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": tr.issuer, "jwks_uri": tr.issuer + "jwks.json",
+			"delivery_methods_supported": []string{"urn:ietf:rfc:8935", "urn:ietf:rfc:8936"},
+			"verification_endpoint":      tr.srv.URL + "/verify", "status_endpoint": tr.srv.URL + "/status",
+			"spec_version": "1_0"})
+		return
+	}
+	if r.Header.Get("Authorization") != tr.streamToken {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	switch {
+	case r.URL.Path == "/verify" && r.Method == http.MethodPost:
+		var req struct {
+			StreamID string `json:"stream_id"`
+			State    string `json:"state"`
+		}
+		if json.NewDecoder(r.Body).Decode(&req) != nil || req.StreamID != tr.streamID {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		tr.states = append(tr.states, req.State)
+		if tr.verifyStatus != 0 {
+			w.WriteHeader(tr.verifyStatus)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case r.URL.Path == "/status" && r.Method == http.MethodGet && r.URL.Query().Get("stream_id") == tr.streamID:
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"stream_id": tr.streamID, "status": tr.streamStatus})
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+// lastState is the state of the last verification request.
+func (tr *ssfTransmitter) lastState() string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if len(tr.states) == 0 {
+		return ""
+	}
+	return tr.states[len(tr.states)-1]
 }
