@@ -86,7 +86,7 @@ func (h *Handler) parseHeader(d *caddyfile.Dispenser) error {
 		return d.Err("header sub|scope|sid|grant <header-name>")
 	}
 	if h.Headers == nil {
-		h.Headers = new(IdentityHeaders)
+		h.Headers = new(appconfig.IdentityHeaders)
 	}
 	target := map[string]*string{"sub": &h.Headers.Subject, "scope": &h.Headers.Scope, "sid": &h.Headers.Session, "grant": &h.Headers.Grant}[field]
 	if target == nil {

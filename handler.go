@@ -22,14 +22,10 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// Default names of the identity headers passed to the upstream.
+// Defaults of the route's realm, and where stepup_session serves
+// requestStepUp.
 const (
-	defaultSubjectHeader = "X-Stepup-Sub"
-	defaultScopeHeader   = "X-Stepup-Scope"
-	defaultSessionHeader = "X-Stepup-Sid"
-	defaultGrantHeader   = "X-Stepup-Grant"
-	defaultRealm         = "stepup"
-
+	defaultRealm = "stepup"
 	// defaultStepUpRequestPath is where stepup_session serves requestStepUp.
 	defaultStepUpRequestPath = "/v1/session/stepup/request"
 )
@@ -152,7 +148,7 @@ type Handler struct {
 	// DetailsConfig): a token whose details do not cover the request is
 	// answered 401 `insufficient_authorization` naming the details that
 	// would. Default: none.
-	AuthorizationDetails []*DetailsConfig `json:"authorization_details,omitempty"`
+	AuthorizationDetails []*appconfig.DetailsConfig `json:"authorization_details,omitempty"`
 
 	// Makes the route an MCP server's (Streamable HTTP): each request's
 	// JSON-RPC message is read strictly and its method or tool may need
@@ -164,7 +160,7 @@ type Handler struct {
 	// Names of the headers that carry the caller's identity to the
 	// upstream. Default: X-Stepup-Sub, X-Stepup-Scope, X-Stepup-Sid,
 	// X-Stepup-Grant.
-	Headers *IdentityHeaders `json:"headers,omitempty"`
+	Headers *appconfig.IdentityHeaders `json:"headers,omitempty"`
 
 	app       *App
 	logger    *zap.Logger
@@ -174,20 +170,6 @@ type Handler struct {
 
 // maxMaxAge bounds a route's max_age: a year.
 const maxMaxAge = 8760 * time.Hour
-
-// IdentityHeaders names the request headers that tell the upstream who
-// called. An empty name keeps the default.
-type IdentityHeaders struct {
-	// The token's subject (`sub`). Default: X-Stepup-Sub.
-	Subject string `json:"subject,omitempty"`
-	// The token's scopes, space-delimited. Default: X-Stepup-Scope.
-	Scope string `json:"scope,omitempty"`
-	// The session ID (`sid`). Default: X-Stepup-Sid.
-	Session string `json:"session,omitempty"`
-	// The ID of the single-use grant this request consumed.
-	// Default: X-Stepup-Grant.
-	Grant string `json:"grant,omitempty"`
-}
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
@@ -217,7 +199,7 @@ func (h *Handler) setup(app *App) error {
 		h.BodyLimit = enforce.DefaultBodyLimit
 	}
 	if h.Headers == nil {
-		h.Headers = new(IdentityHeaders)
+		h.Headers = new(appconfig.IdentityHeaders)
 	}
 	h.Headers.SetDefaults()
 	route, err := enforce.NewRoute(enforce.RouteConfig{
@@ -265,26 +247,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	h.decisions.Count(telemetry.Pass)
 	return next.ServeHTTP(w, r)
-}
-
-func (ih *IdentityHeaders) SetDefaults() {
-	if ih.Subject == "" {
-		ih.Subject = defaultSubjectHeader
-	}
-	if ih.Scope == "" {
-		ih.Scope = defaultScopeHeader
-	}
-	if ih.Session == "" {
-		ih.Session = defaultSessionHeader
-	}
-	if ih.Grant == "" {
-		ih.Grant = defaultGrantHeader
-	}
-	// Set directly in the header map on the hot path: keep them canonical.
-	ih.Subject = http.CanonicalHeaderKey(ih.Subject)
-	ih.Scope = http.CanonicalHeaderKey(ih.Scope)
-	ih.Session = http.CanonicalHeaderKey(ih.Session)
-	ih.Grant = http.CanonicalHeaderKey(ih.Grant)
 }
 
 // Validate checks the handler's settings; it changes nothing.

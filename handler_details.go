@@ -9,57 +9,19 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/enforce"
 )
-
-// DetailsConfig requires an authorization_details entry (RFC 9396) of a
-// type in the request's access token, whose fields equal the request's
-// JSON body, e.g. a `payment_initiation` entry whose
-// `instructedAmount.amount` is the body's `amount`. The body is read as
-// `bind` reads it: one `application/json` object every parser reads alike.
-type DetailsConfig struct {
-	// The entry's `type`, compared exactly. Required.
-	Type string `json:"type,omitempty"`
-	// Values the entry's `actions` must all include. Default: none
-	// (`actions` not read).
-	Actions []string `json:"actions,omitempty"`
-	// Members of the entry that must equal members of the body.
-	// Default: none (an entry of the type is enough).
-	Match []DetailMatch `json:"match,omitempty"`
-}
-
-// DetailMatch pairs a member of the entry with a member of the body, each
-// a dotted path through nested objects.
-type DetailMatch struct {
-	// The entry's member, e.g. `instructedAmount.amount`.
-	Detail string `json:"detail,omitempty"`
-	// The body's member, e.g. `amount`. Default: the same path as Detail.
-	Body string `json:"body,omitempty"`
-}
 
 // detailsRequirements are the handler's requirements as enforce takes them.
 func (h *Handler) detailsRequirements() []enforce.DetailsRequirement {
 	var out []enforce.DetailsRequirement
 	for _, dc := range h.AuthorizationDetails {
 		if dc != nil {
-			out = append(out, dc.requirement())
+			out = append(out, dc.Requirement())
 		}
 	}
 	return out
-}
-
-// requirement is the block as enforce takes it: a match's body path
-// defaults to its detail path.
-func (dc *DetailsConfig) requirement() enforce.DetailsRequirement {
-	req := enforce.DetailsRequirement{Type: dc.Type, Actions: dc.Actions}
-	for _, m := range dc.Match {
-		body := m.Body
-		if body == "" {
-			body = m.Detail
-		}
-		req.Fields = append(req.Fields, enforce.DetailField{Detail: m.Detail, Body: body})
-	}
-	return req
 }
 
 // detailTypes are the types the route reads (enforce.DetailTypes).
@@ -76,7 +38,7 @@ func (h *Handler) validateDetails() error {
 		if dc == nil {
 			return enforce.DetailsRequirement{}.Check() // the refusal of a missing type
 		}
-		if err := dc.requirement().Check(); err != nil {
+		if err := dc.Requirement().Check(); err != nil {
 			return err
 		}
 	}
@@ -90,7 +52,7 @@ func (h *Handler) validateDetails() error {
 //		match   <detail.path> [<body.path>]
 //	}
 func (h *Handler) unmarshalDetails(d *caddyfile.Dispenser) error {
-	dc := new(DetailsConfig)
+	dc := new(appconfig.DetailsConfig)
 	if !d.NextArg() {
 		return d.ArgErr()
 	}
@@ -110,7 +72,7 @@ func (h *Handler) unmarshalDetails(d *caddyfile.Dispenser) error {
 			if len(args) < 1 || len(args) > 2 {
 				return d.Err("match <detail.path> [<body.path>]")
 			}
-			m := DetailMatch{Detail: args[0]}
+			m := appconfig.DetailMatch{Detail: args[0]}
 			if len(args) == 2 {
 				m.Body = args[1]
 			}

@@ -291,7 +291,7 @@ func TestValidTokenWithScopeReachesUpstreamWithIdentity(t *testing.T) {
 
 func TestCustomIdentityHeadersAreSetAndStripped(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Headers: &IdentityHeaders{Subject: "x-user"}}) // any case
+	h := testHandler(t, app, &Handler{Headers: &appconfig.IdentityHeaders{Subject: "x-user"}}) // any case
 	r := request("GET", "/x", "")
 	r.Header.Set("X-User", "usr_admin")
 	_, seen := serve(t, h, r)

@@ -369,25 +369,25 @@ func TestValidateChecksResourceWords(t *testing.T) {
 
 func TestValidateChecksAuthorizationDetails(t *testing.T) {
 	app := testApp(t)
-	ok := &DetailsConfig{Type: "payment_initiation", Actions: []string{"initiate"}, Match: []DetailMatch{{Detail: "instructedAmount.amount", Body: "amount"}}}
+	ok := &appconfig.DetailsConfig{Type: "payment_initiation", Actions: []string{"initiate"}, Match: []appconfig.DetailMatch{{Detail: "instructedAmount.amount", Body: "amount"}}}
 	for name, tc := range map[string]struct {
-		details []*DetailsConfig
+		details []*appconfig.DetailsConfig
 		mcp     bool
 		want    string
 	}{
-		"the issue's example":       {[]*DetailsConfig{ok}, false, ""},
-		"a URI type":                {[]*DetailsConfig{{Type: "https://example.com/rar/payment"}}, false, ""},
-		"no type":                   {[]*DetailsConfig{{}}, false, "a type"},
-		"a type with a space":       {[]*DetailsConfig{{Type: "payment initiation"}}, false, "a type"},
-		"a type with a quote":       {[]*DetailsConfig{{Type: `a"b`}}, false, "a type"},
-		"an action with a space":    {[]*DetailsConfig{{Type: "a", Actions: []string{"a b"}}}, false, "action"},
-		"an empty detail path":      {[]*DetailsConfig{{Type: "a", Match: []DetailMatch{{Body: "amount"}}}}, false, "match"},
-		"a path with an empty name": {[]*DetailsConfig{{Type: "a", Match: []DetailMatch{{Detail: "a..b"}}}}, false, "match"},
-		"a body path with a space":  {[]*DetailsConfig{{Type: "a", Match: []DetailMatch{{Detail: "a", Body: "a b"}}}}, false, "match"},
-		"matching the type":         {[]*DetailsConfig{{Type: "a", Match: []DetailMatch{{Detail: "type", Body: "kind"}}}}, false, "checks it itself"},
-		"matching the locations":    {[]*DetailsConfig{{Type: "a", Match: []DetailMatch{{Detail: "locations"}}}}, false, "checks it itself"},
-		"with mcp":                  {[]*DetailsConfig{ok}, true, "one or the other"},
-		"a nil block":               {[]*DetailsConfig{nil}, false, "a type"},
+		"the issue's example":       {[]*appconfig.DetailsConfig{ok}, false, ""},
+		"a URI type":                {[]*appconfig.DetailsConfig{{Type: "https://example.com/rar/payment"}}, false, ""},
+		"no type":                   {[]*appconfig.DetailsConfig{{}}, false, "a type"},
+		"a type with a space":       {[]*appconfig.DetailsConfig{{Type: "payment initiation"}}, false, "a type"},
+		"a type with a quote":       {[]*appconfig.DetailsConfig{{Type: `a"b`}}, false, "a type"},
+		"an action with a space":    {[]*appconfig.DetailsConfig{{Type: "a", Actions: []string{"a b"}}}, false, "action"},
+		"an empty detail path":      {[]*appconfig.DetailsConfig{{Type: "a", Match: []appconfig.DetailMatch{{Body: "amount"}}}}, false, "match"},
+		"a path with an empty name": {[]*appconfig.DetailsConfig{{Type: "a", Match: []appconfig.DetailMatch{{Detail: "a..b"}}}}, false, "match"},
+		"a body path with a space":  {[]*appconfig.DetailsConfig{{Type: "a", Match: []appconfig.DetailMatch{{Detail: "a", Body: "a b"}}}}, false, "match"},
+		"matching the type":         {[]*appconfig.DetailsConfig{{Type: "a", Match: []appconfig.DetailMatch{{Detail: "type", Body: "kind"}}}}, false, "checks it itself"},
+		"matching the locations":    {[]*appconfig.DetailsConfig{{Type: "a", Match: []appconfig.DetailMatch{{Detail: "locations"}}}}, false, "checks it itself"},
+		"with mcp":                  {[]*appconfig.DetailsConfig{ok}, true, "one or the other"},
+		"a nil block":               {[]*appconfig.DetailsConfig{nil}, false, "a type"},
 	} {
 		h := &Handler{AuthorizationDetails: tc.details}
 		if tc.mcp {
