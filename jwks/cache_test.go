@@ -142,8 +142,8 @@ func TestTokenCacheEvictionKeepsIndexConsistent(t *testing.T) {
 
 func TestTokenHashIsSHA256(t *testing.T) {
 	for _, in := range []string{"", "a", string(make([]byte, 511)), string(make([]byte, 512)), string(make([]byte, MaxTokenBytes))} {
-		if got, want := tokenHash(in), sha256.Sum256([]byte(in)); got != want {
-			t.Fatalf("tokenHash(len %d) differs from sha256", len(in))
+		if got, want := TokenHash(in), sha256.Sum256([]byte(in)); got != want {
+			t.Fatalf("TokenHash(len %d) differs from sha256", len(in))
 		}
 	}
 }

@@ -16,9 +16,10 @@ type tokenHasher struct {
 
 var tokenHashers = sync.Pool{New: func() any { return &tokenHasher{h: sha256.New()} }}
 
-// tokenHash returns the SHA-256 of raw: the cache key (the token itself is
-// never stored).
-func tokenHash(raw string) [32]byte {
+// TokenHash returns the SHA-256 of raw: the key of the verified-token cache
+// and of the engine's memory of the challenge tokens it signed (the token
+// itself is never stored).
+func TokenHash(raw string) [32]byte {
 	th := tokenHashers.Get().(*tokenHasher)
 	th.h.Reset()
 	for len(raw) > 0 {

@@ -151,7 +151,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if v.cache == nil {
 		return v.verify(ctx, raw, now)
 	}
-	key := tokenHash(raw)
+	key := TokenHash(raw)
 	if c, ok := v.cache.get(&key, now); ok {
 		if v.onCache != nil {
 			v.onCache(true)
@@ -191,7 +191,7 @@ func (v *Verifier) Admit(ctx context.Context, raw string) error {
 		return err
 	}
 	if now.Before(c.ExpiresAt) {
-		key := tokenHash(raw)
+		key := TokenHash(raw)
 		v.cache.put(&key, c, c.ExpiresAt)
 	}
 	return nil

@@ -18,14 +18,7 @@ import (
 func TestReplayRefusedBySecondInstance(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	open := func() store.Store {
-		conn, err := store.DialRedis(store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return store.NewRedis(conn, "test:")
-	}
+	open := func() store.Store { return openRedisStore(t, srv.Addr) }
 	key := newECKey(t, "k")
 	keys := keySource(t, key)
 	one, two := newTestReceiver(t, open(), keys), newTestReceiver(t, open(), keys)
@@ -75,14 +68,7 @@ func TestReplayRefusedBySecondInstance(t *testing.T) {
 func TestVerificationAskedByOneInstanceComesBackToAnother(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	open := func() store.Store {
-		conn, err := store.DialRedis(store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return store.NewRedis(conn, "test:")
-	}
+	open := func() store.Store { return openRedisStore(t, srv.Addr) }
 	f := newFakeTransmitter(t)
 	key := newECKey(t, "k")
 	one, two := twoTransmitters(t, open(), key), twoTransmitters(t, open(), key)
@@ -98,4 +84,16 @@ func TestVerificationAskedByOneInstanceComesBackToAnother(t *testing.T) {
 			t.Fatalf("the state again: %v", err)
 		}
 	}
+}
+
+// openRedisStore is one instance's store on the shared redis-server at
+// addr: each call a connection of its own, closed when the test ends.
+func openRedisStore(t *testing.T, addr string) store.Store {
+	t.Helper()
+	conn, err := store.DialRedis(store.RedisOptions{Addrs: []string{addr}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return store.NewRedis(conn, "test:")
 }

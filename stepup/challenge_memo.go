@@ -1,10 +1,10 @@
 package stepup
 
 import (
-	"crypto/sha256"
-	"hash"
 	"sync"
 	"time"
+
+	"github.com/caddy-stepup/caddy-stepup/jwks"
 )
 
 // signedChallenges remembers the challenge tokens this instance signed,
@@ -43,7 +43,7 @@ func (s *signedChallenges) add(token string, ref challengeRef, exp int64) {
 	if s == nil {
 		return
 	}
-	key := challengeTokenHash(token)
+	key := jwks.TokenHash(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.m) >= s.max {
@@ -61,7 +61,7 @@ func (s *signedChallenges) find(token string, now time.Time) (*challengeRef, boo
 	if s == nil {
 		return nil, false
 	}
-	key := challengeTokenHash(token)
+	key := jwks.TokenHash(token)
 	s.mu.RLock()
 	e, ok := s.m[key]
 	s.mu.RUnlock()
@@ -76,26 +76,4 @@ func (s *signedChallenges) find(token string, now time.Time) (*challengeRef, boo
 	}
 	ref := e.ref
 	return &ref, true
-}
-
-// tokenHasher hashes a token without copying it to a []byte first.
-type tokenHasher struct {
-	h   hash.Hash
-	buf [512]byte
-}
-
-var tokenHashers = sync.Pool{New: func() any { return &tokenHasher{h: sha256.New()} }}
-
-func challengeTokenHash(token string) [32]byte {
-	th := tokenHashers.Get().(*tokenHasher)
-	th.h.Reset()
-	for len(token) > 0 {
-		n := copy(th.buf[:], token)
-		th.h.Write(th.buf[:n])
-		token = token[n:]
-	}
-	var sum [32]byte
-	copy(sum[:], th.h.Sum(th.buf[:0]))
-	tokenHashers.Put(th)
-	return sum
 }
