@@ -33,7 +33,7 @@ const caddy5m = 5 * 60 * 1_000_000_000
 // never sees a refused one, and an invalid token stays invalid_token.
 func TestAuthenticationRefusalsAtTheHandler(t *testing.T) {
 	app := acrApp(t)
-	h := testHandler(t, app, &Handler{Scopes: []string{"payouts:write"}, ACR: []string{acrPhone}, MaxAge: caddy5m})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payouts:write"}, ACR: []string{acrPhone}, MaxAge: caddy5m}})
 	fresh := func(acr any) string {
 		return mintToken(t, app, func(c map[string]any) {
 			c["scope"], c["acr"], c["auth_time"] = "payouts:write", acr, time.Now().Unix()
@@ -66,14 +66,14 @@ func TestAuthenticationRefusalsAtTheHandler(t *testing.T) {
 func TestACRValidation(t *testing.T) {
 	app := acrApp(t)
 	for name, h := range map[string]*Handler{
-		"acr with a space":  {ACR: []string{"urn:a b"}},
-		"acr with a quote":  {ACR: []string{`urn:"a"`}},
-		"empty acr":         {ACR: []string{""}},
-		"non-ASCII acr":     {ACR: []string{"urn:é"}},
-		"max_age 500ms":     {MaxAge: 500 * 1_000_000},
-		"max_age 1.5s":      {MaxAge: 1_500 * 1_000_000},
-		"max_age negative":  {MaxAge: -1_000_000_000},
-		"max_age two years": {MaxAge: 2 * 8760 * 3600 * 1_000_000_000},
+		"acr with a space":  {RouteConfig: appconfig.RouteConfig{ACR: []string{"urn:a b"}}},
+		"acr with a quote":  {RouteConfig: appconfig.RouteConfig{ACR: []string{`urn:"a"`}}},
+		"empty acr":         {RouteConfig: appconfig.RouteConfig{ACR: []string{""}}},
+		"non-ASCII acr":     {RouteConfig: appconfig.RouteConfig{ACR: []string{"urn:é"}}},
+		"max_age 500ms":     {RouteConfig: appconfig.RouteConfig{MaxAge: 500 * 1_000_000}},
+		"max_age 1.5s":      {RouteConfig: appconfig.RouteConfig{MaxAge: 1_500 * 1_000_000}},
+		"max_age negative":  {RouteConfig: appconfig.RouteConfig{MaxAge: -1_000_000_000}},
+		"max_age two years": {RouteConfig: appconfig.RouteConfig{MaxAge: 2 * 8760 * 3600 * 1_000_000_000}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h.logger = app.logger
@@ -85,5 +85,5 @@ func TestACRValidation(t *testing.T) {
 			}
 		})
 	}
-	testHandler(t, app, &Handler{ACR: []string{"urn:a,b", "0", "https://idp.example/acr/loa2"}, MaxAge: 1_000_000_000})
+	testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{ACR: []string{"urn:a,b", "0", "https://idp.example/acr/loa2"}, MaxAge: 1_000_000_000}})
 }

@@ -21,13 +21,13 @@ import (
 // BenchmarkServeHTTPCachedToken measures the handler's own cost on the hot
 // path: a valid token already in the verified-token cache.
 func BenchmarkServeHTTPCachedToken(b *testing.B) {
-	benchmarkRoute(b, &Handler{Scopes: []string{"payments:read"}})
+	benchmarkRoute(b, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:read"}}})
 }
 
 // BenchmarkServeHTTPACRRoute is the same request on a route that also
 // requires an acr and a max_age (RFC 9470), which the token meets.
 func BenchmarkServeHTTPACRRoute(b *testing.B) {
-	benchmarkRoute(b, &Handler{Scopes: []string{"payments:read"}, ACR: []string{"urn:stepup:otp", "urn:stepup:phone"}, MaxAge: appconfig.Duration(time.Hour)})
+	benchmarkRoute(b, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:read"}, ACR: []string{"urn:stepup:otp", "urn:stepup:phone"}, MaxAge: appconfig.Duration(time.Hour)}})
 }
 
 // BenchmarkServeHTTPRevocationList is the cached-token request of
@@ -56,7 +56,7 @@ func BenchmarkServeHTTPRevocationList(b *testing.B) {
 			if list.Len() != n {
 				b.Fatalf("%d entries, want %d", list.Len(), n)
 			}
-			benchmarkApp(b, app, &Handler{Scopes: []string{"payments:read"}})
+			benchmarkApp(b, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:read"}}})
 		})
 	}
 }

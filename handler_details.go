@@ -5,45 +5,10 @@
 package caddystepup
 
 import (
-	"errors"
-
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-stepup/caddy-stepup/appconfig"
-	"github.com/caddy-stepup/caddy-stepup/enforce"
 )
-
-// detailsRequirements are the handler's requirements as enforce takes them.
-func (h *Handler) detailsRequirements() []enforce.DetailsRequirement {
-	var out []enforce.DetailsRequirement
-	for _, dc := range h.AuthorizationDetails {
-		if dc != nil {
-			out = append(out, dc.Requirement())
-		}
-	}
-	return out
-}
-
-// detailTypes are the types the route reads (enforce.DetailTypes).
-func (h *Handler) detailTypes() []string {
-	return enforce.DetailTypes(h.detailsRequirements(), len(h.Bind) > 0)
-}
-
-// validateDetails checks each requirement (enforce.DetailsRequirement.Check).
-func (h *Handler) validateDetails() error {
-	if len(h.AuthorizationDetails) > 0 && h.MCP != nil {
-		return errors.New("authorization_details reads the body as a transaction, mcp as a JSON-RPC message: a route has one or the other")
-	}
-	for _, dc := range h.AuthorizationDetails {
-		if dc == nil {
-			return enforce.DetailsRequirement{}.Check() // the refusal of a missing type
-		}
-		if err := dc.Requirement().Check(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // unmarshalDetails parses one authorization_details block:
 //

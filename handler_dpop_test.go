@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/internal/sessionclient"
 )
 
@@ -43,7 +44,7 @@ func dpopRequest(method, target, token, proof string) *http.Request {
 
 func TestDPoPBoundTokenWithItsProofPasses(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Scopes: []string{"payments:read"}})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:read"}}})
 	key := newDPoPKey(t)
 	tok := boundToken(t, app, key)
 	proof := sessionclient.ResourceProof(key, "POST", "http://example.com/payments", tok, nil)
@@ -62,7 +63,7 @@ func TestDPoPBoundTokenWithItsProofPasses(t *testing.T) {
 
 func TestSenderConstraintRefusals(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Scopes: []string{"payments:read"}})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:read"}}})
 	key, other := newDPoPKey(t), newDPoPKey(t)
 	bound := boundToken(t, app, key)
 	plain := mintToken(t, app, nil)
@@ -102,8 +103,8 @@ func TestSenderConstraintRefusals(t *testing.T) {
 
 func TestDPoPChallengesUseTheDPoPScheme(t *testing.T) {
 	app := testApp(t, "transfer:write")
-	h := testHandler(t, app, &Handler{Scopes: []string{"transfer:write"}})
-	admin := testHandler(t, app, &Handler{Scopes: []string{"admin:all"}})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"transfer:write"}}})
+	admin := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"admin:all"}}})
 	key := newDPoPKey(t)
 	tok := boundToken(t, app, key)
 	url := "http://example.com/transfers"
@@ -118,7 +119,7 @@ func TestDPoPChallengesUseTheDPoPScheme(t *testing.T) {
 
 func TestDPoPNonceAtTheResource(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{DPoPNonce: true})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{DPoPNonce: true}})
 	key := newDPoPKey(t)
 	tok := boundToken(t, app, key)
 	url := "http://example.com/payments"

@@ -24,13 +24,13 @@ func mcpTestHandler(t *testing.T) (*App, *Handler) {
 	app := testApp(t)
 	app.LoginACR = "urn:stepup:otp"
 	app.Scopes = map[string]*appconfig.Scope{"repo:admin": {Direct: &appconfig.DirectScope{Steps: []appconfig.DirectStep{{Key: "verify_sms"}}}, ACR: acrPhone}}
-	h := testHandler(t, app, &Handler{Scopes: []string{"mcp:tools"}, MCP: &appconfig.MCPConfig{
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"mcp:tools"}, MCP: &appconfig.MCPConfig{
 		Methods: map[string]*appconfig.MCPNeed{"resources/read": {Scopes: []string{"files:read"}}},
 		Tools: map[string]*appconfig.MCPNeed{
 			"transfer_funds": {Scopes: []string{"payments:write"}, ACR: []string{acrPhone}, MaxAge: appconfig.Duration(5 * time.Minute)},
 			"delete_repo":    {Scopes: []string{"repo:admin"}},
 		},
-	}})
+	}}})
 	return app, h
 }
 
@@ -205,7 +205,7 @@ func TestMCPRouteReadsOnlyJSONBodies(t *testing.T) {
 		assertRefused(t, rec, seen, 400, "", "bad_request")
 	})
 	t.Run("over body_limit", func(t *testing.T) {
-		small := testHandler(t, app, &Handler{Scopes: []string{"mcp:tools"}, BodyLimit: 64, MCP: &appconfig.MCPConfig{}})
+		small := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"mcp:tools"}, BodyLimit: 64, MCP: &appconfig.MCPConfig{}}})
 		body := toolCall("get_balance")
 		r := mcpRequest(body[:len(body)-2]+`,"x":"`+strings.Repeat("a", 64)+`"}}`, base)
 		rec, seen := serve(t, small, r)
@@ -242,10 +242,10 @@ func TestMCPRoutePassesTheBodyAndHeadersUnchanged(t *testing.T) {
 
 func TestMCPToolNeedsAddUp(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Scopes: []string{"a", "b"}, Any: true, ACR: []string{"x", "y"}, MaxAge: appconfig.Duration(time.Hour), MCP: &appconfig.MCPConfig{
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"a", "b"}, Any: true, ACR: []string{"x", "y"}, MaxAge: appconfig.Duration(time.Hour), MCP: &appconfig.MCPConfig{
 		Methods: map[string]*appconfig.MCPNeed{"tools/call": {Scopes: []string{"call"}, ACR: []string{"y", "z"}}},
 		Tools:   map[string]*appconfig.MCPNeed{"pay": {Scopes: []string{"a", "pay"}, MaxAge: appconfig.Duration(time.Minute)}},
-	}})
+	}}})
 	// With any, a route scope the tool names is needed for itself; b
 	// stands for the route.
 	tok := mcpToken(t, app, "b call pay", "y", 0)
@@ -263,15 +263,15 @@ func TestMCPConfigValidation(t *testing.T) {
 		h    *Handler
 		want string
 	}{
-		"empty need":           {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {}}}}, "tool pay: needs a scope"},
-		"bad scope":            {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {Scopes: []string{"pay ments"}}}}}, "scope"},
-		"bad acr":              {&Handler{MCP: &appconfig.MCPConfig{Methods: map[string]*appconfig.MCPNeed{"x/y": {ACR: []string{`a"b`}}}}}, "acr"},
-		"sub-second max_age":   {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {MaxAge: appconfig.Duration(time.Millisecond)}}}}, "max_age"},
-		"tool with a space":    {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay now": {Scopes: []string{"a"}}}}}, "printable ASCII"},
-		"tools in two cases":   {&Handler{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {Scopes: []string{"a"}}, "Pay": {Scopes: []string{"b"}}}}}, "only in case"},
-		"acr nobody meets":     {&Handler{ACR: []string{"x"}, MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {ACR: []string{"y"}}}}}, "acr"},
-		"acr and tools/call's": {&Handler{MCP: &appconfig.MCPConfig{Methods: map[string]*appconfig.MCPNeed{"tools/call": {ACR: []string{"x"}}}, Tools: map[string]*appconfig.MCPNeed{"pay": {ACR: []string{"y"}}}}}, "acr"},
-		"with bind":            {&Handler{Scopes: []string{"a"}, Bind: []string{"amount"}, MCP: &appconfig.MCPConfig{}}, "bind"},
+		"empty need":           {&Handler{RouteConfig: appconfig.RouteConfig{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {}}}}}, "tool pay: needs a scope"},
+		"bad scope":            {&Handler{RouteConfig: appconfig.RouteConfig{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {Scopes: []string{"pay ments"}}}}}}, "scope"},
+		"bad acr":              {&Handler{RouteConfig: appconfig.RouteConfig{MCP: &appconfig.MCPConfig{Methods: map[string]*appconfig.MCPNeed{"x/y": {ACR: []string{`a"b`}}}}}}, "acr"},
+		"sub-second max_age":   {&Handler{RouteConfig: appconfig.RouteConfig{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {MaxAge: appconfig.Duration(time.Millisecond)}}}}}, "max_age"},
+		"tool with a space":    {&Handler{RouteConfig: appconfig.RouteConfig{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay now": {Scopes: []string{"a"}}}}}}, "printable ASCII"},
+		"tools in two cases":   {&Handler{RouteConfig: appconfig.RouteConfig{MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {Scopes: []string{"a"}}, "Pay": {Scopes: []string{"b"}}}}}}, "only in case"},
+		"acr nobody meets":     {&Handler{RouteConfig: appconfig.RouteConfig{ACR: []string{"x"}, MCP: &appconfig.MCPConfig{Tools: map[string]*appconfig.MCPNeed{"pay": {ACR: []string{"y"}}}}}}, "acr"},
+		"acr and tools/call's": {&Handler{RouteConfig: appconfig.RouteConfig{MCP: &appconfig.MCPConfig{Methods: map[string]*appconfig.MCPNeed{"tools/call": {ACR: []string{"x"}}}, Tools: map[string]*appconfig.MCPNeed{"pay": {ACR: []string{"y"}}}}}}, "acr"},
+		"with bind":            {&Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"a"}, Bind: []string{"amount"}, MCP: &appconfig.MCPConfig{}}}, "bind"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c.h.logger = zap.NewNop()

@@ -8,12 +8,14 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 func TestChallengesNameTheRoutesResourceMetadata(t *testing.T) {
 	app := testApp(t)
-	named := testHandler(t, app, &Handler{Scopes: []string{"payments:write"}, Resource: "https://api.example.com/payments"})
-	site := testHandler(t, app, &Handler{Scopes: []string{"payments:write"}})
+	named := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:write"}, Resource: "https://api.example.com/payments"}})
+	site := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:write"}}})
 	for _, tc := range []struct {
 		h      *Handler
 		host   string
@@ -47,7 +49,7 @@ func TestChallengesNameTheRoutesResourceMetadata(t *testing.T) {
 func TestSiteRoutesAreTheStepupRoutesOfTheRequestsHost(t *testing.T) {
 	app := testApp(t)
 	mk := func(scope, resource string) *Handler {
-		return testHandler(t, app, &Handler{Scopes: []string{scope}, Resource: resource})
+		return testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{scope}, Resource: resource}})
 	}
 	srv := &caddyhttp.Server{Routes: caddyhttp.RouteList{
 		{MatcherSets: caddyhttp.MatcherSets{{caddyhttp.MatchHost{"a.test"}}}, Handlers: []caddyhttp.MiddlewareHandler{

@@ -9,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // serveQuietly is serve for another goroutine than the test's: it reports
@@ -33,7 +35,7 @@ func serveQuietly(h *Handler, r *http.Request) (*httptest.ResponseRecorder, *ser
 // refused as unavailable.
 func TestRequestsBeforeStartWaitForIt(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Scopes: []string{"payments:read"}})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:read"}}})
 	tok := mintToken(t, app, nil)
 	started := app.runtime()
 	notStarted := func() {

@@ -169,7 +169,7 @@ func assertRefused(t *testing.T, rec *httptest.ResponseRecorder, seen *served, s
 
 func TestNoTokenAsksForOne(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Realm: "payments"})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Realm: "payments"}})
 	for _, auth := range []string{"", "Bearer", "Bearer "} {
 		rec, seen := serve(t, h, request("GET", "/x", auth))
 		assertRefused(t, rec, seen, 401, `Bearer realm="payments"`, "unauthorized")
@@ -263,7 +263,7 @@ func signWithType(t *testing.T, app *App, typ string) string {
 
 func TestValidTokenWithScopeReachesUpstreamWithIdentity(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Scopes: []string{"payments:read"}})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:read"}}})
 	r := request("GET", "/x", "bearer "+mintToken(t, app, nil)) // scheme is case-insensitive
 	r.Header.Set("X-Stepup-Sub", "usr_admin")
 	r.Header.Set("x-stepup-grant", "grt_forged")
@@ -291,7 +291,7 @@ func TestValidTokenWithScopeReachesUpstreamWithIdentity(t *testing.T) {
 
 func TestCustomIdentityHeadersAreSetAndStripped(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Headers: &appconfig.IdentityHeaders{Subject: "x-user"}}) // any case
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Headers: &appconfig.IdentityHeaders{Subject: "x-user"}}}) // any case
 	r := request("GET", "/x", "")
 	r.Header.Set("X-User", "usr_admin")
 	_, seen := serve(t, h, r)
@@ -308,7 +308,7 @@ func TestCustomIdentityHeadersAreSetAndStripped(t *testing.T) {
 
 func TestMissingScopeThatCanBeSteppedUpIsAChallenge(t *testing.T) {
 	app := testApp(t, "transfer:write")
-	h := testHandler(t, app, &Handler{Scopes: []string{"transfer:write", "payments:read"}})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"transfer:write", "payments:read"}}})
 	rec, seen := serve(t, h, request("POST", "/transfers", "Bearer "+mintToken(t, app, nil)))
 	body := assertRefused(t, rec, seen, 401, `Bearer error="insufficient_user_authentication", scope="transfer:write"`, "step_up_required")
 	if body.Scope != "transfer:write" || body.StepUp == nil || body.StepUp.Request != "/v1/session/stepup/request" {
@@ -318,7 +318,7 @@ func TestMissingScopeThatCanBeSteppedUpIsAChallenge(t *testing.T) {
 
 func TestMissingScopeThatCannotBeSteppedUpIsForbidden(t *testing.T) {
 	app := testApp(t, "transfer:write")
-	h := testHandler(t, app, &Handler{Scopes: []string{"admin:all", "payments:read"}})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"admin:all", "payments:read"}}})
 	rec, seen := serve(t, h, request("GET", "/admin", "Bearer "+mintToken(t, app, nil)))
 	body := assertRefused(t, rec, seen, 403, `Bearer error="insufficient_scope", scope="admin:all"`, "forbidden")
 	if body.Scope != "admin:all" {
@@ -328,19 +328,19 @@ func TestMissingScopeThatCannotBeSteppedUpIsForbidden(t *testing.T) {
 
 func TestAnyNeedsOneOfTheScopes(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Scopes: []string{"admin:all", "payments:read"}, Any: true})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"admin:all", "payments:read"}, Any: true}})
 	rec, seen := serve(t, h, request("GET", "/x", "Bearer "+mintToken(t, app, nil)))
 	if rec.Code != 200 || seen.calls != 1 {
 		t.Fatalf("status %d, calls %d", rec.Code, seen.calls)
 	}
-	h = testHandler(t, app, &Handler{Scopes: []string{"admin:all", "billing:read"}, Any: true})
+	h = testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"admin:all", "billing:read"}, Any: true}})
 	rec, seen = serve(t, h, request("GET", "/x", "Bearer "+mintToken(t, app, nil)))
 	assertRefused(t, rec, seen, 403, `Bearer error="insufficient_scope", scope="admin:all billing:read"`, "forbidden")
 }
 
 func TestScopeComparisonIsExact(t *testing.T) {
 	app := testApp(t)
-	h := testHandler(t, app, &Handler{Scopes: []string{"payments:read"}})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"payments:read"}}})
 	for _, scope := range []string{"Payments:read", "payments:read:all", "payments", "payments:readX"} {
 		tok := mintToken(t, app, func(c map[string]any) { c["scope"] = scope })
 		rec, seen := serve(t, h, request("GET", "/x", "Bearer "+tok))

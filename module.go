@@ -90,12 +90,6 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Grant modes.
-const (
-	grantSingleUse    = stepup.GrantSingleUse
-	grantSessionBound = stepup.GrantSessionBound
-)
-
 // accessTokenType is the `typ` of access tokens (RFC 9068).
 const accessTokenType = "at+jwt"
 

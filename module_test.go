@@ -197,60 +197,6 @@ func webhooksWith(change func(*appconfig.WebhooksConfig)) *appconfig.WebhooksCon
 	return w
 }
 
-// TestBindNeedsASingleUseGrant: bind compares a body with the transaction
-// a single-use grant approved; where none can be issued, the config fails.
-func TestBindNeedsASingleUseGrant(t *testing.T) {
-	app := testApp(t)
-	app.Scopes = map[string]*appconfig.Scope{
-		"transfer:write": {Delegated: "https://hooks.test/stepup"},
-		"pay:once":       {Direct: &appconfig.DirectScope{Steps: []appconfig.DirectStep{{Key: "verify_sms"}}, GrantMode: grantSingleUse}},
-		"pay:default":    {Direct: &appconfig.DirectScope{Steps: []appconfig.DirectStep{{Key: "verify_sms"}}}},
-		"profile:write":  {Direct: &appconfig.DirectScope{Steps: []appconfig.DirectStep{{Key: "verify_sms"}}, GrantMode: grantSessionBound}},
-		"admin:all":      {Block: true},
-	}
-	for _, tc := range []struct {
-		name    string
-		h       Handler
-		wantErr string
-	}{
-		{"delegated", Handler{Scopes: []string{"transfer:write"}, Bind: []string{"amount"}}, ""},
-		{"direct single-use", Handler{Scopes: []string{"pay:once"}, Bind: []string{"amount"}}, ""},
-		{"direct default mode", Handler{Scopes: []string{"pay:default"}, Bind: []string{"amount"}}, ""},
-		{"any of two single-use", Handler{Scopes: []string{"pay:once", "transfer:write"}, Any: true, Bind: []string{"amount"}}, ""},
-		{"no scope", Handler{Bind: []string{"amount"}}, "needs the scopes"},
-		{"session-bound", Handler{Scopes: []string{"profile:write"}, Bind: []string{"amount"}}, "not single-use"},
-		{"blocked", Handler{Scopes: []string{"admin:all"}, Bind: []string{"amount"}}, "blocked"},
-		{"no scope block", Handler{Scopes: []string{"payments:read"}, Bind: []string{"amount"}}, "no `scope` block"},
-		{"any with a session-bound one", Handler{Scopes: []string{"pay:once", "profile:write"}, Any: true, Bind: []string{"amount"}}, "not single-use"},
-		{"bad field name", Handler{Scopes: []string{"pay:once"}, Bind: []string{"a b"}}, "field"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := tc.h
-			h.logger = zap.NewNop()
-			if err := h.setup(app); err != nil {
-				t.Fatal(err)
-			}
-			err := h.Validate()
-			if tc.wantErr == "" && err != nil {
-				t.Fatalf("Validate: %v", err)
-			}
-			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("Validate = %v, want it to say %q", err, tc.wantErr)
-			}
-		})
-	}
-	gatewayless := testApp(t)
-	gatewayless.Issuer = ""
-	gatewayless.Scopes = app.Scopes
-	h := Handler{Scopes: []string{"pay:once"}, Bind: []string{"amount"}, logger: zap.NewNop()}
-	if err := h.setup(gatewayless); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Validate(); err == nil || !strings.Contains(err.Error(), "issuer") {
-		t.Errorf("bind on a gateway that mints no tokens: %v", err)
-	}
-}
-
 func TestValidateRefusesUnknownDPoPAlgorithmsAndHeaderPatterns(t *testing.T) {
 	for _, tc := range []struct {
 		app  *App
@@ -330,25 +276,9 @@ func TestRouteHintsForPasskeyScopes(t *testing.T) {
 	}
 }
 
+// TestValidateChecksResourceWords: the metadata handler's words (a
+// route's resource is appconfig's TestRouteConfigRules).
 func TestValidateChecksResourceWords(t *testing.T) {
-	app := testApp(t)
-	for resource, wantErr := range map[string]string{
-		"https://api.example.com/payments": "",
-		"http://127.0.0.1:8080/mcp":        "",
-		"api.example.com/payments":         "resource",
-		"http://api.example.com/payments":  "resource",
-		"https://api.example.com/p?x=1":    "resource",
-		"https://api.example.com/p#x":      "resource",
-	} {
-		h := &Handler{Resource: resource}
-		h.logger = zap.NewNop()
-		if err := h.setup(app); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.Validate(); (err == nil) != (wantErr == "") || (err != nil && !strings.Contains(err.Error(), wantErr)) {
-			t.Errorf("resource %q: %v, want %q", resource, err, wantErr)
-		}
-	}
 	for name, tc := range map[string]struct {
 		m       MetadataHandler
 		wantErr string
@@ -389,7 +319,7 @@ func TestValidateChecksAuthorizationDetails(t *testing.T) {
 		"with mcp":                  {[]*appconfig.DetailsConfig{ok}, true, "one or the other"},
 		"a nil block":               {[]*appconfig.DetailsConfig{nil}, false, "a type"},
 	} {
-		h := &Handler{AuthorizationDetails: tc.details}
+		h := &Handler{RouteConfig: appconfig.RouteConfig{AuthorizationDetails: tc.details}}
 		if tc.mcp {
 			h.MCP = new(appconfig.MCPConfig)
 		}

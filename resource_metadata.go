@@ -147,7 +147,7 @@ func (a *App) signMetadata(ctx context.Context, doc *resourcemeta.Document) erro
 // ask for (a client requests them when a call needs them).
 func (h *Handler) resourceRoute() resourcemeta.Route {
 	r := resourcemeta.Route{Scopes: h.Scopes, ACR: h.ACR, DPoPRequired: h.DPoPRequired}
-	r.DetailTypes = h.detailTypes()
+	r.DetailTypes = h.DetailTypes()
 	if h.MCP != nil {
 		for _, needs := range []map[string]*appconfig.MCPNeed{h.MCP.Methods, h.MCP.Tools} {
 			for _, name := range sortedKeys(needs) {

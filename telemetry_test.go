@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/telemetry"
 )
 
@@ -40,7 +41,7 @@ func servedMetrics(t *testing.T) map[string]float64 {
 // of its route's scope label.
 func TestDecisionMetrics(t *testing.T) {
 	app := testApp(t, "metrics:test")
-	h := testHandler(t, app, &Handler{Scopes: []string{"metrics:test"}})
+	h := testHandler(t, app, &Handler{RouteConfig: appconfig.RouteConfig{Scopes: []string{"metrics:test"}}})
 	series := func(outcome string) string {
 		return `caddy_stepup_enforcement_decisions_total{outcome="` + outcome + `",scope="metrics:test"}`
 	}
