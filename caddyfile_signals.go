@@ -8,6 +8,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 )
 
 // parseSignalsDirective parses the `stepup_signals` directive.
@@ -55,8 +57,8 @@ func (h *SignalsHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // parseSignalsTransmitter parses one transmitter block.
-func parseSignalsTransmitter(d *caddyfile.Dispenser) (SignalsTransmitter, error) {
-	var t SignalsTransmitter
+func parseSignalsTransmitter(d *caddyfile.Dispenser) (appconfig.Transmitter, error) {
+	var t appconfig.Transmitter
 	if !d.NextArg() {
 		return t, d.ArgErr()
 	}

@@ -36,7 +36,7 @@ var roomImports = map[string][]string{
 	"signals":             {"apierror", "internal/strictjson", "internal/urlcheck", "jose", "jwks", "revocation", "stepup", "stepup/store"},
 	"revocation":          {"stepup/store"},
 	"mcp":                 {"internal/strictjson"},
-	"appconfig":           {"enforce", "internal/urlcheck", "jose", "resourcemeta", "revocation", "stepup", "stepup/password", "stepup/store", "webhooks"},
+	"appconfig":           {"enforce", "internal/urlcheck", "jose", "resourcemeta", "revocation", "signals", "stepup", "stepup/password", "stepup/store", "webhooks"},
 }
 
 // TestLayout checks the module's import graph against roomImports, with the

@@ -63,10 +63,13 @@ func TestSignalsCaddyfile(t *testing.T) {
 	}
 }
 
+// TestSignalsValidate: the handler checks its config's words
+// (appconfig's TestSignalsValidate has their rules) and that an
+// authorization resolved to something.
 func TestSignalsValidate(t *testing.T) {
-	good := SignalsTransmitter{Issuer: "https://idp.example.com/", JWKSURL: "https://idp.example.com/jwks.json", Audience: []string{"a"}}
+	good := appconfig.Transmitter{Issuer: "https://idp.example.com/", JWKSURL: "https://idp.example.com/jwks.json", Audience: []string{"a"}}
 	with := func(edit func(*SignalsHandler)) *SignalsHandler {
-		h := &SignalsHandler{Transmitters: []SignalsTransmitter{good}}
+		h := &SignalsHandler{SignalsConfig: appconfig.SignalsConfig{Transmitters: []appconfig.Transmitter{good}}}
 		edit(h)
 		return h
 	}
@@ -74,26 +77,9 @@ func TestSignalsValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, h := range map[string]*SignalsHandler{
-		"no transmitter":     {},
-		"no issuer":          with(func(h *SignalsHandler) { h.Transmitters[0].Issuer = "" }),
-		"no jwks_url":        with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "" }),
-		"jwks_url over http": with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "http://idp.example.com/jwks.json" }),
-		"jwks_url relative":  with(func(h *SignalsHandler) { h.Transmitters[0].JWKSURL = "/jwks.json" }),
-		"no audience":        with(func(h *SignalsHandler) { h.Transmitters[0].Audience = nil }),
-		"empty audience":     with(func(h *SignalsHandler) { h.Transmitters[0].Audience = []string{""} }),
-		"HS256":              with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"HS256"} }),
-		"none":               with(func(h *SignalsHandler) { h.Transmitters[0].Algorithms = []string{"none"} }),
-		"twice":              with(func(h *SignalsHandler) { h.Transmitters = append(h.Transmitters, good) }),
-		"max_age over 24h":   with(func(h *SignalsHandler) { h.MaxAge = appconfig.Duration(25 * 3600e9) }),
-		"negative max_age":   with(func(h *SignalsHandler) { h.MaxAge = -1 }),
-		"leeway over 60s":    with(func(h *SignalsHandler) { h.Leeway = appconfig.Duration(61e9) }),
-		"configuration_url without stream_id": with(func(h *SignalsHandler) {
-			h.Transmitters[0].ConfigurationURL = "https://idp.example.com/.well-known/ssf-configuration"
-		}),
-		"configuration_url over http": with(func(h *SignalsHandler) {
-			h.Transmitters[0].ConfigurationURL, h.Transmitters[0].StreamID = "http://idp.example.com/.well-known/ssf-configuration", "s"
-		}),
-		"stream_authorization alone": with(func(h *SignalsHandler) { h.Transmitters[0].StreamAuthorization = "Bearer x" }),
+		"no transmitter":  {},
+		"leeway over 60s": with(func(h *SignalsHandler) { h.Leeway = appconfig.Duration(61e9) }),
+		"twice":           with(func(h *SignalsHandler) { h.Transmitters = append(h.Transmitters, good) }),
 		"authorization to nil": with(func(h *SignalsHandler) {
 			h.Transmitters[0].Authorization = "{env.UNSET}"
 			h.resolved = []signals.Transmitter{{}}
@@ -102,6 +88,13 @@ func TestSignalsValidate(t *testing.T) {
 		if err := h.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	resolved := with(func(h *SignalsHandler) {
+		h.Transmitters[0].Authorization = "Bearer {env.T}"
+		h.resolved = []signals.Transmitter{{Authorization: "Bearer t"}}
+	})
+	if err := resolved.Validate(); err != nil {
+		t.Errorf("a resolved authorization: %v", err)
 	}
 }
 

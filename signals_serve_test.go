@@ -40,7 +40,7 @@ func signalsHandlerFor(t *testing.T, app *App, key *ecdsa.PrivateKey) *SignalsHa
 		t.Fatal(err)
 	}
 	h := &SignalsHandler{app: app, logger: zap.NewNop(), receiver: new(atomic.Pointer[boundReceiver]),
-		Transmitters: []SignalsTransmitter{{Issuer: signalsIssuer, JWKSURL: signalsIssuer + "jwks.json", Audience: []string{"gw"}}},
+		SignalsConfig: appconfig.SignalsConfig{Transmitters: []appconfig.Transmitter{{Issuer: signalsIssuer, JWKSURL: signalsIssuer + "jwks.json", Audience: []string{"gw"}}}},
 		resolved: []signals.Transmitter{{Issuer: signalsIssuer, Audiences: []string{"gw"}, Keys: keys, Algorithms: []string{"ES256"},
 			Authorization: "Bearer push"}}}
 	if err := h.Validate(); err != nil {

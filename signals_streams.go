@@ -7,7 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/caddy-stepup/caddy-stepup/internal/urlcheck"
+	"github.com/caddy-stepup/caddy-stepup/appconfig"
 	"github.com/caddy-stepup/caddy-stepup/signals"
 )
 
@@ -63,7 +63,7 @@ func (s appStreams) Stream(issuer string) (*signals.Receiver, *signals.StreamAPI
 // provisionStreamAPI builds t's stream management API when it has a
 // configuration_url; its credential is resolved here ({env.*}, {file.*})
 // and never logged.
-func (h *SignalsHandler) provisionStreamAPI(repl *caddy.Replacer, t SignalsTransmitter) error {
+func (h *SignalsHandler) provisionStreamAPI(repl *caddy.Replacer, t appconfig.Transmitter) error {
 	if t.ConfigurationURL == "" {
 		return nil
 	}
@@ -80,23 +80,6 @@ func (h *SignalsHandler) provisionStreamAPI(repl *caddy.Replacer, t SignalsTrans
 		h.streamAPIs = map[string]*signals.StreamAPI{}
 	}
 	h.streamAPIs[t.Issuer] = api
-	return nil
-}
-
-// validateStreamWords checks configuration_url, stream_id and
-// stream_authorization together.
-func (t *SignalsTransmitter) validateStreamWords() error {
-	switch {
-	case t.ConfigurationURL == "" && t.StreamAuthorization != "":
-		return fmt.Errorf("stream_authorization needs configuration_url")
-	case t.ConfigurationURL == "":
-		return nil
-	case t.StreamID == "":
-		return fmt.Errorf("configuration_url needs stream_id (the stream the receiver manages)")
-	}
-	if err := urlcheck.HTTPSOrLoopback(t.ConfigurationURL); err != nil {
-		return fmt.Errorf("configuration_url: %v", err)
-	}
 	return nil
 }
 
