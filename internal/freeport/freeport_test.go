@@ -24,7 +24,9 @@ func TestPortIsBelowTheEphemeralRangeAndNeverRepeated(t *testing.T) {
 	}
 }
 
-func TestPortSkipsAPortInUse(t *testing.T) {
+// TestFreeSeesAPortInUseAndPortIsBindable: the check Port relies on says
+// a listened-on port is taken, and a port Port hands out can be bound.
+func TestFreeSeesAPortInUseAndPortIsBindable(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
